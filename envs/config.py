@@ -1,0 +1,106 @@
+"""Settings of an arm environment, validated once at construction."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from envs.params import MuscleParams, SkeletonParams
+
+TASKS: tuple[str, ...] = ("reach", "hold", "centre_out")
+_TASK_ALIASES = {"centreout": "centre_out", "center_out": "centre_out", "centre-out": "centre_out"}
+
+
+@dataclass(frozen=True)
+class ArmConfig:
+    """Everything that defines one arm task. Times in s, distances in m, forces in N.
+
+    task: ``reach`` (random start and target), ``hold`` (hold the start position under a
+      constant endpoint load), ``centre_out`` (8 targets on a circle round a fixed start).
+    control_dt: control step; ``n_substeps`` physics steps of ``control_dt / n_substeps``
+      run inside each one.
+    episode_steps: control steps per episode (episodes end by truncation).
+    feedback_delay: delay of proprioceptive and visual feedback, a whole number of
+      control steps.
+    obs_noise: standard deviation of Gaussian noise on proprioception and hand position.
+    effort_weight: reward = -(position_error + effort_weight * effort).
+    load_range: endpoint load drawn uniformly in [-load_range, load_range] N per axis
+      (``None``: 10 N for ``hold``, 0 otherwise).
+    centre_out_radius, centre_out_start: circle radius and fixed start posture
+      (shoulder, elbow in rad) of ``centre_out``; ``centre_out_targets`` targets.
+    """
+
+    task: str = "reach"
+    control_dt: float = 0.01
+    n_substeps: int = 1
+    episode_steps: int = 50
+    feedback_delay: float = 0.01
+    obs_noise: float = 0.0
+    effort_weight: float = 0.1
+    load_range: float | None = None
+    centre_out_radius: float = 0.1
+    centre_out_start: tuple[float, float] = (math.pi / 4, math.pi / 2)
+    centre_out_targets: int = 8
+    skeleton: SkeletonParams = field(default_factory=SkeletonParams)
+    muscles: MuscleParams = field(default_factory=MuscleParams)
+
+    def __post_init__(self) -> None:
+        task = _TASK_ALIASES.get(str(self.task).lower(), str(self.task).lower())
+        if task not in TASKS:
+            raise ValueError(f"unknown task {self.task!r}; valid tasks: {', '.join(TASKS)}")
+        object.__setattr__(self, "task", task)
+        if self.load_range is None:
+            object.__setattr__(self, "load_range", 10.0 if task == "hold" else 0.0)
+        _check(self.control_dt > 0, "control_dt", self.control_dt, "must be positive")
+        _check(_is_int(self.n_substeps) and self.n_substeps >= 1, "n_substeps",
+               self.n_substeps, "must be a whole number >= 1")
+        _check(_is_int(self.episode_steps) and self.episode_steps >= 1, "episode_steps",
+               self.episode_steps, "must be a whole number >= 1")
+        _check(self.feedback_delay >= 0, "feedback_delay", self.feedback_delay, "must be >= 0")
+        steps = self.feedback_delay / self.control_dt
+        _check(abs(steps - round(steps)) < 1e-6, "feedback_delay", self.feedback_delay,
+               f"must be a whole number of control steps (control_dt={self.control_dt})")
+        _check(self.obs_noise >= 0, "obs_noise", self.obs_noise, "must be >= 0")
+        _check(self.effort_weight >= 0, "effort_weight", self.effort_weight, "must be >= 0")
+        _check(self.load_range >= 0, "load_range", self.load_range,
+               "must be >= 0 (loads are drawn in [-load_range, load_range])")
+        _check(self.centre_out_radius > 0, "centre_out_radius", self.centre_out_radius,
+               "must be positive")
+        _check(_is_int(self.centre_out_targets) and self.centre_out_targets >= 1,
+               "centre_out_targets", self.centre_out_targets, "must be a whole number >= 1")
+        _check(len(self.centre_out_start) == 2, "centre_out_start", self.centre_out_start,
+               "must be (shoulder, elbow) in rad")
+        for name in ("control_dt", "feedback_delay", "obs_noise", "effort_weight", "load_range"):
+            _check(math.isfinite(getattr(self, name)), name, getattr(self, name), "must be finite")
+
+    @property
+    def physics_dt(self) -> float:
+        """Integrator time step (s)."""
+        return self.control_dt / self.n_substeps
+
+    @property
+    def delay_steps(self) -> int:
+        """Feedback delay in control steps."""
+        return int(round(self.feedback_delay / self.control_dt))
+
+    @classmethod
+    def from_overrides(cls, task: str = "reach", **overrides: Any) -> "ArmConfig":
+        """Build a config, naming any unknown setting in the error."""
+        valid = {f.name for f in dataclasses.fields(cls)} - {"task"}
+        unknown = sorted(set(overrides) - valid)
+        if unknown:
+            raise ValueError(
+                f"unknown arm setting(s) {unknown}; valid settings: {', '.join(sorted(valid))}"
+            )
+        return cls(task=task, **overrides)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check(ok: bool, name: str, value: Any, message: str) -> None:
+    if not ok:
+        raise ValueError(f"invalid setting {name}={value!r}: {message}")

@@ -1,0 +1,144 @@
+"""The arm as a pure, batched, differentiable JAX environment (skeleton in MJX).
+
+``env = make_functional("reach")``; ``state = env.reset(key)``;
+``state = env.step(state, action)``. Both are pure and can be ``jit``-ed, ``vmap``-ed and
+differentiated (``jax.grad`` of a loss over a whole rollout w.r.t. the actions). The env
+object holds only the static model and settings, as in mujoco_playground.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import mujoco
+from flax import struct
+from mujoco import mjx
+
+from envs import geometry, muscle, plant
+from envs.limits import enforce_limits
+from envs.config import ArmConfig
+from envs.model import load_model
+from envs.tasks import Episode, sample_episode
+
+
+@struct.dataclass
+class ArmState:
+    """Environment state; a pytree. Shapes for one environment (add batch axes by vmap).
+
+    q, qd: joint angles (2,) rad and velocities (2,) rad/s. activation: (6,).
+    target, hand: (2,) m. load: (2,) N. feedback: delay line (delay + 1, 14), oldest first.
+    obs: (16,). reward, done: (). step: () control steps taken. key: PRNG key for
+    sensory noise. metrics: per-step loss terms, each ().
+    """
+
+    q: jax.Array
+    qd: jax.Array
+    activation: jax.Array
+    target: jax.Array
+    load: jax.Array
+    hand: jax.Array
+    feedback: jax.Array
+    obs: jax.Array
+    reward: jax.Array
+    done: jax.Array
+    step: jax.Array
+    key: jax.Array
+    metrics: dict[str, jax.Array]
+
+
+class FunctionalArmEnv:
+    """Pure JAX arm environment; see module docstring. ``cfg`` is an :class:`ArmConfig`."""
+
+    observation_size: int = plant.N_OBS
+    action_size: int = 6
+
+    def __init__(self, cfg: ArmConfig):
+        self.cfg = cfg
+        self.mj_model: mujoco.MjModel = load_model(cfg.physics_dt)
+        self._mjx_model = mjx.put_model(self.mj_model)
+        self._mjx_data = mjx.make_data(self._mjx_model)
+
+    # -- public API -------------------------------------------------------------------
+    def reset(
+        self,
+        key: jax.Array,
+        joint_state: Any = None,
+        target: Any = None,
+        load: Any = None,
+        target_index: Any = None,
+    ) -> ArmState:
+        """Start an episode. Options as in ``sample_episode``; omitted ones are drawn."""
+        k_episode, k_noise, k_obs = jax.random.split(key, 3)
+        ep = sample_episode(k_episode, self.cfg, joint_state, target, load, target_index)
+        return self.reset_to(ep, k_noise, k_obs)
+
+    def reset_to(self, ep: Episode, noise_key: jax.Array, obs_key: jax.Array) -> ArmState:
+        """Start an episode from explicit initial conditions ``ep``."""
+        dtype = ep.joint_state.dtype
+        q, qd = ep.joint_state[:2], ep.joint_state[2:]
+        fb = plant.feedback(q, qd, self.cfg, jnp)
+        buffer = jnp.broadcast_to(fb, (self.cfg.delay_steps + 1, plant.N_FEEDBACK))
+        activation = jnp.full(6, self.cfg.muscles.min_activation, dtype)
+        hand = geometry.hand_position(q, self.cfg.skeleton, jnp)
+        terms = plant.loss_terms(hand, ep.target, jnp.zeros(6, dtype), jnp)
+        zero = jnp.zeros((), dtype)
+        return ArmState(
+            q=q, qd=qd, activation=activation, target=ep.target, load=ep.load, hand=hand,
+            feedback=buffer, obs=self._observe(buffer, ep.target, obs_key), reward=zero,
+            done=jnp.zeros((), bool), step=jnp.zeros((), jnp.int32), key=noise_key,
+            metrics={**terms, "load_x": ep.load[0], "load_y": ep.load[1]},
+        )
+
+    def step(self, state: ArmState, action: jax.Array) -> ArmState:
+        """Advance one control step with excitations ``action`` (6,), clipped to [0, 1]."""
+        u = jnp.clip(action, 0.0, 1.0)
+        q, qd, act = state.q, state.qd, state.activation
+        for _ in range(self.cfg.n_substeps):
+            q, qd, act = self.physics_step(q, qd, act, u, state.load)
+        buffer = plant.push_delay(state.feedback, plant.feedback(q, qd, self.cfg, jnp), jnp)
+        key, obs_key = jax.random.split(state.key)
+        hand = geometry.hand_position(q, self.cfg.skeleton, jnp)
+        terms = plant.loss_terms(hand, state.target, u, jnp)
+        step = state.step + 1
+        return state.replace(
+            q=q, qd=qd, activation=act, hand=hand, feedback=buffer,
+            obs=self._observe(buffer, state.target, obs_key),
+            reward=plant.reward(terms, self.cfg), done=step >= self.cfg.episode_steps,
+            step=step, key=key, metrics={**state.metrics, **terms},
+        )
+
+    def physics_step(
+        self, q: jax.Array, qd: jax.Array, activation: jax.Array, u: jax.Array, load: jax.Array
+    ) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """One physics substep: activation dynamics, muscle forces, ``mjx.step``, limits."""
+        act = muscle.activation_step(activation, u, self.cfg.physics_dt, self.cfg.muscles, jnp)
+        tau = plant.joint_torque(q, qd, 0.5 * (act + activation), load, self.cfg, jnp)
+        data = self._mjx_data.replace(qpos=q, qvel=qd, qfrc_applied=tau)
+        data = mjx.step(self._mjx_model, data)
+        q, qd = enforce_limits(data.qpos, data.qvel, self.cfg.skeleton, jnp)
+        return q, qd, act
+
+    def rollout(self, state: ArmState, actions: jax.Array) -> tuple[ArmState, ArmState]:
+        """Apply ``actions`` (n_steps, 6) with ``lax.scan``; returns the final state and the
+        stacked per-step states (leading axis n_steps)."""
+
+        def body(s: ArmState, a: jax.Array) -> tuple[ArmState, ArmState]:
+            s = self.step(s, a)
+            return s, s
+
+        return jax.lax.scan(body, state, actions)
+
+    # -- helpers --------------------------------------------------------------------
+    def _observe(self, buffer: jax.Array, target: jax.Array, key: jax.Array) -> jax.Array:
+        delayed = buffer[0]
+        if self.cfg.obs_noise > 0:
+            delayed = delayed + self.cfg.obs_noise * jax.random.normal(key, delayed.shape, delayed.dtype)
+        return jnp.concatenate([delayed, target])
+
+
+def make_functional(task: str = "reach", **overrides: Any) -> FunctionalArmEnv:
+    """The pure JAX environment of ``task`` (``reach``, ``hold``, ``centre_out``) with
+    :class:`ArmConfig` settings overridden by keyword."""
+    return FunctionalArmEnv(ArmConfig.from_overrides(task, **overrides))

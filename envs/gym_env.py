@@ -1,0 +1,167 @@
+"""The arm as a gymnasium environment, simulated by MuJoCo C (one environment, CPU).
+
+Registered as ``callosum/ArmReach-v0``, ``callosum/ArmHold-v0`` and
+``callosum/ArmCentreOut-v0`` by ``import envs``. Muscles, loads, limits, feedback and
+loss terms come from the same code as the JAX environment (``envs.plant``); only the
+skeleton integration differs (``mujoco.mj_step`` here, ``mjx.step`` there).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import jax
+import mujoco
+import numpy as np
+from gymnasium import spaces
+
+from envs import geometry, muscle, plant
+from envs.config import ArmConfig
+from envs.limits import enforce_limits
+from envs.model import load_model
+from envs.tasks import sample_episode
+
+_OBS_BOUND = 1e3  # explicit, generous bounds; real values lie well inside (m, normalised)
+
+
+class ArmEnv(gym.Env):
+    """Muscle-driven planar arm; see module docstring.
+
+    Observation (16,) float32: 6 muscle lengths / optimal length, 6 muscle velocities /
+    max velocity, hand x, y (m) — all delayed by ``feedback_delay`` — and target x, y (m).
+    Action (6,) float32: excitations, clipped to [0, 1]. Episodes end by truncation after
+    ``episode_steps`` control steps. ``reset`` options: ``joint_state`` ([shoulder, elbow]
+    rad, optionally with velocities), ``target`` ([x, y] m), ``load`` ([fx, fy] N),
+    ``target_index`` (centre-out).
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 100}
+
+    def __init__(
+        self,
+        task: str = "reach",
+        render_mode: str | None = None,
+        width: int = 480,
+        height: int = 480,
+        **settings: Any,
+    ):
+        self.cfg = ArmConfig.from_overrides(task, **settings)
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        self.render_mode = render_mode
+        self.metadata = {**self.metadata, "render_fps": round(1.0 / self.cfg.control_dt)}
+        self.model = load_model(self.cfg.physics_dt)
+        self.data = mujoco.MjData(self.model)
+        self.observation_space = spaces.Box(-_OBS_BOUND, _OBS_BOUND, (plant.N_OBS,), np.float32)
+        self.action_space = spaces.Box(0.0, 1.0, (6,), np.float32)
+        self._size = (height, width)
+        self._renderer: mujoco.Renderer | None = None
+        self._target_mocap = self.model.body("target").mocapid[0]
+        self._episode = 0
+        self._ready = False
+
+    # -- gymnasium API ------------------------------------------------------------------
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        if seed is not None:
+            self._episode = 0
+        opts = dict(options or {})
+        unknown = set(opts) - {"joint_state", "target", "load", "target_index"}
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {sorted(unknown)}")
+        if self.cfg.task == "centre_out" and opts.get("target_index") is None and opts.get("target") is None:
+            opts["target_index"] = self._episode % self.cfg.centre_out_targets
+        key = jax.random.key(int(self.np_random.integers(2**31 - 1)))
+        with jax.default_device(jax.devices("cpu")[0]):
+            ep = sample_episode(key, self.cfg, **{k: _finite(k, v) for k, v in opts.items()})
+        js = np.asarray(ep.joint_state, np.float64)
+        mujoco.mj_resetData(self.model, self.data)
+        self.data.qpos[:], self.data.qvel[:] = js[:2], js[2:]
+        self.target = np.asarray(ep.target, np.float64)
+        self.load = np.asarray(ep.load, np.float64)
+        self.activation = np.full(6, self.cfg.muscles.min_activation)
+        fb = plant.feedback(self.data.qpos, self.data.qvel, self.cfg)
+        self._feedback = np.repeat(fb[None], self.cfg.delay_steps + 1, axis=0)
+        self._steps = 0
+        self._episode += 1
+        self._ready = True
+        terms = plant.loss_terms(self.hand, self.target, np.zeros(6))
+        return self._observe(), self._info(terms)
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        if not self._ready:
+            raise RuntimeError("call reset() before step()")
+        u = np.clip(self._check_action(action), 0.0, 1.0)
+        m, d, cfg = self.model, self.data, self.cfg
+        for _ in range(cfg.n_substeps):
+            act = muscle.activation_step(self.activation, u, cfg.physics_dt, cfg.muscles)
+            d.qfrc_applied[:] = plant.joint_torque(
+                d.qpos, d.qvel, 0.5 * (act + self.activation), self.load, cfg
+            )
+            self.activation = act
+            mujoco.mj_step(m, d)
+            d.qpos[:], d.qvel[:] = enforce_limits(d.qpos, d.qvel, cfg.skeleton)
+        self._feedback = plant.push_delay(self._feedback, plant.feedback(d.qpos, d.qvel, cfg))
+        self._steps += 1
+        terms = plant.loss_terms(self.hand, self.target, u)
+        truncated = self._steps >= cfg.episode_steps
+        self._ready = not truncated
+        return self._observe(), float(plant.reward(terms, cfg)), False, truncated, self._info(terms)
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode != "rgb_array":
+            return None
+        if self._renderer is None:
+            self._renderer = mujoco.Renderer(self.model, *self._size)
+        self.data.mocap_pos[self._target_mocap, :2] = self.target
+        mujoco.mj_forward(self.model, self.data)
+        self._renderer.update_scene(self.data, camera="top")
+        return self._renderer.render()
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+
+    # -- helpers -----------------------------------------------------------------------
+    @property
+    def hand(self) -> np.ndarray:
+        """Hand position (2,) m, undelayed."""
+        return geometry.hand_position(self.data.qpos, self.cfg.skeleton)
+
+    @property
+    def joint_state(self) -> np.ndarray:
+        """(shoulder, elbow, shoulder_vel, elbow_vel), rad and rad/s."""
+        return np.concatenate([self.data.qpos, self.data.qvel])
+
+    def _observe(self) -> np.ndarray:
+        delayed = self._feedback[0]
+        if self.cfg.obs_noise > 0:
+            delayed = delayed + self.cfg.obs_noise * self.np_random.standard_normal(delayed.shape)
+        return np.concatenate([delayed, self.target]).astype(np.float32)
+
+    def _info(self, terms: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "hand_pos": self.hand.copy(),
+            "target_pos": self.target.copy(),
+            "load": self.load.copy(),
+            "joint_state": self.joint_state,
+            **{k: float(v) for k, v in terms.items()},
+        }
+
+    def _check_action(self, action: Any) -> np.ndarray:
+        a = np.asarray(action, dtype=np.float64)
+        if a.shape != (6,):
+            raise ValueError(f"action must have shape (6,) (one excitation per muscle), got {a.shape}")
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"action contains NaN or inf: {a}")
+        return a
+
+
+def _finite(name: str, value: Any) -> Any:
+    if value is not None and not np.all(np.isfinite(np.asarray(value, dtype=float))):
+        raise ValueError(f"reset option {name!r} contains NaN or inf: {value}")
+    return value

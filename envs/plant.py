@@ -1,0 +1,75 @@
+"""What both faces of the environment share: joint torques, sensory feedback, loss terms.
+
+Written against an array namespace ``xp`` (numpy or jax.numpy), so the MuJoCo C and the
+MJX environment differ only in the call that integrates the skeleton.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from envs import geometry, muscle
+from envs.config import ArmConfig
+
+N_PROPRIO = 12  # 6 normalised muscle lengths + 6 normalised muscle velocities
+N_FEEDBACK = N_PROPRIO + 2  # + hand x, y
+N_OBS = N_FEEDBACK + 2  # + target x, y
+
+
+def joint_torque(
+    q: Any, qd: Any, activation: Any, load: Any, cfg: ArmConfig, xp: Any = np
+) -> Any:
+    """Generalised force (N m), (..., 2): muscles + endpoint load.
+
+    ``q``, ``qd`` (..., 2); ``activation`` (..., 6); ``load`` (..., 2) N at the hand.
+    """
+    mp = cfg.muscles
+    lmt = geometry.musculotendon_length(q, mp, xp)
+    vmt = geometry.musculotendon_velocity(q, qd, mp, xp)
+    force = muscle.muscle_force(activation, lmt, vmt, mp, xp)
+    # A muscle pulls to shorten: torque = -moment_arm . force (MotorNet's sign convention).
+    muscle_tau = -xp.sum(geometry.moment_arms(q, mp, xp) * force[..., None, :], axis=-1)
+    return (
+        muscle_tau
+        + geometry.load_torque(q, load, cfg.skeleton, xp)
+    )
+
+
+def feedback(q: Any, qd: Any, cfg: ArmConfig, xp: Any = np) -> Any:
+    """Undelayed, noiseless feedback (..., 14): muscle lengths / optimal length, muscle
+    velocities / max velocity, hand x, y (m)."""
+    mp = cfg.muscles
+    length = muscle.muscle_length(geometry.musculotendon_length(q, mp, xp), mp, xp)
+    velocity = geometry.musculotendon_velocity(q, qd, mp, xp)
+    hand = geometry.hand_position(q, cfg.skeleton, xp)
+    return xp.concatenate(
+        [length / mp.optimal_length, velocity / mp.max_velocity, hand], axis=-1
+    )
+
+
+def push_delay(buffer: Any, new: Any, xp: Any = np) -> Any:
+    """Shift the feedback delay line (..., delay + 1, 14) by one step; oldest first."""
+    return xp.concatenate([buffer[..., 1:, :], new[..., None, :]], axis=-2)
+
+
+def loss_terms(hand: Any, target: Any, excitation: Any, xp: Any = np) -> dict[str, Any]:
+    """Per-step loss terms (REFERENCE section 1), each (...,).
+
+    position_error: Euclidean hand-target distance (m); abs_position_error: mean |err|
+    over x, y; squared_position_error: mean((10 err)^2) / 10; effort: mean u^2.
+    """
+    err = hand - target
+    return {
+        # max(., 1e-12): a finite gradient where the hand sits exactly on the target
+        "position_error": xp.sqrt(xp.maximum(xp.sum(err**2, axis=-1), 1e-12)),
+        "abs_position_error": xp.mean(xp.abs(err), axis=-1),
+        "squared_position_error": xp.mean((10.0 * err) ** 2, axis=-1) / 10.0,
+        "effort": xp.mean(excitation**2, axis=-1),
+    }
+
+
+def reward(terms: dict[str, Any], cfg: ArmConfig) -> Any:
+    """-(position_error + effort_weight * effort)."""
+    return -(terms["position_error"] + cfg.effort_weight * terms["effort"])
