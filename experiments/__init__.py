@@ -1,0 +1,1 @@
+"""Experiment runner: the only layer that reads configs and writes run outputs."""

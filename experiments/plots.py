@@ -1,0 +1,31 @@
+"""Figures for run reports (matplotlib, imported lazily, Agg backend)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def plot_hand_paths(hands: np.ndarray, targets: np.ndarray, path: Path, title: str = "") -> None:
+    """Hand paths (episodes, steps + 1, 2) m with their targets (episodes, 2) m, to PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=120)
+    colors = plt.cm.viridis(np.linspace(0, 1, len(hands)))
+    for hand, target, c in zip(hands, targets, colors):
+        ax.plot(hand[:, 0], hand[:, 1], color=c, lw=1.5)
+        ax.plot(*hand[0], "o", color=c, ms=4)
+        ax.plot(*target, "x", color=c, ms=8, mew=2)
+    ax.plot(0, 0, "ks", ms=6, label="shoulder")
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (m)")
+    ax.set_ylabel("y (m)")
+    ax.set_title(title + "\n(o start, x target)")
+    ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

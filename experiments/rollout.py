@@ -1,0 +1,82 @@
+"""Task ``reach`` / ``hold`` / ``centre_out``: roll a fixed controller out on the JAX arm.
+
+A placeholder controller (random or silent excitations) until the bilateral controllers
+exist; it checks the whole path from config to metrics and figures.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+import envs
+from experiments.plots import plot_hand_paths
+
+log = logging.getLogger("callosum")
+CONTROLLERS = ("random", "zero")
+
+
+def controller_actions(name: str, key: jax.Array, episodes: int, steps: int) -> jax.Array:
+    """Excitations (episodes, steps, 6) of a fixed open-loop controller."""
+    if name == "random":
+        return jax.random.uniform(key, (episodes, steps, 6))
+    if name == "zero":
+        return jnp.zeros((episodes, steps, 6))
+    raise ValueError(f"unknown controller {name!r}; valid controllers: {', '.join(CONTROLLERS)}")
+
+
+def summarise(values: np.ndarray) -> tuple[float, float]:
+    """Mean and 95 % normal-approximation confidence half-width over axis 0."""
+    n = values.shape[0]
+    half = 1.96 * values.std(ddof=1) / np.sqrt(n) if n > 1 else float("nan")
+    return float(values.mean()), float(half)
+
+
+def run_rollout(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
+    """Roll out ``cfg.task.controller`` for ``cfg.task.episodes`` episodes; write a plot."""
+    t = cfg.task
+    env_settings = OmegaConf.to_container(t.env, resolve=True)
+    env = envs.make_functional(**env_settings)
+    if t.controller not in CONTROLLERS:
+        raise ValueError(f"unknown controller {t.controller!r}; valid: {', '.join(CONTROLLERS)}")
+    if int(t.episodes) < 1:
+        raise ValueError(f"episodes must be >= 1, got {t.episodes}")
+    key_reset, key_act = jax.random.split(jax.random.key(int(cfg.seed)))
+    n, steps = int(t.episodes), env.cfg.episode_steps
+    resets = jax.random.split(key_reset, n)
+    if env.cfg.task == "centre_out":
+        index = jnp.arange(n) % env.cfg.centre_out_targets
+        state0 = jax.vmap(lambda k, i: env.reset(k, target_index=i))(resets, index)
+    else:
+        state0 = jax.vmap(env.reset)(resets)
+    actions = controller_actions(t.controller, key_act, n, steps)
+    log.info("rolling out %d %s episodes of %s", n, t.controller, env.cfg.task)
+    _, traj = jax.jit(jax.vmap(env.rollout))(state0, actions)
+    err = np.asarray(traj.metrics["position_error"])  # (episodes, steps)
+    effort = np.asarray(traj.metrics["effort"])
+    mean_err, ci_err = summarise(err.mean(axis=1))
+    final, ci_final = summarise(err[:, -1])
+    metrics = {
+        "task": env.cfg.task,
+        "controller": t.controller,
+        "episodes": n,
+        "n_substeps": env.cfg.n_substeps,
+        "position_error": mean_err,
+        "position_error_ci95": ci_err,
+        "final_position_error": final,
+        "final_position_error_ci95": ci_final,
+        "effort": float(effort.mean()),
+        "reward": float(np.asarray(traj.reward).sum(axis=1).mean()),
+    }
+    hands = np.concatenate([np.asarray(state0.hand)[:, None], np.asarray(traj.hand)], axis=1)
+    k = min(int(t.plot_episodes), n)
+    plot_hand_paths(hands[:k], np.asarray(state0.target)[:k], out_dir / "hand_paths.png",
+                    title=f"{env.cfg.task}: {t.controller} controller")
+    log.info("mean position error %.3f m, final %.3f m", mean_err, final)
+    return metrics

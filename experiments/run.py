@@ -1,0 +1,54 @@
+"""The one runner: ``python -m experiments.run task=<name> [overrides]`` (Hydra).
+
+Each run writes into its own directory (``runs/<task>/<time>/`` by default): the resolved
+config, ``metrics.json`` and the task's figures.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from experiments.io import write_json
+
+log = logging.getLogger("callosum")
+TASK_KINDS = ("rollout", "bench_envs")
+
+
+def run_task(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
+    """Run the task named by ``cfg.task`` and write its outputs into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    kind = cfg.task.get("kind")
+    if kind not in TASK_KINDS:
+        raise ValueError(f"unknown task kind {kind!r}; valid kinds: {', '.join(TASK_KINDS)}")
+    write_json(out_dir / "config.json", OmegaConf.to_container(cfg, resolve=True))
+    if kind == "rollout":
+        from experiments.rollout import run_rollout
+
+        result = run_rollout(cfg, out_dir)
+    else:
+        from experiments.bench_envs import format_table, run_benchmark
+
+        t = cfg.task
+        result = run_benchmark(batch=t.batch, steps=t.steps, grad_batch=t.grad_batch,
+                               repeats=t.repeats, peers=t.peers)
+        print(format_table(result))
+        write_json(out_dir / "bench_envs.json", result)
+    write_json(out_dir / "metrics.json", result)
+    log.info("outputs in %s", out_dir)
+    return result
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+def main(cfg: DictConfig) -> None:
+    run_task(cfg, Path(HydraConfig.get().runtime.output_dir))
+
+
+if __name__ == "__main__":
+    main()
