@@ -59,14 +59,20 @@ class ArmVectorEnv(gym.vector.VectorEnv):
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.render_mode = None
         self._reset_batch = jax.jit(jax.vmap(self.env.reset))
-        self._reset_with = jax.jit(jax.vmap(self._reset_options))
+        self._reset_with: dict[tuple[str, ...], Any] = {}
         self._step_batch = jax.jit(self._autoreset_step)
         self.state: ArmState | None = None
         self._key = jax.random.key(0)
         self._needs_reset = np.zeros(num_envs, bool)
 
-    def _reset_options(self, key: jax.Array, joint_state: Any, target: Any, load: Any) -> ArmState:
-        return self.env.reset(key, joint_state=joint_state, target=target, load=load)
+    def _reset_given(self, names: tuple[str, ...]) -> Any:
+        """Jitted, vmapped reset taking the options ``names`` per env (others drawn)."""
+        if names not in self._reset_with:
+            def reset(key: jax.Array, *values: jax.Array) -> ArmState:
+                return self.env.reset(key, **dict(zip(names, values)))
+
+            self._reset_with[names] = jax.jit(jax.vmap(reset))
+        return self._reset_with[names]
 
     def _autoreset_step(
         self, state: ArmState, actions: jax.Array, needs_reset: jax.Array, key: jax.Array
@@ -94,7 +100,9 @@ class ArmVectorEnv(gym.vector.VectorEnv):
         if unknown:
             raise ValueError(f"unknown reset option(s) {sorted(unknown)}")
         if opts:
-            self.state = self._reset_with(keys, *self._batched_options(opts, keys))
+            names = tuple(sorted(opts))
+            values = [self._batched_option(n, opts[n]) for n in names]
+            self.state = self._reset_given(names)(keys, *values)
         else:
             self.state = self._reset_batch(keys)
         self._needs_reset = np.zeros(self.num_envs, bool)
@@ -128,22 +136,12 @@ class ArmVectorEnv(gym.vector.VectorEnv):
                     load=np.asarray(state.load))
         return info
 
-    def _batched_options(self, opts: dict[str, Any], keys: jax.Array) -> tuple[Any, ...]:
-        """Fill options missing from ``opts`` with draws so every sub-env gets arrays."""
-        drawn = jax.vmap(self.env.reset)(keys)
-        defaults = {"joint_state": jnp.concatenate([drawn.q, drawn.qd], -1),
-                    "target": drawn.target, "load": drawn.load}
-        out = []
-        for name in ("joint_state", "target", "load"):
-            value = opts.get(name)
-            if value is None:
-                out.append(defaults[name])
-                continue
-            arr = np.asarray(value, dtype=float)
-            if arr.ndim != 2 or arr.shape[0] != self.num_envs or not np.all(np.isfinite(arr)):
-                raise ValueError(
-                    f"reset option {name!r} must be a finite array with one row per env "
-                    f"({self.num_envs}), got shape {arr.shape}"
-                )
-            out.append(jnp.asarray(arr, dtype=drawn.q.dtype))
-        return tuple(out)
+    def _batched_option(self, name: str, value: Any) -> jax.Array:
+        """Check one batched reset option: a finite array with one row per env."""
+        arr = np.asarray(value, dtype=float)
+        if arr.ndim != 2 or arr.shape[0] != self.num_envs or not np.all(np.isfinite(arr)):
+            raise ValueError(
+                f"reset option {name!r} must be a finite array with one row per env "
+                f"({self.num_envs}), got shape {arr.shape}"
+            )
+        return jnp.asarray(arr, dtype=jnp.result_type(float))

@@ -41,7 +41,7 @@ def summarise(values: np.ndarray) -> tuple[float, float]:
 def run_rollout(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     """Roll out ``cfg.task.controller`` for ``cfg.task.episodes`` episodes; write a plot."""
     t = cfg.task
-    env_settings = OmegaConf.to_container(t.env, resolve=True)
+    env_settings = OmegaConf.to_container(cfg.arm, resolve=True)
     env = envs.make_functional(**env_settings)
     if t.controller not in CONTROLLERS:
         raise ValueError(f"unknown controller {t.controller!r}; valid: {', '.join(CONTROLLERS)}")

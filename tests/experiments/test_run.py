@@ -1,0 +1,54 @@
+"""The Hydra runner end to end, composed with tiny overrides (no subprocess)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_module
+from hydra.errors import ConfigCompositionException
+
+from experiments.run import run_task
+
+
+def compose_cfg(overrides: list[str]):
+    with initialize_config_module(config_module="experiments.conf", version_base="1.3"):
+        return compose(config_name="config", overrides=overrides)
+
+
+@pytest.mark.parametrize("task", ["reach", "hold", "centre_out"])
+def test_rollout_task_writes_metrics_and_plot(task: str, tmp_path: Path) -> None:
+    cfg = compose_cfg([f"task={task}", "task.episodes=8", "arm.episode_steps=10"])
+    result = run_task(cfg, tmp_path)
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved == result
+    assert saved["task"] == task and saved["episodes"] == 8
+    assert 0 < saved["position_error"] < 1.5 and saved["position_error_ci95"] > 0
+    assert 0.2 < saved["effort"] < 0.45  # E[u^2] = 1/3 for uniform excitations
+    assert (tmp_path / "hand_paths.png").stat().st_size > 10_000
+    assert json.loads((tmp_path / "config.json").read_text())["task"]["name"] == task
+
+
+def test_zero_controller_reports_zero_effort(tmp_path: Path) -> None:
+    cfg = compose_cfg(["task=hold", "task.controller=zero", "task.episodes=4", "arm.episode_steps=5"])
+    assert run_task(cfg, tmp_path)["effort"] == 0.0
+
+
+def test_same_seed_same_metrics(tmp_path: Path) -> None:
+    cfg = compose_cfg(["task.episodes=4", "arm.episode_steps=5", "seed=3"])
+    assert run_task(cfg, tmp_path / "a") == run_task(cfg, tmp_path / "b")
+
+
+def test_unknown_keys_and_values_fail_before_work(tmp_path: Path) -> None:
+    with pytest.raises(ConfigCompositionException):
+        compose_cfg(["task=juggle"])
+    with pytest.raises(ConfigCompositionException):
+        compose_cfg(["task.wobble=1"])
+    cfg = compose_cfg(["task.controller=psychic"])
+    with pytest.raises(ValueError, match="controller"):
+        run_task(cfg, tmp_path)
+    cfg = compose_cfg(["+arm.wobble=1"])
+    with pytest.raises(ValueError, match="wobble"):
+        run_task(cfg, tmp_path)
+    assert not (tmp_path / "metrics.json").exists()
