@@ -94,9 +94,14 @@ class FunctionalArmEnv:
     def step(self, state: ArmState, action: jax.Array) -> ArmState:
         """Advance one control step with excitations ``action`` (6,), clipped to [0, 1]."""
         u = jnp.clip(action, 0.0, 1.0)
-        q, qd, act = state.q, state.qd, state.activation
-        for _ in range(self.cfg.n_substeps):
-            q, qd, act = self.physics_step(q, qd, act, u, state.load)
+        def substep(carry: tuple[jax.Array, ...], _: None) -> tuple[tuple[jax.Array, ...], None]:
+            return self.physics_step(*carry, u, state.load), None
+
+        carry = (state.q, state.qd, state.activation)
+        if self.cfg.n_substeps == 1:
+            q, qd, act = substep(carry, None)[0]
+        else:  # a scan, so that compile time does not grow with the substeps
+            (q, qd, act), _ = jax.lax.scan(substep, carry, None, length=self.cfg.n_substeps)
         buffer = plant.push_delay(state.feedback, plant.feedback(q, qd, self.cfg, jnp), jnp)
         key, obs_key = jax.random.split(state.key)
         hand = geometry.hand_position(q, self.cfg.skeleton, jnp)

@@ -1,0 +1,667 @@
+"""Environment benchmark: the batched JAX arm against its peers, on one machine, in one run.
+
+``run_benchmark(...)`` measures, each after a warm-up (compile times reported apart), the
+median of ``repeats`` timed calls (all times are kept in the result):
+
+1. the pure JAX env (``envs.make_functional("reach")``): ``jit(vmap(rollout))`` at
+   ``batch`` x ``steps`` control steps, smooth random excitations;
+2. one BPTT gradient (``jit(grad)``) of the mean final + running hand-target distance over
+   a ``steps``-step rollout w.r.t. the excitations, batch ``grad_batch``;
+3. gymnasium vector envs of the arm: ``SyncVectorEnv`` of the MuJoCo C ``envs.ArmEnv``
+   (``make_vec(..., vectorization_mode="sync")``) and the project's JAX-backed
+   ``make_vec`` (``envs.ArmVectorEnv``), numpy in and out;
+4. gymnasium ``Reacher-v5``: a single-env Python loop and ``SyncVectorEnv(64)``;
+5. ``mujoco.rollout`` (MuJoCo C, 2 threads) on the arm skeleton with random
+   ``qfrc_applied``: the skeleton-only reference limit;
+6. MotorNet 0.3 (torch CPU): ``RigidTendonArm26`` in ``RandomTargetReach``, rollout under
+   ``no_grad`` and one BPTT update of a 32-unit GRU policy with Adam;
+7. hand-trajectory error of the default ``n_substeps`` (and of 2 and 4) against a
+   fine-step reference (20 substeps), same starts and excitations, float32.
+
+``peers=False`` skips the non-JAX measurements of 3-6 (the JAX-backed ``make_vec`` and
+the accuracy study are kept). Each peer runs under ``try``/``except``; a failure is recorded
+with its reason. ``format_table(result)`` renders the result as plain text.
+
+Run ``python -m experiments.bench_envs`` (``--quick`` for a smaller run) from the repository
+root; it prints the table to stdout, then the JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import envs
+from envs.config import ArmConfig
+from envs.functional import ArmState, FunctionalArmEnv
+from envs.model import load_model
+
+SYNC_NUM_ENVS = 64  # sub-environments of the Python-loop vector envs
+REACHER_SINGLE_STEPS = 2000  # steps of the single-env Reacher loop (resets included)
+MOTORNET_BPTT_BATCH = 64
+MOTORNET_BPTT_STEPS = 50
+MOTORNET_HIDDEN = 32
+REFERENCE_SUBSTEPS = 20
+TRADEOFF_SUBSTEPS = (2, 4)
+WALK_SD = 0.1  # excitation random-walk increment per control step
+TARGETS: dict[str, tuple[str, str, float]] = {
+    # ratio name: (numerator path, denominator path, target)
+    "jax_ctrl_vs_motornet_ctrl": ("jax_env.ctrl_steps_per_s", "peers.motornet_rollout.ctrl_steps_per_s", 1.5),
+    "jax_physics_vs_mujoco_rollout_physics": (
+        "jax_env.physics_steps_per_s", "peers.mujoco_rollout.physics_steps_per_s", 0.5),
+    "jax_ctrl_vs_arm_sync_vector_env": (
+        "jax_env.ctrl_steps_per_s", "peers.arm_sync_vector_env.ctrl_steps_per_s", 20.0),
+}
+DIST_NAMES = ("jax", "jaxlib", "mujoco", "mujoco-mjx", "gymnasium", "torch", "motornet", "numpy", "flax")
+
+Logger = Callable[[str], None]
+
+
+# -- small helpers -----------------------------------------------------------------------
+def _make_logger(enabled: bool) -> Logger:
+    start = time.perf_counter()
+
+    def log(message: str) -> None:
+        if enabled:
+            print(f"[bench_envs {time.perf_counter() - start:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    return log
+
+
+def _time_calls(fn: Callable[[], Any], repeats: int, setup: Callable[[], Any] | None = None) -> dict[str, Any]:
+    """Time ``repeats`` calls of ``fn`` (outputs blocked on); ``setup`` runs untimed before each."""
+    times = []
+    for _ in range(max(1, repeats)):
+        if setup is not None:
+            setup()
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn())
+        times.append(time.perf_counter() - t0)
+    return {"times_s": times, "median_s": statistics.median(times), "best_s": min(times)}
+
+
+def _rate(timing: dict[str, Any], n: float) -> float:
+    return float(n / timing["median_s"])
+
+
+def _walks(rng: np.random.Generator, batch: int, steps: int) -> np.ndarray:
+    """Smooth random excitations (batch, steps, 6): random walks clipped to [0, 1], float32."""
+    u = rng.uniform(0.0, 0.5, (batch, 6))
+    out = np.empty((batch, steps, 6), np.float32)
+    for t in range(steps):
+        u = np.clip(u + WALK_SD * rng.standard_normal((batch, 6)), 0.0, 1.0)
+        out[:, t] = u
+    return out
+
+
+def _inputs(batch: int, steps: int, seed: int) -> dict[str, jax.Array]:
+    """Episode keys, start postures, targets (drawn by the reach task) and excitations."""
+    keys = jax.random.split(jax.random.key(seed), batch)
+    drawn = jax.jit(jax.vmap(envs.make_functional("reach").reset))(keys)
+    actions = _walks(np.random.default_rng(seed), batch, steps)
+    return {"keys": keys, "q0": drawn.q, "target": drawn.target, "actions": jnp.asarray(actions)}
+
+
+def _start_states(env: FunctionalArmEnv, inp: dict[str, jax.Array]) -> ArmState:
+    def reset(key: jax.Array, q: jax.Array, target: jax.Array) -> ArmState:
+        return env.reset(key, joint_state=q, target=target)
+
+    return jax.jit(jax.vmap(reset))(inp["keys"], inp["q0"], inp["target"])
+
+
+def _get(result: dict[str, Any], path: str) -> Any:
+    node: Any = result
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def _guard(name: str, log: Logger, fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """Run one peer measurement; on any failure record why instead of raising."""
+    log(f"{name} ...")
+    try:
+        out = fn(*args)
+        out["available"] = True
+        return out
+    except Exception as exc:  # noqa: BLE001 - a peer may fail in any way; record it
+        log(f"{name} unavailable: {type(exc).__name__}: {exc}")
+        return {"available": False, "reason": f"{type(exc).__name__}: {exc}"}
+
+
+# -- JAX measurements ----------------------------------------------------------------------
+def _bench_jax_rollout(
+    env: FunctionalArmEnv, inp: dict[str, jax.Array], repeats: int
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """jit(vmap(rollout)) throughput; also returns the trajectories of ``hand``, ``q``, ``qd``
+    (batch, steps, 2)."""
+    state0 = jax.block_until_ready(_start_states(env, inp))
+    actions = inp["actions"]
+    t0 = time.perf_counter()
+    compiled = jax.jit(jax.vmap(env.rollout)).lower(state0, actions).compile()
+    compile_s = time.perf_counter() - t0
+    _, traj = jax.block_until_ready(compiled(state0, actions))  # warm-up
+    timing = _time_calls(lambda: compiled(state0, actions), repeats)
+    batch, steps = actions.shape[:2]
+    ctrl = _rate(timing, batch * steps)
+    record = {
+        "batch": int(batch), "steps": int(steps), "n_substeps": env.cfg.n_substeps,
+        "physics_dt": env.cfg.physics_dt, "control_dt": env.cfg.control_dt,
+        "dtype": str(state0.q.dtype), "compile_s": compile_s, **timing,
+        "ctrl_steps_per_s": ctrl, "physics_steps_per_s": ctrl * env.cfg.n_substeps,
+    }
+    return record, {k: np.asarray(getattr(traj, k)) for k in ("hand", "q", "qd")}
+
+
+def _bench_jax_grad(grad_batch: int, steps: int, repeats: int) -> dict[str, Any]:
+    """Seconds per jit(grad) of the mean final + running position error w.r.t. the actions."""
+    env = envs.make_functional("reach")
+    inp = _inputs(grad_batch, steps, seed=1)
+    state0 = _start_states(env, inp)
+
+    def loss(actions: jax.Array) -> jax.Array:
+        final, traj = jax.vmap(env.rollout)(state0, actions)
+        return jnp.mean(final.metrics["position_error"]) + jnp.mean(traj.metrics["position_error"])
+
+    t0 = time.perf_counter()
+    compiled = jax.jit(jax.grad(loss)).lower(inp["actions"]).compile()
+    compile_s = time.perf_counter() - t0
+    grad = jax.block_until_ready(compiled(inp["actions"]))
+    timing = _time_calls(lambda: compiled(inp["actions"]), repeats)
+    return {
+        "batch": grad_batch, "steps": steps, "action_shape": list(inp["actions"].shape),
+        "n_substeps": env.cfg.n_substeps, "compile_s": compile_s, **timing,
+        "s_per_gradient": timing["median_s"],
+        "grad_finite": bool(jnp.all(jnp.isfinite(grad))),
+        "grad_norm": _finite_or_none(float(jnp.linalg.norm(grad))),
+        "loss": _finite_or_none(float(jax.jit(loss)(inp["actions"]))),
+    }
+
+
+def _trajectory_error(hands: np.ndarray, reference: np.ndarray) -> dict[str, Any]:
+    err = np.linalg.norm(hands.astype(np.float64) - reference.astype(np.float64), axis=-1)
+    finite = np.isfinite(err)
+    return {
+        "max_error_m": _finite_or_none(float(np.max(err[finite]))) if finite.any() else None,
+        "mean_error_m": _finite_or_none(float(np.mean(err[finite]))) if finite.any() else None,
+        "p99_error_m": _finite_or_none(float(np.nanquantile(err, 0.99))),
+        "median_trajectory_max_error_m": _finite_or_none(float(np.nanmedian(np.nanmax(err, axis=1)))),
+        "final_mean_error_m": _finite_or_none(float(np.nanmean(err[:, -1]))),
+        "n_nonfinite": int(np.size(err) - np.count_nonzero(finite)),
+    }
+
+
+def _bench_accuracy(
+    inp: dict[str, jax.Array], repeats: int, default: dict[str, Any],
+    default_traj: dict[str, np.ndarray], log: Logger,
+) -> dict[str, Any]:
+    """Hand-trajectory error of coarse substeps vs ``REFERENCE_SUBSTEPS``, and their speed."""
+    runs: dict[int, tuple[dict[str, Any], dict[str, np.ndarray]]] = {
+        default["n_substeps"]: (default, default_traj)}
+    for n in sorted({*TRADEOFF_SUBSTEPS, REFERENCE_SUBSTEPS} - set(runs)):
+        log(f"JAX env with n_substeps={n} (compiling) ...")
+        runs[n] = _bench_jax_rollout(envs.make_functional("reach", n_substeps=n), inp, repeats)
+    reference = runs[REFERENCE_SUBSTEPS][1]
+    rows = []
+    for n, (rec, traj) in sorted(runs.items()):
+        rows.append({
+            "n_substeps": n, "physics_dt": rec["physics_dt"], "batch": rec["batch"], "steps": rec["steps"],
+            "is_default": n == default["n_substeps"], "is_reference": n == REFERENCE_SUBSTEPS,
+            **_trajectory_error(traj["hand"], reference["hand"]),
+            "ctrl_steps_per_s": rec["ctrl_steps_per_s"], "physics_steps_per_s": rec["physics_steps_per_s"],
+            "compile_s": rec["compile_s"], "median_s": rec["median_s"],
+        })
+    return {
+        "reference_substeps": REFERENCE_SUBSTEPS, "batch": default["batch"], "steps": default["steps"],
+        "dtype": default["dtype"], "excitation": f"random walks, increment sd {WALK_SD}, clipped to [0, 1]",
+        "reference_motion": _motion_stats(reference), "rows": rows,
+    }
+
+
+def _motion_stats(traj: dict[str, np.ndarray]) -> dict[str, Any]:
+    """How violent the excited movements are: context for the trajectory errors."""
+    sk = ArmConfig().skeleton
+    at_limit = (traj["q"] <= sk.q_lower + 1e-4) | (traj["q"] >= sk.q_upper - 1e-4)
+    peak_speed = np.nanmax(np.abs(traj["qd"]), axis=(1, 2))
+    disp = np.linalg.norm(traj["hand"][:, -1] - traj["hand"][:, 0], axis=-1)
+    return {
+        "mean_hand_displacement_m": _finite_or_none(float(np.nanmean(disp))),
+        "median_peak_joint_speed_rad_s": _finite_or_none(float(np.nanmedian(peak_speed))),
+        "max_joint_speed_rad_s": _finite_or_none(float(np.nanmax(peak_speed))),
+        "fraction_of_steps_at_a_joint_limit": float(np.mean(np.any(at_limit, axis=-1))),
+        "fraction_of_trajectories_touching_a_limit": float(np.mean(np.any(at_limit, axis=(1, 2)))),
+    }
+
+
+# -- peers -------------------------------------------------------------------------------
+def _bench_gym_vector(env: Any, steps: int, repeats: int, seed: int) -> dict[str, Any]:
+    """Steps/s of a gymnasium VectorEnv; one reset + step warm-up, each repeat reset untimed."""
+    n = env.num_envs
+    rng = np.random.default_rng(seed)
+    low, high = env.single_action_space.low, env.single_action_space.high
+    actions = rng.uniform(low, high, (steps, n, low.shape[0])).astype(np.float32)
+    t0 = time.perf_counter()
+    env.reset(seed=seed)
+    env.step(actions[0])
+    warmup_s = time.perf_counter() - t0
+    counter = iter(range(10**9))
+
+    def run() -> None:
+        for t in range(steps):
+            env.step(actions[t])
+
+    timing = _time_calls(run, repeats, setup=lambda: env.reset(seed=seed + next(counter)))
+    env.close()
+    return {"num_envs": n, "steps": steps, "first_reset_and_step_s": warmup_s, **timing,
+            "ctrl_steps_per_s": _rate(timing, n * steps), "resets_timed": False}
+
+
+def _bench_arm_sync(steps: int, repeats: int) -> dict[str, Any]:
+    import gymnasium as gym
+
+    env = gym.make_vec(envs.ENV_IDS["reach"], num_envs=SYNC_NUM_ENVS, vectorization_mode="sync")
+    out = _bench_gym_vector(env, steps, repeats, seed=0)
+    n_sub = ArmConfig().n_substeps
+    out.update(vector_env=type(env).__name__, backend="MuJoCo C (envs.ArmEnv)", n_substeps=n_sub,
+               physics_steps_per_s=out["ctrl_steps_per_s"] * n_sub)
+    return out
+
+
+def _bench_arm_jax_vector(num_envs: int, steps: int, repeats: int) -> dict[str, Any]:
+    import gymnasium as gym
+
+    env = gym.make_vec(envs.ENV_IDS["reach"], num_envs=num_envs)
+    out = _bench_gym_vector(env, steps, repeats, seed=0)
+    n_sub = env.cfg.n_substeps
+    out.update(vector_env=type(env).__name__, backend="JAX (envs.ArmVectorEnv)", n_substeps=n_sub,
+               physics_steps_per_s=out["ctrl_steps_per_s"] * n_sub,
+               note="first_reset_and_step_s includes jit compilation")
+    return out
+
+
+def _bench_reacher_single(repeats: int) -> dict[str, Any]:
+    import gymnasium as gym
+
+    env = gym.make("Reacher-v5")
+    actions = np.random.default_rng(0).uniform(-1, 1, (REACHER_SINGLE_STEPS, 2)).astype(np.float32)
+    env.reset(seed=0)
+
+    def run() -> None:
+        for t in range(REACHER_SINGLE_STEPS):
+            _, _, terminated, truncated, _ = env.step(actions[t])
+            if terminated or truncated:
+                env.reset()
+
+    run()  # warm-up
+    timing = _time_calls(run, repeats)
+    frame_skip = int(env.unwrapped.frame_skip)
+    ctrl = _rate(timing, REACHER_SINGLE_STEPS)
+    env.close()
+    return {"num_envs": 1, "steps": REACHER_SINGLE_STEPS, **timing, "ctrl_steps_per_s": ctrl,
+            "frame_skip": frame_skip, "physics_steps_per_s": ctrl * frame_skip, "resets_timed": True}
+
+
+def _bench_reacher_sync(steps: int, repeats: int) -> dict[str, Any]:
+    import gymnasium as gym
+
+    env = gym.make_vec("Reacher-v5", num_envs=SYNC_NUM_ENVS, vectorization_mode="sync")
+    frame_skip = int(env.envs[0].unwrapped.frame_skip)
+    out = _bench_gym_vector(env, steps, repeats, seed=0)
+    out.update(vector_env=type(env).__name__, frame_skip=frame_skip,
+               physics_steps_per_s=out["ctrl_steps_per_s"] * frame_skip)
+    return out
+
+
+def _bench_mujoco_rollout(batch: int, steps: int, repeats: int, physics_dt: float) -> dict[str, Any]:
+    """mujoco.rollout on the arm skeleton (nu=0), random qfrc_applied as the control."""
+    import mujoco
+    from mujoco import rollout
+
+    model = load_model(physics_dt)
+    nthread = 2
+    datas = [mujoco.MjData(model) for _ in range(nthread)]
+    spec = mujoco.mjtState.mjSTATE_FULLPHYSICS.value
+    rng = np.random.default_rng(0)
+    lo, hi = ArmConfig().skeleton.q_lower, ArmConfig().skeleton.q_upper
+    initial = np.empty((batch, mujoco.mj_stateSize(model, spec)))
+    for i in range(batch):
+        datas[0].qpos[:] = rng.uniform(lo, hi)
+        datas[0].qvel[:] = 0.0
+        mujoco.mj_getState(model, datas[0], initial[i], spec)
+    control = rng.normal(0.0, 2.0, (batch, steps, model.nv))  # N m, of muscle-torque order
+    control_spec = mujoco.mjtState.mjSTATE_QFRC_APPLIED.value
+    state = np.empty((batch, steps, initial.shape[1]))
+    sensordata = np.empty((batch, steps, model.nsensordata))
+    with rollout.Rollout(nthread=nthread) as pool:
+        def run() -> None:
+            pool.rollout(model, datas, initial, control, control_spec=control_spec,
+                         state=state, sensordata=sensordata)
+
+        run()  # warm-up
+        timing = _time_calls(run, repeats)
+    return {
+        "batch": batch, "steps": steps, "nthread": nthread, "nu": int(model.nu), "nv": int(model.nv),
+        "physics_dt": physics_dt, "control_spec": "mjSTATE_QFRC_APPLIED (random, sd 2 N m)",
+        **timing, "physics_steps_per_s": _rate(timing, batch * steps),
+        "states_finite": bool(np.all(np.isfinite(state))),
+        "note": "skeleton only: no muscle model, no feedback or loss computation",
+    }
+
+
+def _motornet_env(batch: int) -> Any:
+    import motornet as mn
+
+    effector = mn.effector.RigidTendonArm26(muscle=mn.muscle.RigidTendonHillMuscle())
+    env = mn.environment.RandomTargetReach(effector=effector, max_ep_duration=0.5)
+    env.reset(seed=0, options={"batch_size": batch})
+    return env
+
+
+def _bench_motornet_rollout(batch: int, steps: int, repeats: int) -> dict[str, Any]:
+    import torch
+
+    env = _motornet_env(batch)
+    gen = torch.Generator().manual_seed(0)
+    actions = torch.rand((steps, batch, env.n_muscles), generator=gen)
+
+    def run() -> None:
+        with torch.no_grad():
+            for t in range(steps):
+                env.step(actions[t])
+
+    def setup() -> None:
+        env.reset(options={"batch_size": batch})
+
+    setup()
+    run()  # warm-up
+    timing = _time_calls(run, repeats, setup=setup)
+    return {
+        "batch": batch, "steps": steps, "dt": float(env.dt),
+        "n_ministeps": int(env.effector.n_ministeps), "integration": env.effector.integration_method,
+        "torch_threads": torch.get_num_threads(), **timing, "ctrl_steps_per_s": _rate(timing, batch * steps),
+        "physics_steps_per_s": _rate(timing, batch * steps * int(env.effector.n_ministeps)),
+    }
+
+
+def _bench_motornet_bptt(repeats: int) -> dict[str, Any]:
+    """One tutorial-style update: reset, 50-step GRU rollout, L1 loss, backward, Adam step."""
+    import motornet as mn
+    import torch
+
+    batch, steps = MOTORNET_BPTT_BATCH, MOTORNET_BPTT_STEPS
+    env = _motornet_env(batch)
+    policy_cls = getattr(mn.policy, "PolicyGRU", None)
+    if policy_cls is None:
+        raise RuntimeError("motornet.policy.PolicyGRU not found")
+    policy = policy_cls(env.observation_space.shape[0], MOTORNET_HIDDEN, env.n_muscles, device="cpu")
+    optimizer = torch.optim.Adam(policy.parameters(), lr=1e-3)
+
+    def update() -> float:
+        h = policy.init_hidden(batch)
+        obs, info = env.reset(options={"batch_size": batch})
+        xy, goal = [], []
+        for _ in range(steps):
+            action, h = policy(obs, h)
+            obs, _, _, _, info = env.step(action=action)
+            xy.append(info["states"]["fingertip"])
+            goal.append(info["goal"])
+        loss = torch.mean(torch.abs(torch.stack(xy, 1) - torch.stack(goal, 1)))
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(policy.parameters(), max_norm=1.0)
+        optimizer.step()
+        return loss.item()
+
+    update()  # warm-up
+    timing = _time_calls(update, repeats)
+    return {"batch": batch, "steps": steps, "policy": f"{policy_cls.__name__}({MOTORNET_HIDDEN})",
+            "optimizer": "Adam(lr=1e-3)", **timing, "s_per_update": timing["median_s"],
+            "includes": "reset, policy forward, backward, grad clip, Adam step"}
+
+
+def _run_peers(batch: int, steps: int, repeats: int, physics_dt: float, log: Logger) -> dict[str, Any]:
+    return {
+        "arm_sync_vector_env": _guard("SyncVectorEnv(envs.ArmEnv)", log, _bench_arm_sync, steps, repeats),
+        "reacher_single": _guard("Reacher-v5 single loop", log, _bench_reacher_single, repeats),
+        "reacher_sync_vector_env": _guard("Reacher-v5 SyncVectorEnv", log, _bench_reacher_sync, steps, repeats),
+        "mujoco_rollout": _guard("mujoco.rollout", log, _bench_mujoco_rollout, batch, steps, repeats, physics_dt),
+        "motornet_rollout": _guard("MotorNet rollout", log, _bench_motornet_rollout, batch, steps, repeats),
+        "motornet_bptt": _guard("MotorNet BPTT update", log, _bench_motornet_bptt, repeats),
+    }
+
+
+# -- assembly ------------------------------------------------------------------------------
+def _versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for name in DIST_NAMES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def _machine() -> dict[str, Any]:
+    cpu_model = None
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu_model = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), None)
+    except OSError:
+        pass
+    return {
+        "jax_devices": [str(d) for d in jax.devices()], "jax_backend": jax.default_backend(),
+        "jax_enable_x64": bool(jax.config.jax_enable_x64),
+        "jax_compilation_cache_dir": jax.config.jax_compilation_cache_dir,
+        "platform": platform.platform(), "python": platform.python_version(),
+        "cpu_model": cpu_model, "cpu_count": os.cpu_count(),
+        "cpus_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+    }
+
+
+def _cpu_snapshot() -> dict[str, float]:
+    """System busy and steal CPU seconds (/proc/stat), this process's CPU seconds, wall clock."""
+    busy = steal = float("nan")
+    try:
+        with open("/proc/stat") as fh:
+            fields = [float(x) for x in fh.readline().split()[1:]]
+        tick = os.sysconf("SC_CLK_TCK")
+        busy = (fields[0] + fields[1] + fields[2] + fields[5] + fields[6]) / tick
+        steal = fields[7] / tick if len(fields) > 7 else 0.0
+    except (OSError, ValueError, IndexError):
+        pass
+    t = os.times()
+    return {"busy": busy, "steal": steal, "own": t.user + t.system, "wall": time.perf_counter()}
+
+
+def _interference(start: dict[str, float], end: dict[str, float]) -> dict[str, Any]:
+    """CPU time that other processes (and the hypervisor, as steal) took during the run; large
+    values mean the timings are contaminated."""
+    wall = end["wall"] - start["wall"]
+    other = (end["busy"] - start["busy"]) - (end["own"] - start["own"])
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return {
+        "other_processes_cpu_s": _finite_or_none(other),
+        "other_processes_share_of_capacity": _finite_or_none(other / (wall * cpus)),
+        "steal_s": _finite_or_none(end["steal"] - start["steal"]),
+        "loadavg_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
+
+
+def _ratios(result: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for name, (num_path, den_path, target) in TARGETS.items():
+        num, den = _get(result, num_path), _get(result, den_path)
+        value = float(num / den) if num and den else None
+        out[name] = {"numerator": num_path, "denominator": den_path, "value": value, "target": target,
+                     "meets_target": None if value is None else bool(value >= target)}
+    return out
+
+
+def run_benchmark(
+    batch: int = 1024, steps: int = 50, grad_batch: int = 64, repeats: int = 3,
+    peers: bool = True, progress: bool = True,
+) -> dict:
+    """Run every measurement (see module docstring); returns a JSON-serialisable dict."""
+    log = _make_logger(progress)
+    t_start, cpu_start = time.perf_counter(), _cpu_snapshot()
+    inp = _inputs(batch, steps, seed=0)
+    log(f"JAX env rollout, batch {batch} x {steps} steps (compiling) ...")
+    jax_env, traj = _bench_jax_rollout(envs.make_functional("reach"), inp, repeats)
+    log(f"JAX env: {jax_env['ctrl_steps_per_s']:.3g} control steps/s; BPTT gradient (compiling) ...")
+    jax_grad = _bench_jax_grad(grad_batch, steps, repeats)
+    accuracy = _bench_accuracy(inp, repeats, jax_env, traj, log)
+    vec = {"arm_jax_vector_env_small": _guard(f"ArmVectorEnv({SYNC_NUM_ENVS})", log, _bench_arm_jax_vector,
+                                              SYNC_NUM_ENVS, steps, repeats)}
+    if batch != SYNC_NUM_ENVS:
+        vec["arm_jax_vector_env_batch"] = _guard(f"ArmVectorEnv({batch})", log, _bench_arm_jax_vector,
+                                                 batch, steps, repeats)
+    peer_results = _run_peers(batch, steps, repeats, jax_env["physics_dt"], log) if peers else {}
+    result: dict[str, Any] = {
+        "meta": {
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "settings": {"batch": batch, "steps": steps, "grad_batch": grad_batch, "repeats": repeats,
+                         "peers": peers, "statistic": "median of repeats"},
+            "machine": _machine(), "versions": _versions(),
+        },
+        "jax_env": jax_env, "jax_grad": jax_grad, "accuracy": accuracy, "jax_vector_env": vec,
+        "peers": peer_results,
+    }
+    result["ratios"] = _ratios(result)
+    result["meta"]["interference"] = _interference(cpu_start, _cpu_snapshot())
+    result["wall_s"] = time.perf_counter() - t_start
+    log(f"done in {result['wall_s']:.1f} s")
+    return json.loads(json.dumps(result, default=str))  # plain JSON types only
+
+
+# -- table ----------------------------------------------------------------------------------
+def _fmt(value: Any, spec: str = ".3g") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "NO"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return format(value, spec)
+    return str(value)
+
+
+def _grid(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(r: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+
+    return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, rows)])
+
+
+def _throughput_rows(result: dict[str, Any]) -> list[list[str]]:
+    jax_ctrl = result["jax_env"]["ctrl_steps_per_s"]
+    entries: list[tuple[str, dict[str, Any]]] = [("JAX env jit(vmap(rollout))", result["jax_env"])]
+    entries += [(f"JAX env, n_substeps={r['n_substeps']}", r) for r in result["accuracy"]["rows"]
+                if not r["is_default"]]
+    names = {"arm_jax_vector_env_small": "ArmVectorEnv (JAX make_vec)",
+             "arm_jax_vector_env_batch": "ArmVectorEnv (JAX make_vec)",
+             "arm_sync_vector_env": "SyncVectorEnv(ArmEnv, MuJoCo C)", "reacher_single": "Reacher-v5 single loop",
+             "reacher_sync_vector_env": "SyncVectorEnv(Reacher-v5)", "mujoco_rollout": "mujoco.rollout skeleton",
+             "motornet_rollout": "MotorNet RandomTargetReach"}
+    for key, rec in [*result["jax_vector_env"].items(), *result["peers"].items()]:
+        if key in names:
+            entries.append((names[key], rec))
+    rows = []
+    for name, rec in entries:
+        if rec.get("available") is False:
+            rows.append([name, "-", "-", "-", "-", "-", "-", "-", f"unavailable: {rec['reason'][:60]}"])
+            continue
+        ctrl = rec.get("ctrl_steps_per_s")
+        size = rec.get("batch", rec.get("num_envs"))
+        compile_s = rec.get("compile_s", rec.get("first_reset_and_step_s"))
+        rows.append([name, _fmt(size), _fmt(rec.get("steps")), _fmt(rec.get("median_s")), _fmt(ctrl),
+                     _fmt(rec.get("physics_steps_per_s")), _fmt(compile_s),
+                     _fmt(jax_ctrl / ctrl if ctrl else None), ""])
+    return rows
+
+
+def _interference_line(info: dict[str, Any]) -> str:
+    share = info.get("other_processes_share_of_capacity")
+    return (f"other processes used {_fmt(info.get('other_processes_cpu_s'))} CPU-s "
+            f"({_fmt(None if share is None else 100 * share)}% of capacity), steal {_fmt(info.get('steal_s'))} s")
+
+
+def format_table(result: dict) -> str:
+    """Plain-text rendering of ``run_benchmark``'s result, with ratio and target columns."""
+    meta = result["meta"]
+    parts = [f"Environment benchmark {meta['date']}  ({meta['machine']['jax_backend']}, "
+             f"{meta['machine']['cpus_available']} CPUs, {meta['settings']['statistic']} of "
+             f"{meta['settings']['repeats']})"]
+    header = ["measurement", "batch", "steps", "median_s", "ctrl/s", "phys/s", "compile_s", "JAX/this", "note"]
+    parts += ["", "Throughput (JAX/this = JAX env control steps/s over this row's control steps/s)",
+              _grid(header, _throughput_rows(result))]
+    g, mb = result["jax_grad"], result["peers"].get("motornet_bptt", {})
+    grad_rows = [["JAX jit(grad) open-loop actions", _fmt(g["batch"]), _fmt(g["steps"]), _fmt(g["median_s"]),
+                  _fmt(g["compile_s"]), f"finite={g['grad_finite']}"]]
+    if mb:
+        grad_rows.append(["MotorNet BPTT update (GRU 32 + Adam)", _fmt(mb.get("batch")), _fmt(mb.get("steps")),
+                          _fmt(mb.get("median_s")), "-",
+                          "" if mb.get("available") else f"unavailable: {mb.get('reason', '')[:60]}"])
+    parts += ["", "Gradients (s per gradient / update)",
+              _grid(["measurement", "batch", "steps", "median_s", "compile_s", "note"], grad_rows)]
+    acc = result["accuracy"]
+    acc_rows = [[_fmt(r["n_substeps"]) + (" (default)" if r["is_default"] else "")
+                 + (" (reference)" if r["is_reference"] else ""), _fmt(r["physics_dt"]),
+                 _fmt(r["max_error_m"]), _fmt(r["p99_error_m"]), _fmt(r["median_trajectory_max_error_m"]),
+                 _fmt(r["mean_error_m"]), _fmt(r["final_mean_error_m"]), _fmt(r["ctrl_steps_per_s"]),
+                 _fmt(r["compile_s"])] for r in acc["rows"]]
+    mo = acc["reference_motion"]
+    parts += ["", f"Hand-trajectory error (m) vs n_substeps={acc['reference_substeps']} (batch {acc['batch']} x "
+              f"{acc['steps']} steps, {acc['dtype']}, {acc['excitation']})",
+              f"reference motion: mean hand displacement {_fmt(mo['mean_hand_displacement_m'])} m, median peak "
+              f"joint speed {_fmt(mo['median_peak_joint_speed_rad_s'])} rad/s (max "
+              f"{_fmt(mo['max_joint_speed_rad_s'])}), {_fmt(100 * mo['fraction_of_steps_at_a_joint_limit'])}% "
+              f"of steps at a joint limit",
+              _grid(["n_substeps", "physics_dt", "max", "p99", "median traj max", "mean", "final mean",
+                     "ctrl/s", "compile_s"], acc_rows)]
+    ratio_rows = [[name, _fmt(r["value"]), f">= {r['target']:g}", _fmt(r["meets_target"])]
+                  for name, r in result["ratios"].items()]
+    parts += ["", "Targets", _grid(["ratio", "value", "target", "meets_target"], ratio_rows),
+              "", f"wall time {result['wall_s']:.1f} s; " + _interference_line(meta.get("interference", {}))]
+    return "\n".join(parts)
+
+
+def _main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=1024)
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--grad-batch", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="batch 256, 20 steps, 2 repeats")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.batch, args.steps, args.repeats = 256, 20, 2
+    result = run_benchmark(args.batch, args.steps, args.grad_batch, args.repeats, peers=not args.no_peers)
+    print(format_table(result))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    _main()
