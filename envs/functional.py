@@ -103,7 +103,8 @@ class FunctionalArmEnv:
         else:  # a scan, so that compile time does not grow with the substeps
             (q, qd, act), _ = jax.lax.scan(substep, carry, None, length=self.cfg.n_substeps)
         buffer = plant.push_delay(state.feedback, plant.feedback(q, qd, self.cfg, jnp), jnp)
-        key, obs_key = jax.random.split(state.key)
+        key, obs_key = (jax.random.split(state.key) if self.cfg.obs_noise > 0
+                        else (state.key, state.key))  # no noise: skip the (costly) split
         hand = geometry.hand_position(q, self.cfg.skeleton, jnp)
         terms = plant.loss_terms(hand, state.target, u, jnp)
         step = state.step + 1

@@ -1,0 +1,23 @@
+"""The environment benchmark's own logic on a tiny workload (no timings are asserted)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from experiments.bench_envs import format_table, run_benchmark
+
+
+def test_tiny_benchmark_reports_consistent_numbers(tmp_path: Path) -> None:
+    result = run_benchmark(batch=8, steps=5, grad_batch=4, repeats=1, peers=False, progress=False)
+    env = result["jax_env"]
+    assert env["ctrl_steps_per_s"] > 0
+    assert env["physics_steps_per_s"] == env["ctrl_steps_per_s"] * env["n_substeps"]
+    assert result["jax_grad"]["grad_finite"] is True
+    rows = {r["n_substeps"]: r for r in result["accuracy"]["rows"]}
+    assert rows[result["accuracy"]["reference_substeps"]]["max_error_m"] == 0.0
+    # Semi-implicit Euler converges: more substeps, smaller error against the fine reference.
+    errors = [rows[n]["mean_error_m"] for n in sorted(rows) if n != result["accuracy"]["reference_substeps"]]
+    assert all(a > b for a, b in zip(errors, errors[1:])), errors
+    assert result["peers"] == {}
+    table = format_table(result)
+    assert "JAX env" in table and "n_substeps" in table
