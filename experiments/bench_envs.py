@@ -14,7 +14,8 @@ median of ``repeats`` timed calls (all times are kept in the result):
 5. ``mujoco.rollout`` (MuJoCo C, 2 threads) on the arm skeleton with random
    ``qfrc_applied``: the skeleton-only reference limit;
 6. MotorNet 0.3 (torch CPU): ``RigidTendonArm26`` in ``RandomTargetReach``, rollout under
-   ``no_grad`` and one BPTT update of a 32-unit GRU policy with Adam;
+   ``no_grad`` and one BPTT update of a 32-unit GRU policy with Adam; and the hand-path
+   difference between MotorNet's arm and ours at a fine time step (model parity);
 7. hand-trajectory error of the default ``n_substeps`` (and of 2 and 4) against a
    fine-step reference (20 substeps), same starts and excitations, float32.
 
@@ -35,10 +36,7 @@ import json
 import math
 import os
 import platform
-import statistics
-import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -48,13 +46,9 @@ import numpy as np
 import envs
 from envs.config import ArmConfig
 from envs.functional import ArmState, FunctionalArmEnv
-from envs.model import load_model
+from experiments.bench_peers import SYNC_NUM_ENVS, bench_arm_jax_vector, run_peers
+from experiments.bench_timing import Logger, guard, make_logger, rate, time_calls
 
-SYNC_NUM_ENVS = 64  # sub-environments of the Python-loop vector envs
-REACHER_SINGLE_STEPS = 2000  # steps of the single-env Reacher loop (resets included)
-MOTORNET_BPTT_BATCH = 64
-MOTORNET_BPTT_STEPS = 50
-MOTORNET_HIDDEN = 32
 REFERENCE_SUBSTEPS = 20
 TRADEOFF_SUBSTEPS = (2, 4)
 WALK_SD = 0.1  # excitation random-walk increment per control step
@@ -68,36 +62,7 @@ TARGETS: dict[str, tuple[str, str, float]] = {
 }
 DIST_NAMES = ("jax", "jaxlib", "mujoco", "mujoco-mjx", "gymnasium", "torch", "motornet", "numpy", "flax")
 
-Logger = Callable[[str], None]
-
-
 # -- small helpers -----------------------------------------------------------------------
-def _make_logger(enabled: bool) -> Logger:
-    start = time.perf_counter()
-
-    def log(message: str) -> None:
-        if enabled:
-            print(f"[bench_envs {time.perf_counter() - start:6.1f}s] {message}", file=sys.stderr, flush=True)
-
-    return log
-
-
-def _time_calls(fn: Callable[[], Any], repeats: int, setup: Callable[[], Any] | None = None) -> dict[str, Any]:
-    """Time ``repeats`` calls of ``fn`` (outputs blocked on); ``setup`` runs untimed before each."""
-    times = []
-    for _ in range(max(1, repeats)):
-        if setup is not None:
-            setup()
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - t0)
-    return {"times_s": times, "median_s": statistics.median(times), "best_s": min(times)}
-
-
-def _rate(timing: dict[str, Any], n: float) -> float:
-    return float(n / timing["median_s"])
-
-
 def _walks(rng: np.random.Generator, batch: int, steps: int) -> np.ndarray:
     """Smooth random excitations (batch, steps, 6): random walks clipped to [0, 1], float32."""
     u = rng.uniform(0.0, 0.5, (batch, 6))
@@ -136,18 +101,6 @@ def _finite_or_none(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _guard(name: str, log: Logger, fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
-    """Run one peer measurement; on any failure record why instead of raising."""
-    log(f"{name} ...")
-    try:
-        out = fn(*args)
-        out["available"] = True
-        return out
-    except Exception as exc:  # noqa: BLE001 - a peer may fail in any way; record it
-        log(f"{name} unavailable: {type(exc).__name__}: {exc}")
-        return {"available": False, "reason": f"{type(exc).__name__}: {exc}"}
-
-
 # -- JAX measurements ----------------------------------------------------------------------
 def _bench_jax_rollout(
     env: FunctionalArmEnv, inp: dict[str, jax.Array], repeats: int
@@ -160,9 +113,9 @@ def _bench_jax_rollout(
     compiled = jax.jit(jax.vmap(env.rollout)).lower(state0, actions).compile()
     compile_s = time.perf_counter() - t0
     _, traj = jax.block_until_ready(compiled(state0, actions))  # warm-up
-    timing = _time_calls(lambda: compiled(state0, actions), repeats)
+    timing = time_calls(lambda: compiled(state0, actions), repeats)
     batch, steps = actions.shape[:2]
-    ctrl = _rate(timing, batch * steps)
+    ctrl = rate(timing, batch * steps)
     record = {
         "batch": int(batch), "steps": int(steps), "n_substeps": env.cfg.n_substeps,
         "physics_dt": env.cfg.physics_dt, "control_dt": env.cfg.control_dt,
@@ -186,7 +139,7 @@ def _bench_jax_grad(grad_batch: int, steps: int, repeats: int) -> dict[str, Any]
     compiled = jax.jit(jax.grad(loss)).lower(inp["actions"]).compile()
     compile_s = time.perf_counter() - t0
     grad = jax.block_until_ready(compiled(inp["actions"]))
-    timing = _time_calls(lambda: compiled(inp["actions"]), repeats)
+    timing = time_calls(lambda: compiled(inp["actions"]), repeats)
     return {
         "batch": grad_batch, "steps": steps, "action_shape": list(inp["actions"].shape),
         "n_substeps": env.cfg.n_substeps, "compile_s": compile_s, **timing,
@@ -253,202 +206,6 @@ def _motion_stats(traj: dict[str, np.ndarray]) -> dict[str, Any]:
 
 
 # -- peers -------------------------------------------------------------------------------
-def _bench_gym_vector(env: Any, steps: int, repeats: int, seed: int) -> dict[str, Any]:
-    """Steps/s of a gymnasium VectorEnv; one reset + step warm-up, each repeat reset untimed."""
-    n = env.num_envs
-    rng = np.random.default_rng(seed)
-    low, high = env.single_action_space.low, env.single_action_space.high
-    actions = rng.uniform(low, high, (steps, n, low.shape[0])).astype(np.float32)
-    t0 = time.perf_counter()
-    env.reset(seed=seed)
-    env.step(actions[0])
-    warmup_s = time.perf_counter() - t0
-    counter = iter(range(10**9))
-
-    def run() -> None:
-        for t in range(steps):
-            env.step(actions[t])
-
-    timing = _time_calls(run, repeats, setup=lambda: env.reset(seed=seed + next(counter)))
-    env.close()
-    return {"num_envs": n, "steps": steps, "first_reset_and_step_s": warmup_s, **timing,
-            "ctrl_steps_per_s": _rate(timing, n * steps), "resets_timed": False}
-
-
-def _bench_arm_sync(steps: int, repeats: int) -> dict[str, Any]:
-    import gymnasium as gym
-
-    env = gym.make_vec(envs.ENV_IDS["reach"], num_envs=SYNC_NUM_ENVS, vectorization_mode="sync")
-    out = _bench_gym_vector(env, steps, repeats, seed=0)
-    n_sub = ArmConfig().n_substeps
-    out.update(vector_env=type(env).__name__, backend="MuJoCo C (envs.ArmEnv)", n_substeps=n_sub,
-               physics_steps_per_s=out["ctrl_steps_per_s"] * n_sub)
-    return out
-
-
-def _bench_arm_jax_vector(num_envs: int, steps: int, repeats: int) -> dict[str, Any]:
-    import gymnasium as gym
-
-    env = gym.make_vec(envs.ENV_IDS["reach"], num_envs=num_envs)
-    out = _bench_gym_vector(env, steps, repeats, seed=0)
-    n_sub = env.cfg.n_substeps
-    out.update(vector_env=type(env).__name__, backend="JAX (envs.ArmVectorEnv)", n_substeps=n_sub,
-               physics_steps_per_s=out["ctrl_steps_per_s"] * n_sub,
-               note="first_reset_and_step_s includes jit compilation")
-    return out
-
-
-def _bench_reacher_single(repeats: int) -> dict[str, Any]:
-    import gymnasium as gym
-
-    env = gym.make("Reacher-v5")
-    actions = np.random.default_rng(0).uniform(-1, 1, (REACHER_SINGLE_STEPS, 2)).astype(np.float32)
-    env.reset(seed=0)
-
-    def run() -> None:
-        for t in range(REACHER_SINGLE_STEPS):
-            _, _, terminated, truncated, _ = env.step(actions[t])
-            if terminated or truncated:
-                env.reset()
-
-    run()  # warm-up
-    timing = _time_calls(run, repeats)
-    frame_skip = int(env.unwrapped.frame_skip)
-    ctrl = _rate(timing, REACHER_SINGLE_STEPS)
-    env.close()
-    return {"num_envs": 1, "steps": REACHER_SINGLE_STEPS, **timing, "ctrl_steps_per_s": ctrl,
-            "frame_skip": frame_skip, "physics_steps_per_s": ctrl * frame_skip, "resets_timed": True}
-
-
-def _bench_reacher_sync(steps: int, repeats: int) -> dict[str, Any]:
-    import gymnasium as gym
-
-    env = gym.make_vec("Reacher-v5", num_envs=SYNC_NUM_ENVS, vectorization_mode="sync")
-    frame_skip = int(env.envs[0].unwrapped.frame_skip)
-    out = _bench_gym_vector(env, steps, repeats, seed=0)
-    out.update(vector_env=type(env).__name__, frame_skip=frame_skip,
-               physics_steps_per_s=out["ctrl_steps_per_s"] * frame_skip)
-    return out
-
-
-def _bench_mujoco_rollout(batch: int, steps: int, repeats: int, physics_dt: float) -> dict[str, Any]:
-    """mujoco.rollout on the arm skeleton (nu=0), random qfrc_applied as the control."""
-    import mujoco
-    from mujoco import rollout
-
-    model = load_model(physics_dt)
-    nthread = 2
-    datas = [mujoco.MjData(model) for _ in range(nthread)]
-    spec = mujoco.mjtState.mjSTATE_FULLPHYSICS.value
-    rng = np.random.default_rng(0)
-    lo, hi = ArmConfig().skeleton.q_lower, ArmConfig().skeleton.q_upper
-    initial = np.empty((batch, mujoco.mj_stateSize(model, spec)))
-    for i in range(batch):
-        datas[0].qpos[:] = rng.uniform(lo, hi)
-        datas[0].qvel[:] = 0.0
-        mujoco.mj_getState(model, datas[0], initial[i], spec)
-    control = rng.normal(0.0, 2.0, (batch, steps, model.nv))  # N m, of muscle-torque order
-    control_spec = mujoco.mjtState.mjSTATE_QFRC_APPLIED.value
-    state = np.empty((batch, steps, initial.shape[1]))
-    sensordata = np.empty((batch, steps, model.nsensordata))
-    with rollout.Rollout(nthread=nthread) as pool:
-        def run() -> None:
-            pool.rollout(model, datas, initial, control, control_spec=control_spec,
-                         state=state, sensordata=sensordata)
-
-        run()  # warm-up
-        timing = _time_calls(run, repeats)
-    return {
-        "batch": batch, "steps": steps, "nthread": nthread, "nu": int(model.nu), "nv": int(model.nv),
-        "physics_dt": physics_dt, "control_spec": "mjSTATE_QFRC_APPLIED (random, sd 2 N m)",
-        **timing, "physics_steps_per_s": _rate(timing, batch * steps),
-        "states_finite": bool(np.all(np.isfinite(state))),
-        "note": "skeleton only: no muscle model, no feedback or loss computation",
-    }
-
-
-def _motornet_env(batch: int) -> Any:
-    import motornet as mn
-
-    effector = mn.effector.RigidTendonArm26(muscle=mn.muscle.RigidTendonHillMuscle())
-    env = mn.environment.RandomTargetReach(effector=effector, max_ep_duration=0.5)
-    env.reset(seed=0, options={"batch_size": batch})
-    return env
-
-
-def _bench_motornet_rollout(batch: int, steps: int, repeats: int) -> dict[str, Any]:
-    import torch
-
-    env = _motornet_env(batch)
-    gen = torch.Generator().manual_seed(0)
-    actions = torch.rand((steps, batch, env.n_muscles), generator=gen)
-
-    def run() -> None:
-        with torch.no_grad():
-            for t in range(steps):
-                env.step(actions[t])
-
-    def setup() -> None:
-        env.reset(options={"batch_size": batch})
-
-    setup()
-    run()  # warm-up
-    timing = _time_calls(run, repeats, setup=setup)
-    return {
-        "batch": batch, "steps": steps, "dt": float(env.dt),
-        "n_ministeps": int(env.effector.n_ministeps), "integration": env.effector.integration_method,
-        "torch_threads": torch.get_num_threads(), **timing, "ctrl_steps_per_s": _rate(timing, batch * steps),
-        "physics_steps_per_s": _rate(timing, batch * steps * int(env.effector.n_ministeps)),
-    }
-
-
-def _bench_motornet_bptt(repeats: int) -> dict[str, Any]:
-    """One tutorial-style update: reset, 50-step GRU rollout, L1 loss, backward, Adam step."""
-    import motornet as mn
-    import torch
-
-    batch, steps = MOTORNET_BPTT_BATCH, MOTORNET_BPTT_STEPS
-    env = _motornet_env(batch)
-    policy_cls = getattr(mn.policy, "PolicyGRU", None)
-    if policy_cls is None:
-        raise RuntimeError("motornet.policy.PolicyGRU not found")
-    policy = policy_cls(env.observation_space.shape[0], MOTORNET_HIDDEN, env.n_muscles, device="cpu")
-    optimizer = torch.optim.Adam(policy.parameters(), lr=1e-3)
-
-    def update() -> float:
-        h = policy.init_hidden(batch)
-        obs, info = env.reset(options={"batch_size": batch})
-        xy, goal = [], []
-        for _ in range(steps):
-            action, h = policy(obs, h)
-            obs, _, _, _, info = env.step(action=action)
-            xy.append(info["states"]["fingertip"])
-            goal.append(info["goal"])
-        loss = torch.mean(torch.abs(torch.stack(xy, 1) - torch.stack(goal, 1)))
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(policy.parameters(), max_norm=1.0)
-        optimizer.step()
-        return loss.item()
-
-    update()  # warm-up
-    timing = _time_calls(update, repeats)
-    return {"batch": batch, "steps": steps, "policy": f"{policy_cls.__name__}({MOTORNET_HIDDEN})",
-            "optimizer": "Adam(lr=1e-3)", **timing, "s_per_update": timing["median_s"],
-            "includes": "reset, policy forward, backward, grad clip, Adam step"}
-
-
-def _run_peers(batch: int, steps: int, repeats: int, physics_dt: float, log: Logger) -> dict[str, Any]:
-    return {
-        "arm_sync_vector_env": _guard("SyncVectorEnv(envs.ArmEnv)", log, _bench_arm_sync, steps, repeats),
-        "reacher_single": _guard("Reacher-v5 single loop", log, _bench_reacher_single, repeats),
-        "reacher_sync_vector_env": _guard("Reacher-v5 SyncVectorEnv", log, _bench_reacher_sync, steps, repeats),
-        "mujoco_rollout": _guard("mujoco.rollout", log, _bench_mujoco_rollout, batch, steps, repeats, physics_dt),
-        "motornet_rollout": _guard("MotorNet rollout", log, _bench_motornet_rollout, batch, steps, repeats),
-        "motornet_bptt": _guard("MotorNet BPTT update", log, _bench_motornet_bptt, repeats),
-    }
-
-
 # -- assembly ------------------------------------------------------------------------------
 def _versions() -> dict[str, str | None]:
     out: dict[str, str | None] = {}
@@ -521,7 +278,7 @@ def run_benchmark(
     peers: bool = True, progress: bool = True,
 ) -> dict:
     """Run every measurement (see module docstring); returns a JSON-serialisable dict."""
-    log = _make_logger(progress)
+    log = make_logger(progress)
     t_start, cpu_start = time.perf_counter(), _cpu_snapshot()
     inp = _inputs(batch, steps, seed=0)
     log(f"JAX env rollout, batch {batch} x {steps} steps (compiling) ...")
@@ -529,12 +286,12 @@ def run_benchmark(
     log(f"JAX env: {jax_env['ctrl_steps_per_s']:.3g} control steps/s; BPTT gradient (compiling) ...")
     jax_grad = _bench_jax_grad(grad_batch, steps, repeats)
     accuracy = _bench_accuracy(inp, repeats, jax_env, traj, log)
-    vec = {"arm_jax_vector_env_small": _guard(f"ArmVectorEnv({SYNC_NUM_ENVS})", log, _bench_arm_jax_vector,
+    vec = {"arm_jax_vector_env_small": guard(f"ArmVectorEnv({SYNC_NUM_ENVS})", log, bench_arm_jax_vector,
                                               SYNC_NUM_ENVS, steps, repeats)}
     if batch != SYNC_NUM_ENVS:
-        vec["arm_jax_vector_env_batch"] = _guard(f"ArmVectorEnv({batch})", log, _bench_arm_jax_vector,
+        vec["arm_jax_vector_env_batch"] = guard(f"ArmVectorEnv({batch})", log, bench_arm_jax_vector,
                                                  batch, steps, repeats)
-    peer_results = _run_peers(batch, steps, repeats, jax_env["physics_dt"], log) if peers else {}
+    peer_results = run_peers(batch, steps, repeats, jax_env["physics_dt"], log) if peers else {}
     result: dict[str, Any] = {
         "meta": {
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -640,6 +397,11 @@ def format_table(result: dict) -> str:
               f"of steps at a joint limit",
               _grid(["n_substeps", "physics_dt", "max", "p99", "median traj max", "mean", "final mean",
                      "ctrl/s", "compile_s"], acc_rows)]
+    par = result["peers"].get("motornet_parity", {})
+    if par.get("available"):
+        parts += ["", f"MotorNet parity (same start and excitations, physics_dt {par['physics_dt']} s both): "
+                  f"max hand difference {_fmt(par['max_hand_difference_m'])} m over "
+                  f"{_fmt(par['hand_travel_m'])} m of travel"]
     ratio_rows = [[name, _fmt(r["value"]), f">= {r['target']:g}", _fmt(r["meets_target"])]
                   for name, r in result["ratios"].items()]
     parts += ["", "Targets", _grid(["ratio", "value", "target", "meets_target"], ratio_rows),

@@ -6,7 +6,6 @@ config, ``metrics.json`` and the task's figures.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
