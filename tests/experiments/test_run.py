@@ -52,3 +52,17 @@ def test_unknown_keys_and_values_fail_before_work(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="wobble"):
         run_task(cfg, tmp_path)
     assert not (tmp_path / "metrics.json").exists()
+
+
+def test_command_line_entry_point(tmp_path: Path) -> None:
+    """The README's main command, as a real process (Hydra's @main included)."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "experiments.run", "task=reach", "task.episodes=4",
+           "arm.episode_steps=5", f"hydra.run.dir={tmp_path}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["task"] == "reach" and metrics["episodes"] == 4
+    assert (tmp_path / "hand_paths.png").exists()
