@@ -16,7 +16,7 @@ import mujoco
 from flax import struct
 from mujoco import mjx
 
-from envs import geometry, muscle, plant
+from envs import muscle, plant
 from envs.limits import enforce_limits
 from envs.config import ArmConfig
 from envs.model import load_model
@@ -81,7 +81,7 @@ class FunctionalArmEnv:
         fb = plant.feedback(q, qd, self.cfg, jnp)
         buffer = jnp.broadcast_to(fb, (self.cfg.delay_steps + 1, plant.N_FEEDBACK))
         activation = jnp.full(6, self.cfg.muscles.min_activation, dtype)
-        hand = geometry.hand_position(q, self.cfg.skeleton, jnp)
+        hand = fb[plant.N_PROPRIO:]
         terms = plant.loss_terms(hand, ep.target, jnp.zeros(6, dtype), jnp)
         zero = jnp.zeros((), dtype)
         return ArmState(
@@ -94,6 +94,7 @@ class FunctionalArmEnv:
     def step(self, state: ArmState, action: jax.Array) -> ArmState:
         """Advance one control step with excitations ``action`` (6,), clipped to [0, 1]."""
         u = jnp.clip(action, 0.0, 1.0)
+
         def substep(carry: tuple[jax.Array, ...], _: None) -> tuple[tuple[jax.Array, ...], None]:
             return self.physics_step(*carry, u, state.load), None
 
@@ -102,10 +103,11 @@ class FunctionalArmEnv:
             q, qd, act = substep(carry, None)[0]
         else:  # a scan, so that compile time does not grow with the substeps
             (q, qd, act), _ = jax.lax.scan(substep, carry, None, length=self.cfg.n_substeps)
-        buffer = plant.push_delay(state.feedback, plant.feedback(q, qd, self.cfg, jnp), jnp)
+        fb = plant.feedback(q, qd, self.cfg, jnp)
+        buffer = plant.push_delay(state.feedback, fb, jnp)
         key, obs_key = (jax.random.split(state.key) if self.cfg.obs_noise > 0
                         else (state.key, state.key))  # no noise: skip the (costly) split
-        hand = geometry.hand_position(q, self.cfg.skeleton, jnp)
+        hand = fb[plant.N_PROPRIO:]
         terms = plant.loss_terms(hand, state.target, u, jnp)
         step = state.step + 1
         return state.replace(
@@ -118,7 +120,11 @@ class FunctionalArmEnv:
     def physics_step(
         self, q: jax.Array, qd: jax.Array, activation: jax.Array, u: jax.Array, load: jax.Array
     ) -> tuple[jax.Array, jax.Array, jax.Array]:
-        """One physics substep: activation dynamics, muscle forces, ``mjx.step``, limits."""
+        """One physics substep: activation dynamics, muscle forces, ``mjx.step``, limits.
+
+        Forces use the activation averaged over the substep (trapezoidal rule), which halves
+        the error of using either end of it. ``envs.gym_env`` does exactly the same.
+        """
         act = muscle.activation_step(activation, u, self.cfg.physics_dt, self.cfg.muscles, jnp)
         tau = plant.joint_torque(q, qd, 0.5 * (act + activation), load, self.cfg, jnp)
         data = self._mjx_data.replace(qpos=q, qvel=qd, qfrc_applied=tau)
