@@ -1,0 +1,246 @@
+"""Statistics for voxel-wise encoding scores: block permutation test, FDR, Wilcoxon.
+
+- :func:`block_permutation_test`: per-voxel p-value of the Pearson r between measured and
+  predicted responses (as :func:`brain.scoring.pearson_r`) against a null made by
+  shuffling contiguous blocks of TRs of the prediction (Oota et al. 2025 use blocks of 10 TRs).
+  Shuffling single TRs would break the temporal autocorrelation of the BOLD signal and give a
+  null distribution that is too narrow (p-values too small); whole blocks keep most of it.
+- :func:`fdr_bh`: Benjamini-Hochberg false discovery rate over voxels.
+- :func:`wilcoxon_across_subjects`: paired two-sided signed-rank test across subjects, per unit
+  (voxel, ROI, layer...).
+
+Shapes: ``(n_trs, n_voxels)`` for time series, ``(n_subjects, n_units)`` for per-subject scores.
+Everything is NumPy/SciPy, computed in float64.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+
+import numpy as np
+from scipy.stats import false_discovery_control, wilcoxon
+
+# Default bound on the number of float64 elements held by one intermediate (2**24 = 128 MiB).
+_MAX_ELEMENTS = 2**24
+
+
+class PermutationResult(NamedTuple):
+    """Result of :func:`block_permutation_test`; both fields are ``(n_voxels,)``."""
+
+    pvalue: np.ndarray
+    r: np.ndarray
+
+
+class FDRResult(NamedTuple):
+    """Result of :func:`fdr_bh`; both fields have the shape of the input p-values."""
+
+    rejected: np.ndarray
+    qvalue: np.ndarray
+
+
+class WilcoxonResult(NamedTuple):
+    """Result of :func:`wilcoxon_across_subjects`; every field is ``(n_units,)``."""
+
+    statistic: np.ndarray
+    pvalue: np.ndarray
+    mean_difference: np.ndarray
+
+
+def _finite_array(x: np.ndarray, name: str, ndim: int) -> np.ndarray:
+    """``x`` as a float64 array, checked to have ``ndim`` axes and only finite values."""
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} axes, got shape {arr.shape}")
+    n_bad = int(np.count_nonzero(~np.isfinite(arr)))
+    if n_bad:
+        raise ValueError(f"{name} holds {n_bad} NaN or infinite values (shape {arr.shape})")
+    return arr
+
+
+def _paired_arrays(
+    a: np.ndarray, b: np.ndarray, names: tuple[str, str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two finite 2-D float64 arrays of the same shape, or a ValueError naming both shapes."""
+    a_arr, b_arr = _finite_array(a, names[0], 2), _finite_array(b, names[1], 2)
+    if a_arr.shape != b_arr.shape:
+        raise ValueError(
+            f"{names[0]} and {names[1]} must have the same shape, "
+            f"got {a_arr.shape} and {b_arr.shape}"
+        )
+    return a_arr, b_arr
+
+
+def zscore_columns(y: np.ndarray) -> np.ndarray:
+    """Centre and scale each column of ``y`` (n_trs, n_voxels) to unit variance (ddof 0).
+
+    Constant columns become NaN, so every correlation involving them is NaN.
+    """
+    centred = y - y.mean(axis=0)
+    std = np.sqrt(np.mean(centred**2, axis=0))
+    std = np.where(np.ptp(y, axis=0) > 0, std, np.nan)
+    return centred / std
+
+
+def block_orders(n_blocks: int, n_permutations: int, rng: np.random.Generator) -> np.ndarray:
+    """Random orders of ``n_blocks`` blocks, one per row: (n_permutations, n_blocks) ints.
+
+    This is the draw :func:`block_permutation_test` makes from its ``rng``.
+    """
+    return rng.permuted(np.tile(np.arange(n_blocks), (n_permutations, 1)), axis=1)
+
+
+def _block_cross_products(zt: np.ndarray, zp: np.ndarray, n_blocks: int) -> np.ndarray:
+    """Dot products of every data block with every prediction block, per voxel.
+
+    ``zt``, ``zp``: (n_blocks * block, n_chunk), whole blocks only. Returns
+    (n_blocks * n_blocks, n_chunk): row ``i * n_blocks + j`` holds ``<zt block i, zp block j>``.
+    """
+    n_chunk = zt.shape[1]
+    true_blocks = zt.T.reshape(n_chunk, n_blocks, -1)
+    pred_blocks = zp.T.reshape(n_chunk, n_blocks, -1)
+    cross = true_blocks @ pred_blocks.transpose(0, 2, 1)  # (n_chunk, n_blocks, n_blocks)
+    return cross.reshape(n_chunk, n_blocks * n_blocks).T.copy()
+
+
+def _permuted_sums(cross: np.ndarray, orders: np.ndarray) -> np.ndarray:
+    """``sum_i cross[i * n_blocks + order[i]]`` per order: (n_orders, n_chunk).
+
+    ``cross``: (n_blocks**2, n_chunk); ``orders``: (n_orders, n_blocks). Adds contiguous rows
+    one block position at a time, in the same sequence for every order, so the identity
+    order reproduces the observed sum bit for bit.
+    """
+    n_blocks = orders.shape[1]
+    rows = np.arange(n_blocks) * n_blocks + orders  # (n_orders, n_blocks)
+    total = np.zeros((len(orders), cross.shape[1]))
+    for i in range(n_blocks):
+        total += cross[rows[:, i]]
+    return total
+
+
+def _null_counts(
+    zt: np.ndarray,
+    zp: np.ndarray,
+    block: int,
+    orders: np.ndarray,
+    two_sided: bool,
+    max_elements: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Observed r and the number of null r at least as extreme, for a chunk of voxels.
+
+    ``zt``, ``zp``: z-scored (n_trs, n_chunk); ``orders``: (n_permutations, n_blocks).
+    Blocks of the prediction move as wholes and the last ``n_trs % block`` TRs stay in place,
+    so a permuted r is a sum of ``n_blocks`` block cross-products plus the fixed tail: each
+    permutation costs ``n_blocks`` instead of ``n_trs`` operations per voxel.
+    Returns two (n_chunk,) arrays.
+    """
+    n_trs, n_chunk = zt.shape
+    n_blocks = orders.shape[1]
+    whole = n_blocks * block
+    cross = _block_cross_products(zt[:whole], zp[:whole], n_blocks)
+    tail = np.sum(zt[whole:] * zp[whole:], axis=0)  # (n_chunk,)
+    identity = np.arange(n_blocks)[None]
+    observed = (_permuted_sums(cross, identity)[0] + tail) / n_trs
+    count = np.zeros(n_chunk)
+    per_batch = max(1, max_elements // n_chunk)
+    for start in range(0, len(orders), per_batch):
+        null = (_permuted_sums(cross, orders[start : start + per_batch]) + tail) / n_trs
+        if two_sided:
+            count += np.sum(np.abs(null) >= np.abs(observed), axis=0)
+        else:
+            count += np.sum(null >= observed, axis=0)
+    return observed, count
+
+
+def block_permutation_test(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    block: int = 10,
+    n_permutations: int = 1000,
+    rng: np.random.Generator | None = None,
+    alternative: Literal["greater", "two-sided"] = "greater",
+    max_elements: int = _MAX_ELEMENTS,
+) -> PermutationResult:
+    """Per-voxel permutation p-value of the Pearson r between data and prediction.
+
+    The null shuffles contiguous blocks of ``block`` TRs of ``y_pred`` (the same block order
+    for every voxel within one permutation, so spatial correlation is kept); the last
+    ``n_trs % block`` TRs stay in place. ``p = (1 + #{null >= observed}) / (1 +
+    n_permutations)`` (``|r|`` for ``alternative="two-sided"``), so ``p >= 1 / (1 +
+    n_permutations)``. Voxels are processed in chunks so that no intermediate exceeds about
+    ``max_elements`` float64 values.
+
+    ``y_true``, ``y_pred``: (n_trs, n_voxels), finite; ``block`` in TRs, at least 2 whole
+    blocks must fit in ``n_trs``. ``rng``: a fresh unseeded generator if None (pass a seeded
+    one for reproducible p-values). Returns ``PermutationResult(pvalue, r)``, both
+    (n_voxels,); NaN for constant voxels.
+    """
+    y_true, y_pred = _paired_arrays(y_true, y_pred, ("y_true", "y_pred"))
+    n_trs, n_voxels = y_true.shape
+    if block < 1 or n_trs // block < 2:
+        raise ValueError(
+            f"block ({block} TRs) must be >= 1 and leave at least 2 whole blocks in n_trs ({n_trs})"
+        )
+    if n_permutations < 1:
+        raise ValueError(f"n_permutations must be >= 1, got {n_permutations}")
+    if alternative not in ("greater", "two-sided"):
+        raise ValueError(f"alternative must be 'greater' or 'two-sided', got {alternative!r}")
+    rng = np.random.default_rng() if rng is None else rng
+    n_blocks = n_trs // block
+    orders = block_orders(n_blocks, n_permutations, rng)
+    r, count = np.empty(n_voxels), np.empty(n_voxels)
+    chunk = max(1, min(n_voxels, max_elements // (n_blocks * max(n_blocks, block))))
+    for start in range(0, n_voxels, chunk):
+        cols = slice(start, start + chunk)
+        zt, zp = zscore_columns(y_true[:, cols]), zscore_columns(y_pred[:, cols])
+        r[cols], count[cols] = _null_counts(
+            zt, zp, block, orders, alternative == "two-sided", max_elements
+        )
+    pvalue = np.where(np.isnan(r), np.nan, (1.0 + count) / (1.0 + n_permutations))
+    return PermutationResult(pvalue=pvalue, r=np.clip(r, -1.0, 1.0))
+
+
+def fdr_bh(p: np.ndarray, alpha: float = 0.05) -> FDRResult:
+    """Benjamini-Hochberg false discovery rate control over all non-NaN p-values.
+
+    ``p``: any shape, values in [0, 1]; NaN entries (e.g. masked voxels) are left out of the
+    count of tests and come back not rejected with a NaN q-value. The q-values are
+    ``scipy.stats.false_discovery_control(method="bh")``; a test is rejected when its q-value
+    is <= ``alpha``, which is the BH step-up rule at level ``alpha``.
+    Returns ``FDRResult(rejected (bool), qvalue (float))``, both of ``p``'s shape.
+    """
+    p = np.asarray(p, dtype=np.float64)
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    tested = ~np.isnan(p)
+    n_bad = int(np.count_nonzero(tested & ~((p >= 0.0) & (p <= 1.0))))
+    if n_bad:
+        raise ValueError(f"p holds {n_bad} values outside [0, 1] (shape {p.shape})")
+    qvalue = np.full(p.shape, np.nan)
+    if tested.any():
+        qvalue[tested] = false_discovery_control(p[tested], method="bh")
+    rejected = np.zeros(p.shape, dtype=bool)
+    rejected[tested] = qvalue[tested] <= alpha
+    return FDRResult(rejected=rejected, qvalue=qvalue)
+
+
+def wilcoxon_across_subjects(a: np.ndarray, b: np.ndarray) -> WilcoxonResult:
+    """Paired two-sided Wilcoxon signed-rank test across subjects, one test per unit.
+
+    ``a``, ``b``: (n_subjects, n_units) paired scores (e.g. normalised alignment of two
+    models), finite, n_subjects >= 2. Calls ``scipy.stats.wilcoxon(a, b, axis=0)`` (default
+    ``zero_method="wilcox"``; exact null distribution for small samples without ties or
+    zeros), so each unit's p-value is what scipy gives for that unit alone. A unit whose
+    differences are all zero gets p = 1. With n subjects the smallest two-sided p is
+    ``2 / 2**n`` (0.125 for 4 subjects). Returns ``WilcoxonResult(statistic, pvalue,
+    mean_difference)``, each (n_units,), ``mean_difference = mean(a - b)`` over subjects.
+    """
+    a, b = _paired_arrays(a, b, ("a", "b"))
+    if a.shape[0] < 2:
+        raise ValueError(f"need at least 2 subjects, got a and b of shape {a.shape}")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        result = wilcoxon(a, b, axis=0)
+    return WilcoxonResult(
+        statistic=np.asarray(result.statistic, dtype=np.float64),
+        pvalue=np.asarray(result.pvalue, dtype=np.float64),
+        mean_difference=np.mean(a - b, axis=0),
+    )

@@ -1,0 +1,205 @@
+"""brain.noise_ceiling: split-half and cross-subject ceilings, normalised alignment."""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+import pytest
+from scipy.optimize import curve_fit
+
+from brain.noise_ceiling import (
+    cross_subject_ceiling,
+    fit_saturating_exponential,
+    normalised_alignment,
+    spearman_brown,
+    split_half_ceiling,
+)
+from brain.scoring import pearson_r
+from brain.stats import zscore_columns
+
+
+def _planted(
+    rng: np.random.Generator, n_copies: int, signal_sd: np.ndarray, n_trs: int = 800
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shared signal (n_trs, n_voxels) times ``signal_sd``, plus unit noise per copy.
+
+    Returns (signal, copies (n_copies, n_trs, n_voxels)).
+    """
+    signal = rng.normal(size=(n_trs, len(signal_sd))) * signal_sd
+    return signal, signal + rng.normal(size=(n_copies, n_trs, len(signal_sd)))
+
+
+def _theory(signal_sd: np.ndarray, n: int | np.ndarray) -> np.ndarray:
+    """Reliability of the mean of ``n`` copies with unit noise: Spearman-Brown of rho_1."""
+    rho1 = signal_sd**2 / (signal_sd**2 + 1.0)
+    return n * rho1 / (1.0 + (n - 1) * rho1)
+
+
+def _exponential(x: np.ndarray, v0: float, tau0: float) -> np.ndarray:
+    return v0 * (1.0 - np.exp(-x / tau0))
+
+
+@pytest.mark.parametrize("n_repeats", [2, 3, 4])
+def test_split_half_ceiling_is_one_without_noise(n_repeats: int) -> None:
+    signal = np.random.default_rng(0).normal(size=(60, 5))
+    repeats = np.broadcast_to(signal, (n_repeats, 60, 5))
+    np.testing.assert_allclose(split_half_ceiling(repeats), 1.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_repeats", [2, 3, 4, 6])
+def test_split_half_ceiling_matches_theory(n_repeats: int) -> None:
+    """Three SNR levels, 150 voxels each: the mean ceiling per level matches sqrt(rho_R) and
+    the correlation between the true signal and the repeat-averaged data."""
+    rng = np.random.default_rng(n_repeats)
+    signal_sd = np.repeat([0.4, 0.8, 1.5], 150)
+    signal, repeats = _planted(rng, n_repeats, signal_sd)
+    ceiling = split_half_ceiling(repeats, n_splits=8, rng=rng)
+    best_possible = pearson_r(signal, repeats.mean(axis=0))
+    expected = np.sqrt(_theory(signal_sd, n_repeats))
+    for level in range(3):
+        v = slice(150 * level, 150 * (level + 1))
+        assert ceiling[v].mean() == pytest.approx(expected[v][0], abs=0.015)
+        assert ceiling[v].mean() == pytest.approx(best_possible[v].mean(), abs=0.015)
+
+
+def test_split_half_ceiling_edge_values_and_reproducibility() -> None:
+    rng = np.random.default_rng(1)
+    repeats = rng.normal(size=(6, 100, 200))  # pure noise
+    repeats[:, :, 0] = 2.0  # constant voxel
+    a = split_half_ceiling(repeats, n_splits=5, rng=np.random.default_rng(3))
+    b = split_half_ceiling(repeats, n_splits=5, rng=np.random.default_rng(3))
+    np.testing.assert_array_equal(a, b)
+    assert np.isnan(a[0])
+    assert np.all((a[1:] >= 0) & (a[1:] < 0.6)) and np.any(a[1:] == 0.0)
+
+
+def test_spearman_brown() -> None:
+    r = np.array([0.0, 0.25, 0.5, 1.0])
+    np.testing.assert_allclose(spearman_brown(r, 1.0), r)
+    np.testing.assert_allclose(spearman_brown(r, 2.0), [0.0, 0.4, 2 / 3, 1.0])
+
+
+@pytest.mark.parametrize(
+    ("shape", "match"),
+    [((1, 50, 3), r"at least 2 repeats.*\(1, 50, 3\)"), ((50, 3), r"\(n_repeats, n_trs")],
+)
+def test_split_half_ceiling_bad_shape(shape: tuple[int, ...], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        split_half_ceiling(np.zeros(shape))
+
+
+def test_split_half_ceiling_rejects_nan() -> None:
+    repeats = np.random.default_rng(0).normal(size=(2, 50, 3))
+    repeats[1, 4, 0] = np.inf
+    with pytest.raises(ValueError, match=r"1 NaN or infinite.*\(2, 50, 3\)"):
+        split_half_ceiling(repeats)
+
+
+def test_fit_recovers_planted_exponential() -> None:
+    x = np.arange(1.0, 6.0)
+    v0 = np.array([0.1, 0.4, 0.9, 0.6, 0.3])
+    tau0 = np.array([0.3, 1.0, 2.5, 5.0, 0.8])
+    y = _exponential(x[:, None], v0, tau0)
+    y[:, -1] = np.nan
+    fit_v0, fit_tau0 = fit_saturating_exponential(x, y)
+    np.testing.assert_allclose(fit_v0[:-1], v0[:-1], rtol=1e-5)
+    np.testing.assert_allclose(fit_tau0[:-1], tau0[:-1], rtol=1e-4)
+    assert np.isnan(fit_v0[-1]) and np.isnan(fit_tau0[-1])
+
+
+def test_fit_matches_scipy_curve_fit() -> None:
+    rng = np.random.default_rng(2)
+    x = np.arange(1.0, 4.0)
+    y = _exponential(x[:, None], rng.uniform(0.2, 0.8, 20), rng.uniform(0.5, 3, 20))
+    y += rng.normal(0, 0.02, size=y.shape)
+    fit_v0, fit_tau0 = fit_saturating_exponential(x, y)
+    for v in range(y.shape[1]):
+        ref, _ = curve_fit(_exponential, x, y[:, v], p0=[0.5, 1.0], bounds=([0, 1e-2], [1, 1e2]))
+        ours_sse = np.sum((y[:, v] - _exponential(x, fit_v0[v], fit_tau0[v])) ** 2)
+        ref_sse = np.sum((y[:, v] - _exponential(x, *ref)) ** 2)
+        assert ours_sse <= ref_sse + 1e-10
+        np.testing.assert_allclose([fit_v0[v], fit_tau0[v]], ref, rtol=1e-3)
+
+
+def _brute_force_curve(y: np.ndarray, target: int, size: int) -> np.ndarray:
+    """Mean over all subsets of corr(mean of z-scored subjects, target), from time series."""
+    z = np.stack([zscore_columns(s) for s in y])
+    others = [s for s in range(len(y)) if s != target]
+    subsets = combinations(others, size)
+    return np.mean([pearson_r(z[list(a)].mean(axis=0), z[target]) for a in subsets], axis=0)
+
+
+def test_cross_subject_curve_matches_brute_force_and_theory() -> None:
+    rng = np.random.default_rng(3)
+    signal_sd = np.repeat([0.5, 1.0, 2.0], 100)
+    _, y = _planted(rng, 5, signal_sd, n_trs=600)
+    result = cross_subject_ceiling(y, n_bootstraps=100, rng=rng)
+    assert result.curve.shape == (5, 4, 300)
+    np.testing.assert_array_equal(result.subset_sizes, [1, 2, 3, 4])
+    for target, size in [(0, 1), (2, 2), (4, 3)]:
+        np.testing.assert_allclose(
+            result.curve[target, size - 1], _brute_force_curve(y, target, size), atol=1e-10
+        )
+    # In expectation corr(mean of x others, target) = sqrt(rho_1 rho_x).
+    mean_curve = result.curve.mean(axis=0)
+    for level in range(3):
+        v = slice(100 * level, 100 * (level + 1))
+        sd = signal_sd[v][0]
+        theory = np.sqrt(_theory(sd, 1) * _theory(sd, result.subset_sizes))
+        np.testing.assert_allclose(mean_curve[:, v].mean(axis=1), theory, atol=0.01)
+
+
+def test_cross_subject_ceiling_recovers_planted_asymptote() -> None:
+    """The planted ceiling is corr(shared signal, one subject) = sqrt(rho_1).
+
+    At high SNR the extrapolation recovers it; at low SNR, with few subjects, the exponential
+    saturates too early and the estimate falls short: it is a conservative ceiling.
+    """
+    rng = np.random.default_rng(4)
+    signal_sd = np.repeat([0.5, 3.0], 100)
+    signal, y = _planted(rng, 6, signal_sd, n_trs=600)
+    result = cross_subject_ceiling(y, rng=rng)
+    planted = np.array([pearson_r(signal, s) for s in y])  # (n_subjects, n_voxels)
+    high, low = slice(100, 200), slice(0, 100)
+    assert result.ceiling[:, high].mean() == pytest.approx(planted[:, high].mean(), abs=0.03)
+    assert np.median(result.ceiling[:, low]) < planted[:, low].mean()
+    assert np.median(result.ceiling[:, low]) > result.curve[:, -1, low].mean() - 0.02
+    np.testing.assert_array_equal(result.ceiling, result.v0)
+    assert np.all((result.tau0 >= 1e-2) & (result.tau0 <= 1e2))
+
+
+def test_cross_subject_ceiling_bootstrap_and_constant_voxel() -> None:
+    rng = np.random.default_rng(5)
+    _, y = _planted(rng, 7, np.full(20, 1.0), n_trs=200)
+    y[:, :, 0] = 1.0
+    a = cross_subject_ceiling(y, n_bootstraps=4, rng=np.random.default_rng(6))
+    b = cross_subject_ceiling(y, n_bootstraps=4, rng=np.random.default_rng(6))
+    np.testing.assert_array_equal(a.ceiling, b.ceiling)
+    assert a.ceiling.shape == a.tau0.shape == (7, 20)
+    assert np.all(np.isnan(a.ceiling[:, 0])) and np.all(np.isfinite(a.ceiling[:, 1:]))
+
+
+@pytest.mark.parametrize("n_subjects", [1, 2])
+def test_cross_subject_ceiling_needs_three_subjects(n_subjects: int) -> None:
+    y = np.random.default_rng(0).normal(size=(n_subjects, 30, 4))
+    with pytest.raises(ValueError, match=rf"at least 3 subjects.*\({n_subjects}, 30, 4\)"):
+        cross_subject_ceiling(y)
+
+
+def test_cross_subject_ceiling_rejects_nan() -> None:
+    y = np.random.default_rng(0).normal(size=(3, 30, 4))
+    y[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"Y_subjects holds 1 NaN"):
+        cross_subject_ceiling(y)
+
+
+def test_normalised_alignment() -> None:
+    r = np.array([0.2, 0.1, 0.3, np.nan, 0.02])
+    ceiling = np.array([0.4, 0.04, np.nan, 0.5, 0.05])
+    out = normalised_alignment(r, ceiling, min_ceiling=0.05)
+    np.testing.assert_allclose(out, [0.5, np.nan, np.nan, np.nan, 0.4])
+    with pytest.raises(ValueError, match=r"same shape.*\(5,\).*\(4,\)"):
+        normalised_alignment(r, ceiling[:4])
+    with pytest.raises(ValueError, match="min_ceiling"):
+        normalised_alignment(r, ceiling, min_ceiling=0.0)

@@ -1,0 +1,223 @@
+"""brain.stats: correlation, block permutation test, BH-FDR, Wilcoxon across subjects."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+from scipy.signal import lfilter
+
+from brain.scoring import pearson_r
+from brain.stats import (
+    block_orders,
+    block_permutation_test,
+    fdr_bh,
+    wilcoxon_across_subjects,
+)
+
+
+def _ar1(rng: np.random.Generator, shape: tuple[int, int], phi: float) -> np.ndarray:
+    """Independent AR(1) columns, (n_trs, n_voxels), lag-k autocorrelation phi**k."""
+    return lfilter([1.0], [1.0, -phi], rng.normal(size=shape), axis=0)
+
+
+def _naive_pvalues(
+    y_true: np.ndarray, y_pred: np.ndarray, block: int, orders: np.ndarray, two_sided: bool
+) -> np.ndarray:
+    """Reference: rebuild every permuted time series and correlate with np.corrcoef."""
+    n_trs, n_voxels = y_true.shape
+    whole = orders.shape[1] * block
+    observed = np.array([np.corrcoef(y_true[:, v], y_pred[:, v])[0, 1] for v in range(n_voxels)])
+    count = np.zeros(n_voxels)
+    for order in orders:
+        idx = np.concatenate([np.arange(i * block, (i + 1) * block) for i in order])
+        idx = np.concatenate([idx, np.arange(whole, n_trs)])
+        null = np.array([np.corrcoef(y_true[:, v], y_pred[idx, v])[0, 1] for v in range(n_voxels)])
+        if two_sided:
+            count += np.abs(null) >= np.abs(observed) - 1e-12
+        else:
+            count += null >= observed - 1e-12
+    return (1 + count) / (1 + len(orders))
+
+
+@pytest.mark.parametrize("alternative", ["greater", "two-sided"])
+def test_block_permutation_matches_naive_reference(alternative: str) -> None:
+    rng = np.random.default_rng(1)
+    n_trs, block, n_perm = 47, 5, 60  # 9 whole blocks plus a fixed tail of 2 TRs
+    y_true = rng.normal(size=(n_trs, 8))
+    y_pred = 0.3 * y_true + rng.normal(size=(n_trs, 8))
+    y_pred[:, :4] *= -1
+    result = block_permutation_test(
+        y_true, y_pred, block, n_perm, np.random.default_rng(7), alternative
+    )
+    orders = block_orders(n_trs // block, n_perm, np.random.default_rng(7))
+    expected = _naive_pvalues(y_true, y_pred, block, orders, alternative == "two-sided")
+    np.testing.assert_allclose(result.pvalue, expected)
+    np.testing.assert_allclose(result.r, pearson_r(y_true, y_pred), atol=1e-12)
+
+
+def test_block_permutation_chunking_does_not_change_result() -> None:
+    rng = np.random.default_rng(2)
+    y_true, y_pred = rng.normal(size=(100, 30)), rng.normal(size=(100, 30))
+    full = block_permutation_test(y_true, y_pred, 10, 200, np.random.default_rng(3))
+    tiny = block_permutation_test(
+        y_true, y_pred, 10, 200, np.random.default_rng(3), max_elements=50
+    )
+    np.testing.assert_array_equal(full.pvalue, tiny.pvalue)
+    np.testing.assert_allclose(full.r, tiny.r, atol=1e-14)
+
+
+def test_block_permutation_identity_order_ties_with_observed() -> None:
+    """With 2 blocks, about half the orders are the identity: each must count as a tie."""
+    rng = np.random.default_rng(9)
+    y_true = rng.normal(size=(20, 3))
+    y_pred = y_true + 0.1 * rng.normal(size=(20, 3))
+    result = block_permutation_test(y_true, y_pred, 10, 100, np.random.default_rng(10))
+    orders = block_orders(2, 100, np.random.default_rng(10))
+    n_identity = np.sum(orders[:, 0] == 0)
+    assert 0 < n_identity < 100
+    np.testing.assert_array_equal(result.pvalue, (1 + n_identity) / 101)
+
+
+def test_block_permutation_null_is_uniform_for_autocorrelated_data() -> None:
+    """Independent AR(1) data and prediction (phi 0.6): blocks of 10 TRs give uniform p.
+
+    Shuffling single TRs destroys the prediction's autocorrelation, so the null r is too
+    narrow (its variance misses the factor sum_k phi_true**k phi_pred**k) and the test is
+    anti-conservative: that is why the permutation shuffles blocks.
+    """
+    rng = np.random.default_rng(4)
+    y_true, y_pred = _ar1(rng, (400, 600), 0.6), _ar1(rng, (400, 600), 0.6)
+    blocks = block_permutation_test(y_true, y_pred, 10, 300, rng)
+    assert sps.kstest(blocks.pvalue, "uniform").pvalue > 0.01
+    assert abs(np.mean(blocks.pvalue < 0.05) - 0.05) < 0.03
+    single_trs = block_permutation_test(y_true, y_pred, 1, 300, rng)
+    assert sps.kstest(single_trs.pvalue, "uniform").pvalue < 1e-4
+    assert np.mean(single_trs.pvalue < 0.05) > 0.09
+
+
+def test_block_permutation_detects_planted_signal() -> None:
+    rng = np.random.default_rng(5)
+    signal = _ar1(rng, (400, 20), 0.6)
+    y_true = signal + rng.normal(size=(400, 20))
+    y_pred = signal + rng.normal(size=(400, 20))
+    y_pred[:, -1] = 1.0  # constant prediction
+    result = block_permutation_test(y_true, y_pred, 10, 199, rng)
+    assert np.all(result.pvalue[:-1] == 1 / 200)
+    assert np.isnan(result.pvalue[-1]) and np.isnan(result.r[-1])
+
+
+@pytest.mark.parametrize(
+    ("shape_true", "shape_pred", "kwargs", "match"),
+    [
+        ((50, 4), (50, 5), {}, r"same shape.*\(50, 4\).*\(50, 5\)"),
+        ((50,), (50,), {}, r"2 axes.*\(50,\)"),
+        ((50, 4), (50, 4), {"block": 60}, r"block \(60 TRs\).*n_trs \(50\)"),
+        ((50, 4), (50, 4), {"block": 30}, r"block \(30 TRs\).*n_trs \(50\)"),
+        ((50, 4), (50, 4), {"block": 0}, r"block \(0 TRs\)"),
+        ((50, 4), (50, 4), {"n_permutations": 0}, "n_permutations"),
+        ((50, 4), (50, 4), {"alternative": "less"}, "alternative"),
+    ],
+)
+def test_block_permutation_bad_input(
+    shape_true: tuple[int, ...], shape_pred: tuple[int, ...], kwargs: dict, match: str
+) -> None:
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match=match):
+        block_permutation_test(
+            rng.normal(size=shape_true), rng.normal(size=shape_pred), rng=rng, **kwargs
+        )
+
+
+def test_block_permutation_rejects_nan() -> None:
+    y = np.random.default_rng(0).normal(size=(50, 4))
+    bad = y.copy()
+    bad[3, 2] = np.nan
+    with pytest.raises(ValueError, match=r"y_pred holds 1 NaN.*\(50, 4\)"):
+        block_permutation_test(y, bad)
+
+
+def _reference_bh(p: np.ndarray) -> np.ndarray:
+    """Independent BH q-values: q_(i) = min_{j >= i} m p_(j) / j, by explicit loops."""
+    order = np.argsort(p)
+    m = len(p)
+    q_sorted = np.empty(m)
+    running = 1.0
+    for rank in range(m, 0, -1):
+        running = min(running, p[order[rank - 1]] * m / rank)
+        q_sorted[rank - 1] = running
+    q = np.empty(m)
+    q[order] = q_sorted
+    return q
+
+
+def _step_up_rejections(p: np.ndarray, alpha: float) -> np.ndarray:
+    """Reference BH rule: reject the k smallest p, k the largest with p_(k) <= k alpha / m."""
+    sorted_p = np.sort(p)
+    below = np.nonzero(sorted_p <= alpha * np.arange(1, len(p) + 1) / len(p))[0]
+    return p <= sorted_p[below[-1]] if len(below) else np.zeros(len(p), dtype=bool)
+
+
+def test_fdr_bh_matches_reference_and_skips_nan() -> None:
+    rng = np.random.default_rng(6)
+    p = np.concatenate([rng.uniform(size=150), rng.uniform(0, 1e-3, size=50)])
+    p[[3, 70, 160]] = np.nan
+    result = fdr_bh(p.reshape(20, 10), alpha=0.1)
+    assert result.rejected.shape == result.qvalue.shape == (20, 10)
+    rejected, q = result.rejected.ravel(), result.qvalue.ravel()
+    tested = ~np.isnan(p)
+    np.testing.assert_allclose(q[tested], _reference_bh(p[tested]), rtol=1e-12)
+    np.testing.assert_array_equal(rejected[tested], _step_up_rejections(p[tested], 0.1))
+    assert np.all(np.isnan(q[~tested])) and not rejected[~tested].any()
+
+
+def test_fdr_bh_controls_false_discovery_proportion() -> None:
+    alpha, n_null, n_signal = 0.05, 900, 100
+    fdp, power = [], []
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        z = np.concatenate([rng.normal(size=n_null), rng.normal(3.0, 1.0, size=n_signal)])
+        rejected = fdr_bh(sps.norm.sf(z), alpha).rejected
+        fdp.append(rejected[:n_null].sum() / max(rejected.sum(), 1))
+        power.append(rejected[n_null:].mean())
+    # Expected FDP is alpha * n_null / n = 0.045.
+    assert np.mean(fdp) < alpha + 0.015
+    assert np.mean(power) > 0.2
+
+
+def test_fdr_bh_edge_cases() -> None:
+    all_nan = fdr_bh(np.full(4, np.nan))
+    assert not all_nan.rejected.any() and np.all(np.isnan(all_nan.qvalue))
+    with pytest.raises(ValueError, match=r"2 values outside \[0, 1\].*\(4,\)"):
+        fdr_bh(np.array([0.1, 1.2, -0.1, 0.5]))
+    with pytest.raises(ValueError, match="alpha"):
+        fdr_bh(np.array([0.1]), alpha=1.0)
+
+
+def test_wilcoxon_matches_scipy_unit_by_unit() -> None:
+    rng = np.random.default_rng(8)
+    a = rng.normal(size=(6, 12))
+    b = a + rng.normal(0.5, 1.0, size=(6, 12))
+    b[:, 0] = a[:, 0]  # all differences zero
+    b[0, 1] = a[0, 1]  # one zero difference
+    b[:2, 2] = a[:2, 2] + 1.0  # tied differences
+    result = wilcoxon_across_subjects(a, b)
+    for unit in range(12):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            expected = sps.wilcoxon(a[:, unit], b[:, unit])
+        assert result.pvalue[unit] == pytest.approx(expected.pvalue, rel=1e-12)
+        assert result.statistic[unit] == pytest.approx(expected.statistic, rel=1e-12)
+    np.testing.assert_allclose(result.mean_difference, np.mean(a - b, axis=0))
+    assert result.pvalue[0] == 1.0
+
+
+def test_wilcoxon_bad_input() -> None:
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match=r"same shape.*\(4, 3\).*\(4, 2\)"):
+        wilcoxon_across_subjects(rng.normal(size=(4, 3)), rng.normal(size=(4, 2)))
+    with pytest.raises(ValueError, match=r"at least 2 subjects.*\(1, 3\)"):
+        wilcoxon_across_subjects(rng.normal(size=(1, 3)), rng.normal(size=(1, 3)))
+    a = rng.normal(size=(4, 3))
+    a[0, 0] = np.nan
+    with pytest.raises(ValueError, match="a holds 1 NaN"):
+        wilcoxon_across_subjects(a, rng.normal(size=(4, 3)))
