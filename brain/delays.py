@@ -1,0 +1,82 @@
+"""Finite-impulse-response (FIR) delays: lagged copies of a stimulus feature matrix.
+
+A voxel's BOLD response follows the stimulus by a few seconds; a linear model on delayed
+copies of the features learns that haemodynamic response per voxel. Delay ``d`` (in TRs)
+means row ``t`` of the copy holds ``X[t - d]``; rows with no source are zero (for z-scored
+features, zero is the mean). Negative delays are leads. With run labels, copies never
+reach across the boundary between two runs: each run starts afresh with zeros.
+
+Shapes: ``X`` (n_trs, n_features); output (n_trs, n_features * n_delays), delay-major
+(columns ``i * n_features : (i + 1) * n_features`` hold delay ``delays[i]``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def check_delays(delays: Sequence[int] | np.ndarray) -> np.ndarray:
+    """Validate FIR delays (in TRs): a non-empty 1-D sequence of unique integers -> (n_delays,)."""
+    arr = np.asarray(delays)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"delays must be a non-empty 1-D sequence of ints, got shape {arr.shape}")
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"delays must be integers (TRs), got {list(arr)} of dtype {arr.dtype}")
+    if np.unique(arr).size != arr.size:
+        raise ValueError(f"delays must be unique, got {list(arr)}")
+    return arr.astype(np.int64)
+
+
+def run_segments(runs: Sequence[int] | np.ndarray | None, n_trs: int) -> np.ndarray:
+    """Segment index (n_trs,) of each TR: a new segment starts wherever the run label changes.
+
+    ``runs``: (n_trs,) integer run labels, or ``None`` (one segment).
+    """
+    if runs is None:
+        return np.zeros(n_trs, dtype=np.int64)
+    labels = np.asarray(runs)
+    if labels.shape != (n_trs,):
+        raise ValueError(f"runs must have shape (n_trs,) = ({n_trs},), got {labels.shape}")
+    if labels.dtype == bool or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"runs must be integer labels, got dtype {labels.dtype}")
+    return np.concatenate([[0], np.cumsum(labels[1:] != labels[:-1])]).astype(np.int64)
+
+
+def make_delays(
+    X: np.ndarray,
+    delays: Sequence[int] | np.ndarray,
+    runs: Sequence[int] | np.ndarray | None = None,
+) -> np.ndarray:
+    """Stack delayed copies of ``X``: (n_trs, n_features) -> (n_trs, n_features * n_delays).
+
+    ``delays``: unique ints in TRs (``[0]`` is the identity, negative = lead).
+    ``runs``: optional (n_trs,) integer run labels; shifts are zero-filled at every run start
+    (and, for leads, at every run end) so no row mixes two runs.
+    Raises ``ValueError`` for a non-2-D or non-finite ``X``, bad delays, or a largest delay
+    that leaves no row with data (``max |d| >= n_trs``, or >= the length of every run).
+    """
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_trs, n_features), got shape {X.shape}")
+    if not np.all(np.isfinite(X)):
+        raise ValueError(f"X holds {np.size(X) - np.isfinite(X).sum()} NaN or inf values")
+    lags = check_delays(delays)
+    n_trs = X.shape[0]
+    segment = run_segments(runs, n_trs)
+    longest_run = np.bincount(segment).max()
+    largest = int(np.abs(lags).max())
+    if largest >= longest_run:
+        raise ValueError(
+            f"too few TRs for the largest delay {largest}: n_trs={n_trs}, longest run "
+            f"{longest_run} TRs; need more than {largest}"
+        )
+    if not np.issubdtype(X.dtype, np.floating):
+        X = X.astype(np.float64)
+    t = np.arange(n_trs)
+    source = t[None, :] - lags[:, None]  # (n_delays, n_trs)
+    clipped = np.clip(source, 0, n_trs - 1)
+    valid = (source == clipped) & (segment[clipped] == segment[None, :])
+    shifted = np.where(valid[:, :, None], X[clipped], 0.0).astype(X.dtype)  # (d, t, f)
+    return shifted.transpose(1, 0, 2).reshape(n_trs, -1)

@@ -1,0 +1,366 @@
+"""Ridge regression for voxel-wise encoding models: spectral solvers and an estimator.
+
+Every solver decomposes the training design once and then reads off the solution for any
+ridge penalty ``alpha`` from the spectrum (no re-solve per alpha or per voxel)::
+
+    W(alpha) = basis @ diag(gain / (power + alpha)) @ rotate @ Y
+
+- primal (``n_features <= n_samples``): thin SVD ``X = U S V^T``; ``basis = V``,
+  ``rotate = U^T``, ``gain = s``, ``power = s^2``;
+- dual (``n_features > n_samples``): eigendecomposition of the kernel ``X X^T = Q L Q^T``;
+  ``basis = X^T Q``, ``rotate = Q^T``, ``gain = 1``, ``power = L``.
+
+Both minimise ``||Y - X W||^2 + alpha ||W||^2`` (no intercept: centre the data first, as
+``RidgeEncoder`` does). The solvers are pure JAX, float32 unless given float64 (which needs
+JAX's x64 mode, e.g. ``with jax.enable_x64(True):``); the estimator converts at its edges.
+
+Shapes: ``X`` (n_samples, n_features), ``Y`` (n_samples, n_voxels), alphas (n_alphas,).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any, Literal, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from brain.delays import check_delays, make_delays
+from brain.scoring import pearson_r, r2_score
+
+Method = Literal["auto", "primal", "dual"]
+Folds = list[tuple[np.ndarray, np.ndarray]]
+SCORERS: dict[str, Callable[[Any, Any], Any]] = {"r": pearson_r, "r2": r2_score}
+MIN_TEST_TRS = 3  # a held-out block shorter than this gives no usable correlation
+
+
+class Spectral(NamedTuple):
+    """One decomposition of a training design; ``W(a) = basis diag(gain/(power+a)) rotate Y``.
+
+    basis (n_features, k), rotate (k, n_samples), gain (k,), power (k,), with
+    ``k = min(n_samples, n_features)`` (primal) or ``n_samples`` (dual).
+    """
+
+    basis: jax.Array
+    rotate: jax.Array
+    gain: jax.Array
+    power: jax.Array
+
+
+def _as_float(A: Any) -> jax.Array:
+    """JAX array, float32 unless already float32/float64 (float64 needs x64 mode)."""
+    A = jnp.asarray(A)
+    return A if A.dtype in (jnp.float32, jnp.float64) else A.astype(jnp.float32)
+
+
+def _resolve(method: Method, n_samples: int, n_features: int) -> str:
+    if method == "auto":
+        return "primal" if n_features <= n_samples else "dual"
+    if method not in ("primal", "dual"):
+        raise ValueError(f"method must be 'auto', 'primal' or 'dual', got {method!r}")
+    return method
+
+
+@partial(jax.jit, static_argnames="method")
+def _decompose(X: jax.Array, method: str) -> Spectral:
+    if method == "primal":
+        U, s, Vt = jnp.linalg.svd(X, full_matrices=False)
+        return Spectral(Vt.T, U.T, s, s * s)
+    power, Q = jnp.linalg.eigh(X @ X.T)
+    return Spectral(X.T @ Q, Q.T, jnp.ones_like(power), jnp.maximum(power, 0.0))
+
+
+def spectral_factors(X_train: Any, method: Method = "auto") -> Spectral:
+    """Decompose ``X_train`` (n_samples, n_features) once: SVD (primal) or kernel eigh (dual).
+
+    ``method="auto"`` picks primal when ``n_features <= n_samples``.
+    """
+    X_train = _as_float(X_train)
+    if X_train.ndim != 2:
+        raise ValueError(f"X_train must be 2-D (n_samples, n_features), got {X_train.shape}")
+    return _decompose(X_train, _resolve(method, *X_train.shape))
+
+
+def _check_solver_inputs(X: jax.Array, Y: jax.Array, X_test: jax.Array | None = None) -> None:
+    if X.ndim != 2 or Y.ndim != 2 or X.shape[0] != Y.shape[0]:
+        raise ValueError(
+            "need X (n_samples, n_features) and Y (n_samples, n_voxels) with the same "
+            f"n_samples, got X {X.shape} and Y {Y.shape}"
+        )
+    if X_test is not None and (X_test.ndim != 2 or X_test.shape[1] != X.shape[1]):
+        raise ValueError(f"X_test must be (n_test, {X.shape[1]}), got {X_test.shape}")
+
+
+@jax.jit
+def _path(spec: Spectral, Y: jax.Array, X_test: jax.Array, alphas: jax.Array) -> jax.Array:
+    shrink = spec.gain / (spec.power + alphas[:, None])  # (n_alphas, k)
+    return jnp.einsum("tk,ak,kv->atv", X_test @ spec.basis, shrink, spec.rotate @ Y)
+
+
+def ridge_path(
+    X_train: Any, Y_train: Any, X_test: Any, alphas: Any, method: Method = "auto"
+) -> jax.Array:
+    """Ridge predictions on ``X_test`` for every alpha from one decomposition of ``X_train``.
+
+    X_train (n_train, n_features), Y_train (n_train, n_voxels), X_test (n_test, n_features),
+    alphas (n_alphas,) > 0 -> (n_alphas, n_test, n_voxels).
+    """
+    X_train, Y_train, X_test = _as_float(X_train), _as_float(Y_train), _as_float(X_test)
+    _check_solver_inputs(X_train, Y_train, X_test)
+    alphas = jnp.atleast_1d(jnp.asarray(alphas, dtype=X_train.dtype))
+    return _path(spectral_factors(X_train, method), Y_train, X_test, alphas)
+
+
+@jax.jit
+def _weights(spec: Spectral, Y: jax.Array, alphas: jax.Array) -> jax.Array:
+    shrink = spec.gain[:, None] / (spec.power[:, None] + alphas[None, :])  # (k, n_voxels)
+    return spec.basis @ (shrink * (spec.rotate @ Y))
+
+
+def ridge_weights(X: Any, Y: Any, alphas: Any, method: Method = "auto") -> jax.Array:
+    """Ridge weights (n_features, n_voxels), each voxel with its own alpha, one decomposition.
+
+    X (n_samples, n_features), Y (n_samples, n_voxels), alphas scalar or (n_voxels,) > 0.
+    The per-voxel shrinkage is applied in the spectral basis, so voxels need no grouping.
+    """
+    X, Y = _as_float(X), _as_float(Y)
+    _check_solver_inputs(X, Y)
+    alphas = jnp.broadcast_to(jnp.asarray(alphas, dtype=X.dtype), (Y.shape[1],))
+    return _weights(spectral_factors(X, method), Y, alphas)
+
+
+def cv_folds(n_trs: int, cv: int = 5, runs: Any = None) -> Folds:
+    """(train_idx, test_idx) pairs: ``cv`` contiguous blocks, or leave-one-run-out.
+
+    With ``runs`` (n_trs,) integer labels every distinct label is held out once and ``cv``
+    is not used. Raises ``ValueError`` when the folds would be degenerate.
+    """
+    index = np.arange(n_trs)
+    if runs is not None:
+        labels = np.asarray(runs)
+        if labels.shape != (n_trs,):
+            raise ValueError(f"runs must have shape (n_trs,) = ({n_trs},), got {labels.shape}")
+        held_out = [index[labels == r] for r in np.unique(labels)]
+        if len(held_out) < 2:
+            raise ValueError(f"leave-one-run-out needs at least 2 runs, got {len(held_out)}")
+    else:
+        if isinstance(cv, bool) or not isinstance(cv, (int, np.integer)) or cv < 2:
+            raise ValueError(f"cv must be an int >= 2 (number of blocks), got {cv!r}")
+        if n_trs < MIN_TEST_TRS * cv:
+            raise ValueError(
+                f"too few TRs for cv={cv} contiguous blocks: n_trs={n_trs}, need at least "
+                f"{MIN_TEST_TRS * cv} ({MIN_TEST_TRS} per block)"
+            )
+        held_out = np.array_split(index, cv)
+    return [(np.setdiff1d(index, test), test) for test in held_out]
+
+
+@partial(jax.jit, static_argnames="scorer")
+def _chunk_scores(
+    A: jax.Array,
+    spec: Spectral,
+    Y_train: jax.Array,
+    Y_test: jax.Array,
+    alphas: jax.Array,
+    scorer: Callable[[Any, Any], Any],
+) -> jax.Array:
+    """Held-out scores (n_alphas, batch); one alpha at a time keeps memory at (n_test, batch)."""
+    projected = spec.rotate @ Y_train  # (k, batch)
+
+    def one_alpha(alpha: jax.Array) -> jax.Array:
+        return scorer(Y_test, A @ ((spec.gain / (spec.power + alpha))[:, None] * projected))
+
+    return jax.lax.map(one_alpha, alphas)
+
+
+def ridge_cv_scores(
+    X: Any,
+    Y: Any,
+    alphas: Any,
+    cv: int = 5,
+    runs: Any = None,
+    voxel_batch: int = 4096,
+    method: Method = "auto",
+    score: str = "r",
+) -> jax.Array:
+    """Per-voxel cross-validated scores for each alpha: (n_alphas, n_voxels).
+
+    X (n_trs, n_features), Y (n_trs, n_voxels), alphas (n_alphas,) > 0. Folds from
+    ``cv_folds(n_trs, cv, runs)``; each training set is decomposed once, and voxels go
+    through in chunks of ``voxel_batch``. The score (``"r"``: Pearson r, ``"r2"``) is
+    averaged over folds, ignoring folds where it is NaN (held-out voxel constant). The data
+    are not re-centred per fold: centre X and Y beforehand.
+    """
+    X, Y = _as_float(X), _as_float(Y)
+    _check_solver_inputs(X, Y)
+    if score not in SCORERS:
+        raise ValueError(f"score must be one of {sorted(SCORERS)}, got {score!r}")
+    if voxel_batch < 1:
+        raise ValueError(f"voxel_batch must be >= 1, got {voxel_batch}")
+    scorer = SCORERS[score]
+    folds = cv_folds(X.shape[0], cv, runs)
+    alphas = jnp.atleast_1d(jnp.asarray(alphas, dtype=X.dtype))
+    n_voxels = Y.shape[1]
+    batch = min(voxel_batch, n_voxels)
+    Y = jnp.pad(Y, ((0, 0), (0, -n_voxels % batch)))  # zero columns score NaN, cut below
+    per_fold = []
+    for train, test in folds:
+        spec = spectral_factors(X[train], method)
+        A = X[test] @ spec.basis
+        chunks = [
+            _chunk_scores(A, spec, Y[train, s : s + batch], Y[test, s : s + batch], alphas, scorer)
+            for s in range(0, Y.shape[1], batch)
+        ]
+        per_fold.append(jnp.concatenate(chunks, axis=1)[:, :n_voxels])
+    return jnp.nanmean(jnp.stack(per_fold), axis=0)
+
+
+def _precision(dtype: np.dtype) -> contextlib.AbstractContextManager[Any]:
+    """JAX's x64 mode for float64 work, scoped to the ``with`` block."""
+    return jax.enable_x64(True) if dtype == np.float64 else contextlib.nullcontext()
+
+
+def _best_alphas(scores: np.ndarray, alphas: np.ndarray) -> np.ndarray:
+    """Alpha with the highest score per voxel (n_voxels,); NaN where every score is NaN."""
+    undefined = np.all(np.isnan(scores), axis=0)
+    best = alphas[np.argmax(np.where(np.isnan(scores), -np.inf, scores), axis=0)]
+    return np.where(undefined, np.nan, best)
+
+
+def _warn_constant(constant: np.ndarray, where: str) -> None:
+    if constant.any():
+        warnings.warn(
+            f"{int(constant.sum())} of {constant.size} voxels have constant responses (zero "
+            f"variance) in {where}; they are scored NaN",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _warn_edges(best: np.ndarray, alphas: np.ndarray) -> None:
+    n_low, n_high = int(np.sum(best == alphas[0])), int(np.sum(best == alphas[-1]))
+    if alphas.size > 1 and n_low + n_high > 0:
+        warnings.warn(
+            f"{n_low} of {best.size} scored voxels chose the smallest alpha ({alphas[0]:g}) and "
+            f"{n_high} the largest ({alphas[-1]:g}) of the grid; widen the grid if many do",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+class RidgeEncoder:
+    """FIR ridge encoding model with a per-voxel penalty chosen by cross-validation.
+
+    ``fit(X, Y, runs)``: z-score the features (training mean/std; with ``zscore=False``
+    only centre them), stack FIR ``delays`` (TRs, never crossing runs), centre ``Y``, score
+    every alpha per voxel by CV (``cv`` contiguous blocks, or leave-one-run-out when
+    ``runs`` is given; ``score_cv`` ``"r"`` = mean Pearson r over folds, or ``"r2"``), and
+    refit on all TRs with each voxel's best alpha.
+
+    Fitted: ``alphas_`` (n_alphas,) sorted grid, ``cv_scores_`` (n_alphas, n_voxels),
+    ``best_alphas_`` (n_voxels,) (NaN for constant voxels), ``coef_``
+    (n_features * n_delays, n_voxels) on standardised delayed features (delay-major),
+    ``intercept_`` (n_voxels,), ``feature_mean_``, ``feature_scale_`` (n_features,).
+    ``dtype="float64"`` runs the JAX work in x64 mode, scoped to each call.
+    """
+
+    def __init__(
+        self,
+        delays: Sequence[int] = (1, 2, 3, 4, 5),
+        alphas: Sequence[float] | np.ndarray | None = None,
+        cv: int = 5,
+        voxel_batch: int = 4096,
+        dtype: str = "float32",
+        score_cv: str = "r",
+        zscore: bool = True,
+    ) -> None:
+        self.delays = delays
+        self.alphas = alphas
+        self.cv = cv
+        self.voxel_batch = voxel_batch
+        self.dtype = dtype
+        self.score_cv = score_cv
+        self.zscore = zscore
+
+    def _check_alphas(self) -> np.ndarray:
+        alphas = np.logspace(-2, 7, 20) if self.alphas is None else np.asarray(self.alphas)
+        alphas = np.sort(np.atleast_1d(alphas).astype(np.float64))
+        if alphas.ndim != 1 or not np.all(np.isfinite(alphas)) or np.any(alphas <= 0):
+            raise ValueError(f"alphas must be finite and > 0, got {alphas}")
+        return alphas
+
+    def _check(self, name: str, A: Any, n_trs: int | None = None) -> np.ndarray:
+        A = np.asarray(A, dtype=np.dtype(self.dtype))
+        if A.ndim != 2:
+            raise ValueError(f"{name} must be 2-D (n_trs, n_columns), got shape {A.shape}")
+        if n_trs is not None and A.shape[0] != n_trs:
+            raise ValueError(f"X and {name} must have the same n_trs, got {n_trs} and {A.shape[0]}")
+        if not np.all(np.isfinite(A)):
+            raise ValueError(f"{name} {A.shape} holds {A.size - np.isfinite(A).sum()} NaN/inf")
+        return A
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "coef_"):
+            raise RuntimeError("RidgeEncoder is not fitted yet: call fit(X, Y) first")
+
+    def _design(self, X: np.ndarray, runs: Any) -> np.ndarray:
+        """Standardise with the training statistics, then delay: (n_trs, n_features*n_delays)."""
+        if X.shape[1] != self.feature_mean_.size:
+            raise ValueError(f"X has {X.shape[1]} features, fitted on {self.feature_mean_.size}")
+        return make_delays((X - self.feature_mean_) / self.feature_scale_, self.delays, runs)
+
+    def fit(self, X: Any, Y: Any, runs: Any = None) -> RidgeEncoder:
+        """Fit on X (n_trs, n_features), Y (n_trs, n_voxels), optional runs (n_trs,) labels."""
+        X = self._check("X", X)
+        Y = self._check("Y", Y, X.shape[0])
+        if self.score_cv not in SCORERS:
+            raise ValueError(f"score_cv must be one of {sorted(SCORERS)}, got {self.score_cv!r}")
+        check_delays(self.delays)
+        cv_folds(X.shape[0], self.cv, runs)  # fail on bad folds before any heavy work
+        self.alphas_ = self._check_alphas()
+        self.feature_mean_ = X.mean(axis=0)
+        scale = X.std(axis=0) if self.zscore else np.ones(X.shape[1], X.dtype)
+        self.feature_scale_ = np.where(scale > 0, scale, 1.0).astype(X.dtype)
+        design = self._design(X, runs)
+        constant = np.ptp(Y, axis=0) == 0
+        self.intercept_ = Y.mean(axis=0)
+        Y_centred = np.where(constant, 0.0, Y - self.intercept_).astype(Y.dtype)
+        with _precision(Y.dtype):
+            scores = ridge_cv_scores(
+                design,
+                Y_centred,
+                self.alphas_,
+                self.cv,
+                runs,
+                self.voxel_batch,
+                score=self.score_cv,
+            )
+            self.cv_scores_ = np.where(constant, np.nan, np.asarray(scores))
+            self.best_alphas_ = _best_alphas(self.cv_scores_, self.alphas_)
+            undefined = np.isnan(self.best_alphas_)
+            refit_alphas = np.where(undefined, self.alphas_[-1], self.best_alphas_)
+            coef = np.asarray(ridge_weights(design, Y_centred, refit_alphas))
+        self.coef_ = np.where(undefined, 0.0, coef).astype(Y.dtype)
+        _warn_constant(constant, "the training data")
+        _warn_edges(self.best_alphas_[~undefined], self.alphas_)
+        return self
+
+    def predict(self, X: Any, runs: Any = None) -> np.ndarray:
+        """Predicted responses (n_trs, n_voxels) for X (n_trs, n_features)."""
+        self._check_fitted()
+        design = self._design(self._check("X", X), runs)
+        return design @ self.coef_ + self.intercept_
+
+    def score(self, X: Any, Y: Any, runs: Any = None) -> np.ndarray:
+        """Per-voxel Pearson r (n_voxels,) between Y (n_trs, n_voxels) and the prediction."""
+        self._check_fitted()
+        X = self._check("X", X)
+        Y = self._check("Y", Y, X.shape[0])
+        if Y.shape[1] != self.coef_.shape[1]:
+            raise ValueError(f"Y has {Y.shape[1]} voxels, fitted on {self.coef_.shape[1]}")
+        _warn_constant(np.ptp(Y, axis=0) == 0, "Y")
+        return pearson_r(Y, self.predict(X, runs))
