@@ -4,7 +4,8 @@ A latent stimulus (fast "sensory" and slow "semantic" components) feeds a stack 
 layers per feature space (early layers mostly sensory, deep layers mostly semantic; the
 semantic components are shared by the spaces). Vertices of named regions on fsaverage5
 respond to one chosen layer of one space through an SPM haemodynamic response, with a
-known explained-variance fraction; the rest is Gaussian noise. The same stimulus is shown
+known explained-variance fraction; the rest is Gaussian noise. The response is the SPM HRF
+sampled at the lags ``hrf_lags`` (default 1-5 TRs, the encoder's default FIR delays). The same stimulus is shown
 to several subjects (same voxel weights, independent noise); the test segment is viewed
 ``n_repeats`` times. Everything needed to check recovery is returned with the data.
 """
@@ -55,6 +56,7 @@ class SyntheticConfig:
     n_latent: int = 8
     vertices_per_region: int = 40
     tr: float = 1.49
+    hrf_lags: tuple[int, ...] = (1, 2, 3, 4, 5)
     spaces: tuple[str, ...] = ("video", "audio")
     regions: tuple[Region, ...] = field(default=DEFAULT_REGIONS)
 
@@ -146,7 +148,11 @@ def make_synthetic(cfg: SyntheticConfig | None = None, seed: int = 0) -> Synthet
                            else int(round(cfg.regions[r].depth * (cfg.n_layers - 1))) for r in region])
     ev = np.array([cfg.regions[r].ev if cfg.regions[r].space else 0.0 for r in region])
 
-    hrf = spm_hrf(cfg.tr, oversampling=1)
+    # The SPM response at the FIR model's lags (TRs) only, so the planted model is exactly
+    # representable by an encoder with those delays and theoretical_r is attainable.
+    full = spm_hrf(cfg.tr, oversampling=1)
+    hrf = np.zeros(max(cfg.hrf_lags) + 1)
+    hrf[list(cfg.hrf_lags)] = full[list(cfg.hrf_lags)]
     signal = np.zeros((n_all, n_vox))
     for v in np.flatnonzero(true_space >= 0):
         x = feats[cfg.spaces[true_space[v]]][true_layer[v]]

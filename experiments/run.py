@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from experiments.io import write_json
 
 log = logging.getLogger("callosum")
-TASK_KINDS = ("rollout", "bench_envs")
+TASK_KINDS = ("rollout", "bench_envs", "encoding")
 
 
 def run_task(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
@@ -31,6 +31,10 @@ def run_task(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         from experiments.rollout import run_rollout
 
         result = run_rollout(cfg, out_dir)
+    elif kind == "encoding":
+        from experiments.encoding import run_encoding
+
+        result = run_encoding(cfg, out_dir)
     else:
         from experiments.bench_envs import format_table, run_benchmark
 

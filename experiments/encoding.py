@@ -1,0 +1,131 @@
+"""Task ``encoding``: voxel-wise encoding of every layer of every feature space, with noise
+ceilings, permutation statistics, layer/region analyses and a brain-alignment report.
+
+Runs on the embedded synthetic experiment (planted ground truth on fsaverage5).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+from tqdm import tqdm
+
+from brain.encoding import encode_layers, zscore_runs
+from brain.layers import best_layer, region_curves, region_means
+from brain.noise_ceiling import normalised_alignment, split_half_ceiling
+from brain.stats import block_permutation_test, fdr_bh, wilcoxon_across_subjects
+from brain.synthetic import SyntheticConfig, SyntheticData, make_synthetic
+from experiments.encoding_report import write_encoding_report
+
+log = logging.getLogger("callosum")
+DATA_SOURCES = ("synthetic",)
+
+
+def load_data(cfg: DictConfig) -> SyntheticData:
+    """The experiment's data; only the embedded synthetic default exists so far."""
+    t = cfg.task
+    if t.data not in DATA_SOURCES:
+        raise ValueError(f"unknown data source {t.data!r}; valid: {', '.join(DATA_SOURCES)}")
+    sizes = OmegaConf.to_container(t.synthetic, resolve=True)
+    return make_synthetic(SyntheticConfig(**sizes), seed=int(cfg.seed))
+
+
+def _subject_scores(data: SyntheticData, cfg: DictConfig, rng: np.random.Generator,
+                    bar: tqdm) -> dict[str, Any]:
+    """Per-subject layer scores, p-values and ceilings. Arrays (n_spaces, n_subjects, ...)."""
+    t = cfg.task
+    encoder = {"delays": list(t.delays), "cv": int(t.cv),
+               "alphas": None if t.alphas is None else list(t.alphas)}
+    r, r2, alphas, pvals, ceilings = [], [], [], [], []
+    for s in range(data.bold_train.shape[0]):
+        y_train = zscore_runs(data.bold_train[s], data.runs)
+        y_test = zscore_runs(data.bold_test[s].mean(axis=0))
+        ceilings.append(split_half_ceiling(data.bold_test[s], rng=rng))
+        per_space = []
+        for space in data.spaces:
+            res = encode_layers(data.features_train[space], y_train, data.features_test[space],
+                                y_test, runs=data.runs, encoder=encoder,
+                                progress=lambda _: bar.update(1))
+            p = [block_permutation_test(y_test, pred, block=int(t.block),
+                                        n_permutations=int(t.n_permutations), rng=rng).pvalue
+                 for pred in res.predictions]
+            per_space.append((res.r, res.r2, res.best_alphas, np.stack(p)))
+        r.append([x[0] for x in per_space])
+        r2.append([x[1] for x in per_space])
+        alphas.append([x[2] for x in per_space])
+        pvals.append([x[3] for x in per_space])
+    swap = lambda a: np.swapaxes(np.asarray(a), 0, 1)  # noqa: E731 -> (n_spaces, n_subjects, ...)
+    return {"r": swap(r), "r2": swap(r2), "best_alphas": swap(alphas), "pvalues": swap(pvals),
+            "ceiling": np.asarray(ceilings)}
+
+
+def summarise(data: SyntheticData, res: dict[str, Any], cfg: DictConfig) -> dict[str, Any]:
+    """metrics.json content: per feature space and layer, mean r, regional normalised
+    alignment and significant voxels; best layers and model comparison per region."""
+    t, names = cfg.task, data.region_names
+    ceiling = res["ceiling"]  # (n_subjects, n_vox)
+    out: dict[str, Any] = {"subjects": int(ceiling.shape[0]), "voxels": int(ceiling.shape[1]),
+                           "regions": list(names), "spaces": {}}
+    best_norm = []
+    for i, space in enumerate(data.spaces):
+        r = res["r"][i]  # (n_subjects, n_layers, n_vox)
+        norm = normalised_alignment(r, np.broadcast_to(ceiling[:, None, :], r.shape),
+                                    min_ceiling=float(t.min_ceiling))
+        sig = np.stack([[fdr_bh(p, alpha=float(t.fdr_alpha)).rejected for p in subj]
+                        for subj in res["pvalues"][i]])  # (n_subjects, n_layers, n_vox)
+        layers = {}
+        for k in range(r.shape[1]):
+            layers[f"layer_{k:02d}"] = {
+                "mean_r": float(np.nanmean(r[:, k])),
+                "normalised_alignment": region_means(np.nanmean(norm[:, k], axis=0), data.region, names),
+                "significant_voxels": float(sig[:, k].sum(axis=1).mean()),
+            }
+        idx, depth = best_layer(np.nanmean(r, axis=0))
+        best_norm.append(np.nanmax(norm, axis=1))  # (n_subjects, n_vox): best layer per voxel
+        out["spaces"][space] = {
+            "layers": layers,
+            "best_layer_depth": region_means(depth, data.region, names),
+            "layer_curves_r": region_curves(np.nanmean(r, axis=0), data.region, names),
+        }
+    if len(data.spaces) == 2 and ceiling.shape[0] >= 2:
+        a = np.stack([[region_means(b, data.region, names)[n] for n in names] for b in best_norm[0]])
+        b = np.stack([[region_means(b, data.region, names)[n] for n in names] for b in best_norm[1]])
+        w = wilcoxon_across_subjects(a, b)
+        out["comparison"] = {
+            "spaces": list(data.spaces),
+            "per_region": {n: {"mean_difference": float(w.mean_difference[j]), "pvalue": float(w.pvalue[j])}
+                           for j, n in enumerate(names)},
+        }
+    out["noise_ceiling_mean"] = region_means(np.nanmean(ceiling, axis=0), data.region, names)
+    return out
+
+
+def run_encoding(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
+    """Run the encoding task end to end; write encoding.npz, figures and report.html."""
+    data = load_data(cfg)
+    rng = np.random.default_rng(int(cfg.seed))
+    n_fits = data.bold_train.shape[0] * len(data.spaces) * len(data.features_train[data.spaces[0]])
+    with tqdm(total=n_fits, desc="encoding fits", unit="layer") as bar:
+        res = _subject_scores(data, cfg, rng, bar)
+    with warnings.catch_warnings():  # all-NaN voxels (below the ceiling cut) are meant
+        warnings.simplefilter("ignore", RuntimeWarning)
+        metrics = summarise(data, res, cfg)
+    np.savez_compressed(
+        out_dir / "encoding.npz.tmp.npz", r=res["r"], r2=res["r2"], best_alphas=res["best_alphas"],
+        pvalues=res["pvalues"], ceiling=res["ceiling"],
+        best_layers=np.stack([best_layer(np.nanmean(r, axis=0))[0] for r in res["r"]]),
+        vertices=data.vertices, region=data.region, region_names=np.array(data.region_names),
+        spaces=np.array(data.spaces), true_space=data.true_space, true_layer=data.true_layer,
+    )
+    (out_dir / "encoding.npz.tmp.npz").replace(out_dir / "encoding.npz")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        write_encoding_report(data, res, metrics, out_dir)
+    log.info("encoding: %d subjects x %d spaces; report in %s", res["ceiling"].shape[0],
+             len(data.spaces), out_dir / "report.html")
+    return metrics
