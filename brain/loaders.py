@@ -194,3 +194,70 @@ def load_features(path: str | Path, layers: list[str] | None = None, tr: float |
         raise ValueError(f"{p}: layers have different numbers of rows: "
                          f"{ {k: v.shape[0] for k, v in out.items()} }")
     return out
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def load_experiment(
+    bold: list[str | Path],
+    test_bold: list[Any],
+    features: dict[str, dict[str, str | Path]],
+    runs: str | Path | None = None,
+    labels: str | Path | None = None,
+    region_names: list[str] | None = None,
+    vertices: str | Path | None = None,
+    mask: str | Path | None = None,
+    tr: float = 1.49,
+) -> Any:
+    """Assemble an :class:`~brain.dataset.EncodingData` from user files.
+
+    ``bold``: one training BOLD file per subject. ``test_bold``: per subject, a list of
+    repeat files or one file of (n_repeats, n_trs, n_voxels). ``features``:
+    {space: {"train": file, "test": file}} per-layer files (same layers in both).
+    ``runs``: ``.npy`` run labels (n_train,). ``labels``: ``.npy`` integer region labels
+    (n_voxels,), named by ``region_names``. ``vertices``: ``.npy`` fsaverage5 indices for
+    surface maps. ``mask``: for NIfTI BOLD.
+    """
+    from brain.dataset import EncodingData
+
+    if not bold or len(bold) != len(test_bold):
+        raise ValueError(f"need one training and one test entry per subject, got {len(bold)} and "
+                         f"{len(test_bold)}")
+    train = np.stack(_same_shape([load_bold(p, mask=mask) for p in bold], "training BOLD"))
+    tests = []
+    for entry in test_bold:
+        files = _as_list(entry)
+        tests.append(load_bold(files[0], mask=mask, repeats=True) if len(files) == 1
+                     else load_repeats(files, mask=mask))
+    test = np.stack(_same_shape(tests, "test BOLD"))
+    if not features:
+        raise ValueError("no feature spaces given (features: {space: {train: ..., test: ...}})")
+    f_train, f_test = {}, {}
+    for space, paths in features.items():
+        tr_layers, te_layers = load_features(paths["train"]), load_features(paths["test"])
+        if list(tr_layers) != list(te_layers):
+            raise ValueError(f"{space}: train layers {list(tr_layers)} differ from test layers {list(te_layers)}")
+        f_train[space], f_test[space] = list(tr_layers.values()), list(te_layers.values())
+    n_vox = train.shape[2]
+    region = (np.zeros(n_vox, int) if labels is None
+              else np.load(_existing(labels), allow_pickle=False).astype(int))
+    names = tuple(region_names) if region_names else tuple(
+        ["all"] if labels is None else [f"region_{i}" for i in range(int(region.max()) + 1)])
+    if region.size and (region.min() < 0 or region.max() >= len(names)):
+        raise ValueError(f"region labels span {region.min()}..{region.max()} but {len(names)} names are given")
+    return EncodingData(
+        features_train=f_train, features_test=f_test, bold_train=train,
+        runs=None if runs is None else np.load(_existing(runs), allow_pickle=False),
+        bold_test=test, region=region, region_names=names, spaces=tuple(features),
+        vertices=None if vertices is None else np.load(_existing(vertices), allow_pickle=False).astype(int),
+        tr=float(tr),
+    )
+
+
+def _same_shape(arrays: list[np.ndarray], what: str) -> list[np.ndarray]:
+    shapes = [a.shape for a in arrays]
+    if len(set(shapes)) != 1:
+        raise ValueError(f"{what} differs in shape between subjects: {shapes}")
+    return arrays

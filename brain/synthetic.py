@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from brain.dataset import EncodingData
+
 N_FSAVERAGE5 = 10242  # vertices per hemisphere
 
 
@@ -61,30 +63,18 @@ class SyntheticConfig:
     regions: tuple[Region, ...] = field(default=DEFAULT_REGIONS)
 
 
-@dataclass(frozen=True)
-class SyntheticData:
-    """Arrays: features[space][layer] train (n_train, n_features) and test (n_test, n_features);
-    bold_train (n_subjects, n_train, n_vox); runs (n_train,); bold_test
-    (n_subjects, n_repeats, n_test, n_vox); vertices (n_vox,) indices into the 20,484
-    fsaverage5 vertices (left then right); region (n_vox,) index into region_names;
-    true_space (n_vox,) index into spaces or -1; true_layer (n_vox,) or -1; ev (n_vox,);
-    theoretical_r (n_vox,): r of a perfect model on the repeat-averaged test data."""
+@dataclass(frozen=True, kw_only=True)
+class SyntheticData(EncodingData):
+    """An :class:`EncodingData` plus the planted truth: signal_test (n_test, n_vox) the
+    noiseless test response; true_space (n_vox,) index into spaces or -1; true_layer
+    (n_vox,) or -1; ev (n_vox,) explained variance; theoretical_r (n_vox,): r of a
+    perfect model on the repeat-averaged test data."""
 
-    features_train: dict[str, list[np.ndarray]]
-    features_test: dict[str, list[np.ndarray]]
-    bold_train: np.ndarray
-    runs: np.ndarray
-    bold_test: np.ndarray
     signal_test: np.ndarray
-    vertices: np.ndarray
-    region: np.ndarray
-    region_names: tuple[str, ...]
-    spaces: tuple[str, ...]
     true_space: np.ndarray
     true_layer: np.ndarray
     ev: np.ndarray
     theoretical_r: np.ndarray
-    tr: float
 
 
 def _ar1(rng: np.random.Generator, n: int, k: int, phi: float) -> np.ndarray:

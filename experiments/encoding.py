@@ -19,23 +19,27 @@ from brain.encoding import encode_layers, zscore_runs
 from brain.layers import best_layer, region_curves, region_means
 from brain.noise_ceiling import normalised_alignment, split_half_ceiling
 from brain.stats import block_permutation_test, fdr_bh, wilcoxon_across_subjects
-from brain.synthetic import SyntheticConfig, SyntheticData, make_synthetic
+from brain.dataset import EncodingData
+from brain.loaders import load_experiment
+from brain.synthetic import SyntheticConfig, make_synthetic
 from experiments.encoding_report import write_encoding_report
 
 log = logging.getLogger("callosum")
-DATA_SOURCES = ("synthetic",)
+DATA_SOURCES = ("synthetic", "files")
 
 
-def load_data(cfg: DictConfig) -> SyntheticData:
-    """The experiment's data; only the embedded synthetic default exists so far."""
+def load_data(cfg: DictConfig) -> EncodingData:
+    """The experiment's data: the embedded synthetic default or the user's files."""
     t = cfg.task
     if t.data not in DATA_SOURCES:
         raise ValueError(f"unknown data source {t.data!r}; valid: {', '.join(DATA_SOURCES)}")
+    if t.data == "files":
+        return load_experiment(**OmegaConf.to_container(t.files, resolve=True))
     sizes = OmegaConf.to_container(t.synthetic, resolve=True)
     return make_synthetic(SyntheticConfig(**sizes), seed=int(cfg.seed))
 
 
-def _subject_scores(data: SyntheticData, cfg: DictConfig, rng: np.random.Generator,
+def _subject_scores(data: EncodingData, cfg: DictConfig, rng: np.random.Generator,
                     bar: tqdm) -> dict[str, Any]:
     """Per-subject layer scores, p-values and ceilings. Arrays (n_spaces, n_subjects, ...)."""
     t = cfg.task
@@ -64,7 +68,7 @@ def _subject_scores(data: SyntheticData, cfg: DictConfig, rng: np.random.Generat
             "ceiling": np.asarray(ceilings)}
 
 
-def summarise(data: SyntheticData, res: dict[str, Any], cfg: DictConfig) -> dict[str, Any]:
+def summarise(data: EncodingData, res: dict[str, Any], cfg: DictConfig) -> dict[str, Any]:
     """metrics.json content: per feature space and layer, mean r, regional normalised
     alignment and significant voxels; best layers and model comparison per region."""
     t, names = cfg.task, data.region_names
@@ -115,12 +119,13 @@ def run_encoding(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     with warnings.catch_warnings():  # all-NaN voxels (below the ceiling cut) are meant
         warnings.simplefilter("ignore", RuntimeWarning)
         metrics = summarise(data, res, cfg)
+    truth = {k: getattr(data, k) for k in ("true_space", "true_layer") if hasattr(data, k)}
     np.savez_compressed(
         out_dir / "encoding.npz.tmp.npz", r=res["r"], r2=res["r2"], best_alphas=res["best_alphas"],
         pvalues=res["pvalues"], ceiling=res["ceiling"],
         best_layers=np.stack([best_layer(np.nanmean(r, axis=0))[0] for r in res["r"]]),
-        vertices=data.vertices, region=data.region, region_names=np.array(data.region_names),
-        spaces=np.array(data.spaces), true_space=data.true_space, true_layer=data.true_layer,
+        vertices=np.array([]) if data.vertices is None else data.vertices, region=data.region,
+        region_names=np.array(data.region_names), spaces=np.array(data.spaces), **truth,
     )
     (out_dir / "encoding.npz.tmp.npz").replace(out_dir / "encoding.npz")
     with warnings.catch_warnings():

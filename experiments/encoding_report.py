@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from brain.layers import best_layer
-from brain.synthetic import SyntheticData
+from brain.dataset import EncodingData
 from experiments.report import Report
 
 N_FSAVERAGE5 = 20484
@@ -103,7 +103,7 @@ def plot_ceiling_histogram(ceiling: np.ndarray, path: Path) -> None:
     plt.close(fig)
 
 
-def write_encoding_report(data: SyntheticData, res: dict[str, Any], metrics: dict[str, Any],
+def write_encoding_report(data: EncodingData, res: dict[str, Any], metrics: dict[str, Any],
                           out_dir: Path) -> None:
     """All figures as PNG files in ``out_dir`` plus ``report.html`` embedding them."""
     names = data.region_names
@@ -118,7 +118,9 @@ def write_encoding_report(data: SyntheticData, res: dict[str, Any], metrics: dic
     rep.heading("Best layer per region (normalised depth, 0 = first layer)")
     rep.table(["region"] + list(data.spaces),
               [[n] + [metrics["spaces"][s]["best_layer_depth"][n] for s in data.spaces] for n in names])
-    for i, space in enumerate(data.spaces):
+    if data.vertices is None:
+        rep.text("No fsaverage5 vertex indices were given: surface maps are skipped.")
+    for i, space in enumerate(data.spaces if data.vertices is not None else ()):
         r_mean = np.nanmean(res["r"][i], axis=0)  # (n_layers, n_vox)
         _, depth = best_layer(r_mean)
         best_r = np.nanmax(r_mean, axis=0)

@@ -59,3 +59,46 @@ def test_alignment_near_one_where_planted_and_nulls_controlled(run: tuple[Path, 
         ceiling = z["ceiling"][:, region == names.index("EVC")]
     # Planted ev 0.3 with 2 repeats: ceiling sqrt(0.3 / (0.3 + 0.35)) = 0.679.
     assert abs(np.nanmean(ceiling) - 0.679) < 0.05
+
+
+def test_files_data_source_reproduces_the_planted_layers(tmp_path: Path) -> None:
+    """Write a tiny synthetic experiment to files, then run ``data=files`` on them."""
+    import h5py
+
+    from brain.synthetic import SyntheticConfig, make_synthetic
+
+    d = make_synthetic(SyntheticConfig(n_subjects=2, n_runs=3, trs_per_run=200, n_test_trs=300, n_layers=4,
+                                       n_features=16, vertices_per_region=30), seed=0)
+    bold, test = [], []
+    for s in range(2):
+        np.save(tmp_path / f"bold{s}.npy", d.bold_train[s])
+        np.save(tmp_path / f"test{s}.npy", d.bold_test[s])
+        bold.append(str(tmp_path / f"bold{s}.npy"))
+        test.append(str(tmp_path / f"test{s}.npy"))
+    feats = {}
+    for space in d.spaces:
+        for split, layers in (("train", d.features_train[space]), ("test", d.features_test[space])):
+            with h5py.File(tmp_path / f"{space}_{split}.h5", "w") as f:
+                for i, x in enumerate(layers):
+                    f[f"layer_{i:02d}"] = x
+        feats[space] = {"train": str(tmp_path / f"{space}_train.h5"), "test": str(tmp_path / f"{space}_test.h5")}
+    np.save(tmp_path / "runs.npy", d.runs)
+    np.save(tmp_path / "labels.npy", d.region)
+    feat_override = "{" + ",".join(f"{k}:{{train:'{v['train']}',test:'{v['test']}'}}" for k, v in feats.items()) + "}"
+    overrides = ["task=encoding", "task.data=files", "task.n_permutations=100",
+                 f"task.files.bold=[{','.join(repr(b) for b in bold)}]",
+                 f"task.files.test_bold=[{','.join(repr(t) for t in test)}]",
+                 f"task.files.features={feat_override}", f"task.files.runs='{tmp_path / 'runs.npy'}'",
+                 f"task.files.labels='{tmp_path / 'labels.npy'}'",
+                 f"task.files.region_names=[{','.join(d.region_names)}]"]
+    with initialize_config_module(config_module="experiments.conf", version_base="1.3"):
+        cfg = compose(config_name="config", overrides=overrides)
+    out = tmp_path / "run"
+    out.mkdir()
+    m = run_task(cfg, out)
+    assert m["spaces"]["video"]["best_layer_depth"]["EVC"] < 0.2
+    assert m["spaces"]["video"]["best_layer_depth"]["AG"] > 0.8
+    assert "surface maps are skipped" in (out / "report.html").read_text()
+    with pytest.raises(ValueError, match="one training and one test entry per subject"):
+        cfg.task.files.test_bold = test[:1]
+        run_task(cfg, tmp_path / "bad")
