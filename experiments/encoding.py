@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from brain.encoding import encode_layers, zscore_runs
 from brain.layers import best_layer, region_curves, region_means
-from brain.noise_ceiling import normalised_alignment, split_half_ceiling
+from brain.noise_ceiling import cross_subject_ceiling, normalised_alignment, split_half_ceiling
 from brain.stats import block_permutation_test, fdr_bh, wilcoxon_across_subjects
 from brain.dataset import EncodingData
 from brain.loaders import load_experiment
@@ -106,6 +106,9 @@ def summarise(data: EncodingData, res: dict[str, Any], cfg: DictConfig) -> dict[
                            for j, n in enumerate(names)},
         }
     out["noise_ceiling_mean"] = region_means(np.nanmean(ceiling, axis=0), data.region, names)
+    if res.get("cross_subject_ceiling") is not None:
+        out["cross_subject_ceiling_mean"] = region_means(
+            np.nanmean(res["cross_subject_ceiling"], axis=0), data.region, names)
     return out
 
 
@@ -116,6 +119,11 @@ def run_encoding(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     n_fits = data.bold_train.shape[0] * len(data.spaces) * len(data.features_train[data.spaces[0]])
     with tqdm(total=n_fits, desc="encoding fits", unit="layer") as bar:
         res = _subject_scores(data, cfg, rng, bar)
+    # Cross-subject ceiling (Oota et al.'s extrapolation; needs >= 3 subjects). Reported beside
+    # the split-half ceiling, which normalises: with few subjects the extrapolation runs low.
+    res["cross_subject_ceiling"] = (
+        cross_subject_ceiling(data.bold_test.mean(axis=1), rng=rng).ceiling
+        if data.bold_test.shape[0] >= 3 else None)
     with warnings.catch_warnings():  # all-NaN voxels (below the ceiling cut) are meant
         warnings.simplefilter("ignore", RuntimeWarning)
         metrics = summarise(data, res, cfg)

@@ -152,4 +152,7 @@ def write_encoding_report(data: EncodingData, res: dict[str, Any], metrics: dict
     rep.heading("Noise ceiling")
     plot_ceiling_histogram(res["ceiling"], out_dir / "noise_ceiling.png")
     rep.figure(out_dir / "noise_ceiling.png", "split-half noise ceiling per voxel")
+    cross = metrics.get("cross_subject_ceiling_mean")
+    rep.table(["region", "split-half ceiling", "cross-subject ceiling (extrapolated)"],
+              [[n, metrics["noise_ceiling_mean"][n], cross[n] if cross else float("nan")] for n in names])
     rep.write(out_dir / "report.html")
