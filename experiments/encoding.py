@@ -45,27 +45,24 @@ def _subject_scores(data: EncodingData, cfg: DictConfig, rng: np.random.Generato
     t = cfg.task
     encoder = {"delays": list(t.delays), "cv": int(t.cv),
                "alphas": None if t.alphas is None else list(t.alphas)}
-    r, r2, alphas, pvals, ceilings = [], [], [], [], []
-    for s in range(data.bold_train.shape[0]):
+    n_sub = data.bold_train.shape[0]
+    keys = ("r", "r2", "best_alphas", "pvalues")
+    out: dict[str, Any] = {k: [[None] * n_sub for _ in data.spaces] for k in keys}  # [space][subject]
+    ceilings = []
+    for s in range(n_sub):
         y_train = zscore_runs(data.bold_train[s], data.runs)
         y_test = zscore_runs(data.bold_test[s].mean(axis=0))
         ceilings.append(split_half_ceiling(data.bold_test[s], rng=rng))
-        per_space = []
-        for space in data.spaces:
+        for i, space in enumerate(data.spaces):
             res = encode_layers(data.features_train[space], y_train, data.features_test[space],
                                 y_test, runs=data.runs, encoder=encoder,
                                 progress=lambda _: bar.update(1))
-            p = [block_permutation_test(y_test, pred, block=int(t.block),
-                                        n_permutations=int(t.n_permutations), rng=rng).pvalue
-                 for pred in res.predictions]
-            per_space.append((res.r, res.r2, res.best_alphas, np.stack(p)))
-        r.append([x[0] for x in per_space])
-        r2.append([x[1] for x in per_space])
-        alphas.append([x[2] for x in per_space])
-        pvals.append([x[3] for x in per_space])
-    swap = lambda a: np.swapaxes(np.asarray(a), 0, 1)  # noqa: E731 -> (n_spaces, n_subjects, ...)
-    return {"r": swap(r), "r2": swap(r2), "best_alphas": swap(alphas), "pvalues": swap(pvals),
-            "ceiling": np.asarray(ceilings)}
+            p = np.stack([block_permutation_test(y_test, pred, block=int(t.block),
+                                                 n_permutations=int(t.n_permutations), rng=rng).pvalue
+                          for pred in res.predictions])
+            for key, value in zip(keys, (res.r, res.r2, res.best_alphas, p)):
+                out[key][i][s] = value
+    return {**{k: np.asarray(v) for k, v in out.items()}, "ceiling": np.asarray(ceilings)}
 
 
 def summarise(data: EncodingData, res: dict[str, Any], cfg: DictConfig) -> dict[str, Any]:
