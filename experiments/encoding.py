@@ -15,8 +15,10 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
+from brain.banded import BandedRidgeEncoder
 from brain.encoding import encode_layers, zscore_runs
-from brain.layers import best_layer, region_curves, region_means
+from brain.scoring import r2_score
+from brain.layers import best_layer, region_curves, region_means, variance_partition
 from brain.noise_ceiling import cross_subject_ceiling, normalised_alignment, split_half_ceiling
 from brain.stats import block_permutation_test, fdr_bh, wilcoxon_across_subjects
 from brain.dataset import EncodingData
@@ -65,6 +67,29 @@ def _subject_scores(data: EncodingData, cfg: DictConfig, rng: np.random.Generato
     return {**{k: np.asarray(v) for k, v in out.items()}, "ceiling": np.asarray(ceilings)}
 
 
+def partition_variance(data: EncodingData, res: dict[str, Any], cfg: DictConfig) -> np.ndarray:
+    """Unique and shared test R^2 of two feature spaces, (n_subjects, 3, n_vox): unique to
+    the first, unique to the second, shared. Each space enters with its best layer (by
+    mean test r for that subject); the joint model is a banded ridge on both."""
+    t = cfg.task
+    parts = []
+    for s in range(data.bold_train.shape[0]):
+        best = [int(np.nanargmax(np.nanmean(res["r"][i, s], axis=1))) for i in range(2)]
+        train = [data.features_train[sp][k] for sp, k in zip(data.spaces, best)]
+        test = [data.features_test[sp][k] for sp, k in zip(data.spaces, best)]
+        y_train = zscore_runs(data.bold_train[s], data.runs)
+        y_test = zscore_runs(data.bold_test[s].mean(axis=0))
+        joint = BandedRidgeEncoder(delays=list(t.delays), cv=int(t.cv),
+                                   alphas=None if t.alphas is None else list(t.alphas))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            joint.fit(train, y_train, runs=data.runs)
+        r2_joint = np.asarray(r2_score(y_test, joint.predict(test)))
+        p = variance_partition(res["r2"][0, s, best[0]], res["r2"][1, s, best[1]], r2_joint)
+        parts.append(np.stack([p["unique_a"], p["unique_b"], p["shared"]]))
+    return np.stack(parts)
+
+
 def summarise(data: EncodingData, res: dict[str, Any], cfg: DictConfig) -> dict[str, Any]:
     """metrics.json content: per feature space and layer, mean r, regional normalised
     alignment and significant voxels; best layers and model comparison per region."""
@@ -102,6 +127,12 @@ def summarise(data: EncodingData, res: dict[str, Any], cfg: DictConfig) -> dict[
             "per_region": {n: {"mean_difference": float(w.mean_difference[j]), "pvalue": float(w.pvalue[j])}
                            for j, n in enumerate(names)},
         }
+    if res.get("variance_partition") is not None:
+        vp = np.nanmean(res["variance_partition"], axis=0)  # (3, n_vox)
+        a, b = data.spaces
+        out["variance_partition"] = {
+            key: region_means(vp[j], data.region, names)
+            for j, key in enumerate((f"unique_{a}", f"unique_{b}", "shared"))}
     out["noise_ceiling_mean"] = region_means(np.nanmean(ceiling, axis=0), data.region, names)
     if res.get("cross_subject_ceiling") is not None:
         out["cross_subject_ceiling_mean"] = region_means(
@@ -121,6 +152,7 @@ def run_encoding(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     res["cross_subject_ceiling"] = (
         cross_subject_ceiling(data.bold_test.mean(axis=1), rng=rng).ceiling
         if data.bold_test.shape[0] >= 3 else None)
+    res["variance_partition"] = partition_variance(data, res, cfg) if len(data.spaces) == 2 else None
     with warnings.catch_warnings():  # all-NaN voxels (below the ceiling cut) are meant
         warnings.simplefilter("ignore", RuntimeWarning)
         metrics = summarise(data, res, cfg)

@@ -91,6 +91,22 @@ def plot_comparison(values: dict[str, np.ndarray], names: tuple[str, ...], pvalu
     plt.close(fig)
 
 
+def plot_variance_partition(parts: dict[str, dict[str, float]], names: tuple[str, ...], path: Path) -> None:
+    """Stacked bars per region: test R^2 unique to each space and shared."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, 3.4))
+    bottom = np.zeros(len(names))
+    for label, per_region in parts.items():
+        vals = np.array([max(per_region[n], 0.0) if per_region[n] == per_region[n] else 0.0 for n in names])
+        ax.bar(names, vals, bottom=bottom, label=label.replace("_", " "))
+        bottom += vals
+    ax.set_ylabel("test R^2 (mean over voxels)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def plot_ceiling_histogram(ceiling: np.ndarray, path: Path) -> None:
     """Histogram of per-voxel noise ceilings (all subjects)."""
     plt = _plt()
@@ -149,6 +165,13 @@ def write_encoding_report(data: EncodingData, res: dict[str, Any], metrics: dict
         rep.figure(out_dir / "comparison.png", "best-layer normalised alignment; * Wilcoxon p < 0.05 across subjects")
         rep.table(["region", "mean difference", "Wilcoxon p"],
                   [[n, v["mean_difference"], v["pvalue"]] for n, v in metrics["comparison"]["per_region"].items()])
+    if "variance_partition" in metrics:
+        rep.heading("Variance partitioning")
+        vp = metrics["variance_partition"]
+        plot_variance_partition(vp, names, out_dir / "variance_partition.png")
+        rep.figure(out_dir / "variance_partition.png", "unique and shared test R^2 of the two feature "
+                   "spaces (best layer of each; joint model: banded ridge); negative parts drawn as 0")
+        rep.table(["region"] + list(vp), [[n] + [vp[k][n] for k in vp] for n in names])
     rep.heading("Noise ceiling")
     plot_ceiling_histogram(res["ceiling"], out_dir / "noise_ceiling.png")
     rep.figure(out_dir / "noise_ceiling.png", "split-half noise ceiling per voxel")

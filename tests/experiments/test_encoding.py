@@ -102,3 +102,11 @@ def test_files_data_source_reproduces_the_planted_layers(tmp_path: Path) -> None
     with pytest.raises(ValueError, match="one training and one test entry per subject"):
         cfg.task.files.test_bold = test[:1]
         run_task(cfg, tmp_path / "bad")
+
+
+def test_variance_partition_follows_the_planted_spaces(run: tuple[Path, dict]) -> None:
+    """EVC sees only video-sensory, AC only audio-sensory, AG the semantic part both share."""
+    vp = run[1]["variance_partition"]
+    assert vp["unique_video"]["EVC"] > 0.1 > abs(vp["unique_audio"]["EVC"])
+    assert vp["unique_audio"]["AC"] > 0.1 > abs(vp["unique_video"]["AC"])
+    assert vp["shared"]["AG"] > max(vp["unique_video"]["AG"], vp["unique_audio"]["AG"])
