@@ -33,9 +33,6 @@ import argparse
 import datetime
 import importlib.metadata
 import json
-import math
-import os
-import platform
 import time
 from typing import Any
 
@@ -47,7 +44,10 @@ import envs
 from envs.config import ArmConfig
 from envs.functional import ArmState, FunctionalArmEnv
 from experiments.bench_peers import SYNC_NUM_ENVS, bench_arm_jax_vector, run_peers
-from experiments.bench_timing import Logger, guard, make_logger, rate, time_calls
+from experiments.bench_timing import (
+    Logger, cpu_snapshot, finite_or_none, fmt, grid, guard, interference, interference_line, machine,
+    make_logger, rate, time_calls,
+)
 
 REFERENCE_SUBSTEPS = 20
 TRADEOFF_SUBSTEPS = (2, 4)
@@ -97,10 +97,6 @@ def _get(result: dict[str, Any], path: str) -> Any:
     return node
 
 
-def _finite_or_none(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None
-
-
 # -- JAX measurements ----------------------------------------------------------------------
 def _bench_jax_rollout(
     env: FunctionalArmEnv, inp: dict[str, jax.Array], repeats: int
@@ -145,8 +141,8 @@ def _bench_jax_grad(grad_batch: int, steps: int, repeats: int) -> dict[str, Any]
         "n_substeps": env.cfg.n_substeps, "compile_s": compile_s, **timing,
         "s_per_gradient": timing["median_s"],
         "grad_finite": bool(jnp.all(jnp.isfinite(grad))),
-        "grad_norm": _finite_or_none(float(jnp.linalg.norm(grad))),
-        "loss": _finite_or_none(float(jax.jit(loss)(inp["actions"]))),
+        "grad_norm": finite_or_none(float(jnp.linalg.norm(grad))),
+        "loss": finite_or_none(float(jax.jit(loss)(inp["actions"]))),
     }
 
 
@@ -154,11 +150,11 @@ def _trajectory_error(hands: np.ndarray, reference: np.ndarray) -> dict[str, Any
     err = np.linalg.norm(hands.astype(np.float64) - reference.astype(np.float64), axis=-1)
     finite = np.isfinite(err)
     return {
-        "max_error_m": _finite_or_none(float(np.max(err[finite]))) if finite.any() else None,
-        "mean_error_m": _finite_or_none(float(np.mean(err[finite]))) if finite.any() else None,
-        "p99_error_m": _finite_or_none(float(np.nanquantile(err, 0.99))),
-        "median_trajectory_max_error_m": _finite_or_none(float(np.nanmedian(np.nanmax(err, axis=1)))),
-        "final_mean_error_m": _finite_or_none(float(np.nanmean(err[:, -1]))),
+        "max_error_m": finite_or_none(float(np.max(err[finite]))) if finite.any() else None,
+        "mean_error_m": finite_or_none(float(np.mean(err[finite]))) if finite.any() else None,
+        "p99_error_m": finite_or_none(float(np.nanquantile(err, 0.99))),
+        "median_trajectory_max_error_m": finite_or_none(float(np.nanmedian(np.nanmax(err, axis=1)))),
+        "final_mean_error_m": finite_or_none(float(np.nanmean(err[:, -1]))),
         "n_nonfinite": int(np.size(err) - np.count_nonzero(finite)),
     }
 
@@ -197,15 +193,14 @@ def _motion_stats(traj: dict[str, np.ndarray]) -> dict[str, Any]:
     peak_speed = np.nanmax(np.abs(traj["qd"]), axis=(1, 2))
     disp = np.linalg.norm(traj["hand"][:, -1] - traj["hand"][:, 0], axis=-1)
     return {
-        "mean_hand_displacement_m": _finite_or_none(float(np.nanmean(disp))),
-        "median_peak_joint_speed_rad_s": _finite_or_none(float(np.nanmedian(peak_speed))),
-        "max_joint_speed_rad_s": _finite_or_none(float(np.nanmax(peak_speed))),
+        "mean_hand_displacement_m": finite_or_none(float(np.nanmean(disp))),
+        "median_peak_joint_speed_rad_s": finite_or_none(float(np.nanmedian(peak_speed))),
+        "max_joint_speed_rad_s": finite_or_none(float(np.nanmax(peak_speed))),
         "fraction_of_steps_at_a_joint_limit": float(np.mean(np.any(at_limit, axis=-1))),
         "fraction_of_trajectories_touching_a_limit": float(np.mean(np.any(at_limit, axis=(1, 2)))),
     }
 
 
-# -- peers -------------------------------------------------------------------------------
 # -- assembly ------------------------------------------------------------------------------
 def _versions() -> dict[str, str | None]:
     out: dict[str, str | None] = {}
@@ -215,52 +210,6 @@ def _versions() -> dict[str, str | None]:
         except importlib.metadata.PackageNotFoundError:
             out[name] = None
     return out
-
-
-def _machine() -> dict[str, Any]:
-    cpu_model = None
-    try:
-        with open("/proc/cpuinfo") as fh:
-            cpu_model = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), None)
-    except OSError:
-        pass
-    return {
-        "jax_devices": [str(d) for d in jax.devices()], "jax_backend": jax.default_backend(),
-        "jax_enable_x64": bool(jax.config.jax_enable_x64),
-        "jax_compilation_cache_dir": jax.config.jax_compilation_cache_dir,
-        "platform": platform.platform(), "python": platform.python_version(),
-        "cpu_model": cpu_model, "cpu_count": os.cpu_count(),
-        "cpus_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-    }
-
-
-def _cpu_snapshot() -> dict[str, float]:
-    """System busy and steal CPU seconds (/proc/stat), this process's CPU seconds, wall clock."""
-    busy = steal = float("nan")
-    try:
-        with open("/proc/stat") as fh:
-            fields = [float(x) for x in fh.readline().split()[1:]]
-        tick = os.sysconf("SC_CLK_TCK")
-        busy = (fields[0] + fields[1] + fields[2] + fields[5] + fields[6]) / tick
-        steal = fields[7] / tick if len(fields) > 7 else 0.0
-    except (OSError, ValueError, IndexError):
-        pass
-    t = os.times()
-    return {"busy": busy, "steal": steal, "own": t.user + t.system, "wall": time.perf_counter()}
-
-
-def _interference(start: dict[str, float], end: dict[str, float]) -> dict[str, Any]:
-    """CPU time that other processes (and the hypervisor, as steal) took during the run; large
-    values mean the timings are contaminated."""
-    wall = end["wall"] - start["wall"]
-    other = (end["busy"] - start["busy"]) - (end["own"] - start["own"])
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return {
-        "other_processes_cpu_s": _finite_or_none(other),
-        "other_processes_share_of_capacity": _finite_or_none(other / (wall * cpus)),
-        "steal_s": _finite_or_none(end["steal"] - start["steal"]),
-        "loadavg_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-    }
 
 
 def _ratios(result: dict[str, Any]) -> dict[str, Any]:
@@ -278,8 +227,8 @@ def run_benchmark(
     peers: bool = True, progress: bool = True,
 ) -> dict:
     """Run every measurement (see module docstring); returns a JSON-serialisable dict."""
-    log = make_logger(progress)
-    t_start, cpu_start = time.perf_counter(), _cpu_snapshot()
+    log = make_logger(progress, "bench_envs")
+    t_start, cpu_start = time.perf_counter(), cpu_snapshot()
     inp = _inputs(batch, steps, seed=0)
     log(f"JAX env rollout, batch {batch} x {steps} steps (compiling) ...")
     jax_env, traj = _bench_jax_rollout(envs.make_functional("reach"), inp, repeats)
@@ -297,40 +246,19 @@ def run_benchmark(
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "settings": {"batch": batch, "steps": steps, "grad_batch": grad_batch, "repeats": repeats,
                          "peers": peers, "statistic": "median of repeats"},
-            "machine": _machine(), "versions": _versions(),
+            "machine": machine(), "versions": _versions(),
         },
         "jax_env": jax_env, "jax_grad": jax_grad, "accuracy": accuracy, "jax_vector_env": vec,
         "peers": peer_results,
     }
     result["ratios"] = _ratios(result)
-    result["meta"]["interference"] = _interference(cpu_start, _cpu_snapshot())
+    result["meta"]["interference"] = interference(cpu_start, cpu_snapshot())
     result["wall_s"] = time.perf_counter() - t_start
     log(f"done in {result['wall_s']:.1f} s")
     return json.loads(json.dumps(result, default=str))  # plain JSON types only
 
 
 # -- table ----------------------------------------------------------------------------------
-def _fmt(value: Any, spec: str = ".3g") -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "NO"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return format(value, spec)
-    return str(value)
-
-
-def _grid(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(r: list[str]) -> str:
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-
-    return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, rows)])
-
-
 def _throughput_rows(result: dict[str, Any]) -> list[list[str]]:
     jax_ctrl = result["jax_env"]["ctrl_steps_per_s"]
     entries: list[tuple[str, dict[str, Any]]] = [("JAX env jit(vmap(rollout))", result["jax_env"])]
@@ -352,16 +280,10 @@ def _throughput_rows(result: dict[str, Any]) -> list[list[str]]:
         ctrl = rec.get("ctrl_steps_per_s")
         size = rec.get("batch", rec.get("num_envs"))
         compile_s = rec.get("compile_s", rec.get("first_reset_and_step_s"))
-        rows.append([name, _fmt(size), _fmt(rec.get("steps")), _fmt(rec.get("median_s")), _fmt(ctrl),
-                     _fmt(rec.get("physics_steps_per_s")), _fmt(compile_s),
-                     _fmt(jax_ctrl / ctrl if ctrl else None), ""])
+        rows.append([name, fmt(size), fmt(rec.get("steps")), fmt(rec.get("median_s")), fmt(ctrl),
+                     fmt(rec.get("physics_steps_per_s")), fmt(compile_s),
+                     fmt(jax_ctrl / ctrl if ctrl else None), ""])
     return rows
-
-
-def _interference_line(info: dict[str, Any]) -> str:
-    share = info.get("other_processes_share_of_capacity")
-    return (f"other processes used {_fmt(info.get('other_processes_cpu_s'))} CPU-s "
-            f"({_fmt(None if share is None else 100 * share)}% of capacity), steal {_fmt(info.get('steal_s'))} s")
 
 
 def format_table(result: dict) -> str:
@@ -372,40 +294,40 @@ def format_table(result: dict) -> str:
              f"{meta['settings']['repeats']})"]
     header = ["measurement", "batch", "steps", "median_s", "ctrl/s", "phys/s", "compile_s", "JAX/this", "note"]
     parts += ["", "Throughput (JAX/this = JAX env control steps/s over this row's control steps/s)",
-              _grid(header, _throughput_rows(result))]
+              grid(header, _throughput_rows(result))]
     g, mb = result["jax_grad"], result["peers"].get("motornet_bptt", {})
-    grad_rows = [["JAX jit(grad) open-loop actions", _fmt(g["batch"]), _fmt(g["steps"]), _fmt(g["median_s"]),
-                  _fmt(g["compile_s"]), f"finite={g['grad_finite']}"]]
+    grad_rows = [["JAX jit(grad) open-loop actions", fmt(g["batch"]), fmt(g["steps"]), fmt(g["median_s"]),
+                  fmt(g["compile_s"]), f"finite={g['grad_finite']}"]]
     if mb:
-        grad_rows.append(["MotorNet BPTT update (GRU 32 + Adam)", _fmt(mb.get("batch")), _fmt(mb.get("steps")),
-                          _fmt(mb.get("median_s")), "-",
+        grad_rows.append(["MotorNet BPTT update (GRU 32 + Adam)", fmt(mb.get("batch")), fmt(mb.get("steps")),
+                          fmt(mb.get("median_s")), "-",
                           "" if mb.get("available") else f"unavailable: {mb.get('reason', '')[:60]}"])
     parts += ["", "Gradients (s per gradient / update)",
-              _grid(["measurement", "batch", "steps", "median_s", "compile_s", "note"], grad_rows)]
+              grid(["measurement", "batch", "steps", "median_s", "compile_s", "note"], grad_rows)]
     acc = result["accuracy"]
-    acc_rows = [[_fmt(r["n_substeps"]) + (" (default)" if r["is_default"] else "")
-                 + (" (reference)" if r["is_reference"] else ""), _fmt(r["physics_dt"]),
-                 _fmt(r["max_error_m"]), _fmt(r["p99_error_m"]), _fmt(r["median_trajectory_max_error_m"]),
-                 _fmt(r["mean_error_m"]), _fmt(r["final_mean_error_m"]), _fmt(r["ctrl_steps_per_s"]),
-                 _fmt(r["compile_s"])] for r in acc["rows"]]
+    acc_rows = [[fmt(r["n_substeps"]) + (" (default)" if r["is_default"] else "")
+                 + (" (reference)" if r["is_reference"] else ""), fmt(r["physics_dt"]),
+                 fmt(r["max_error_m"]), fmt(r["p99_error_m"]), fmt(r["median_trajectory_max_error_m"]),
+                 fmt(r["mean_error_m"]), fmt(r["final_mean_error_m"]), fmt(r["ctrl_steps_per_s"]),
+                 fmt(r["compile_s"])] for r in acc["rows"]]
     mo = acc["reference_motion"]
     parts += ["", f"Hand-trajectory error (m) vs n_substeps={acc['reference_substeps']} (batch {acc['batch']} x "
               f"{acc['steps']} steps, {acc['dtype']}, {acc['excitation']})",
-              f"reference motion: mean hand displacement {_fmt(mo['mean_hand_displacement_m'])} m, median peak "
-              f"joint speed {_fmt(mo['median_peak_joint_speed_rad_s'])} rad/s (max "
-              f"{_fmt(mo['max_joint_speed_rad_s'])}), {_fmt(100 * mo['fraction_of_steps_at_a_joint_limit'])}% "
+              f"reference motion: mean hand displacement {fmt(mo['mean_hand_displacement_m'])} m, median peak "
+              f"joint speed {fmt(mo['median_peak_joint_speed_rad_s'])} rad/s (max "
+              f"{fmt(mo['max_joint_speed_rad_s'])}), {fmt(100 * mo['fraction_of_steps_at_a_joint_limit'])}% "
               f"of steps at a joint limit",
-              _grid(["n_substeps", "physics_dt", "max", "p99", "median traj max", "mean", "final mean",
+              grid(["n_substeps", "physics_dt", "max", "p99", "median traj max", "mean", "final mean",
                      "ctrl/s", "compile_s"], acc_rows)]
     par = result["peers"].get("motornet_parity", {})
     if par.get("available"):
         parts += ["", f"MotorNet parity (same start and excitations, physics_dt {par['physics_dt']} s both): "
-                  f"max hand difference {_fmt(par['max_hand_difference_m'])} m over "
-                  f"{_fmt(par['hand_travel_m'])} m of travel"]
-    ratio_rows = [[name, _fmt(r["value"]), f">= {r['target']:g}", _fmt(r["meets_target"])]
+                  f"max hand difference {fmt(par['max_hand_difference_m'])} m over "
+                  f"{fmt(par['hand_travel_m'])} m of travel"]
+    ratio_rows = [[name, fmt(r["value"]), f">= {r['target']:g}", fmt(r["meets_target"])]
                   for name, r in result["ratios"].items()]
-    parts += ["", "Targets", _grid(["ratio", "value", "target", "meets_target"], ratio_rows),
-              "", f"wall time {result['wall_s']:.1f} s; " + _interference_line(meta.get("interference", {}))]
+    parts += ["", "Targets", grid(["ratio", "value", "target", "meets_target"], ratio_rows),
+              "", f"wall time {result['wall_s']:.1f} s; " + interference_line(meta.get("interference", {}))]
     return "\n".join(parts)
 
 

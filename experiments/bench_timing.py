@@ -1,7 +1,11 @@
-"""Timing helpers shared by the benchmarks: repeated calls, rates, guarded peers, progress."""
+"""Helpers shared by the benchmarks: timed calls, rates, guarded peers, progress, machine and
+interference records, and plain-text tables."""
 
 from __future__ import annotations
 
+import math
+import os
+import platform
 import statistics
 import sys
 import time
@@ -13,12 +17,12 @@ import jax
 Logger = Callable[[str], None]
 
 
-def make_logger(enabled: bool) -> Logger:
+def make_logger(enabled: bool, name: str = "bench") -> Logger:
     start = time.perf_counter()
 
     def log(message: str) -> None:
         if enabled:
-            print(f"[bench_envs {time.perf_counter() - start:6.1f}s] {message}", file=sys.stderr, flush=True)
+            print(f"[{name} {time.perf_counter() - start:6.1f}s] {message}", file=sys.stderr, flush=True)
 
     return log
 
@@ -49,3 +53,81 @@ def guard(name: str, log: Logger, fn: Callable[..., dict[str, Any]], *args: Any)
     except Exception as exc:  # noqa: BLE001 - a peer may fail in any way; record it
         log(f"{name} unavailable: {type(exc).__name__}: {exc}")
         return {"available": False, "reason": f"{type(exc).__name__}: {exc}"}
+
+
+# -- machine, interference and table helpers shared by the benchmarks -----------------
+def finite_or_none(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def machine() -> dict[str, Any]:
+    cpu_model = None
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu_model = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), None)
+    except OSError:
+        pass
+    return {
+        "jax_devices": [str(d) for d in jax.devices()], "jax_backend": jax.default_backend(),
+        "jax_enable_x64": bool(jax.config.jax_enable_x64),
+        "jax_compilation_cache_dir": jax.config.jax_compilation_cache_dir,
+        "platform": platform.platform(), "python": platform.python_version(),
+        "cpu_model": cpu_model, "cpu_count": os.cpu_count(),
+        "cpus_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+    }
+
+
+def cpu_snapshot() -> dict[str, float]:
+    """System busy and steal CPU seconds (/proc/stat), this process's CPU seconds, wall clock."""
+    busy = steal = float("nan")
+    try:
+        with open("/proc/stat") as fh:
+            fields = [float(x) for x in fh.readline().split()[1:]]
+        tick = os.sysconf("SC_CLK_TCK")
+        busy = (fields[0] + fields[1] + fields[2] + fields[5] + fields[6]) / tick
+        steal = fields[7] / tick if len(fields) > 7 else 0.0
+    except (OSError, ValueError, IndexError):
+        pass
+    t = os.times()
+    return {"busy": busy, "steal": steal, "own": t.user + t.system, "wall": time.perf_counter()}
+
+
+def interference(start: dict[str, float], end: dict[str, float]) -> dict[str, Any]:
+    """CPU time that other processes (and the hypervisor, as steal) took during the run; large
+    values mean the timings are contaminated."""
+    wall = end["wall"] - start["wall"]
+    other = (end["busy"] - start["busy"]) - (end["own"] - start["own"])
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return {
+        "other_processes_cpu_s": finite_or_none(other),
+        "other_processes_share_of_capacity": finite_or_none(other / (wall * cpus)),
+        "steal_s": finite_or_none(end["steal"] - start["steal"]),
+        "loadavg_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
+
+
+def fmt(value: Any, spec: str = ".3g") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "NO"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return format(value, spec)
+    return str(value)
+
+
+def grid(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(r: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+
+    return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, rows)])
+
+
+def interference_line(info: dict[str, Any]) -> str:
+    share = info.get("other_processes_share_of_capacity")
+    return (f"other processes used {fmt(info.get('other_processes_cpu_s'))} CPU-s "
+            f"({fmt(None if share is None else 100 * share)}% of capacity), steal {fmt(info.get('steal_s'))} s")

@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from experiments.io import write_json
 
 log = logging.getLogger("callosum")
-TASK_KINDS = ("rollout", "bench_envs", "encoding")
+TASK_KINDS = ("rollout", "bench_envs", "encoding", "bench_encoding")
 
 
 def run_task(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
@@ -35,6 +35,15 @@ def run_task(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         from experiments.encoding import run_encoding
 
         result = run_encoding(cfg, out_dir)
+    elif kind == "bench_encoding":
+        from experiments.bench_encoding import format_table, run_benchmark
+
+        t = cfg.task
+        result = run_benchmark(n_train=t.n_train, n_test=t.n_test, n_features=t.n_features,
+                               n_voxels=t.n_voxels, n_alphas=t.n_alphas, cv=t.cv,
+                               repeats=t.repeats, seed=t.seed, peers=t.peers)
+        print(format_table(result))
+        write_json(out_dir / "bench_encoding.json", result)
     else:
         from experiments.bench_envs import format_table, run_benchmark
 
