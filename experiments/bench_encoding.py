@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib.metadata
 import json
 import os
 import time
@@ -38,7 +37,7 @@ from brain import RidgeEncoder, pearson_r
 from brain.ridge import cv_folds
 from experiments.bench_timing import (
     Logger, cpu_snapshot, finite_or_none, fmt, grid, guard, interference, interference_line, machine,
-    make_logger, time_calls,
+    make_logger, time_calls, versions,
 )
 
 NOISE_SD = 2.0
@@ -225,16 +224,6 @@ def _targets(agreement: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for name in DIST_NAMES:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
 def _threads() -> dict[str, Any]:
     """Thread settings that govern both fits: env variables and numpy's BLAS pools."""
     env = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "XLA_FLAGS")}
@@ -276,7 +265,7 @@ def run_benchmark(
                          "seed": seed, "peers": peers, "dtype": "float32", "statistic": "median of repeats"},
             "data": {"model": "Y = X W + noise, X ~ N(0, 1)", "noise_sd": NOISE_SD,
                      "signal_sd_range_loguniform": list(SIGNAL_SD_RANGE), "weight_decay": WEIGHT_DECAY},
-            "machine": {**machine(), "threads": _threads()}, "versions": _versions(),
+            "machine": {**machine(), "threads": _threads()}, "versions": versions(DIST_NAMES),
         },
         "theoretical_r": _r_stats(data["theoretical_r"]), "oracle_test_r": _r_stats(oracle_r),
         "ols_expected_r": _r_stats(data["ols_expected_r"]),

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib.metadata
 import json
 import time
 from typing import Any
@@ -46,7 +45,7 @@ from envs.functional import ArmState, FunctionalArmEnv
 from experiments.bench_peers import SYNC_NUM_ENVS, bench_arm_jax_vector, run_peers
 from experiments.bench_timing import (
     Logger, cpu_snapshot, finite_or_none, fmt, grid, guard, interference, interference_line, machine,
-    make_logger, rate, time_calls,
+    make_logger, rate, time_calls, versions,
 )
 
 REFERENCE_SUBSTEPS = 20
@@ -202,16 +201,6 @@ def _motion_stats(traj: dict[str, np.ndarray]) -> dict[str, Any]:
 
 
 # -- assembly ------------------------------------------------------------------------------
-def _versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for name in DIST_NAMES:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
 def _ratios(result: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for name, (num_path, den_path, target) in TARGETS.items():
@@ -246,7 +235,7 @@ def run_benchmark(
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "settings": {"batch": batch, "steps": steps, "grad_batch": grad_batch, "repeats": repeats,
                          "peers": peers, "statistic": "median of repeats"},
-            "machine": machine(), "versions": _versions(),
+            "machine": machine(), "versions": versions(DIST_NAMES),
         },
         "jax_env": jax_env, "jax_grad": jax_grad, "accuracy": accuracy, "jax_vector_env": vec,
         "peers": peer_results,

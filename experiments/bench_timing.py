@@ -3,6 +3,7 @@ interference records, and plain-text tables."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import math
 import os
 import platform
@@ -131,3 +132,14 @@ def interference_line(info: dict[str, Any]) -> str:
     share = info.get("other_processes_share_of_capacity")
     return (f"other processes used {fmt(info.get('other_processes_cpu_s'))} CPU-s "
             f"({fmt(None if share is None else 100 * share)}% of capacity), steal {fmt(info.get('steal_s'))} s")
+
+
+def versions(names: tuple[str, ...]) -> dict[str, str | None]:
+    """Installed versions of the distributions ``names`` (None where not installed)."""
+    out: dict[str, str | None] = {}
+    for name in names:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = None
+    return out
