@@ -16,6 +16,7 @@ class EncodingData:
     runs (n_train,) run labels or None; bold_test (n_subjects, n_repeats, n_test, n_vox).
     region (n_vox,) indices into region_names; vertices (n_vox,) fsaverage5 vertex indices
     (left then right, 0..20483) or None when the data are not on fsaverage5. tr in s.
+    mask: the NIfTI mask image (path) that selected the voxels of volumetric data, or None.
     """
 
     features_train: dict[str, list[np.ndarray]]
@@ -28,6 +29,7 @@ class EncodingData:
     spaces: tuple[str, ...]
     vertices: np.ndarray | None
     tr: float
+    mask: str | None = None
 
     def __post_init__(self) -> None:
         n_sub, n_train, n_vox = self.bold_train.shape

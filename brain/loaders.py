@@ -252,7 +252,7 @@ def load_experiment(
         runs=None if runs is None else np.load(_existing(runs), allow_pickle=False),
         bold_test=test, region=region, region_names=names, spaces=tuple(features),
         vertices=None if vertices is None else np.load(_existing(vertices), allow_pickle=False).astype(int),
-        tr=float(tr),
+        tr=float(tr), mask=None if mask is None else str(_existing(mask)),
     )
 
 

@@ -52,6 +52,28 @@ def plot_surface(values: np.ndarray, vertices: np.ndarray, path: Path, title: st
     plt.close(fig)
 
 
+def plot_volume(values: np.ndarray, mask: str, path: Path, title: str, vmax: float | None = None,
+                cmap: str = "inferno") -> None:
+    """Per-voxel ``values`` (n_vox,) of volumetric data, put back into ``mask``'s space, as a
+    glass brain (four views) above a stat map on the MNI152 template."""
+    from nilearn import datasets, plotting
+    from nilearn.maskers import NiftiMasker
+
+    img = NiftiMasker(mask_img=mask).fit().inverse_transform(np.nan_to_num(values, nan=0.0)[None])
+    img = img.slicer[..., 0] if len(img.shape) == 4 else img
+    plt = _plt()
+    fig = plt.figure(figsize=(11, 6))
+    vmax = float(np.nanmax(np.abs(values))) if vmax is None else vmax
+    plotting.plot_glass_brain(img, display_mode="lzry", colorbar=True, cmap=cmap, vmin=0, vmax=vmax or 1.0,
+                              plot_abs=False, threshold=1e-9, figure=fig, axes=fig.add_axes((0, 0.5, 1, 0.45)),
+                              title=title)
+    plotting.plot_stat_map(img, bg_img=datasets.load_mni152_template(), display_mode="ortho", colorbar=True,
+                           cmap=cmap, vmin=0, vmax=vmax or 1.0, threshold=1e-9, figure=fig,
+                           axes=fig.add_axes((0, 0, 1, 0.45)))
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
 def plot_layer_curves(curves: dict[str, dict[str, list[float]]], path: Path) -> None:
     """Mean test r per layer and region, one panel per feature space."""
     plt = _plt()
@@ -134,17 +156,22 @@ def write_encoding_report(data: EncodingData, res: dict[str, Any], metrics: dict
     rep.heading("Best layer per region (normalised depth, 0 = first layer)")
     rep.table(["region"] + list(data.spaces),
               [[n] + [metrics["spaces"][s]["best_layer_depth"][n] for s in data.spaces] for n in names])
-    if data.vertices is None:
-        rep.text("No fsaverage5 vertex indices were given: surface maps are skipped.")
-    for i, space in enumerate(data.spaces if data.vertices is not None else ()):
+    if data.vertices is None and data.mask is None:
+        rep.text("Neither fsaverage5 vertex indices nor a volume mask were given: brain maps are skipped.")
+    for i, space in enumerate(data.spaces if data.vertices is not None or data.mask else ()):
         r_mean = np.nanmean(res["r"][i], axis=0)  # (n_layers, n_vox)
         _, depth = best_layer(r_mean)
         best_r = np.nanmax(r_mean, axis=0)
         depth = np.where(best_r > 0.1, depth + 0.01, np.nan)  # +0.01: depth 0 stays visible
         for what, values, cmap, vmax in (("best_layer", depth, "viridis", 1.01),
                                          ("r", best_r, "inferno", None)):
-            png = out_dir / f"surface_{what}_{space}.png"
-            plot_surface(values, data.vertices, png, f"{space}: {what.replace('_', ' ')}", vmax, cmap)
+            title = f"{space}: {what.replace('_', ' ')}"
+            if data.vertices is not None:
+                png = out_dir / f"surface_{what}_{space}.png"
+                plot_surface(values, data.vertices, png, title, vmax, cmap)
+            else:
+                png = out_dir / f"volume_{what}_{space}.png"
+                plot_volume(values, data.mask, png, title, vmax, cmap)
             rep.figure(png, f"{space}: {'best layer depth (r > 0.1)' if what == 'best_layer' else 'best-layer test r'}")
     rep.heading("Layer curves per region")
     curves = {s: metrics["spaces"][s]["layer_curves_r"] for s in data.spaces}

@@ -98,7 +98,7 @@ def test_files_data_source_reproduces_the_planted_layers(tmp_path: Path) -> None
     m = run_task(cfg, out)
     assert m["spaces"]["video"]["best_layer_depth"]["EVC"] < 0.2
     assert m["spaces"]["video"]["best_layer_depth"]["AG"] > 0.8
-    assert "surface maps are skipped" in (out / "report.html").read_text()
+    assert "brain maps are skipped" in (out / "report.html").read_text()
     with pytest.raises(ValueError, match="one training and one test entry per subject"):
         cfg.task.files.test_bold = test[:1]
         run_task(cfg, tmp_path / "bad")
@@ -110,3 +110,44 @@ def test_variance_partition_follows_the_planted_spaces(run: tuple[Path, dict]) -
     assert vp["unique_video"]["EVC"] > 0.1 > abs(vp["unique_audio"]["EVC"])
     assert vp["unique_audio"]["AC"] > 0.1 > abs(vp["unique_video"]["AC"])
     assert vp["shared"]["AG"] > max(vp["unique_video"]["AG"], vp["unique_audio"]["AG"])
+
+
+def test_volumetric_files_give_glass_brain_maps(tmp_path: Path) -> None:
+    """NIfTI BOLD with a mask: the pipeline runs in voxel space and draws volume maps."""
+    import nibabel as nib
+
+    from brain.synthetic import SyntheticConfig, make_synthetic
+
+    d = make_synthetic(SyntheticConfig(n_subjects=1, n_runs=2, trs_per_run=200, n_test_trs=200, n_layers=3,
+                                       n_features=8, vertices_per_region=10, spaces=("video",)), seed=0)
+    n_vox = d.bold_train.shape[2]  # 60 voxels, placed in a 6 x 10 patch of a small MNI grid
+    affine = np.array([[4.0, 0, 0, -20], [0, 4.0, 0, -40], [0, 0, 4.0, 0], [0, 0, 0, 1]])
+    mask = np.zeros((12, 14, 6), np.uint8)
+    mask[3:9, 2:12, 3] = 1
+    assert mask.sum() == n_vox
+
+    def to_img(x: np.ndarray) -> nib.Nifti1Image:  # (n_trs, n_vox) -> 4-D image
+        vol = np.zeros(mask.shape + (x.shape[0],), np.float32)
+        vol[mask.astype(bool)] = x.T
+        return nib.Nifti1Image(vol, affine)
+
+    nib.save(nib.Nifti1Image(mask, affine), tmp_path / "mask.nii.gz")
+    nib.save(to_img(d.bold_train[0]), tmp_path / "train.nii.gz")
+    for k in range(2):
+        nib.save(to_img(d.bold_test[0, k]), tmp_path / f"test{k}.nii.gz")
+    np.savez(tmp_path / "video_train.npz", **{f"layer_{i:02d}": x for i, x in enumerate(d.features_train["video"])})
+    np.savez(tmp_path / "video_test.npz", **{f"layer_{i:02d}": x for i, x in enumerate(d.features_test["video"])})
+    p = tmp_path
+    overrides = ["task=encoding", "task.data=files", "task.n_permutations=50",
+                 f"task.files.bold=['{p / 'train.nii.gz'}']",
+                 f"task.files.test_bold=[['{p / 'test0.nii.gz'}','{p / 'test1.nii.gz'}']]",
+                 f"task.files.features={{video:{{train:'{p / 'video_train.npz'}',test:'{p / 'video_test.npz'}'}}}}",
+                 f"task.files.mask='{p / 'mask.nii.gz'}'"]
+    with initialize_config_module(config_module="experiments.conf", version_base="1.3"):
+        cfg = compose(config_name="config", overrides=overrides)
+    out = tmp_path / "run"
+    out.mkdir()
+    m = run_task(cfg, out)
+    assert m["voxels"] == n_vox and m["spaces"]["video"]["layers"]["layer_00"]["mean_r"] > 0.1
+    assert (out / "volume_r_video.png").stat().st_size > 10_000
+    assert "variance_partition" not in m  # one feature space only
