@@ -217,7 +217,7 @@ def load_experiment(
     repeat files or one file of (n_repeats, n_trs, n_voxels). ``features``:
     {space: {"train": file, "test": file}} per-layer files (same layers in both).
     ``runs``: ``.npy`` run labels (n_train,). ``labels``: ``.npy`` integer region labels
-    (n_voxels,), named by ``region_names``. ``vertices``: ``.npy`` fsaverage5 indices for
+    (n_voxels,) or, for NIfTI data, a label image; named by ``region_names``. ``vertices``: ``.npy`` fsaverage5 indices for
     surface maps. ``mask``: for NIfTI BOLD.
     """
     from brain.dataset import EncodingData
@@ -241,8 +241,9 @@ def load_experiment(
             raise ValueError(f"{space}: train layers {list(tr_layers)} differ from test layers {list(te_layers)}")
         f_train[space], f_test[space] = list(tr_layers.values()), list(te_layers.values())
     n_vox = train.shape[2]
-    region = (np.zeros(n_vox, int) if labels is None
-              else np.load(_existing(labels), allow_pickle=False).astype(int))
+    region = np.zeros(n_vox, int) if labels is None else _load_labels(labels, mask)
+    if region.shape != (n_vox,):
+        raise ValueError(f"{labels}: {region.size} region labels for {n_vox} voxels")
     names = tuple(region_names) if region_names else tuple(
         ["all"] if labels is None else [f"region_{i}" for i in range(int(region.max()) + 1)])
     if region.size and (region.min() < 0 or region.max() >= len(names)):
@@ -254,6 +255,23 @@ def load_experiment(
         vertices=None if vertices is None else np.load(_existing(vertices), allow_pickle=False).astype(int),
         tr=float(tr), mask=None if mask is None else str(_existing(mask)),
     )
+
+
+def _load_labels(labels: str | Path, mask: str | Path | None) -> np.ndarray:
+    """Integer region label per voxel: a ``.npy`` array (n_voxels,), or a NIfTI label image
+    read through ``mask`` (nearest-neighbour resampling onto the mask's grid)."""
+    p = _existing(labels)
+    if _suffix(p) in (".nii", ".nii.gz"):
+        if mask is None:
+            raise ValueError(f"{p}: a label image needs the BOLD mask (mask=...)")
+        from nilearn.image import resample_to_img
+        from nilearn.maskers import NiftiMasker
+
+        img = resample_to_img(str(p), str(_existing(mask)), interpolation="nearest",
+                              force_resample=True, copy_header=True)
+        labels_2d = NiftiMasker(mask_img=str(mask), standardize=None).fit_transform(img)
+        return np.atleast_2d(labels_2d)[0].round().astype(int)
+    return np.load(p, allow_pickle=False).astype(int).ravel()
 
 
 def _same_shape(arrays: list[np.ndarray], what: str) -> list[np.ndarray]:

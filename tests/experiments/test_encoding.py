@@ -132,6 +132,9 @@ def test_volumetric_files_give_glass_brain_maps(tmp_path: Path) -> None:
         return nib.Nifti1Image(vol, affine)
 
     nib.save(nib.Nifti1Image(mask, affine), tmp_path / "mask.nii.gz")
+    label_vol = np.zeros(mask.shape, np.int16)
+    label_vol[mask.astype(bool)] = d.region
+    nib.save(nib.Nifti1Image(label_vol, affine), tmp_path / "labels.nii.gz")
     nib.save(to_img(d.bold_train[0]), tmp_path / "train.nii.gz")
     for k in range(2):
         nib.save(to_img(d.bold_test[0, k]), tmp_path / f"test{k}.nii.gz")
@@ -142,7 +145,8 @@ def test_volumetric_files_give_glass_brain_maps(tmp_path: Path) -> None:
                  f"task.files.bold=['{p / 'train.nii.gz'}']",
                  f"task.files.test_bold=[['{p / 'test0.nii.gz'}','{p / 'test1.nii.gz'}']]",
                  f"task.files.features={{video:{{train:'{p / 'video_train.npz'}',test:'{p / 'video_test.npz'}'}}}}",
-                 f"task.files.mask='{p / 'mask.nii.gz'}'"]
+                 f"task.files.mask='{p / 'mask.nii.gz'}'", f"task.files.labels='{p / 'labels.nii.gz'}'",
+                 f"task.files.region_names=[{','.join(d.region_names)}]"]
     with initialize_config_module(config_module="experiments.conf", version_base="1.3"):
         cfg = compose(config_name="config", overrides=overrides)
     out = tmp_path / "run"
@@ -151,3 +155,6 @@ def test_volumetric_files_give_glass_brain_maps(tmp_path: Path) -> None:
     assert m["voxels"] == n_vox and m["spaces"]["video"]["layers"]["layer_00"]["mean_r"] > 0.1
     assert (out / "volume_r_video.png").stat().st_size > 10_000
     assert "variance_partition" not in m  # one feature space only
+    # Regions came from the label image: EVC (video, first layer) aligns, AC (audio only) not.
+    r0 = m["spaces"]["video"]["layers"]["layer_00"]["normalised_alignment"]
+    assert r0["EVC"] > 0.8 and abs(r0["AC"]) < 0.2
