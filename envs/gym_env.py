@@ -22,7 +22,6 @@ from envs.limits import enforce_limits
 from envs.model import load_model
 from envs.tasks import sample_episode
 
-_OBS_BOUND = 1e3  # explicit, generous bounds; real values lie well inside (m, normalised)
 
 
 class ArmEnv(gym.Env):
@@ -53,7 +52,7 @@ class ArmEnv(gym.Env):
         self.metadata = {**self.metadata, "render_fps": round(1.0 / self.cfg.control_dt)}
         self.model = load_model(self.cfg.physics_dt)
         self.data = mujoco.MjData(self.model)
-        self.observation_space = spaces.Box(-_OBS_BOUND, _OBS_BOUND, (plant.N_OBS,), np.float32)
+        self.observation_space = spaces.Box(-plant.OBS_BOUND, plant.OBS_BOUND, (plant.N_OBS,), np.float32)
         self.action_space = spaces.Box(0.0, 1.0, (6,), np.float32)
         self._size = (height, width)
         self._renderer: mujoco.Renderer | None = None

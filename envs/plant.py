@@ -16,6 +16,7 @@ from envs.config import ArmConfig
 N_PROPRIO = 12  # 6 normalised muscle lengths + 6 normalised muscle velocities
 N_FEEDBACK = N_PROPRIO + 2  # + hand x, y
 N_OBS = N_FEEDBACK + 2  # + target x, y
+OBS_BOUND = 1e3  # explicit, generous observation bounds; real values lie well inside
 
 
 def joint_torque(

@@ -20,8 +20,7 @@ from gymnasium.vector.utils import batch_space
 
 from envs.config import ArmConfig
 from envs.functional import ArmState, FunctionalArmEnv
-from envs.gym_env import _OBS_BOUND
-from envs.plant import N_OBS
+from envs.plant import N_OBS, OBS_BOUND
 
 
 def _select(mask: jax.Array, fresh: ArmState, old: ArmState) -> ArmState:
@@ -53,7 +52,7 @@ class ArmVectorEnv(gym.vector.VectorEnv):
         self.cfg = ArmConfig.from_overrides(task, **settings)
         self.env = FunctionalArmEnv(self.cfg)
         self.num_envs = num_envs
-        self.single_observation_space = spaces.Box(-_OBS_BOUND, _OBS_BOUND, (N_OBS,), np.float32)
+        self.single_observation_space = spaces.Box(-OBS_BOUND, OBS_BOUND, (N_OBS,), np.float32)
         self.single_action_space = spaces.Box(0.0, 1.0, (6,), np.float32)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
