@@ -31,11 +31,11 @@ import numpy as np
 
 from brain.delays import check_delays, make_delays
 from brain.ridge import (
-    RidgeEncoder,
-    _best_alphas,
-    _precision,
-    _warn_constant,
-    _warn_edges,
+    best_alphas_from_scores,
+    check_alphas,
+    precision_scope,
+    warn_constant,
+    warn_grid_edges,
     cv_folds,
     ridge_cv_scores,
     ridge_weights,
@@ -202,7 +202,7 @@ class BandedRidgeEncoder:
         Y = self._check("Y", Y, Xs[0].shape[0])
         n_delays = check_delays(self.delays).size
         cv_folds(Y.shape[0], self.cv, runs)  # fail on bad folds before any heavy work
-        self.alphas_ = RidgeEncoder(alphas=self.alphas)._check_alphas()
+        self.alphas_ = check_alphas(self.alphas)
         rng = np.random.default_rng(self.random_state)
         self.candidates_ = band_candidates(len(Xs), self.ratios, self.n_draws, rng)
         self._standardise(Xs)
@@ -211,17 +211,17 @@ class BandedRidgeEncoder:
         constant = np.ptp(Y, axis=0) == 0
         self.intercept_ = Y.mean(axis=0)
         Y_centred = np.where(constant, 0.0, Y - self.intercept_).astype(Y.dtype)
-        with _precision(Y.dtype):
+        with precision_scope(Y.dtype):
             scores = np.where(constant, np.nan, self._cv_scores(design, Y_centred, runs))
             self.cv_scores_ = scores
-            flat = _best_alphas(scores.reshape(-1, Y.shape[1]), np.arange(scores[..., 0].size))
+            flat = best_alphas_from_scores(scores.reshape(-1, Y.shape[1]), np.arange(scores[..., 0].size))
             best = np.where(np.isnan(flat), -1, flat).astype(np.int64)
             self.coef_ = self._refit(design, Y_centred, best)
         self.best_candidates_ = np.where(best >= 0, best // self.alphas_.size, -1)
         common = np.where(best >= 0, self.alphas_[best % self.alphas_.size], np.nan)
         self.best_alphas_ = common[:, None] * self.candidates_[self.best_candidates_]
-        _warn_constant(constant, "the training data")
-        _warn_edges(common[best >= 0], self.alphas_)
+        warn_constant(constant, "the training data")
+        warn_grid_edges(common[best >= 0], self.alphas_)
         return self
 
     def predict_split(self, Xs: Sequence[Any], runs: Any = None) -> np.ndarray:
@@ -243,5 +243,5 @@ class BandedRidgeEncoder:
         Y = self._check("Y", Y, Xs[0].shape[0])
         if Y.shape[1] != self.coef_.shape[1]:
             raise ValueError(f"Y has {Y.shape[1]} voxels, fitted on {self.coef_.shape[1]}")
-        _warn_constant(np.ptp(Y, axis=0) == 0, "Y")
+        warn_constant(np.ptp(Y, axis=0) == 0, "Y")
         return pearson_r(Y, self.predict(Xs, runs))

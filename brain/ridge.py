@@ -219,19 +219,28 @@ def ridge_cv_scores(
     return jnp.nanmean(jnp.stack(per_fold), axis=0)
 
 
-def _precision(dtype: np.dtype) -> contextlib.AbstractContextManager[Any]:
+def check_alphas(alphas: Any) -> np.ndarray:
+    """The sorted alpha grid (n_alphas,) float64; ``None`` gives logspace(-2, 7, 20)."""
+    grid = np.logspace(-2, 7, 20) if alphas is None else np.asarray(alphas)
+    grid = np.sort(np.atleast_1d(grid).astype(np.float64))
+    if grid.ndim != 1 or not np.all(np.isfinite(grid)) or np.any(grid <= 0):
+        raise ValueError(f"alphas must be finite and > 0, got {grid}")
+    return grid
+
+
+def precision_scope(dtype: np.dtype) -> contextlib.AbstractContextManager[Any]:
     """JAX's x64 mode for float64 work, scoped to the ``with`` block."""
     return jax.enable_x64(True) if dtype == np.float64 else contextlib.nullcontext()
 
 
-def _best_alphas(scores: np.ndarray, alphas: np.ndarray) -> np.ndarray:
+def best_alphas_from_scores(scores: np.ndarray, alphas: np.ndarray) -> np.ndarray:
     """Alpha with the highest score per voxel (n_voxels,); NaN where every score is NaN."""
     undefined = np.all(np.isnan(scores), axis=0)
     best = alphas[np.argmax(np.where(np.isnan(scores), -np.inf, scores), axis=0)]
     return np.where(undefined, np.nan, best)
 
 
-def _warn_constant(constant: np.ndarray, where: str) -> None:
+def warn_constant(constant: np.ndarray, where: str) -> None:
     if constant.any():
         warnings.warn(
             f"{int(constant.sum())} of {constant.size} voxels have constant responses (zero "
@@ -241,7 +250,7 @@ def _warn_constant(constant: np.ndarray, where: str) -> None:
         )
 
 
-def _warn_edges(best: np.ndarray, alphas: np.ndarray) -> None:
+def warn_grid_edges(best: np.ndarray, alphas: np.ndarray) -> None:
     n_low, n_high = int(np.sum(best == alphas[0])), int(np.sum(best == alphas[-1]))
     if alphas.size > 1 and n_low + n_high > 0:
         warnings.warn(
@@ -286,13 +295,6 @@ class RidgeEncoder:
         self.score_cv = score_cv
         self.zscore = zscore
 
-    def _check_alphas(self) -> np.ndarray:
-        alphas = np.logspace(-2, 7, 20) if self.alphas is None else np.asarray(self.alphas)
-        alphas = np.sort(np.atleast_1d(alphas).astype(np.float64))
-        if alphas.ndim != 1 or not np.all(np.isfinite(alphas)) or np.any(alphas <= 0):
-            raise ValueError(f"alphas must be finite and > 0, got {alphas}")
-        return alphas
-
     def _check(self, name: str, A: Any, n_trs: int | None = None) -> np.ndarray:
         A = np.asarray(A, dtype=np.dtype(self.dtype))
         if A.ndim != 2:
@@ -321,7 +323,7 @@ class RidgeEncoder:
             raise ValueError(f"score_cv must be one of {sorted(SCORERS)}, got {self.score_cv!r}")
         check_delays(self.delays)
         cv_folds(X.shape[0], self.cv, runs)  # fail on bad folds before any heavy work
-        self.alphas_ = self._check_alphas()
+        self.alphas_ = check_alphas(self.alphas)
         self.feature_mean_ = X.mean(axis=0)
         scale = X.std(axis=0) if self.zscore else np.ones(X.shape[1], X.dtype)
         self.feature_scale_ = np.where(scale > 0, scale, 1.0).astype(X.dtype)
@@ -329,7 +331,7 @@ class RidgeEncoder:
         constant = np.ptp(Y, axis=0) == 0
         self.intercept_ = Y.mean(axis=0)
         Y_centred = np.where(constant, 0.0, Y - self.intercept_).astype(Y.dtype)
-        with _precision(Y.dtype):
+        with precision_scope(Y.dtype):
             scores = ridge_cv_scores(
                 design,
                 Y_centred,
@@ -340,13 +342,13 @@ class RidgeEncoder:
                 score=self.score_cv,
             )
             self.cv_scores_ = np.where(constant, np.nan, np.asarray(scores))
-            self.best_alphas_ = _best_alphas(self.cv_scores_, self.alphas_)
+            self.best_alphas_ = best_alphas_from_scores(self.cv_scores_, self.alphas_)
             undefined = np.isnan(self.best_alphas_)
             refit_alphas = np.where(undefined, self.alphas_[-1], self.best_alphas_)
             coef = np.asarray(ridge_weights(design, Y_centred, refit_alphas))
         self.coef_ = np.where(undefined, 0.0, coef).astype(Y.dtype)
-        _warn_constant(constant, "the training data")
-        _warn_edges(self.best_alphas_[~undefined], self.alphas_)
+        warn_constant(constant, "the training data")
+        warn_grid_edges(self.best_alphas_[~undefined], self.alphas_)
         return self
 
     def predict(self, X: Any, runs: Any = None) -> np.ndarray:
@@ -362,5 +364,5 @@ class RidgeEncoder:
         Y = self._check("Y", Y, X.shape[0])
         if Y.shape[1] != self.coef_.shape[1]:
             raise ValueError(f"Y has {Y.shape[1]} voxels, fitted on {self.coef_.shape[1]}")
-        _warn_constant(np.ptp(Y, axis=0) == 0, "Y")
+        warn_constant(np.ptp(Y, axis=0) == 0, "Y")
         return pearson_r(Y, self.predict(X, runs))
