@@ -16,12 +16,18 @@ TINY = ["task=encoding", "task.synthetic.n_subjects=2", "task.synthetic.n_runs=3
         "task.synthetic.n_features=16", "task.synthetic.vertices_per_region=30", "task.n_permutations=200"]
 
 
+def compose_and_run(overrides: list[str], out: Path):
+    """Compose the runner's config with ``overrides``, run it into ``out``; (cfg, metrics)."""
+    with initialize_config_module(config_module="experiments.conf", version_base="1.3"):
+        cfg = compose(config_name="config", overrides=overrides)
+    out.mkdir(parents=True, exist_ok=True)
+    return cfg, run_task(cfg, out)
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("encoding")
-    with initialize_config_module(config_module="experiments.conf", version_base="1.3"):
-        cfg = compose(config_name="config", overrides=TINY)
-    return out, run_task(cfg, out)
+    return out, compose_and_run(TINY, out)[1]
 
 
 def test_outputs_written(run: tuple[Path, dict]) -> None:
@@ -91,11 +97,8 @@ def test_files_data_source_reproduces_the_planted_layers(tmp_path: Path) -> None
                  f"task.files.features={feat_override}", f"task.files.runs='{tmp_path / 'runs.npy'}'",
                  f"task.files.labels='{tmp_path / 'labels.npy'}'",
                  f"task.files.region_names=[{','.join(d.region_names)}]"]
-    with initialize_config_module(config_module="experiments.conf", version_base="1.3"):
-        cfg = compose(config_name="config", overrides=overrides)
     out = tmp_path / "run"
-    out.mkdir()
-    m = run_task(cfg, out)
+    cfg, m = compose_and_run(overrides, out)
     assert m["spaces"]["video"]["best_layer_depth"]["EVC"] < 0.2
     assert m["spaces"]["video"]["best_layer_depth"]["AG"] > 0.8
     assert "brain maps are skipped" in (out / "report.html").read_text()
@@ -147,11 +150,8 @@ def test_volumetric_files_give_glass_brain_maps(tmp_path: Path) -> None:
                  f"task.files.features={{video:{{train:'{p / 'video_train.npz'}',test:'{p / 'video_test.npz'}'}}}}",
                  f"task.files.mask='{p / 'mask.nii.gz'}'", f"task.files.labels='{p / 'labels.nii.gz'}'",
                  f"task.files.region_names=[{','.join(d.region_names)}]"]
-    with initialize_config_module(config_module="experiments.conf", version_base="1.3"):
-        cfg = compose(config_name="config", overrides=overrides)
     out = tmp_path / "run"
-    out.mkdir()
-    m = run_task(cfg, out)
+    _, m = compose_and_run(overrides, out)
     assert m["voxels"] == n_vox and m["spaces"]["video"]["layers"]["layer_00"]["mean_r"] > 0.1
     assert (out / "volume_r_video.png").stat().st_size > 10_000
     assert "variance_partition" not in m  # one feature space only
