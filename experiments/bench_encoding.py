@@ -17,6 +17,33 @@ their agreement (mean-r difference, correlation of per-voxel r across voxels, ch
 predictions) and the speed ratio, with targets. ``peers=False`` skips himalaya; a failing
 peer is recorded with its reason. ``format_table(result)`` renders the result as plain text.
 
+Banded ridge (``result["banded"]``, ``banded=False`` skips it): ``make_planted_banded`` plants
+two feature spaces, ``Y = X1 W1 + X2 W2 + noise``, where each voxel's signal variance is split
+between the spaces (planted groups: mostly space 1, mostly space 2, both), so the best ratio
+of the two penalties differs across voxels. Both sides search the SAME grid of per-space
+penalties ``alpha * c`` (``c``: ``band_candidates(2, logspace(-3, 3, n_banded_ratios))``,
+rows with geometric mean 1; ``alpha``: ``logspace(0, 5, n_banded_alphas)``):
+
+1. ours: ``BandedRidgeEncoder(delays=[0], alphas, ratios, cv, zscore=True)`` (bands scaled by
+   ``1 / sqrt(c_k)``, one penalty ``alpha``), first call and ``repeats`` warm calls;
+2. himalaya ``BandedRidgeCV(groups="input", solver="random_search")`` on the numpy backend
+   with ``solver_params`` from ``himalaya_banded_solver_params``: ``n_iter`` = the array of
+   gammas ``1 / c`` and the same ``alphas``. himalaya scales space k by ``sqrt(gamma_k)``
+   and applies one ``alpha``, so its per-space penalty is ``alpha / gamma_k = alpha * c_k``,
+   identical to ours, and its ``deltas_ = log(gamma / alpha)`` give the penalties as
+   ``exp(-deltas_)``. It does not require gammas on the simplex (an explicit ``n_iter`` array
+   is used as given); normalising them to sum 1 would rescale each candidate's alphas by a
+   different factor (``sum_k 1 / c_k``), which one shared alpha grid cannot follow, so the
+   gammas are left as ``1 / c`` (himalaya's ``best_alphas_ = alpha / sum(gamma)`` is then not
+   ``alpha``; the benchmark reads ``deltas_``). ``correlation_score``, ``KFold(cv)``,
+   ``fit_intercept=False`` on z-scored X / centred Y, as for ``RidgeCV``. In float64 the two
+   choose the same per-space penalties for every voxel (tested).
+
+The banded agreement adds choice agreement on the (candidate, alpha) grid (disagreements
+whose CV scores differ by less than ``TIE_TOL`` count as numerical ties), the largest gap
+between the per-candidate best CV scores of the two, and how far himalaya's chosen penalties
+lie off our grid (0 up to float rounding when the mapping is right).
+
 Run ``python -m experiments.bench_encoding`` (``--quick`` for a small run) from the
 repository root; it prints the table to stdout, then the JSON.
 """
@@ -33,7 +60,8 @@ from typing import Any
 
 import numpy as np
 
-from brain import RidgeEncoder, pearson_r
+from brain import BandedRidgeEncoder, RidgeEncoder, pearson_r
+from brain.banded import band_candidates
 from brain.ridge import cv_folds
 from experiments.bench_timing import (
     Logger, cpu_snapshot, finite_or_none, fmt, grid, guard, interference, interference_line, machine,
@@ -52,8 +80,15 @@ TARGETS: dict[str, tuple[str, float]] = {  # agreement value: (comparison, targe
     "speed_ratio_himalaya_over_ours_warm": (">=", 5.0),
 }
 DIST_NAMES = ("jax", "jaxlib", "numpy", "scipy", "himalaya", "scikit-learn", "threadpoolctl", "callosum")
-BANDED = {"available": False, "reason": "not measured yet: brain.BandedRidgeEncoder has not been "
-          "benchmarked against himalaya BandedRidgeCV"}
+# banded ridge: share of a voxel's signal variance from space 1, uniform in these ranges per group
+BANDED_GROUPS: dict[str, tuple[float, float]] = {"space 1": (0.9, 1.0), "space 2": (0.0, 0.1),
+                                                 "both": (0.25, 0.75)}
+BANDED_ALPHA_LOG10 = (0.0, 5.0)  # common penalty grid logspace(0, 5, n_banded_alphas)
+BANDED_RATIO_LOG10 = 3.0  # candidate ratios alpha_2 / alpha_1 in logspace(-3, 3, n_banded_ratios)
+BANDED_TARGETS: dict[str, tuple[str, float]] = {
+    "mean_test_r_abs_diff": ("<", 0.005),
+    "per_voxel_r_correlation": (">", 0.99),
+}
 
 
 # -- data ------------------------------------------------------------------------------------
@@ -77,6 +112,41 @@ def make_planted(n_train: int, n_test: int, n_features: int, n_voxels: int, seed
     return {"X_train": X[:n_train], "X_test": X[n_train:], "Y_train": Y[:n_train], "Y_test": Y[n_train:],
             "W": W, "signal_sd": signal_sd, "theoretical_r": np.sqrt(s2 / (s2 + n2)),
             "ols_expected_r": s2 / np.sqrt((s2 + n2) * (s2 + error))}
+
+
+def make_planted_banded(n_train: int, n_test: int, n_features: int, n_voxels: int,
+                        seed: int) -> dict[str, Any]:
+    """Planted two-space data, float32, in ``make_planted``'s style: ``Xs_train`` / ``Xs_test``
+    (lists of 2 arrays (n_train | n_test, F), N(0, 1)), ``Y_train`` (n_train, V), ``Y_test``
+    (n_test, V) with ``Y = X1 W1 + X2 W2 + noise`` (noise sd ``NOISE_SD``), ``Ws`` (2 arrays
+    (F, V)), ``group`` (V,) index into ``BANDED_GROUPS``, ``share`` (V,) the share of signal
+    variance from space 1 (uniform in the group's range), ``signal_sd`` (V, 2) per space
+    (total sd log-uniform in ``SIGNAL_SD_RANGE``, split as ``sqrt(share)``, ``sqrt(1 - share)``),
+    ``theoretical_r`` (V,) = ``s / sqrt(s^2 + NOISE_SD^2)`` for the total sd ``s``, and
+    ``planted_log10_ratio`` (V,) = ``log10(s1^2 / s2^2)``: the population-optimal
+    ``log10(alpha_2 / alpha_1)`` for isotropic weights (alpha_k ~ NOISE_SD^2 F / s_k^2).
+    """
+    rng = np.random.default_rng(seed)
+    n = n_train + n_test
+    Xs = [rng.standard_normal((n, n_features), dtype=np.float32) for _ in range(2)]
+    decay = (1.0 + np.arange(n_features)) ** (-WEIGHT_DECAY / 2)
+    total = np.exp(rng.uniform(*np.log(SIGNAL_SD_RANGE), n_voxels))
+    group = rng.permutation(np.arange(n_voxels) % len(BANDED_GROUPS))
+    low, high = np.array(list(BANDED_GROUPS.values())).T
+    share = rng.uniform(low[group], high[group])
+    signal_sd = total[:, None] * np.sqrt(np.column_stack([share, 1.0 - share]))
+    Ws = []
+    for k in range(2):
+        W = rng.standard_normal((n_features, n_voxels)) * decay[:, None]
+        Ws.append((W / np.linalg.norm(W, axis=0) * signal_sd[:, k]).astype(np.float32))
+    Y = Xs[0] @ Ws[0] + Xs[1] @ Ws[1] + NOISE_SD * rng.standard_normal((n, n_voxels), dtype=np.float32)
+    s2 = total**2
+    with np.errstate(divide="ignore"):
+        log_ratio = np.log10(share) - np.log10(1.0 - share)
+    return {"Xs_train": [X[:n_train] for X in Xs], "Xs_test": [X[n_train:] for X in Xs],
+            "Y_train": Y[:n_train], "Y_test": Y[n_train:], "Ws": Ws, "group": group, "share": share,
+            "signal_sd": signal_sd, "theoretical_r": np.sqrt(s2 / (s2 + NOISE_SD**2)),
+            "planted_log10_ratio": log_ratio}
 
 
 def _r_stats(r: np.ndarray) -> dict[str, Any]:
@@ -142,6 +212,14 @@ def _prepare(data: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.nd
             data["Y_train"] - y_mean, y_mean)
 
 
+def _same_folds(n_trs: int, cv: int, splitter: Any) -> bool:
+    """Whether the sklearn ``splitter`` yields exactly ``brain.ridge.cv_folds(n_trs, cv)``."""
+    ours = cv_folds(n_trs, cv)
+    theirs = list(splitter.split(np.zeros((n_trs, 1))))
+    return len(ours) == len(theirs) and all(
+        np.array_equal(a, c) and np.array_equal(b, d) for (a, b), (c, d) in zip(ours, theirs))
+
+
 def _bench_himalaya(data: dict[str, np.ndarray], alphas: np.ndarray, cv: int, repeats: int) -> dict[str, Any]:
     """Fit time of himalaya ``RidgeCV`` (numpy backend, preprocessing included), test r.
 
@@ -155,10 +233,7 @@ def _bench_himalaya(data: dict[str, np.ndarray], alphas: np.ndarray, cv: int, re
     from sklearn.model_selection import KFold
 
     splitter = KFold(n_splits=cv)
-    ours = cv_folds(data["X_train"].shape[0], cv)
-    theirs = list(splitter.split(data["X_train"]))
-    same_folds = len(ours) == len(theirs) and all(
-        np.array_equal(a, c) and np.array_equal(b, d) for (a, b), (c, d) in zip(ours, theirs))
+    same_folds = _same_folds(data["X_train"].shape[0], cv, splitter)
     fitted: list[tuple[Any, np.ndarray, np.ndarray]] = []
 
     def fit() -> None:
@@ -214,14 +289,223 @@ def _agreement(ours: dict[str, Any], peer: dict[str, Any], alphas: np.ndarray) -
     }
 
 
-def _targets(agreement: dict[str, Any]) -> dict[str, Any]:
+def _targets(agreement: dict[str, Any], targets: dict[str, tuple[str, float]] | None = None) -> dict[str, Any]:
     out = {}
-    for name, (op, target) in TARGETS.items():
+    for name, (op, target) in (TARGETS if targets is None else targets).items():
         value = agreement.get(name)
         met = None if value is None else bool(value < target if op == "<" else
                                                value > target if op == ">" else value >= target)
         out[name] = {"value": value, "target": f"{op} {target:g}", "meets_target": met}
     return out
+
+
+# -- banded ridge ----------------------------------------------------------------------------
+def banded_grid(n_ratios: int, n_alphas: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The banded search space: ``ratios`` (n_ratios,) of alpha_2 / alpha_1, ``candidates``
+    (n_ratios, 2) relative penalties ``c`` (``band_candidates``, geometric mean 1 per row) and
+    the common-penalty grid ``alphas`` (n_alphas,)."""
+    ratios = np.logspace(-BANDED_RATIO_LOG10, BANDED_RATIO_LOG10, n_ratios)
+    return ratios, band_candidates(2, ratios), np.logspace(*BANDED_ALPHA_LOG10, n_alphas)
+
+
+def himalaya_banded_solver_params(candidates: np.ndarray, alphas: np.ndarray) -> dict[str, Any]:
+    """``solver_params`` for himalaya's ``random_search`` that search exactly the per-space
+    penalties ``alphas[j] * candidates[i]`` of ``BandedRidgeEncoder`` (see the module
+    docstring): ``n_iter`` = gammas ``1 / c`` (n_candidates, n_spaces), used as given (not on
+    the simplex), the same ``alphas``, Pearson r as CV score, no progress bar."""
+    from himalaya.scoring import correlation_score
+
+    return {"n_iter": 1.0 / np.asarray(candidates, dtype=np.float64), "alphas": np.asarray(alphas, dtype=np.float64),
+            "score_func": correlation_score, "progress_bar": False}
+
+
+def penalty_choice(penalties: np.ndarray, candidates: np.ndarray, alphas: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, float]:
+    """Grid position of chosen per-space penalties (V, K): candidate index (V,) and alpha
+    index (V,) nearest in log (the common alpha is the geometric mean, as rows of
+    ``candidates`` have geometric mean 1), and the largest |log| distance of any penalty from
+    its grid point ``alphas[j] * candidates[i]`` (0 up to rounding when on the grid)."""
+    log_pen = np.log(np.asarray(penalties, dtype=np.float64))
+    common = log_pen.mean(axis=1)
+    rel = log_pen - common[:, None]
+    cand = np.argmin(np.sum((rel[:, None, :] - np.log(candidates)[None]) ** 2, axis=2), axis=1)
+    aidx = np.argmin(np.abs(common[:, None] - np.log(alphas)[None, :]), axis=1)
+    grid_point = np.log(alphas[aidx, None] * candidates[cand])
+    return cand, aidx, float(np.max(np.abs(log_pen - grid_point))) if log_pen.size else 0.0
+
+
+def _ratio_by_group(penalties: np.ndarray, data: dict[str, Any]) -> dict[str, Any]:
+    """Median chosen log10(alpha_2 / alpha_1) per planted group, and its correlation over
+    voxels with the planted optimum (clipped to the searched range)."""
+    chosen = np.log10(penalties[:, 1] / penalties[:, 0])
+    planted = np.clip(data["planted_log10_ratio"], -BANDED_RATIO_LOG10, BANDED_RATIO_LOG10)
+    return {"median_by_group": {name: float(np.median(chosen[data["group"] == g]))
+                                for g, name in enumerate(BANDED_GROUPS)},
+            "correlation_with_planted": float(np.corrcoef(chosen, planted)[0, 1])}
+
+
+def _bench_banded_ours(data: dict[str, Any], ratios: np.ndarray, alphas: np.ndarray, cv: int,
+                       repeats: int) -> dict[str, Any]:
+    """Fit time of ``BandedRidgeEncoder`` (first call with compilation, then warm calls), test r.
+
+    ``_arrays`` (dropped before JSON): ``test_r`` (V,), ``penalties`` (V, 2) per-space
+    penalties, ``cv_scores`` (n_candidates, n_alphas, V), ``pred`` (n_test, V).
+    """
+    fitted: list[BandedRidgeEncoder] = []
+
+    def fit() -> np.ndarray:
+        fitted.append(BandedRidgeEncoder(delays=[0], alphas=alphas, ratios=ratios, cv=cv, zscore=ZSCORE)
+                      .fit(data["Xs_train"], data["Y_train"]))
+        return fitted[-1].coef_
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = time_calls(fit, 1)
+        warm = time_calls(fit, repeats)
+        enc = fitted[0]
+        test_r = np.asarray(enc.score(data["Xs_test"], data["Y_test"]))
+    n_candidates = enc.candidates_.shape[0]
+    return {
+        "settings": {"delays": [0], "cv": cv, "zscore": ZSCORE, "voxel_batch": enc.voxel_batch,
+                     "dtype": enc.dtype, "score_cv": "r (mean Pearson r over folds)"},
+        "first_call_s": first["median_s"], "warm": warm, "fit_s": warm["median_s"],
+        "test_r": _r_stats(test_r),
+        "candidate_counts": np.bincount(enc.best_candidates_[enc.best_candidates_ >= 0],
+                                        minlength=n_candidates).tolist(),
+        "chosen_log10_ratio": _ratio_by_group(enc.best_alphas_, data),
+        "warnings": sorted({str(w.message) for w in caught}),
+        "_arrays": {"test_r": test_r, "penalties": enc.best_alphas_, "cv_scores": enc.cv_scores_,
+                    "pred": enc.predict(data["Xs_test"]), "candidates": enc.candidates_},
+    }
+
+
+def _bench_banded_himalaya(data: dict[str, Any], candidates: np.ndarray, alphas: np.ndarray, cv: int,
+                           repeats: int) -> dict[str, Any]:
+    """Fit time of himalaya ``BandedRidgeCV`` (numpy backend, preprocessing included), test r.
+
+    ``_arrays``: ``test_r`` (V,), ``penalties`` (V, 2) = ``exp(-deltas_).T``, ``cv_best``
+    (n_candidates, V) (CV score at each candidate's best alpha), ``pred`` (n_test, V).
+    """
+    from himalaya.backend import get_backend, set_backend
+    from himalaya.ridge import BandedRidgeCV
+    from sklearn.model_selection import KFold
+
+    splitter = KFold(n_splits=cv)
+    same_folds = _same_folds(data["Y_train"].shape[0], cv, splitter)
+    params = himalaya_banded_solver_params(candidates, alphas)
+    bounds = np.cumsum([X.shape[1] for X in data["Xs_train"]])[:-1]
+    stacked = {"X_train": np.hstack(data["Xs_train"]), "X_test": np.hstack(data["Xs_test"]),
+               "Y_train": data["Y_train"]}
+    fitted: list[tuple[Any, list[np.ndarray], np.ndarray]] = []
+
+    def fit() -> None:
+        X_train, X_test, Y_train, y_mean = _prepare(stacked)  # per-column stats: same as per space
+        model = BandedRidgeCV(groups="input", solver="random_search", solver_params=params,
+                              fit_intercept=False, cv=splitter)
+        model.fit(np.split(X_train, bounds, axis=1), Y_train)
+        fitted.append((model, np.split(X_test, bounds, axis=1), y_mean))
+
+    previous = get_backend().name
+    set_backend("numpy")
+    try:
+        timing = time_calls(fit, repeats)
+        model, Xs_test, y_mean = fitted[0]
+        pred = np.asarray(model.predict(Xs_test)) + y_mean
+    finally:
+        set_backend(previous)
+    test_r = np.asarray(pearson_r(data["Y_test"], pred))
+    penalties = np.exp(-np.asarray(model.deltas_, dtype=np.float64)).T
+    return {
+        "settings": {"backend": "numpy", "cv": f"KFold(n_splits={cv})", "folds_identical_to_ours": same_folds,
+                     "fit_intercept": False, "groups": "input", "solver": "random_search",
+                     "solver_params": {"n_iter": "gammas = 1 / candidates (see meta)", "alphas": "same grid",
+                                       "score_func": "himalaya.scoring.correlation_score",
+                                       "progress_bar": False},
+                     "preprocessing": "z-score X, centre Y with training statistics (timed)",
+                     "coef_dtype": str(np.asarray(model.coef_).dtype)},
+        "timing": timing, "fit_s": timing["median_s"], "test_r": _r_stats(test_r),
+        "candidate_counts": np.bincount(penalty_choice(penalties, candidates, alphas)[0],
+                                        minlength=candidates.shape[0]).tolist(),
+        "chosen_log10_ratio": _ratio_by_group(penalties, data),
+        "_arrays": {"test_r": test_r, "penalties": penalties, "cv_best": np.asarray(model.cv_scores_), "pred": pred},
+    }
+
+
+def _banded_agreement(ours: dict[str, Any], peer: dict[str, Any], candidates: np.ndarray,
+                      alphas: np.ndarray) -> dict[str, Any]:
+    """Per-voxel agreement of the two banded fits (from ``_arrays``) and the speed ratio."""
+    a, b = ours["_arrays"], peer["_arrays"]
+    ok = np.isfinite(a["test_r"]) & np.isfinite(b["test_r"])
+    ca, ja, off_a = penalty_choice(a["penalties"], candidates, alphas)
+    cb, jb, off_b = penalty_choice(b["penalties"], candidates, alphas)
+    voxels = np.arange(ca.size)
+    differ = (ca != cb) | (ja != jb)
+    tie = np.abs(a["cv_scores"][ca, ja, voxels] - a["cv_scores"][cb, jb, voxels]) < TIE_TOL
+    mean_a, mean_b = np.mean(a["test_r"][ok], dtype=np.float64), np.mean(b["test_r"][ok], dtype=np.float64)
+    log_pen = np.abs(np.log10(a["penalties"]) - np.log10(b["penalties"]))
+    return {
+        "mean_test_r_ours": float(mean_a), "mean_test_r_himalaya": float(mean_b),
+        "mean_test_r_abs_diff": float(abs(mean_a - mean_b)),
+        "per_voxel_r_correlation": float(np.corrcoef(a["test_r"][ok], b["test_r"][ok])[0, 1]),
+        "per_voxel_r_max_abs_diff": float(np.max(np.abs(a["test_r"][ok] - b["test_r"][ok]))),
+        "fraction_identical_choice": float(np.mean(~differ)),
+        "fraction_identical_candidate": float(np.mean(ca == cb)),
+        "fraction_identical_alpha": float(np.mean(ja == jb)),
+        "fraction_identical_or_cv_tie": float(np.mean(~differ | tie)),
+        "choice_disagreements": int(np.sum(differ)),
+        "choice_disagreements_that_are_cv_ties": int(np.sum(differ & tie)),
+        "penalty_abs_log10_diff_max": float(np.max(log_pen)),
+        "penalties_max_abs_log_off_grid_ours": off_a,
+        "penalties_max_abs_log_off_grid_himalaya": off_b,
+        "per_candidate_best_cv_score_max_abs_diff": float(np.nanmax(np.abs(np.nanmax(a["cv_scores"], axis=1)
+                                                                            - b["cv_best"]))),
+        "prediction_relative_diff": float(np.linalg.norm(a["pred"] - b["pred"]) / np.linalg.norm(b["pred"])),
+        "speed_ratio_himalaya_over_ours_warm": float(peer["fit_s"] / ours["fit_s"]),
+        "speed_ratio_himalaya_over_ours_first_call": float(peer["fit_s"] / ours["first_call_s"]),
+    }
+
+
+def _run_banded(n_train: int, n_test: int, n_features: int, n_voxels: int, n_ratios: int, n_alphas: int,
+                cv: int, repeats: int, seed: int, peers: bool, log: Logger) -> dict[str, Any]:
+    """The banded-ridge comparison (``result["banded"]``), see the module docstring."""
+    ratios, candidates, alphas = banded_grid(n_ratios, n_alphas)
+    log(f"banded: planting data: {n_train}+{n_test} TRs x 2 x {n_features} features x {n_voxels} voxels ...")
+    data = make_planted_banded(n_train, n_test, n_features, n_voxels, seed)
+    oracle = data["Xs_test"][0] @ data["Ws"][0] + data["Xs_test"][1] @ data["Ws"][1]
+    oracle_r = np.asarray(pearson_r(data["Y_test"], oracle))
+    log(f"callosum BandedRidgeEncoder ({n_ratios} candidates x {n_alphas} alphas; first call compiles) ...")
+    ours = _bench_banded_ours(data, ratios, alphas, cv, repeats)
+    if not np.allclose(ours["_arrays"]["candidates"], candidates):
+        raise RuntimeError("BandedRidgeEncoder used other candidates than banded_grid's")
+    log(f"callosum banded: first {ours['first_call_s']:.2f} s, warm {ours['fit_s']:.2f} s, "
+        f"mean test r {ours['test_r']['mean']:.4f}")
+    peer = (guard("himalaya BandedRidgeCV (numpy backend)", log, _bench_banded_himalaya, data, candidates, alphas,
+                  cv, repeats) if peers else None)
+    agreement = _banded_agreement(ours, peer, candidates, alphas) if peer and peer["available"] else None
+    if peer and peer["available"]:
+        log(f"himalaya banded: {peer['fit_s']:.2f} s, mean test r {peer['test_r']['mean']:.4f}")
+    for rec in (ours, peer):
+        if rec:
+            rec.pop("_arrays", None)
+    return {
+        "available": True,
+        "settings": {"n_train": n_train, "n_test": n_test, "n_spaces": 2, "n_features_per_space": n_features,
+                     "n_voxels": n_voxels, "n_ratios": n_ratios, "ratios_alpha2_over_alpha1": ratios.tolist(),
+                     "candidates_relative_penalties": candidates.tolist(),
+                     "himalaya_gammas": (1.0 / candidates).tolist(), "n_alphas": n_alphas,
+                     "alphas": alphas.tolist(), "cv": cv, "repeats": repeats, "seed": seed, "peers": peers,
+                     "per_space_penalty": "alphas[j] * candidates[i] (ours) = alphas[j] / gammas[i] (himalaya)"},
+        "data": {"model": "Y = X1 W1 + X2 W2 + noise, X_k ~ N(0, 1)", "noise_sd": NOISE_SD,
+                 "total_signal_sd_range_loguniform": list(SIGNAL_SD_RANGE), "weight_decay": WEIGHT_DECAY,
+                 "groups_share_of_space1": {k: list(v) for k, v in BANDED_GROUPS.items()},
+                 "group_counts": np.bincount(data["group"], minlength=len(BANDED_GROUPS)).tolist(),
+                 "planted_log10_ratio_median_by_group": {
+                     name: float(np.median(data["planted_log10_ratio"][data["group"] == g]))
+                     for g, name in enumerate(BANDED_GROUPS)}},
+        "theoretical_r": _r_stats(data["theoretical_r"]), "oracle_test_r": _r_stats(oracle_r),
+        "ours": ours, "peers": {"himalaya_banded_ridge_cv": peer} if peer else {}, "agreement": agreement,
+        "targets": _targets(agreement, BANDED_TARGETS) if agreement else {},
+    }
 
 
 def _threads() -> dict[str, Any]:
@@ -239,9 +523,15 @@ def _threads() -> dict[str, Any]:
 def run_benchmark(
     n_train: int = 3000, n_test: int = 1000, n_features: int = 512, n_voxels: int = 20000,
     n_alphas: int = 20, cv: int = 5, repeats: int = 1, seed: int = 0, peers: bool = True,
-    progress: bool = True,
+    progress: bool = True, banded: bool = True, n_banded_train: int = 2000, n_banded_test: int = 500,
+    n_banded_features: int = 128, n_banded_voxels: int = 5000, n_banded_ratios: int = 9,
+    n_banded_alphas: int = 11,
 ) -> dict:
-    """Run every measurement (see module docstring); returns a JSON-serialisable dict."""
+    """Run every measurement (see module docstring); returns a JSON-serialisable dict.
+
+    ``cv``, ``repeats``, ``seed`` and ``peers`` apply to both parts; the ``n_banded_*``
+    settings size the banded part (``n_banded_features`` per space, two spaces), which
+    ``banded=False`` skips."""
     log: Logger = make_logger(progress, "bench_encoding")
     t_start, cpu_start = time.perf_counter(), cpu_snapshot()
     alphas = np.logspace(-1, 4, n_alphas)
@@ -257,12 +547,16 @@ def run_benchmark(
     for rec in (ours, peer):
         if rec:
             rec.pop("_arrays", None)
+    banded_result = (_run_banded(n_banded_train, n_banded_test, n_banded_features, n_banded_voxels, n_banded_ratios,
+                                 n_banded_alphas, cv, repeats, seed, peers, log) if banded
+                     else {"available": False, "reason": "skipped (banded=False)"})
     result: dict[str, Any] = {
         "meta": {
             "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "settings": {"n_train": n_train, "n_test": n_test, "n_features": n_features, "n_voxels": n_voxels,
                          "n_alphas": n_alphas, "alphas": alphas.tolist(), "cv": cv, "repeats": repeats,
-                         "seed": seed, "peers": peers, "dtype": "float32", "statistic": "median of repeats"},
+                         "seed": seed, "peers": peers, "banded": banded, "dtype": "float32",
+                         "statistic": "median of repeats"},
             "data": {"model": "Y = X W + noise, X ~ N(0, 1)", "noise_sd": NOISE_SD,
                      "signal_sd_range_loguniform": list(SIGNAL_SD_RANGE), "weight_decay": WEIGHT_DECAY},
             "machine": {**machine(), "threads": _threads()}, "versions": versions(DIST_NAMES),
@@ -270,7 +564,7 @@ def run_benchmark(
         "theoretical_r": _r_stats(data["theoretical_r"]), "oracle_test_r": _r_stats(oracle_r),
         "ols_expected_r": _r_stats(data["ols_expected_r"]),
         "ours": ours, "peers": {"himalaya_ridge_cv": peer} if peer else {}, "agreement": agreement,
-        "targets": _targets(agreement) if agreement else {}, "banded_ridge": BANDED,
+        "targets": _targets(agreement) if agreement else {}, "banded": banded_result,
     }
     result["meta"]["interference"] = interference(cpu_start, cpu_snapshot())
     result["wall_s"] = time.perf_counter() - t_start
@@ -298,6 +592,46 @@ def _fit_rows(result: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def _banded_table(b: dict[str, Any]) -> list[str]:
+    """Lines of the banded-ridge part of ``format_table``."""
+    if not b.get("available"):
+        return [f"banded ridge: {b.get('reason')}"]
+    s = b["settings"]
+    parts = [(f"Banded ridge, {s['n_train']} train / {s['n_test']} test TRs, 2 x {s['n_features_per_space']} "
+              f"features, {s['n_voxels']} voxels, {s['n_ratios']} ratio candidates alpha2/alpha1 "
+              f"logspace(-{BANDED_RATIO_LOG10:g}, {BANDED_RATIO_LOG10:g}) x {s['n_alphas']} alphas "
+              f"logspace({BANDED_ALPHA_LOG10[0]:g}, {BANDED_ALPHA_LOG10[1]:g}), {s['cv']}-fold CV")]
+    planted = b["data"]["planted_log10_ratio_median_by_group"]
+    rows = [[name, "-", "-", fmt(b[k]["mean"], ".4f"), fmt(b[k]["median"], ".4f"), ""]
+            for name, k in [("theoretical r (planted)", "theoretical_r"), ("oracle r (true W on test)", "oracle_test_r")]]
+    rows.append(["planted log10(a2/a1) by group", "-", "-", "-", "-",
+                 ", ".join(f"{k} {v:+.2f}" for k, v in planted.items())])
+
+    def ratio_note(rec: dict[str, Any]) -> str:
+        r = rec["chosen_log10_ratio"]
+        return (", ".join(f"{k} {v:+.2f}" for k, v in r["median_by_group"].items())
+                + f"; corr w/ planted {r['correlation_with_planted']:.3f}")
+
+    o = b["ours"]
+    rows.append(["callosum BandedRidgeEncoder (JAX)", fmt(o["first_call_s"]), fmt(o["fit_s"]),
+                 fmt(o["test_r"]["mean"], ".4f"), fmt(o["test_r"]["median"], ".4f"), ratio_note(o)])
+    for rec in b["peers"].values():
+        if not rec.get("available"):
+            rows.append(["himalaya BandedRidgeCV (numpy)", "-", "-", "-", "-", f"unavailable: {rec['reason'][:60]}"])
+            continue
+        rows.append(["himalaya BandedRidgeCV (numpy)", "-", fmt(rec["fit_s"]), fmt(rec["test_r"]["mean"], ".4f"),
+                     fmt(rec["test_r"]["median"], ".4f"), ratio_note(rec)])
+    parts += ["", grid(["banded fit (median chosen log10(a2/a1) in note)", "first_call_s", "fit_s", "mean test r",
+                        "median test r", "note"], rows)]
+    if b["agreement"]:
+        rows = [[k, fmt(v, ".4g")] for k, v in b["agreement"].items() if k not in BANDED_TARGETS]
+        parts += ["", "Banded agreement (callosum vs himalaya)", grid(["measure", "value"], rows)]
+        trows = [[k, fmt(t["value"], ".4g"), t["target"], fmt(t["meets_target"])] for k, t in b["targets"].items()]
+        parts += ["", "Banded targets", grid(["measure", "value", "target", "meets_target"], trows)]
+    parts += [f"callosum banded warning: {w}" for w in o["warnings"]]
+    return parts
+
+
 def format_table(result: dict) -> str:
     """Plain-text rendering of ``run_benchmark``'s result, with agreement and target rows."""
     meta, s = result["meta"], result["meta"]["settings"]
@@ -314,9 +648,9 @@ def format_table(result: dict) -> str:
         trows = [[k, fmt(t["value"], ".4g"), t["target"], fmt(t["meets_target"])]
                  for k, t in result["targets"].items()]
         parts += ["", "Targets", grid(["measure", "value", "target", "meets_target"], trows)]
-    parts += ["", f"banded ridge: {result['banded_ridge']['reason']}"]
     for w in result["ours"]["warnings"]:
         parts.append(f"callosum warning: {w}")
+    parts += ["", *_banded_table(result["banded"])]
     parts += ["", f"wall time {result['wall_s']:.1f} s; " + interference_line(meta.get("interference", {}))]
     return "\n".join(parts)
 
@@ -332,12 +666,24 @@ def _main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-peers", action="store_true")
-    parser.add_argument("--quick", action="store_true", help="1000/300 TRs, 128 features, 2000 voxels")
+    parser.add_argument("--no-banded", action="store_true", help="skip the banded-ridge comparison")
+    parser.add_argument("--n-banded-train", type=int, default=2000)
+    parser.add_argument("--n-banded-test", type=int, default=500)
+    parser.add_argument("--n-banded-features", type=int, default=128, help="per space (2 spaces)")
+    parser.add_argument("--n-banded-voxels", type=int, default=5000)
+    parser.add_argument("--n-banded-ratios", type=int, default=9)
+    parser.add_argument("--n-banded-alphas", type=int, default=11)
+    parser.add_argument("--quick", action="store_true",
+                        help="1000/300 TRs, 128 features, 2000 voxels; banded 1000/300 TRs, 2 x 64, 2000 voxels")
     args = parser.parse_args(argv)
     if args.quick:
         args.n_train, args.n_test, args.n_features, args.n_voxels = 1000, 300, 128, 2000
+        args.n_banded_train, args.n_banded_test, args.n_banded_features, args.n_banded_voxels = 1000, 300, 64, 2000
     result = run_benchmark(args.n_train, args.n_test, args.n_features, args.n_voxels, args.n_alphas, args.cv,
-                           args.repeats, args.seed, peers=not args.no_peers)
+                           args.repeats, args.seed, peers=not args.no_peers, banded=not args.no_banded,
+                           n_banded_train=args.n_banded_train, n_banded_test=args.n_banded_test,
+                           n_banded_features=args.n_banded_features, n_banded_voxels=args.n_banded_voxels,
+                           n_banded_ratios=args.n_banded_ratios, n_banded_alphas=args.n_banded_alphas)
     print(format_table(result))
     print(json.dumps(result, indent=2))
 
