@@ -1,0 +1,68 @@
+"""One hemisphere: a stack of tanh layers (``mlp``) or GRU cells (``gru``), run layer by
+layer so that a corpus callosum can join two of them between layers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from agents.callosum import check_kind, pool_and_pad
+
+CELLS: tuple[str, ...] = ("mlp", "gru")
+
+
+def check_widths(widths: Sequence[int]) -> tuple[int, ...]:
+    widths = tuple(int(w) for w in widths)
+    if not widths or any(w < 1 for w in widths):
+        raise ValueError(f"hidden widths must be a non-empty list of positive sizes, got {widths}")
+    return widths
+
+
+def check_cell(cell: str) -> str:
+    if cell not in CELLS:
+        raise ValueError(f"unknown cell {cell!r}; valid: {', '.join(CELLS)}")
+    return cell
+
+
+class Hemisphere(nn.Module):
+    """Hidden layers of one hemisphere. ``layer(i, x, h)`` computes layer ``i`` from its input
+    ``x`` (and, for ``gru``, its previous state ``h``); ``cross(i, other)`` turns the other
+    hemisphere's layer ``i - 1`` activity into a callosal input for layer ``i``.
+
+    Parameters of the callosal projections into this hemisphere (``learned``) belong to it:
+    the receiving side owns its synapses.
+    """
+
+    widths: tuple[int, ...]
+    cell: str = "mlp"
+    callosum: str = "none"
+
+    def setup(self) -> None:
+        check_widths(self.widths)
+        check_cell(self.cell)
+        check_kind(self.callosum)
+        if self.cell == "mlp":
+            self.layers = [nn.Dense(w) for w in self.widths]
+        else:
+            self.layers = [nn.GRUCell(w) for w in self.widths]
+        if self.callosum == "learned":
+            self.callosal = [nn.Dense(w, use_bias=False) for w in self.widths[:-1]]
+
+    def layer(self, i: int, x: jax.Array, h: jax.Array | None = None) -> jax.Array:
+        """Activity of layer ``i`` (..., widths[i])."""
+        if self.cell == "mlp":
+            return jnp.tanh(self.layers[i](x))
+        new_h, _ = self.layers[i](h, x)
+        return new_h
+
+    def cross(self, i: int, other: jax.Array) -> jax.Array:
+        """Callosal input to layer ``i >= 1`` from the other side's layer ``i - 1`` activity."""
+        width = self.widths[i - 1]
+        if self.callosum == "paper":
+            return pool_and_pad(other, width)
+        if self.callosum == "learned":
+            return self.callosal[i - 1](other)
+        return jnp.zeros(other.shape[:-1] + (width,), other.dtype)

@@ -1,0 +1,93 @@
+"""Loss terms, the paper's objectives, and per-hemisphere gradient routing.
+
+Terms (REFERENCE section 1, MotorNet's definitions), each a mean over episodes and steps:
+
+- ``abs_position_error``: mean |hand - target| over x and y;
+- ``squared_position_error``: mean((10 (hand - target))^2) / 10;
+- ``effort``: mean u^2 over the six excitations;
+- ``hidden_reg``: for every hidden layer of every hemisphere, mean(h^2) + 0.05 *
+  mean((dh/dt)^2) (MotorNet's ``L2xDxRegularizer``, dh/dt by forward differences over
+  the control step), summed over layers.
+
+Objectives are weighted sums of these terms. ``specialised`` is not one objective but two,
+routed: the left (dominant) hemisphere's parameters receive the gradient of
+``dominant`` only, the right (non-dominant) one's that of ``nondominant`` only, and the
+shared parameters (combination weights, output layer) half of each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+DERIV_WEIGHT = 0.05
+WEIGHTS: dict[str, dict[str, float]] = {
+    "unspecialised": {"effort": 1.0, "abs_position_error": 2.5, "squared_position_error": 2.5,
+                      "hidden_reg": 0.01},
+    "dominant": {"abs_position_error": 5.0, "hidden_reg": 0.02},
+    "nondominant": {"squared_position_error": 5.0, "effort": 2.0},
+}
+# objective name -> the weighted sums trained (one, or two routed ones)
+OBJECTIVES: dict[str, tuple[str, ...]] = {
+    "unspecialised": ("unspecialised",),
+    "dominant": ("dominant",),
+    "nondominant": ("nondominant",),
+    "specialised": ("dominant", "nondominant"),
+}
+ROUTES = {"dominant": "left", "nondominant": "right"}
+
+
+def check_objective(name: str) -> str:
+    if name not in OBJECTIVES:
+        raise ValueError(f"unknown objective {name!r}; valid: {', '.join(OBJECTIVES)}")
+    return name
+
+
+def hidden_reg(hidden: Mapping[str, list[jax.Array]], dt: float) -> jax.Array:
+    """Sum over layers of mean(h^2) + 0.05 mean((dh/dt)^2); each h is (..., steps, width)."""
+    total = jnp.zeros(())
+    for layers in hidden.values():
+        for h in layers:
+            dh = (h[..., 1:, :] - h[..., :-1, :]) / dt
+            total = total + jnp.mean(h**2) + DERIV_WEIGHT * jnp.mean(dh**2)
+    return total
+
+
+def loss_terms(hand: jax.Array, target: jax.Array, excitation: jax.Array,
+               hidden: Mapping[str, list[jax.Array]], dt: float) -> dict[str, jax.Array]:
+    """The four terms of one batch of episodes. ``hand`` (..., steps, 2) m, ``target``
+    (..., 2) or (..., steps, 2) m, ``excitation`` (..., steps, 6), ``hidden`` as returned
+    by the controllers with a steps axis before the unit axis."""
+    if target.ndim == hand.ndim - 1:
+        target = target[..., None, :]
+    err = hand - target
+    return {
+        "abs_position_error": jnp.mean(jnp.abs(err)),
+        "squared_position_error": jnp.mean((10.0 * err) ** 2) / 10.0,
+        "effort": jnp.mean(excitation**2),
+        "hidden_reg": hidden_reg(hidden, dt),
+    }
+
+
+def weighted(terms: Mapping[str, jax.Array], name: str) -> jax.Array:
+    """The objective ``name`` (a key of ``WEIGHTS``) from its terms."""
+    return sum(w * terms[k] for k, w in WEIGHTS[name].items())
+
+
+def route(grads: Mapping[str, Any]) -> Any:
+    """Combine the gradients of the two specialised objectives (``{"dominant": g_d,
+    "nondominant": g_n}``, each a ``{"params": ...}`` tree of a bilateral controller):
+    ``left`` <- g_d, ``right`` <- g_n, everything else <- 0.5 (g_d + g_n)."""
+    g_d, g_n = grads["dominant"]["params"], grads["nondominant"]["params"]
+    out = {}
+    for name in g_d:
+        if name == ROUTES["dominant"]:
+            out[name] = g_d[name]
+        elif name == ROUTES["nondominant"]:
+            out[name] = g_n[name]
+        else:
+            out[name] = jax.tree.map(lambda a, b: 0.5 * (a + b), g_d[name], g_n[name])
+    return {"params": out}

@@ -1,0 +1,98 @@
+"""A controller closing the loop on the JAX arm, and batches of episodes to run it on.
+
+``closed_loop(model, params, env, state0)`` scans the controller and the arm together over
+one episode (``lax.scan``, fixed length, so ``jax.grad`` goes through it: back-propagation
+through time through the differentiable arm). ``EpisodeSampler`` draws batches of start
+states for ``reach``, ``hold``, ``centre_out`` or a ``mixed`` regime of reach and hold.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from envs.config import TASKS, ArmConfig
+from envs.functional import ArmState, FunctionalArmEnv
+
+TRAIN_TASKS: tuple[str, ...] = ("reach", "hold", "mixed")
+
+
+class Trajectory(NamedTuple):
+    """One batch of closed-loop episodes; leading axes (batch, steps).
+
+    hand (B, T, 2) m after each step; start (B, 2) m; target (B, 2) m; load (B, 2) N;
+    excitation (B, T, 6); position_error (B, T) m; hidden: per side, per layer (B, T, width).
+    """
+
+    hand: jax.Array
+    start: jax.Array
+    target: jax.Array
+    load: jax.Array
+    excitation: jax.Array
+    position_error: jax.Array
+    hidden: dict[str, list[jax.Array]]
+
+
+def closed_loop(model: Any, params: Any, env: FunctionalArmEnv, state0: ArmState,
+                lesion: str = "none", steps: int | None = None) -> Trajectory:
+    """Run ``model`` on a batch of environments ``state0`` (leading axis B) for ``steps``
+    control steps (default: the episode length)."""
+    steps = env.cfg.episode_steps if steps is None else int(steps)
+    batch = state0.obs.shape[:-1]
+    if len(batch) != 1:
+        raise ValueError(f"closed_loop expects one batch axis, got observation shape {state0.obs.shape}")
+    carry0 = model.initial_carry(batch, state0.obs.dtype)
+    step = jax.vmap(env.step)
+
+    def body(c: tuple[ArmState, Any], _: None) -> tuple[tuple[ArmState, Any], Any]:
+        s, k = c
+        k, u, hid = model.apply(params, k, s.obs, lesion=lesion)
+        s = step(s, u)
+        return (s, k), (s.hand, u, s.metrics["position_error"], hid)
+
+    _, (hand, u, err, hid) = jax.lax.scan(body, (state0, carry0), None, length=steps)
+    to_batch_major = lambda a: jnp.swapaxes(a, 0, 1)
+    return Trajectory(hand=to_batch_major(hand), start=state0.hand, target=state0.target,
+                      load=state0.load, excitation=to_batch_major(u),
+                      position_error=to_batch_major(err),
+                      hidden=jax.tree.map(to_batch_major, hid))
+
+
+class EpisodeSampler:
+    """Start states of every task on one arm. ``arm`` holds :class:`ArmConfig` settings
+    other than ``task``; all tasks share them, so one environment steps them all."""
+
+    def __init__(self, **arm: Any):
+        arm = {k: v for k, v in arm.items() if k != "task"}
+        self.envs = {t: FunctionalArmEnv(ArmConfig.from_overrides(t, **arm)) for t in TASKS}
+        self.env = self.envs["reach"]  # the one that steps (the task only changes the draw)
+        self.draw = jax.jit(self.states, static_argnames=("n", "task"))  # compiled ``states``
+
+    def states(self, key: jax.Array, n: int, task: str, hold_fraction: float = 0.5) -> ArmState:
+        """``n`` start states of ``task`` (``reach``, ``hold``, ``centre_out``: targets in
+        turn, or ``mixed``: each episode hold with probability ``hold_fraction``)."""
+        if task == "mixed":
+            k_reach, k_hold, k_pick = jax.random.split(key, 3)
+            reach, hold = self.states(k_reach, n, "reach"), self.states(k_hold, n, "hold")
+            pick = jax.random.bernoulli(k_pick, hold_fraction, (n,))
+            return jax.tree.map(
+                lambda r, h: jnp.where(pick.reshape((n,) + (1,) * (r.ndim - 1)), h, r), reach, hold)
+        if task not in self.envs:
+            raise ValueError(f"unknown task {task!r}; valid: {', '.join(TASKS + ('mixed',))}")
+        env = self.envs[task]
+        keys = jax.random.split(key, n)
+        if task == "centre_out":
+            index = jnp.arange(n) % env.cfg.centre_out_targets
+            return jax.vmap(lambda k, i: env.reset(k, target_index=i))(keys, index)
+        return jax.vmap(env.reset)(keys)
+
+
+def summary(traj: Trajectory) -> dict[str, np.ndarray]:
+    """Per-episode evaluation numbers (B,): mean and final hand-target distance (m), mean
+    effort (mean u^2)."""
+    err = np.asarray(traj.position_error)
+    return {"position_error": err.mean(axis=1), "final_position_error": err[:, -1],
+            "effort": np.asarray(traj.excitation**2).mean(axis=(1, 2))}

@@ -1,0 +1,69 @@
+"""The seven controller variants compared in the paper, by the names used in outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import flax.linen as nn
+
+from agents.callosum import check_kind
+from agents.controllers import BilateralController, UnilateralController
+
+VARIANTS: tuple[str, ...] = (
+    "bilateral_specialised_cc",
+    "bilateral_specialised_nocc",
+    "bilateral_unspecialised_cc",
+    "bilateral_unspecialised_nocc",
+    "unilateral_dominant",
+    "unilateral_nondominant",
+    "unilateral_unspecialised",
+)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """``architecture`` bilateral or unilateral; ``callosum`` kind (bilateral only);
+    ``objective`` a key of ``agents.objectives.OBJECTIVES``."""
+
+    name: str
+    architecture: str
+    callosum: str
+    objective: str
+
+    @property
+    def lesions(self) -> tuple[str, ...]:
+        """The lesions that make sense for this variant."""
+        if self.architecture == "unilateral":
+            return ()
+        return ("silence_left", "silence_right") + (("cut_callosum",) if self.callosum != "none" else ())
+
+
+def check_variants(names: Sequence[str]) -> tuple[str, ...]:
+    names = tuple(names)
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown or not names:
+        raise ValueError(f"unknown or no variant(s) {unknown}; valid: {', '.join(VARIANTS)}")
+    return names
+
+
+def make_variant(name: str, callosum: str = "paper") -> Variant:
+    """The variant ``name``; its ``_cc`` form uses the callosum kind ``callosum``."""
+    check_variants([name])
+    check_kind(callosum)
+    if callosum == "none":
+        raise ValueError("callosum for the _cc variants must be 'paper' or 'learned', not 'none'")
+    if name.startswith("unilateral_"):
+        return Variant(name, "unilateral", "none", name.removeprefix("unilateral_"))
+    _, objective, link = name.split("_")
+    return Variant(name, "bilateral", callosum if link == "cc" else "none", objective)
+
+
+def build_model(variant: Variant, widths: Sequence[int], cell: str = "mlp",
+                callosal_delay: int = 0) -> nn.Module:
+    """The flax module of ``variant`` with hidden ``widths`` per hemisphere."""
+    widths = tuple(int(w) for w in widths)
+    if variant.architecture == "unilateral":
+        return UnilateralController(widths=widths, cell=cell)
+    return BilateralController(widths=widths, cell=cell, callosum=variant.callosum,
+                               callosal_delay=callosal_delay)

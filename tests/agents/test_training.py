@@ -1,0 +1,308 @@
+"""Training: loss goes down, one-function and epoch-by-epoch training agree, early stopping,
+checkpoints (round trip, errors, atomic writes), resuming, settings and variants."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from agents import checkpoint
+from agents.controllers import BilateralController, UnilateralController
+from agents.rollout import EpisodeSampler
+from agents.training import TrainConfig, Trainer
+from agents.variants import VARIANTS, Variant, build_model, check_variants, make_variant
+from tests.agents.helpers import (
+    PointSampler,
+    assert_trees_close,
+    assert_trees_equal,
+    fast_jit,
+)
+
+# Hold under a load: an episode of 10 steps is long enough for a clear improvement.
+CFG = {"task": "hold", "batch_size": 16, "updates_per_epoch": 5, "max_epochs": 4, "patience": 1,
+       "val_episodes": 8, "learning_rate": 3e-2}
+WIDTHS = (16, 16)
+
+
+def seed_keys(*seeds: int) -> jax.Array:
+    return jnp.stack([jax.random.PRNGKey(s) for s in seeds])
+
+
+def seed(tree, i: int):
+    return jax.tree.map(lambda a: a[i], tree)
+
+
+@pytest.fixture(scope="module")
+def trained(sampler: EpisodeSampler) -> dict:
+    variant = make_variant("bilateral_unspecialised_cc")
+    trainer = Trainer(build_model(variant, WIDTHS), variant.objective, sampler, TrainConfig(**CFG))
+    init = fast_jit(jax.vmap(trainer.init))
+    epoch = fast_jit(jax.vmap(trainer.epoch))  # compiled once, shared by the tests below
+    states, logs = [init(seed_keys(0, 1))], []
+    for _ in range(trainer.cfg.max_epochs):
+        state, log = epoch(states[-1])
+        states.append(state)
+        logs.append(jax.device_get(log))
+    return {"trainer": trainer, "init": init, "epoch": epoch, "states": states, "logs": logs}
+
+
+# -- training ------------------------------------------------------------------------------
+def test_training_lowers_validation_loss(trained: dict) -> None:
+    trainer, states, logs = trained["trainer"], trained["states"], trained["logs"]
+    val_loss = fast_jit(jax.vmap(lambda p, k: jnp.sum(trainer.losses(p, k, trainer.cfg.val_episodes)[0])))
+    before = np.asarray(val_loss(states[0].params, states[0].val_key))
+    # the epoch's logged validation loss is this loss on the same episodes
+    np.testing.assert_allclose(val_loss(states[1].params, states[0].val_key), logs[0]["val_loss"], rtol=1e-5)
+    assert np.all(np.isfinite(before)) and np.all(before > 0)
+    assert np.all(logs[0]["val_loss"] < before)
+    best = np.asarray(states[-1].best_val)
+    assert np.all(best < 0.5 * before), (before, best)
+
+
+def test_train_equals_epoch_by_epoch() -> None:
+    """``train`` (init and all epochs in one function) against ``init`` then
+    ``jit(vmap(epoch))`` epoch by epoch, as the runner does. The equivalence is the training
+    loop's, not the arm's: a point-mass stand-in keeps the two compilations cheap."""
+    cfg = TrainConfig(batch_size=4, updates_per_epoch=3, max_epochs=4, patience=1, val_episodes=4,
+                      learning_rate=1e-2)
+    trainer = Trainer(BilateralController(widths=(4, 4), callosum="paper"), "specialised",
+                      PointSampler(), cfg)
+    keys = seed_keys(0, 1)
+    init = fast_jit(jax.vmap(trainer.init))
+    state, log = fast_jit(jax.vmap(trainer.train))(keys)
+    by_epoch, epoch = init(keys), fast_jit(jax.vmap(trainer.epoch))
+    val = []
+    for _ in range(cfg.max_epochs):
+        by_epoch, e_log = epoch(by_epoch)
+        val.append(e_log["val_loss"])
+    assert log["val_loss"].shape == (2, cfg.max_epochs)
+    np.testing.assert_allclose(log["val_loss"], np.stack(val, 1), rtol=1e-5)
+    np.testing.assert_array_equal(state.epoch, by_epoch.epoch)
+    np.testing.assert_array_equal(state.stopped, by_epoch.stopped)
+    np.testing.assert_array_equal(state.key, by_epoch.key)
+    assert_trees_close(state.params, by_epoch.params, rtol=1e-5, atol=1e-7)
+    assert_trees_close(state.best_params, by_epoch.best_params, rtol=1e-5, atol=1e-7)
+    assert_trees_close(state.opt_state, by_epoch.opt_state, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(state.best_val, by_epoch.best_val, rtol=1e-5)
+    # and training did move the parameters
+    start = init(keys)
+    assert not np.allclose(state.params["params"]["output"]["kernel"], start.params["params"]["output"]["kernel"])
+
+
+def test_early_stopping_bookkeeping(trained: dict) -> None:
+    """Replay the rule on the logged validation losses: best kept, bad epochs counted,
+    stopped after ``patience`` epochs without improvement, then frozen."""
+    states, logs, patience = trained["states"], trained["logs"], trained["trainer"].cfg.patience
+    for i in range(2):
+        best, best_epoch, bad, stopped = np.inf, 0, 0, False
+        for e, log in enumerate(logs, start=1):
+            now, before = seed(states[e], i), seed(states[e - 1], i)
+            assert bool(log["active"][i]) == (not stopped)
+            if stopped:  # a stopped run no longer changes at all
+                assert_trees_equal(now, before)
+                continue
+            val = float(log["val_loss"][i])
+            if val < best:
+                best, best_epoch, bad = val, e, 0
+            else:
+                bad += 1
+            stopped = bad >= patience
+            assert int(now.epoch) == e and int(now.bad_epochs) == bad and bool(now.stopped) == stopped
+            np.testing.assert_array_equal(now.best_val, np.float32(best))
+            assert_trees_equal(now.best_params, seed(states[best_epoch], i).params)
+
+
+def test_stopped_seed_is_frozen_while_other_trains(trained: dict) -> None:
+    epoch, start = trained["epoch"], trained["states"][1]
+    # seed 0 can no longer improve (stopped after `patience` epochs); seed 1 surely improves
+    start = start.replace(best_val=jnp.array([-jnp.inf, jnp.inf], jnp.float32),
+                          bad_epochs=jnp.zeros_like(start.bad_epochs),
+                          stopped=jnp.zeros_like(start.stopped))
+    state = start
+    for _ in range(trained["trainer"].cfg.patience):
+        assert not bool(state.stopped[0])
+        state, log = epoch(state)
+    assert bool(state.stopped[0]) and not bool(state.stopped[1])
+    assert int(state.bad_epochs[0]) == trained["trainer"].cfg.patience
+    assert_trees_equal(seed(state.best_params, 0), seed(start.best_params, 0))
+    assert_trees_equal(seed(state.best_params, 1), seed(state.params, 1))
+    frozen, log = epoch(state)
+    assert not bool(log["active"][0]) and bool(log["active"][1])
+    assert_trees_equal(seed(frozen, 0), seed(state, 0))
+    assert int(frozen.epoch[1]) == int(state.epoch[1]) + 1
+    for a, b in zip(jax.tree.leaves(seed(frozen.params, 1)), jax.tree.leaves(seed(state.params, 1))):
+        assert not np.array_equal(a, b)
+
+
+# -- checkpoints ---------------------------------------------------------------------------
+def test_checkpoint_round_trip(trained: dict, tmp_path: Path) -> None:
+    state, target = trained["states"][2], trained["states"][0]
+    meta = {"variant": "bilateral_unspecialised_cc", "epoch": 2, "seeds": [0, 1], "val": 0.25}
+    path = tmp_path / "run" / "state.msgpack"
+    checkpoint.save(path, state, meta)
+    loaded, loaded_meta = checkpoint.load(path, target)
+    assert loaded_meta == meta
+    assert_trees_equal(loaded, state)
+    assert sorted(os.listdir(path.parent)) == ["state.msgpack"]
+    _, empty_meta = checkpoint.load(_saved(tmp_path / "nometa.msgpack", state), target)
+    assert empty_meta == {}
+
+
+def _saved(path: Path, tree) -> Path:
+    checkpoint.save(path, tree)
+    return path
+
+
+def test_checkpoint_errors(trained: dict, sampler: EpisodeSampler, tmp_path: Path) -> None:
+    state, target = trained["states"][1], trained["states"][0]
+    good = _saved(tmp_path / "good.msgpack", state)
+    raw = good.read_bytes()
+    for name, data in [("truncated.msgpack", raw[: len(raw) // 2]), ("garbage.msgpack", b"\x00nonsense")]:
+        bad = tmp_path / name
+        bad.write_bytes(data)
+        with pytest.raises(ValueError, match=re.escape(str(bad))):
+            checkpoint.load(bad, target)
+    with pytest.raises(FileNotFoundError, match="missing"):
+        checkpoint.load(tmp_path / "missing.msgpack", target)
+    # a model of other widths, or another number of seeds
+    other = Trainer(BilateralController(widths=(4, 4), callosum="paper"), "unspecialised", sampler,
+                    TrainConfig(**CFG))
+    with pytest.raises(ValueError, match="good.msgpack"):
+        checkpoint.load(good, zeros_like_init(other, seed_keys(0, 1)))
+    with pytest.raises(ValueError, match="good.msgpack"):
+        checkpoint.load(good, zeros_like_init(trained["trainer"], seed_keys(0, 1, 2)))
+    # a unilateral model: another structure altogether
+    uni = Trainer(UnilateralController(widths=WIDTHS), "unspecialised", sampler, TrainConfig(**CFG))
+    with pytest.raises(ValueError, match="good.msgpack"):
+        checkpoint.load(good, zeros_like_init(uni, seed_keys(0, 1)))
+    # the right structure, though: loads
+    assert_trees_equal(checkpoint.load(good, zeros_like_init(trained["trainer"], seed_keys(0, 1)))[0], state)
+
+
+def zeros_like_init(trainer: Trainer, keys: jax.Array):
+    """A restore target of ``vmap(trainer.init)(keys)``'s structure, without compiling it."""
+    shapes = jax.eval_shape(jax.vmap(trainer.init), keys)
+    return jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), shapes)
+
+
+def test_failed_save_keeps_previous_checkpoint(trained: dict, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    state, target = trained["states"][1], trained["states"][0]
+    path = _saved(tmp_path / "state.msgpack", state)
+    before = path.read_bytes()
+
+    def unchanged() -> None:
+        assert path.read_bytes() == before
+        assert os.listdir(tmp_path) == ["state.msgpack"]  # no temporary files left
+        assert_trees_equal(checkpoint.load(path, target)[0], state)
+
+    with pytest.raises(TypeError):  # not serialisable
+        checkpoint.save(path, {"params": object()})
+    unchanged()
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    for name in ("fsync", "replace"):  # fail while writing, and at the final rename
+        with monkeypatch.context() as m:
+            m.setattr(checkpoint.os, name, broken)
+            with pytest.raises(OSError, match="disk full"):
+                checkpoint.save(path, trained["states"][2])
+        unchanged()
+
+
+def test_resume_from_checkpoint_is_identical(trained: dict, tmp_path: Path) -> None:
+    epoch, states = trained["epoch"], trained["states"]
+    path = _saved(tmp_path / "epoch1.msgpack", states[1])
+    fresh = trained["init"](seed_keys(5, 6))  # a target with other values
+    assert not np.array_equal(fresh.key, states[1].key)
+    state, _ = checkpoint.load(path, fresh)
+    for _ in range(2):
+        state, _ = epoch(state)
+    assert_trees_equal(state, states[3])
+
+
+# -- settings and variants -----------------------------------------------------------------
+def test_train_config_validation() -> None:
+    assert TrainConfig.from_overrides(batch_size=8, task="mixed").batch_size == 8
+    with pytest.raises(ValueError, match="unknown training setting.*'batchsize'") as err:
+        TrainConfig.from_overrides(batchsize=8)
+    assert "batch_size" in str(err.value) and "learning_rate" in str(err.value)
+    bad = [{"batch_size": 0}, {"batch_size": 2.0}, {"batch_size": True}, {"patience": -1},
+           {"updates_per_epoch": 0}, {"val_episodes": 0}, {"max_epochs": 0},
+           {"learning_rate": 0.0}, {"clip_norm": -1.0}, {"learning_rate": float("nan")},
+           {"hold_fraction": 1.5}, {"hold_fraction": -0.1}]
+    for setting in bad:
+        name = next(iter(setting))
+        with pytest.raises(ValueError, match=name):
+            TrainConfig.from_overrides(**setting)
+    with pytest.raises(ValueError, match="'swim'.*reach"):
+        TrainConfig(task="swim")
+    with pytest.raises(ValueError, match="centre_out"):  # an evaluation task, not trained on
+        TrainConfig(task="centre_out")
+
+
+def test_sampler_rejects_unknown_arm_setting() -> None:
+    with pytest.raises(ValueError, match="episode_length.*episode_steps"):
+        EpisodeSampler(episode_length=10)
+
+
+EXPECTED = {  # name: architecture, callosum (default 'paper' for _cc), objective
+    "bilateral_specialised_cc": ("bilateral", "paper", "specialised"),
+    "bilateral_specialised_nocc": ("bilateral", "none", "specialised"),
+    "bilateral_unspecialised_cc": ("bilateral", "paper", "unspecialised"),
+    "bilateral_unspecialised_nocc": ("bilateral", "none", "unspecialised"),
+    "unilateral_dominant": ("unilateral", "none", "dominant"),
+    "unilateral_nondominant": ("unilateral", "none", "nondominant"),
+    "unilateral_unspecialised": ("unilateral", "none", "unspecialised"),
+}
+
+
+def test_variants_table() -> None:
+    assert set(VARIANTS) == set(EXPECTED) and len(VARIANTS) == 7
+    for name, (arch, callosum, objective) in EXPECTED.items():
+        v = make_variant(name)
+        assert (v.name, v.architecture, v.callosum, v.objective) == (name, arch, callosum, objective)
+        learned = make_variant(name, callosum="learned")
+        assert learned.callosum == ("learned" if callosum == "paper" else callosum)
+        model = build_model(v, (8, 6), callosal_delay=2 if arch == "bilateral" else 0)
+        if arch == "bilateral":
+            assert isinstance(model, BilateralController)
+            assert (model.widths, model.callosum, model.callosal_delay) == ((8, 6), callosum, 2)
+            expected_lesions = {"silence_left", "silence_right"} | ({"cut_callosum"} if callosum != "none" else set())
+            assert set(v.lesions) == expected_lesions
+        else:
+            assert isinstance(model, UnilateralController) and model.widths == (8, 6)
+            assert v.lesions == ()
+    assert build_model(make_variant("unilateral_dominant"), [3], cell="gru").cell == "gru"
+
+
+def test_variant_validation() -> None:
+    with pytest.raises(ValueError, match="bilateral_specialised_cc"):
+        make_variant("bilateral_cc")
+    with pytest.raises(ValueError, match="unilateral_unspecialised"):
+        check_variants(["unilateral_dominant", "trilateral"])
+    with pytest.raises(ValueError):
+        check_variants([])
+    with pytest.raises(ValueError, match="paper"):
+        make_variant("bilateral_specialised_cc", callosum="none")
+    with pytest.raises(ValueError, match="learned"):
+        make_variant("bilateral_specialised_cc", callosum="telepathy")
+    assert check_variants(("unilateral_dominant",)) == ("unilateral_dominant",)
+    assert isinstance(make_variant("unilateral_dominant"), Variant)
+
+
+def test_typed_keys_are_stored_raw_so_checkpoints_work(trained: dict, tmp_path: Path) -> None:
+    trainer = trained["trainer"]
+    typed, raw = trainer.init(jax.random.key(3)), trainer.init(jax.random.PRNGKey(3))
+    assert typed.key.dtype == jnp.uint32
+    assert_trees_equal(typed, raw)  # the same state, whichever key flavour started it
+    checkpoint.save(tmp_path / "t.msgpack", typed, {"ok": 1})
+    restored, meta = checkpoint.load(tmp_path / "t.msgpack", raw)
+    assert_trees_equal(restored, typed) and meta == {"ok": 1}
