@@ -1,7 +1,7 @@
-"""Task ``reach`` / ``hold`` / ``centre_out``: roll a fixed controller out on the JAX arm.
+"""Task ``rollout``: roll a fixed open-loop controller out on one task of the JAX arm.
 
-A placeholder controller (random or silent excitations) until the bilateral controllers
-exist; it checks the whole path from config to metrics and figures.
+Random or silent excitations: a floor that trained controllers must beat, and a quick
+check of the whole path from config to metrics and figures.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ def run_rollout(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     """Roll out ``cfg.task.controller`` for ``cfg.task.episodes`` episodes; write a plot."""
     t = cfg.task
     env_settings = OmegaConf.to_container(cfg.arm, resolve=True)
-    env = envs.make_functional(**env_settings)
+    env_settings.pop("task", None)
+    env = envs.make_functional(str(t.env), **env_settings)
     if t.controller not in CONTROLLERS:
         raise ValueError(f"unknown controller {t.controller!r}; valid: {', '.join(CONTROLLERS)}")
     if int(t.episodes) < 1:

@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from experiments.io import write_json
 
 log = logging.getLogger("callosum")
-TASK_KINDS = ("rollout", "bench_envs", "encoding", "bench_encoding")
+TASK_KINDS = ("motor", "rollout", "bench_envs", "encoding", "bench_encoding")
 
 
 def run_task(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
@@ -27,7 +27,11 @@ def run_task(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     if kind not in TASK_KINDS:
         raise ValueError(f"unknown task kind {kind!r}; valid kinds: {', '.join(TASK_KINDS)}")
     write_json(out_dir / "config.json", OmegaConf.to_container(cfg, resolve=True))
-    if kind == "rollout":
+    if kind == "motor":
+        from experiments.motor import run_motor
+
+        result = run_motor(cfg, out_dir)
+    elif kind == "rollout":
         from experiments.rollout import run_rollout
 
         result = run_rollout(cfg, out_dir)
@@ -38,10 +42,14 @@ def run_task(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     elif kind == "bench_encoding":
         from experiments.bench_encoding import format_table, run_benchmark
 
+        banded_keys = ("banded", "n_banded_train", "n_banded_test", "n_banded_features",
+                       "n_banded_voxels", "n_banded_ratios", "n_banded_alphas")
+
         t = cfg.task
         result = run_benchmark(n_train=t.n_train, n_test=t.n_test, n_features=t.n_features,
                                n_voxels=t.n_voxels, n_alphas=t.n_alphas, cv=t.cv,
-                               repeats=t.repeats, seed=t.seed, peers=t.peers)
+                               repeats=t.repeats, seed=t.seed, peers=t.peers,
+                               **{k: t[k] for k in banded_keys if k in t})
         print(format_table(result))
         write_json(out_dir / "bench_encoding.json", result)
     else:

@@ -19,7 +19,7 @@ def compose_cfg(overrides: list[str]):
 
 @pytest.mark.parametrize("task", ["reach", "hold", "centre_out"])
 def test_rollout_task_writes_metrics_and_plot(task: str, tmp_path: Path) -> None:
-    cfg = compose_cfg([f"task={task}", "task.episodes=8", "arm.episode_steps=10"])
+    cfg = compose_cfg(["task=rollout", f"task.env={task}", "task.episodes=8", "arm.episode_steps=10"])
     result = run_task(cfg, tmp_path)
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved == result
@@ -27,16 +27,17 @@ def test_rollout_task_writes_metrics_and_plot(task: str, tmp_path: Path) -> None
     assert 0 < saved["position_error"] < 1.5 and saved["position_error_ci95"] > 0
     assert 0.2 < saved["effort"] < 0.45  # E[u^2] = 1/3 for uniform excitations
     assert (tmp_path / "hand_paths.png").stat().st_size > 10_000
-    assert json.loads((tmp_path / "config.json").read_text())["task"]["name"] == task
+    assert json.loads((tmp_path / "config.json").read_text())["task"]["env"] == task
 
 
 def test_zero_controller_reports_zero_effort(tmp_path: Path) -> None:
-    cfg = compose_cfg(["task=hold", "task.controller=zero", "task.episodes=4", "arm.episode_steps=5"])
+    cfg = compose_cfg(["task=rollout", "task.env=hold", "task.controller=zero", "task.episodes=4",
+                       "arm.episode_steps=5"])
     assert run_task(cfg, tmp_path)["effort"] == 0.0
 
 
 def test_same_seed_same_metrics(tmp_path: Path) -> None:
-    cfg = compose_cfg(["task.episodes=4", "arm.episode_steps=5", "seed=3"])
+    cfg = compose_cfg(["task=rollout", "task.episodes=4", "arm.episode_steps=5", "seed=3"])
     assert run_task(cfg, tmp_path / "a") == run_task(cfg, tmp_path / "b")
 
 
@@ -45,10 +46,10 @@ def test_unknown_keys_and_values_fail_before_work(tmp_path: Path) -> None:
         compose_cfg(["task=juggle"])
     with pytest.raises(ConfigCompositionException):
         compose_cfg(["task.wobble=1"])
-    cfg = compose_cfg(["task.controller=psychic"])
+    cfg = compose_cfg(["task=rollout", "task.controller=psychic"])
     with pytest.raises(ValueError, match="controller"):
         run_task(cfg, tmp_path)
-    cfg = compose_cfg(["+arm.wobble=1"])
+    cfg = compose_cfg(["task=rollout", "+arm.wobble=1"])
     with pytest.raises(ValueError, match="wobble"):
         run_task(cfg, tmp_path)
     assert not (tmp_path / "metrics.json").exists()
@@ -59,10 +60,14 @@ def test_command_line_entry_point(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    cmd = [sys.executable, "-m", "experiments.run", "task=reach", "task.episodes=4",
+    cmd = [sys.executable, "-m", "experiments.run", "task=reach", "task.seeds=1",
+           "task.variants=[unilateral_dominant]", "task.eval_episodes=4", "train.max_epochs=1",
+           "train.updates_per_epoch=2", "train.batch_size=4", "train.val_episodes=4",
            "arm.episode_steps=5", f"hydra.run.dir={tmp_path}"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["task"] == "reach" and metrics["episodes"] == 4
-    assert (tmp_path / "hand_paths.png").exists()
+    assert metrics["task"] == "reach" and list(metrics["variants"]) == ["unilateral_dominant"]
+    assert set(metrics["variants"]["unilateral_dominant"]) == {"reach", "hold", "centre_out"}
+    assert (tmp_path / "report.html").exists()
+    assert (tmp_path / "checkpoints" / "unilateral_dominant.msgpack").exists()

@@ -1,0 +1,192 @@
+"""Report of a motor run: results and lesion tables, claims, and figures (PNG beside an
+embedded, self-contained ``report.html``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from experiments.report import Report
+
+MUSCLES = ("pectoralis", "deltoid", "brachioradialis", "triceps lat.", "biceps", "triceps long")
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _grid(n: int) -> tuple[int, int]:
+    cols = min(n, 4)
+    return (n + cols - 1) // cols, cols
+
+
+def plot_bars(variants: dict[str, Any], path: Path) -> None:
+    plt = _plt()
+    names = list(variants)
+    tasks = list(next(iter(variants.values())))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 4.2), dpi=110, squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        mean = [100 * variants[n][task]["position_error"] for n in names]
+        ci = [100 * np.nan_to_num(variants[n][task]["position_error_ci95"]) for n in names]
+        ax.barh(range(len(names)), mean, xerr=ci, color=plt.cm.tab10(np.arange(len(names)) % 10), capsize=3)
+        ax.set_yticks(range(len(names)), names if ax is axes[0][0] else [""] * len(names), fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel("mean position error (cm)")
+        ax.set_title(task)
+    fig.suptitle("Position error per variant (mean over seeds, 95 % CI)")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_paths(paths: dict[str, Any], path: Path, title: str) -> None:
+    plt = _plt()
+    rows, cols = _grid(len(paths))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.4 * rows), dpi=110, squeeze=False)
+    for ax, (name, p) in zip(axes.flat, paths.items()):
+        colors = plt.cm.hsv(np.linspace(0, 1, len(p["hand"]), endpoint=False))
+        for hand, start, target, c in zip(p["hand"], p["start"], p["target"], colors):
+            xy = np.vstack([start, hand])
+            ax.plot(xy[:, 0], xy[:, 1], color=c, lw=1.2)
+            ax.plot(*target, "x", color=c, ms=6, mew=1.5)
+        ax.set_aspect("equal")
+        ax.set_title(name, fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(paths):]:
+        ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_learning(history: dict[str, Any], path: Path) -> None:
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=110)
+    for name, h in history.items():
+        train = np.asarray(h["train_position_error"], float)  # (epochs, seeds)
+        val = np.asarray(h["val_position_error"], float)
+        if train.size == 0:
+            continue
+        epochs = np.arange(1, len(train) + 1)
+        axes[0].plot(epochs, 100 * train.reshape(len(train), -1).mean(axis=1), label=name)
+        axes[1].plot(epochs, 100 * val.reshape(len(val), -1).mean(axis=1), label=name)
+    for ax, title in zip(axes, ("training batches", "validation set")):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("mean position error (cm)")
+        ax.set_yscale("log")
+        ax.set_title(title)
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_weights(training: dict[str, Any], path: Path) -> bool:
+    names = [n for n, t in training.items() if "w_left" in t]
+    if not names:
+        return False
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(names)), 3.8), dpi=110)
+    for i, name in enumerate(names):
+        for j, (side, color) in enumerate((("w_left", "tab:blue"), ("w_right", "tab:orange"))):
+            w = np.asarray(training[name][side], float)
+            x = i + (j - 0.5) * 0.3
+            ax.bar(x, w.mean(), width=0.28, color=color, alpha=0.6, label=side if i == 0 else None)
+            ax.plot(np.full_like(w, x), w, "k.", ms=4)
+    ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+    ax.set_xticks(range(len(names)), names, fontsize=7, rotation=15)
+    ax.set_ylabel("combination weight")
+    ax.set_title("Learned hemisphere weights (bars: mean; dots: seeds; dotted: initial 0.5)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
+def plot_excitations(paths: dict[str, Any], path: Path, episode: int = 0) -> None:
+    plt = _plt()
+    rows, cols = _grid(len(paths))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.8 * rows), dpi=110, squeeze=False,
+                             sharey=True)
+    for ax, (name, p) in zip(axes.flat, paths.items()):
+        u = np.asarray(p["excitation"])[episode]
+        t = np.arange(1, len(u) + 1) * 10  # ms, control step 10 ms
+        for m in range(u.shape[-1]):
+            ax.plot(t, u[:, m], lw=1.1, label=MUSCLES[m])
+        ax.set_title(name, fontsize=8)
+        ax.set_ylim(0, 1)
+        ax.tick_params(labelsize=7)
+    axes.flat[0].legend(fontsize=6)
+    for ax in list(axes.flat)[len(paths):]:
+        ax.axis("off")
+    fig.supxlabel("time (ms)")
+    fig.supylabel("excitation")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _results_rows(results: dict[str, Any], label: str = "") -> list[list[Any]]:
+    rows = []
+    for name, per_task in results.items():
+        for task, r in per_task.items():
+            rows.append([f"{label}{name}", task, 100 * r["position_error"],
+                         100 * r["position_error_ci95"], 100 * r["final_position_error"],
+                         100 * r["final_position_error_ci95"], r["effort"]])
+    return rows
+
+
+def write_report(metrics: dict[str, Any], data: dict[str, Any], out_dir: Path) -> None:
+    out_dir = Path(out_dir)
+    header = ["variant", "task", "error (cm)", "± 95 % CI", "final error (cm)", "± 95 % CI", "effort"]
+    rep = Report(f"callosum motor run: task={metrics['task']} (trained on {metrics['train_task']})")
+    rep.text(f"Seeds {metrics['seeds']}; controller {metrics['agent']}. Errors: hand-target distance, "
+             f"mean over the episode (error) or at its last step (final), averaged over evaluation "
+             f"episodes and seeds; CIs are 95 % t-intervals over seeds.")
+    if "claims" in metrics:
+        rep.heading("The paper's claims")
+        rows = []
+        for name, c in metrics["claims"].items():
+            verdict = {True: "holds", False: "does not hold", None: "not tested"}[c["holds"]]
+            rows.append([name, verdict])
+        rep.table(["claim", "verdict here"], rows)
+        rep.text("Numbers behind each verdict: metrics.json, key 'claims'. Reported as they came out.")
+    rep.heading("Results")
+    rep.table(header, _results_rows(metrics["variants"]))
+    plot_bars(metrics["variants"], out_dir / "position_error.png")
+    rep.figure(out_dir / "position_error.png", "Mean position error per variant and evaluation task")
+    if data.get("centre_out"):
+        plot_paths(data["centre_out"], out_dir / "centre_out_paths.png",
+                   "Centre-out reaches (seed 0; x: targets)")
+        rep.figure(out_dir / "centre_out_paths.png", "Hand paths to the centre-out targets, per variant")
+        plot_excitations(data["centre_out"], out_dir / "excitations.png")
+        rep.figure(out_dir / "excitations.png", "Muscle excitations, centre-out target 1 (seed 0)")
+    if data.get("history"):
+        plot_learning(data["history"], out_dir / "learning_curves.png")
+        rep.figure(out_dir / "learning_curves.png", "Learning curves (mean over seeds)")
+    rep.heading("Training")
+    rep.table(["variant", "epochs (per seed)", "train seconds", "w_left", "w_right"],
+              [[n, str(t["epochs"]), t["seconds"],
+                " ".join(f"{w:.2f}" for w in t.get("w_left", [])) or "-",
+                " ".join(f"{w:.2f}" for w in t.get("w_right", [])) or "-"]
+               for n, t in metrics["training"].items()], fmt=".1f")
+    if plot_weights(metrics["training"], out_dir / "hemisphere_weights.png"):
+        rep.figure(out_dir / "hemisphere_weights.png", "Learned combination weights w_left, w_right")
+    if any(metrics["lesions"].values()):
+        rep.heading("Lesions (evaluation without retraining)")
+        rows = []
+        for name, per_lesion in metrics["lesions"].items():
+            rows += _results_rows({f"{name} / {lesion}": r for lesion, r in per_lesion.items()})
+        rep.table(["variant / lesion"] + header[1:], rows)
+        rep.text("silence_left / silence_right: every activity of that hemisphere set to zero; "
+                 "cut_callosum: no callosal input to either side.")
+    rep.write(out_dir / "report.html")

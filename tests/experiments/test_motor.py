@@ -1,0 +1,166 @@
+"""``task=reach`` / ``task=paper`` end to end with tiny settings: metrics, checkpoints,
+report, lesions, claims, resume and the NaN guard."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_module
+
+from agents import checkpoint
+from agents.rollout import EpisodeSampler
+from agents.training import TrainConfig, Trainer
+from agents.variants import build_model, make_variant
+from experiments.motor import train_variant
+from experiments.run import run_task
+
+TINY = ["task.seeds=2", "task.eval_episodes=8", "train.max_epochs=2", "train.updates_per_epoch=2",
+        "train.batch_size=4", "train.val_episodes=4", "arm.episode_steps=6", "agent.widths=[4,4]"]
+VARIANTS = "task.variants=[bilateral_specialised_cc,unilateral_dominant]"
+
+
+def compose_cfg(overrides: list[str]):
+    with initialize_config_module(config_module="experiments.conf", version_base="1.3"):
+        return compose(config_name="config", overrides=overrides)
+
+
+@pytest.fixture(scope="module")
+def reach_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("reach")
+    return out, run_task(compose_cfg(["task=reach", VARIANTS, *TINY]), out)
+
+
+def test_reach_run_writes_metrics_report_and_checkpoints(reach_run: tuple[Path, dict]) -> None:
+    out, result = reach_run
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved == json.loads(json.dumps(result))
+    assert saved["train_task"] == "reach" and saved["seeds"] == [0, 1]
+    for variant in ("bilateral_specialised_cc", "unilateral_dominant"):
+        for task in ("reach", "hold", "centre_out"):
+            r = saved["variants"][variant][task]
+            assert 0 < r["final_position_error"] < 1.5 and r["position_error_ci95"] >= 0
+            assert 0 < r["effort"] < 1 and len(r["per_seed_position_error"]) == 2
+            assert np.isclose(np.mean(r["per_seed_position_error"]), r["position_error"])
+        assert (out / "checkpoints" / f"{variant}.msgpack").exists()
+    # lesions: all three for a callosal bilateral controller, none for a unilateral one
+    assert set(saved["lesions"]["bilateral_specialised_cc"]) == {"silence_left", "silence_right", "cut_callosum"}
+    assert saved["lesions"]["unilateral_dominant"] == {}
+    both_silent = saved["lesions"]["bilateral_specialised_cc"]["silence_left"]["reach"]
+    assert both_silent["position_error"] != saved["variants"]["bilateral_specialised_cc"]["reach"]["position_error"]
+    weights = saved["training"]["bilateral_specialised_cc"]
+    assert len(weights["w_left"]) == 2 and min(weights["w_left"] + weights["w_right"]) >= 0
+    assert "claims" not in saved
+    page = (out / "report.html").read_text()
+    for png in ("position_error.png", "centre_out_paths.png", "learning_curves.png",
+                "hemisphere_weights.png", "excitations.png"):
+        assert (out / png).stat().st_size > 5_000
+    assert page.count("data:image/png;base64,") == 5 and "Lesions" in page
+    traj = np.load(out / "trajectories.npz")
+    assert traj["centre_out/unilateral_dominant/hand"].shape == (8, 6, 2)
+
+
+def test_existing_run_is_not_overwritten_and_resume_reuses_it(reach_run: tuple[Path, dict]) -> None:
+    out, result = reach_run
+    before = (out / "checkpoints" / "unilateral_dominant.msgpack").read_bytes()
+    cfg = compose_cfg(["task=reach", VARIANTS, *TINY])
+    with pytest.raises(FileExistsError, match="resume=true"):
+        run_task(cfg, out)
+    assert (out / "checkpoints" / "unilateral_dominant.msgpack").read_bytes() == before
+    # finished variants are not trained again: the same metrics come back
+    again = run_task(compose_cfg(["task=reach", VARIANTS, *TINY, "resume=true"]), out)
+    assert again["variants"] == json.loads(json.dumps(result["variants"]))
+    with pytest.raises(ValueError, match="learning_rate"):
+        run_task(compose_cfg(["task=reach", VARIANTS, *TINY, "resume=true", "train.learning_rate=0.1"]), out)
+
+
+def test_paper_task_trains_on_mixed_episodes_and_tests_the_claims(tmp_path: Path) -> None:
+    variants = "task.variants=[unilateral_dominant,unilateral_nondominant]"
+    result = run_task(compose_cfg(["task=paper", variants, *TINY]), tmp_path)
+    assert result["train_task"] == "mixed" and result["lesions"] == {
+        "unilateral_dominant": {}, "unilateral_nondominant": {}}
+    claims = result["claims"]
+    c1 = claims["claim_1_specialised_hemispheres_win_preferred_task"]
+    v = result["variants"]
+    assert c1["holds"] == (v["unilateral_dominant"]["reach"]["position_error"]
+                           < v["unilateral_nondominant"]["reach"]["position_error"]
+                           and v["unilateral_nondominant"]["hold"]["position_error"]
+                           < v["unilateral_dominant"]["hold"]["position_error"])
+    # the bilateral variants were not run: claims 2 and 3 are not tested, and say what is missing
+    for name in ("claim_2_bilateral_at_least_as_good_as_preferred", "claim_3_callosum_tends_to_help"):
+        assert claims[name]["holds"] is None and claims[name]["missing"]
+    assert "The paper's claims" in html.unescape((tmp_path / "report.html").read_text())
+
+
+@pytest.fixture(scope="module")
+def trainer() -> Trainer:
+    variant = make_variant("bilateral_unspecialised_cc")
+    cfg = TrainConfig(batch_size=4, updates_per_epoch=2, max_epochs=3, val_episodes=4, patience=10)
+    return Trainer(build_model(variant, (4, 4)), variant.objective, EpisodeSampler(episode_steps=6), cfg)
+
+
+KEYS = jnp.stack([jax.random.PRNGKey(0), jax.random.PRNGKey(1)])
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def test_resume_after_interruption_gives_the_same_parameters(trainer: Trainer, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = {"what": "test"}
+    straight, history, _ = train_variant(trainer, KEYS, tmp_path / "a.msgpack", settings, False, "a")
+
+    real_save, calls = checkpoint.save, []
+
+    def save_then_die(path, tree, meta=None):  # the process dies right after epoch 1's checkpoint
+        real_save(path, tree, meta)
+        calls.append(path)
+        if len(calls) == 1:
+            raise _Interrupt
+
+    monkeypatch.setattr(checkpoint, "save", save_then_die)
+    with pytest.raises(_Interrupt):
+        train_variant(trainer, KEYS, tmp_path / "b.msgpack", settings, False, "b")
+    resumed, history_b, _ = train_variant(trainer, KEYS, tmp_path / "b.msgpack", settings, True, "b")
+    for a, b in zip(jax.tree.leaves(straight), jax.tree.leaves(resumed)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert history_b == history and len(history["val_loss"]) == 3
+    with pytest.raises(ValueError, match="settings differ: what"):
+        train_variant(trainer, KEYS, tmp_path / "b.msgpack", {"what": "else"}, True, "b")
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(trainer: Trainer, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    real = trainer.epoch_seeds
+
+    def poisoned(state):  # the loss of seed index 1 turns NaN in the second epoch
+        new, log = real(state)
+        if int(state.epoch[0]) >= 1:
+            log = {**log, "train_loss": log["train_loss"].at[1, 0].set(jnp.nan)}
+        return new, log
+
+    monkeypatch.setattr(trainer, "epoch_seeds", poisoned)
+    path = tmp_path / "c.msgpack"
+    with pytest.raises(FloatingPointError, match=r"non-finite loss in epoch 2 for seed index\(es\) \[1\]"):
+        train_variant(trainer, KEYS, path, {}, False, "c")
+    state, meta = checkpoint.load(path, trainer.init_seeds(KEYS))
+    assert meta["epoch"] == 1 and np.asarray(state.epoch).tolist() == [1, 1]
+    assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(state.params))
+
+
+def test_bad_settings_fail_before_training(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="variant"):
+        run_task(compose_cfg(["task=reach", "task.variants=[bilateral_telepathic]", *TINY]), tmp_path)
+    with pytest.raises(ValueError, match="batch_size"):
+        run_task(compose_cfg(["task=reach", VARIANTS, *TINY, "train.batch_size=0"]), tmp_path)
+    with pytest.raises(ValueError, match="evaluation task"):
+        run_task(compose_cfg(["task=reach", VARIANTS, *TINY, "task.eval_tasks=[swim]"]), tmp_path)
+    with pytest.raises(ValueError, match="callosum"):
+        run_task(compose_cfg(["task=reach", VARIANTS, *TINY, "agent.callosum=telegraph"]), tmp_path)
+    assert not (tmp_path / "checkpoints").exists() and not (tmp_path / "metrics.json").exists()
