@@ -16,7 +16,11 @@ median of ``repeats`` timed calls (all times are kept in the result):
 6. MotorNet 0.3 (torch CPU): ``RigidTendonArm26`` in ``RandomTargetReach``, rollout under
    ``no_grad`` and one BPTT update of a 32-unit GRU policy with Adam; and the hand-path
    difference between MotorNet's arm and ours at a fine time step (model parity);
-7. hand-trajectory error of the default ``n_substeps`` (and of 2 and 4) against a
+7. one training update (``agents.Trainer.update``: closed-loop BPTT through the arm,
+   gradient routing where specialised, Adam) of the default controllers (64 x 64 per
+   hemisphere, paper callosum) at batch ``grad_batch`` x ``steps``, against MotorNet's
+   update (6.);
+8. hand-trajectory error of the default ``n_substeps`` (and of 2 and 4) against a
    fine-step reference (20 substeps), same starts and excitations, float32.
 
 ``peers=False`` skips the non-JAX measurements of 3-6 (the JAX-backed ``make_vec`` and
@@ -58,7 +62,13 @@ TARGETS: dict[str, tuple[str, str, float]] = {
         "jax_env.physics_steps_per_s", "peers.mujoco_rollout.physics_steps_per_s", 0.5),
     "jax_ctrl_vs_arm_sync_vector_env": (
         "jax_env.ctrl_steps_per_s", "peers.arm_sync_vector_env.ctrl_steps_per_s", 20.0),
+    # seconds per training update: MotorNet's over ours (so > 1 means ours is faster)
+    "motornet_update_vs_bilateral_specialised_update": (
+        "peers.motornet_bptt.s_per_update", "training.bilateral_specialised_cc.s_per_update", 3.0),
+    "motornet_update_vs_bilateral_unspecialised_update": (
+        "peers.motornet_bptt.s_per_update", "training.bilateral_unspecialised_cc.s_per_update", 3.0),
 }
+TRAINING_VARIANTS = ("bilateral_specialised_cc", "bilateral_unspecialised_cc", "unilateral_unspecialised")
 DIST_NAMES = ("jax", "jaxlib", "mujoco", "mujoco-mjx", "gymnasium", "torch", "motornet", "numpy", "flax")
 
 # -- small helpers -----------------------------------------------------------------------
@@ -200,6 +210,32 @@ def _motion_stats(traj: dict[str, np.ndarray]) -> dict[str, Any]:
     }
 
 
+def _bench_training(grad_batch: int, steps: int, repeats: int, variants: tuple[str, ...]) -> dict[str, Any]:
+    """Seconds per jitted training update of the default controllers on reach episodes."""
+    from agents.rollout import EpisodeSampler
+    from agents.training import TrainConfig, Trainer
+    from agents.variants import build_model, make_variant
+
+    sampler = EpisodeSampler(episode_steps=steps)
+    out = {}
+    for name in variants:
+        variant = make_variant(name)
+        trainer = Trainer(build_model(variant, (64, 64)), variant.objective, sampler,
+                          TrainConfig(batch_size=grad_batch))
+        state = trainer.init(jax.random.PRNGKey(0))
+        t0 = time.perf_counter()
+        update = jax.jit(trainer.update).lower(state.params, state.opt_state, state.key).compile()
+        compile_s = time.perf_counter() - t0
+        params, opt, loss, _ = jax.block_until_ready(update(state.params, state.opt_state, state.key))
+        timing = time_calls(lambda u=update, p=params, o=opt, k=state.key: u(p, o, k), repeats)
+        out[name] = {"batch": grad_batch, "steps": steps, "widths": [64, 64], "objective": variant.objective,
+                     "callosum": variant.callosum, "compile_s": compile_s, **timing,
+                     "s_per_update": timing["median_s"], "loss_finite": bool(np.isfinite(float(loss))),
+                     "includes": "episode draw, closed-loop rollout, backward (2 routed objectives "
+                                 "when specialised), clipping, Adam step"}
+    return out
+
+
 # -- assembly ------------------------------------------------------------------------------
 def _ratios(result: dict[str, Any]) -> dict[str, Any]:
     out = {}
@@ -213,7 +249,7 @@ def _ratios(result: dict[str, Any]) -> dict[str, Any]:
 
 def run_benchmark(
     batch: int = 1024, steps: int = 50, grad_batch: int = 64, repeats: int = 3,
-    peers: bool = True, progress: bool = True,
+    peers: bool = True, progress: bool = True, training_variants: tuple[str, ...] = TRAINING_VARIANTS,
 ) -> dict:
     """Run every measurement (see module docstring); returns a JSON-serialisable dict."""
     log = make_logger(progress, "bench_envs")
@@ -223,6 +259,8 @@ def run_benchmark(
     jax_env, traj = _bench_jax_rollout(envs.make_functional("reach"), inp, repeats)
     log(f"JAX env: {jax_env['ctrl_steps_per_s']:.3g} control steps/s; BPTT gradient (compiling) ...")
     jax_grad = _bench_jax_grad(grad_batch, steps, repeats)
+    log("training updates of the default controllers (compiling) ...")
+    training = _bench_training(grad_batch, steps, repeats, tuple(training_variants))
     accuracy = _bench_accuracy(inp, repeats, jax_env, traj, log)
     vec = {"arm_jax_vector_env_small": guard(f"ArmVectorEnv({SYNC_NUM_ENVS})", log, bench_arm_jax_vector,
                                               SYNC_NUM_ENVS, steps, repeats)}
@@ -234,10 +272,11 @@ def run_benchmark(
         "meta": {
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "settings": {"batch": batch, "steps": steps, "grad_batch": grad_batch, "repeats": repeats,
-                         "peers": peers, "statistic": "median of repeats"},
+                         "peers": peers, "statistic": "median of repeats",
+                         "training_variants": list(training_variants)},
             "machine": machine(), "versions": versions(DIST_NAMES),
         },
-        "jax_env": jax_env, "jax_grad": jax_grad, "accuracy": accuracy, "jax_vector_env": vec,
+        "jax_env": jax_env, "jax_grad": jax_grad, "training": training, "accuracy": accuracy, "jax_vector_env": vec,
         "peers": peer_results,
     }
     result["ratios"] = _ratios(result)
@@ -287,6 +326,9 @@ def format_table(result: dict) -> str:
     g, mb = result["jax_grad"], result["peers"].get("motornet_bptt", {})
     grad_rows = [["JAX jit(grad) open-loop actions", fmt(g["batch"]), fmt(g["steps"]), fmt(g["median_s"]),
                   fmt(g["compile_s"]), f"finite={g['grad_finite']}"]]
+    for name, rec in result.get("training", {}).items():
+        grad_rows.append([f"JAX training update {name}", fmt(rec["batch"]), fmt(rec["steps"]),
+                          fmt(rec["median_s"]), fmt(rec["compile_s"]), "64x64, Adam"])
     if mb:
         grad_rows.append(["MotorNet BPTT update (GRU 32 + Adam)", fmt(mb.get("batch")), fmt(mb.get("steps")),
                           fmt(mb.get("median_s")), "-",

@@ -8,7 +8,8 @@ from experiments.bench_envs import format_table, run_benchmark
 
 
 def test_tiny_benchmark_reports_consistent_numbers(tmp_path: Path) -> None:
-    result = run_benchmark(batch=8, steps=5, grad_batch=4, repeats=1, peers=False, progress=False)
+    result = run_benchmark(batch=8, steps=5, grad_batch=4, repeats=1, peers=False, progress=False,
+                           training_variants=("bilateral_specialised_cc",))
     env = result["jax_env"]
     assert env["ctrl_steps_per_s"] > 0
     assert env["physics_steps_per_s"] == env["ctrl_steps_per_s"] * env["n_substeps"]
@@ -18,6 +19,10 @@ def test_tiny_benchmark_reports_consistent_numbers(tmp_path: Path) -> None:
     # Semi-implicit Euler converges: more substeps, smaller error against the fine reference.
     errors = [rows[n]["mean_error_m"] for n in sorted(rows) if n != result["accuracy"]["reference_substeps"]]
     assert all(a > b for a, b in zip(errors, errors[1:])), errors
+    update = result["training"]["bilateral_specialised_cc"]
+    assert update["loss_finite"] is True and update["s_per_update"] > 0 and update["batch"] == 4
     assert result["peers"] == {}
+    # without the peer the update ratio is reported as missing, not invented
+    assert result["ratios"]["motornet_update_vs_bilateral_specialised_update"]["value"] is None
     table = format_table(result)
     assert "JAX env" in table and "n_substeps" in table
