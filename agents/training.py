@@ -168,10 +168,14 @@ class Trainer:
         return new, log
 
     # -- compiled, over a leading seed axis (compiled once per trainer) ------------------
-    @cached_property
-    def init_seeds(self) -> Any:
-        """``jit(vmap(init))``: states for a stack of keys (seeds, 2)."""
-        return jax.jit(jax.vmap(self.init))
+    def init_seeds(self, keys: jax.Array) -> TrainState:
+        """States for a stack of keys (seeds, 2), stacked along a leading seed axis.
+
+        Seed by seed, not ``jit(vmap(init))``: on the CPU backend (jaxlib 0.10.2) the batched
+        QR of flax's orthogonal GRU initialiser hung inside XLA; initialisation is cheap.
+        """
+        states = [self.init(k) for k in keys]
+        return jax.tree.map(lambda *xs: jnp.stack(xs), *states)
 
     @cached_property
     def epoch_seeds(self) -> Any:

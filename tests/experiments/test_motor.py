@@ -164,3 +164,16 @@ def test_bad_settings_fail_before_training(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="callosum"):
         run_task(compose_cfg(["task=reach", VARIANTS, *TINY, "agent.callosum=telegraph"]), tmp_path)
     assert not (tmp_path / "checkpoints").exists() and not (tmp_path / "metrics.json").exists()
+
+
+def test_gru_hemispheres_train_over_seeds(tmp_path: Path) -> None:
+    """Recurrent hemispheres through the runner's training path (several seeds at once)."""
+    variant = make_variant("bilateral_specialised_cc")
+    cfg = TrainConfig(batch_size=4, updates_per_epoch=2, max_epochs=1, val_episodes=4)
+    trainer = Trainer(build_model(variant, (4, 4), cell="gru"), variant.objective,
+                      EpisodeSampler(episode_steps=4), cfg)
+    state, history, _ = train_variant(trainer, KEYS, tmp_path / "g.msgpack", {}, False, "gru")
+    assert np.asarray(state.epoch).tolist() == [1, 1]
+    assert np.isfinite(history["val_loss"][0]).all()
+    kernel = state.params["params"]["left"]["layers_0"]
+    assert {"ir", "iz", "in", "hr", "hz", "hn"} <= set(kernel)  # GRU gates, per seed
