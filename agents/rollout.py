@@ -12,7 +12,6 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from envs.config import TASKS, ArmConfig
 from envs.functional import ArmState, FunctionalArmEnv
@@ -89,10 +88,3 @@ class EpisodeSampler:
             return jax.vmap(lambda k, i: env.reset(k, target_index=i))(keys, index)
         return jax.vmap(env.reset)(keys)
 
-
-def summary(traj: Trajectory) -> dict[str, np.ndarray]:
-    """Per-episode evaluation numbers (B,): mean and final hand-target distance (m), mean
-    effort (mean u^2)."""
-    err = np.asarray(traj.position_error)
-    return {"position_error": err.mean(axis=1), "final_position_error": err[:, -1],
-            "effort": np.asarray(traj.excitation**2).mean(axis=(1, 2))}

@@ -64,8 +64,18 @@ from brain import BandedRidgeEncoder, RidgeEncoder, pearson_r
 from brain.banded import band_candidates
 from brain.ridge import cv_folds
 from experiments.bench_timing import (
-    Logger, cpu_snapshot, finite_or_none, fmt, grid, guard, interference, interference_line, machine,
-    make_logger, time_calls, versions,
+    Logger,
+    cpu_snapshot,
+    finite_or_none,
+    fmt,
+    grid,
+    guard,
+    interference,
+    interference_line,
+    machine,
+    make_logger,
+    time_calls,
+    versions,
 )
 
 NOISE_SD = 2.0
@@ -169,24 +179,31 @@ def _grid_index(best: np.ndarray, alphas: np.ndarray) -> np.ndarray:
 
 
 # -- fits ------------------------------------------------------------------------------------
-def _bench_ours(data: dict[str, np.ndarray], alphas: np.ndarray, cv: int, repeats: int) -> dict[str, Any]:
-    """Fit time of ``RidgeEncoder`` (first call with compilation, then warm calls), test r.
-
-    The returned ``_arrays`` (dropped before JSON) hold ``test_r`` (V,), ``best_alphas`` (V,),
-    ``cv_scores`` (n_alphas, V) and ``pred`` (n_test, V).
-    """
-    fitted: list[RidgeEncoder] = []
+def _timed_fits(make: Any, X: Any, Y: np.ndarray, repeats: int) -> tuple[Any, dict, dict, list]:
+    """Fit ``make()`` on (X, Y) once (compiling), then ``repeats`` warm times; returns the first
+    fitted estimator, the first and warm timings and the warnings raised."""
+    fitted: list[Any] = []
 
     def fit() -> np.ndarray:
-        fitted.append(RidgeEncoder(delays=[0], alphas=alphas, cv=cv, zscore=ZSCORE)
-                      .fit(data["X_train"], data["Y_train"]))
+        fitted.append(make().fit(X, Y))
         return fitted[-1].coef_
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         first = time_calls(fit, 1)
         warm = time_calls(fit, repeats)
-    enc = fitted[0]
+    return fitted[0], first, warm, list(caught)
+
+
+def _bench_ours(data: dict[str, np.ndarray], alphas: np.ndarray, cv: int, repeats: int) -> dict[str, Any]:
+    """Fit time of ``RidgeEncoder`` (first call with compilation, then warm calls), test r.
+
+    The returned ``_arrays`` (dropped before JSON) hold ``test_r`` (V,), ``best_alphas`` (V,),
+    ``cv_scores`` (n_alphas, V) and ``pred`` (n_test, V).
+    """
+    enc, first, warm, caught = _timed_fits(
+        lambda: RidgeEncoder(delays=[0], alphas=alphas, cv=cv, zscore=ZSCORE),
+        data["X_train"], data["Y_train"], repeats)
     test_r = np.asarray(enc.score(data["X_test"], data["Y_test"]))
     return {
         "settings": {"delays": [0], "cv": cv, "zscore": ZSCORE, "score_cv": enc.score_cv,
@@ -351,19 +368,13 @@ def _bench_banded_ours(data: dict[str, Any], ratios: np.ndarray, alphas: np.ndar
     ``_arrays`` (dropped before JSON): ``test_r`` (V,), ``penalties`` (V, 2) per-space
     penalties, ``cv_scores`` (n_candidates, n_alphas, V), ``pred`` (n_test, V).
     """
-    fitted: list[BandedRidgeEncoder] = []
-
-    def fit() -> np.ndarray:
-        fitted.append(BandedRidgeEncoder(delays=[0], alphas=alphas, ratios=ratios, cv=cv, zscore=ZSCORE)
-                      .fit(data["Xs_train"], data["Y_train"]))
-        return fitted[-1].coef_
-
-    with warnings.catch_warnings(record=True) as caught:
+    enc, first, warm, caught = _timed_fits(
+        lambda: BandedRidgeEncoder(delays=[0], alphas=alphas, ratios=ratios, cv=cv, zscore=ZSCORE),
+        data["Xs_train"], data["Y_train"], repeats)
+    with warnings.catch_warnings(record=True) as scoring:
         warnings.simplefilter("always")
-        first = time_calls(fit, 1)
-        warm = time_calls(fit, repeats)
-        enc = fitted[0]
         test_r = np.asarray(enc.score(data["Xs_test"], data["Y_test"]))
+    caught += scoring
     n_candidates = enc.candidates_.shape[0]
     return {
         "settings": {"delays": [0], "cv": cv, "zscore": ZSCORE, "voxel_batch": enc.voxel_batch,
