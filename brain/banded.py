@@ -33,12 +33,13 @@ from brain.delays import check_delays, make_delays
 from brain.ridge import (
     best_alphas_from_scores,
     check_alphas,
-    precision_scope,
-    warn_constant,
-    warn_grid_edges,
+    check_matrix,
     cv_folds,
+    precision_scope,
     ridge_cv_scores,
     ridge_weights,
+    warn_constant,
+    warn_grid_edges,
 )
 from brain.scoring import pearson_r
 
@@ -126,16 +127,7 @@ class BandedRidgeEncoder:
         self.random_state = random_state
 
     def _check(self, name: str, A: Any, n_trs: int | None = None) -> np.ndarray:
-        A = np.asarray(A, dtype=np.dtype(self.dtype))
-        if A.ndim != 2:
-            raise ValueError(f"{name} must be 2-D (n_trs, n_columns), got shape {A.shape}")
-        if n_trs is not None and A.shape[0] != n_trs:
-            raise ValueError(
-                f"Xs[0] and {name} must have the same n_trs, got {n_trs} and {A.shape[0]}"
-            )
-        if not np.all(np.isfinite(A)):
-            raise ValueError(f"{name} {A.shape} holds {A.size - np.isfinite(A).sum()} NaN/inf")
-        return A
+        return check_matrix(name, A, self.dtype, n_trs, reference="Xs[0]")
 
     def _check_spaces(self, Xs: Any) -> list[np.ndarray]:
         """Validate Xs: a non-empty sequence of 2-D arrays with one n_trs."""

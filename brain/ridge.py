@@ -219,6 +219,20 @@ def ridge_cv_scores(
     return jnp.nanmean(jnp.stack(per_fold), axis=0)
 
 
+def check_matrix(name: str, A: Any, dtype: str, n_trs: int | None = None,
+                 reference: str = "X") -> np.ndarray:
+    """``A`` as a finite 2-D ``dtype`` array; with ``n_trs``, its rows must match those of
+    ``reference``. Errors name the array, its shape and the offending sizes."""
+    A = np.asarray(A, dtype=np.dtype(dtype))
+    if A.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_trs, n_columns), got shape {A.shape}")
+    if n_trs is not None and A.shape[0] != n_trs:
+        raise ValueError(f"{reference} and {name} must have the same n_trs, got {n_trs} and {A.shape[0]}")
+    if not np.all(np.isfinite(A)):
+        raise ValueError(f"{name} {A.shape} holds {A.size - np.isfinite(A).sum()} NaN/inf")
+    return A
+
+
 def check_alphas(alphas: Any) -> np.ndarray:
     """The sorted alpha grid (n_alphas,) float64; ``None`` gives logspace(-2, 7, 20)."""
     grid = np.logspace(-2, 7, 20) if alphas is None else np.asarray(alphas)
@@ -296,14 +310,7 @@ class RidgeEncoder:
         self.zscore = zscore
 
     def _check(self, name: str, A: Any, n_trs: int | None = None) -> np.ndarray:
-        A = np.asarray(A, dtype=np.dtype(self.dtype))
-        if A.ndim != 2:
-            raise ValueError(f"{name} must be 2-D (n_trs, n_columns), got shape {A.shape}")
-        if n_trs is not None and A.shape[0] != n_trs:
-            raise ValueError(f"X and {name} must have the same n_trs, got {n_trs} and {A.shape[0]}")
-        if not np.all(np.isfinite(A)):
-            raise ValueError(f"{name} {A.shape} holds {A.size - np.isfinite(A).sum()} NaN/inf")
-        return A
+        return check_matrix(name, A, self.dtype, n_trs, reference="X")
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "coef_"):
