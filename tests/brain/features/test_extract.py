@@ -1,0 +1,139 @@
+"""Extraction of per-layer features per TR into HDF5: layout, TR alignment, resume, errors."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("av")
+h5py = pytest.importorskip("h5py")
+
+from brain.features.clips import clip_windows
+from brain.features.extract import extract_features
+from brain.features.instructions import load_instructions
+from brain.features.media import write_test_audio, write_test_video
+from brain.features.models import load_model
+from brain.loaders import load_features
+
+TR = 1.5
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("media")
+    video, audio = root / "clip.mp4", root / "sound.wav"
+    write_test_video(video, 7.4, fps=10)
+    write_test_audio(audio, 6.2)
+    return {"video": video, "audio": audio}
+
+
+def _contents(path: Path) -> dict[str, object]:
+    """Every dataset and attribute of an HDF5 file, by path."""
+    out: dict[str, object] = {f"@{k}": v for k, v in h5py.File(path, "r").attrs.items()}
+    with h5py.File(path, "r") as f:
+        def visit(name: str, obj) -> None:
+            out.update({f"{name}@{k}": v for k, v in obj.attrs.items()})
+            if isinstance(obj, h5py.Dataset):
+                out[name] = obj[()]
+        f.visititems(visit)
+    return out
+
+
+def _assert_same(a: Path, b: Path) -> None:
+    ca, cb = _contents(a), _contents(b)
+    assert sorted(ca) == sorted(cb)
+    for key in ca:
+        np.testing.assert_array_equal(np.asarray(ca[key]), np.asarray(cb[key]), err_msg=key)
+
+
+def test_video_model_writes_one_row_per_tr_per_instruction_and_layer(tiny_dirs, media, tmp_path) -> None:
+    fm = load_model(tiny_dirs["llava_onevision"], max_new_tokens=3)
+    instructions = load_instructions("video")[:2]
+    out = extract_features(media["video"], fm, instructions, tmp_path / "f.h5", tr=TR, context=3.0,
+                           batch_size=2, progress=False)
+    n_rows = math.floor(7.4 / TR)
+    with h5py.File(out, "r") as f:
+        assert sorted(k for k in f if k != "clips") == sorted(i.name for i in instructions)
+        np.testing.assert_allclose(f["clips/window"][()], clip_windows(7.4, TR, 3.0), atol=1e-9)
+        assert f.attrs["model"] == fm.name and f.attrs["tr"] == TR and f.attrs["n_layers"] == fm.n_layers
+        for ins in instructions:
+            g = f[ins.name]
+            assert g.attrs["instruction"] == ins.text
+            assert sorted(g) == [f"layer_{k:02d}" for k in range(fm.n_layers)]
+            assert all(g[k].shape == (n_rows, fm.hidden_size) for k in g)
+    assert not out.with_name(out.name + ".partial").exists()
+    # The encoding pipeline reads one instruction group at a time.
+    layers = load_features(out, group=instructions[1].name)
+    assert len(layers) == fm.n_layers and layers["layer_00"].shape == (n_rows, fm.hidden_size)
+    a = load_features(out, group=instructions[0].name)["layer_02"]
+    assert np.abs(a - layers["layer_02"]).max() > 1e-3  # the instruction changes the features
+    with pytest.raises(ValueError, match="choose one with group"):
+        load_features(out)
+    with pytest.raises(ValueError, match="no group 'nope'"):
+        load_features(out, group="nope")
+
+
+def test_audio_model_reads_the_sound_track_of_a_video(tiny_dirs, media, tmp_path) -> None:
+    fm = load_model(tiny_dirs["whisper"], window_seconds=TR)
+    out = extract_features(media["video"], fm, (), tmp_path / "a.h5", tr=TR, progress=False)
+    layers = load_features(out)  # a plain encoder's layers sit at the root
+    assert list(layers) == [f"layer_{k:02d}" for k in range(fm.n_layers)]
+    assert layers["layer_00"].shape == (4, fm.hidden_size)
+
+
+def test_resume_after_an_interruption_gives_identical_files(tiny_dirs, media, tmp_path, monkeypatch) -> None:
+    fm = load_model(tiny_dirs["qwen2_audio"], max_new_tokens=2)
+    instructions = load_instructions("audio")[:2]
+    kwargs = dict(tr=TR, context=3.0, batch_size=1, progress=False)
+    reference = extract_features(media["audio"], fm, instructions, tmp_path / "ref.h5", **kwargs)
+
+    calls = {"n": 0}
+    original = type(fm).features
+
+    def crash_after_three(self, clips, instruction=None):
+        calls["n"] += 1
+        if calls["n"] > 3:
+            raise KeyboardInterrupt
+        return original(self, clips, instruction)
+
+    out = tmp_path / "run.h5"
+    monkeypatch.setattr(type(fm), "features", crash_after_three)
+    with pytest.raises(KeyboardInterrupt):
+        extract_features(media["audio"], fm, instructions, out, **kwargs)
+    monkeypatch.setattr(type(fm), "features", original)
+    partial = out.with_name(out.name + ".partial")
+    assert not out.exists() and len(list(partial.rglob("*.npy"))) == 3
+    with pytest.raises(FileExistsError, match="resume=true"):
+        extract_features(media["audio"], fm, instructions, out, **kwargs)
+    with pytest.raises(ValueError, match="settings changed.*tr"):
+        extract_features(media["audio"], fm, instructions, out, **{**kwargs, "tr": 1.0}, resume=True)
+    extract_features(media["audio"], fm, instructions, out, **kwargs, resume=True)
+    _assert_same(reference, out)
+    with pytest.raises(FileExistsError, match="exists"):
+        extract_features(media["audio"], fm, instructions, out, **kwargs)
+
+
+def test_bad_stimuli_and_settings_are_clear_errors(tiny_dirs, media, tmp_path) -> None:
+    fm = load_model(tiny_dirs["whisper"], window_seconds=TR)
+    short = tmp_path / "short.wav"
+    write_test_audio(short, 0.8)
+    with pytest.raises(ValueError, match="shorter than one TR"):
+        extract_features(short, fm, (), tmp_path / "s.h5", tr=TR, progress=False)
+    junk = tmp_path / "junk.mp4"
+    junk.write_text("not a video")
+    with pytest.raises(ValueError, match="junk.mp4"):
+        extract_features(junk, fm, (), tmp_path / "j.h5", tr=TR, progress=False)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        extract_features(tmp_path / "missing.wav", fm, (), tmp_path / "m.h5", tr=TR, progress=False)
+    with pytest.raises(ValueError, match="instructions=none"):
+        extract_features(media["audio"], fm, load_instructions("audio"), tmp_path / "i.h5", tr=TR,
+                         progress=False)
+    video_model = load_model(tiny_dirs["videomae"])
+    with pytest.raises(ValueError, match="no video stream"):
+        extract_features(media["audio"], video_model, (), tmp_path / "v.h5", tr=TR, progress=False)
+    assert not list(tmp_path.glob("*.h5"))
