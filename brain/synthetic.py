@@ -120,8 +120,14 @@ def region_vertices(cfg: SyntheticConfig) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(vertices), np.asarray(labels)
 
 
-def make_synthetic(cfg: SyntheticConfig | None = None, seed: int = 0) -> SyntheticData:
-    """Generate one synthetic experiment (see module docstring)."""
+def make_synthetic(cfg: SyntheticConfig | None = None, seed: int = 0,
+                   features: dict[str, list[np.ndarray]] | None = None) -> SyntheticData:
+    """Generate one synthetic experiment (see module docstring).
+
+    ``features``: real per-layer features {space: [(n_trs, n_features) per layer]} (e.g. a
+    model's features of a stimulus from ``task=features``) used instead of the generated
+    layers of that space, so the planted responses are driven by them; each needs
+    ``n_runs * trs_per_run + n_test_trs`` rows (training TRs first)."""
     from nilearn.glm.first_level import spm_hrf
 
     cfg = cfg or SyntheticConfig()
@@ -130,12 +136,27 @@ def make_synthetic(cfg: SyntheticConfig | None = None, seed: int = 0) -> Synthet
     n_all = n_train + n_test
     semantic = _ar1(rng, n_all, cfg.n_latent, 0.95)
     feats = {s: _layers(rng, _ar1(rng, n_all, cfg.n_latent, 0.3), semantic, cfg) for s in cfg.spaces}
+    for space, layers in (features or {}).items():
+        if space not in cfg.spaces:
+            raise ValueError(f"features for unknown space {space!r}; spaces: {list(cfg.spaces)}")
+        layers = [np.asarray(x, dtype=np.float64) for x in layers]
+        bad = [x.shape for x in layers if x.ndim != 2 or x.shape[0] != n_all]
+        if not layers or bad:
+            raise ValueError(f"features of {space!r}: need layers of shape ({n_all}, n_features) "
+                             f"(n_runs * trs_per_run + n_test_trs rows), got {bad or 'no layers'}")
+        sd = [x.std(0) for x in layers]
+        feats[space] = [(x - x.mean(0)) / np.where(s > 0, s, 1.0) for x, s in zip(layers, sd)]
     vertices, region = region_vertices(cfg)
     n_vox = len(vertices)
+
+    def _depth(space: str | None) -> int:
+        return len(feats[space]) if space in feats else cfg.n_layers
+
     space_of = {s: i for i, s in enumerate(cfg.spaces)}
     true_space = np.array([space_of.get(cfg.regions[r].space, -1) for r in region])
     true_layer = np.array([-1 if cfg.regions[r].space is None
-                           else int(round(cfg.regions[r].depth * (cfg.n_layers - 1))) for r in region])
+                           else int(round(cfg.regions[r].depth * (_depth(cfg.regions[r].space) - 1)))
+                           for r in region])
     ev = np.array([cfg.regions[r].ev if cfg.regions[r].space else 0.0 for r in region])
 
     # The SPM response at the FIR model's lags (TRs) only, so the planted model is exactly
@@ -146,7 +167,7 @@ def make_synthetic(cfg: SyntheticConfig | None = None, seed: int = 0) -> Synthet
     signal = np.zeros((n_all, n_vox))
     for v in np.flatnonzero(true_space >= 0):
         x = feats[cfg.spaces[true_space[v]]][true_layer[v]]
-        drive = x @ rng.standard_normal(cfg.n_features)
+        drive = x @ rng.standard_normal(x.shape[1])
         s = np.convolve(drive, hrf)[:n_all]
         signal[:, v] = (s - s.mean()) / s.std()
 

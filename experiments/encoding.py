@@ -22,7 +22,7 @@ from brain.layers import best_layer, region_curves, region_means, variance_parti
 from brain.noise_ceiling import cross_subject_ceiling, normalised_alignment, split_half_ceiling
 from brain.stats import block_permutation_test, fdr_bh, wilcoxon_across_subjects
 from brain.dataset import EncodingData
-from brain.loaders import load_experiment
+from brain.loaders import load_experiment, load_features
 from brain.synthetic import SyntheticConfig, make_synthetic
 from experiments.encoding_report import write_encoding_report
 
@@ -38,12 +38,26 @@ def load_data(cfg: DictConfig) -> EncodingData:
     if t.data == "files":
         return load_experiment(**OmegaConf.to_container(t.files, resolve=True))
     sizes = OmegaConf.to_container(t.synthetic, resolve=True)
-    return make_synthetic(SyntheticConfig(**sizes), seed=int(cfg.seed))
+    real = t.get("stimulus_features") or {}
+    if not real.get("file"):
+        return make_synthetic(SyntheticConfig(**sizes), seed=int(cfg.seed))
+    # Planted responses driven by a model's real features of a stimulus (task=features output).
+    layers = list(load_features(real["file"], group=real.get("group")).values())
+    n_rows, n_test = layers[0].shape[0], int(sizes["n_test_trs"])
+    per_run = (n_rows - n_test) // int(sizes["n_runs"])
+    if per_run < 20:
+        raise ValueError(f"{real['file']}: {n_rows} TRs of features are too few for {sizes['n_runs']} training "
+                         f"runs of >= 20 TRs plus {n_test} test TRs (lower task.synthetic.n_test_trs or n_runs)")
+    sizes["trs_per_run"] = per_run
+    n_all = per_run * int(sizes["n_runs"]) + n_test
+    return make_synthetic(SyntheticConfig(**sizes), seed=int(cfg.seed),
+                          features={real.get("space", "audio"): [x[:n_all] for x in layers]})
 
 
 def _subject_scores(data: EncodingData, cfg: DictConfig, rng: np.random.Generator,
                     bar: tqdm) -> dict[str, Any]:
-    """Per-subject layer scores, p-values and ceilings. Arrays (n_spaces, n_subjects, ...)."""
+    """Per-subject layer scores, p-values and ceilings: per key a list over spaces of arrays
+    (n_subjects, n_layers of that space, ...) (spaces may differ in depth); ceiling (n_subjects, n_vox)."""
     t = cfg.task
     encoder = {"delays": list(t.delays), "cv": int(t.cv),
                "alphas": None if t.alphas is None else list(t.alphas)}
@@ -64,7 +78,15 @@ def _subject_scores(data: EncodingData, cfg: DictConfig, rng: np.random.Generato
                           for pred in res.predictions])
             for key, value in zip(keys, (res.r, res.r2, res.best_alphas, p)):
                 out[key][i][s] = value
-    return {**{k: np.asarray(v) for k, v in out.items()}, "ceiling": np.asarray(ceilings)}
+    return {**{k: [np.asarray(per_space) for per_space in v] for k, v in out.items()},
+            "ceiling": np.asarray(ceilings)}
+
+
+def _stack_spaces(per_space: list[np.ndarray]) -> np.ndarray:
+    """(n_spaces, n_subjects, max layers, ...): spaces with fewer layers are padded with NaN."""
+    depth = max(a.shape[1] for a in per_space)
+    return np.stack([np.concatenate([a, np.full((a.shape[0], depth - a.shape[1], *a.shape[2:]), np.nan)], axis=1)
+                     for a in per_space])
 
 
 def partition_variance(data: EncodingData, res: dict[str, Any], cfg: DictConfig) -> np.ndarray:
@@ -74,7 +96,7 @@ def partition_variance(data: EncodingData, res: dict[str, Any], cfg: DictConfig)
     t = cfg.task
     parts = []
     for s in range(data.bold_train.shape[0]):
-        best = [int(np.nanargmax(np.nanmean(res["r"][i, s], axis=1))) for i in range(2)]
+        best = [int(np.nanargmax(np.nanmean(res["r"][i][s], axis=1))) for i in range(2)]
         train = [data.features_train[sp][k] for sp, k in zip(data.spaces, best)]
         test = [data.features_test[sp][k] for sp, k in zip(data.spaces, best)]
         y_train = zscore_runs(data.bold_train[s], data.runs)
@@ -85,7 +107,7 @@ def partition_variance(data: EncodingData, res: dict[str, Any], cfg: DictConfig)
             warnings.simplefilter("ignore", UserWarning)
             joint.fit(train, y_train, runs=data.runs)
         r2_joint = np.asarray(r2_score(y_test, joint.predict(test)))
-        p = variance_partition(res["r2"][0, s, best[0]], res["r2"][1, s, best[1]], r2_joint)
+        p = variance_partition(res["r2"][0][s][best[0]], res["r2"][1][s][best[1]], r2_joint)
         parts.append(np.stack([p["unique_a"], p["unique_b"], p["shared"]]))
     return np.stack(parts)
 
@@ -144,7 +166,7 @@ def run_encoding(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     """Run the encoding task end to end; write encoding.npz, figures and report.html."""
     data = load_data(cfg)
     rng = np.random.default_rng(int(cfg.seed))
-    n_fits = data.bold_train.shape[0] * len(data.spaces) * len(data.features_train[data.spaces[0]])
+    n_fits = data.bold_train.shape[0] * sum(len(data.features_train[sp]) for sp in data.spaces)
     with tqdm(total=n_fits, desc="encoding fits", unit="layer") as bar:
         res = _subject_scores(data, cfg, rng, bar)
     # Cross-subject ceiling (Oota et al.'s extrapolation; needs >= 3 subjects). Reported beside
@@ -158,8 +180,8 @@ def run_encoding(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         metrics = summarise(data, res, cfg)
     truth = {k: getattr(data, k) for k in ("true_space", "true_layer") if hasattr(data, k)}
     np.savez_compressed(
-        out_dir / "encoding.npz.tmp.npz", r=res["r"], r2=res["r2"], best_alphas=res["best_alphas"],
-        pvalues=res["pvalues"], ceiling=res["ceiling"],
+        out_dir / "encoding.npz.tmp.npz", **{k: _stack_spaces(res[k]) for k in ("r", "r2", "best_alphas", "pvalues")},
+        ceiling=res["ceiling"], n_layers=np.array([len(data.features_train[sp]) for sp in data.spaces]),
         best_layers=np.stack([best_layer(np.nanmean(r, axis=0))[0] for r in res["r"]]),
         vertices=np.array([]) if data.vertices is None else data.vertices, region=data.region,
         region_names=np.array(data.region_names), spaces=np.array(data.spaces), **truth,

@@ -62,3 +62,21 @@ def test_layers_go_from_sensory_to_semantic(data) -> None:
     deep = similarity(data.features_train["video"][-1], data.features_train["audio"][-1])
     early = similarity(data.features_train["video"][0], data.features_train["audio"][0])
     assert deep > early + 0.2
+
+
+def test_real_features_drive_the_planted_responses() -> None:
+    """Features given for a space replace its generated layers (standardised), with their
+    own depth, and the planted test signal is a linear function of the chosen layer."""
+    cfg = SyntheticConfig(n_subjects=1, n_runs=2, trs_per_run=60, n_test_trs=40, vertices_per_region=4)
+    rng = np.random.default_rng(5)
+    real = [rng.normal(3.0, 2.0, (160, 7)) for _ in range(3)]
+    data = make_synthetic(cfg, seed=1, features={"audio": real})
+    got = np.concatenate([data.features_train["audio"][0], data.features_test["audio"][0]])
+    np.testing.assert_allclose(got, (real[0] - real[0].mean(0)) / real[0].std(0), rtol=1e-5, atol=1e-6)
+    assert len(data.features_train["audio"]) == 3 and len(data.features_train["video"]) == cfg.n_layers
+    audio = data.true_space == data.spaces.index("audio")
+    assert set(data.true_layer[audio]) <= {0, 2}  # depth 0 and 1 of a 3-layer stack
+    with pytest.raises(ValueError, match=r"\(160, n_features\)"):
+        make_synthetic(cfg, features={"audio": [x[:100] for x in real]})
+    with pytest.raises(ValueError, match="unknown space"):
+        make_synthetic(cfg, features={"smell": real})
