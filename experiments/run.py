@@ -17,7 +17,8 @@ from omegaconf import DictConfig, OmegaConf
 from experiments.io import write_json
 
 log = logging.getLogger("callosum")
-TASK_KINDS = ("motor", "rollout", "bench_envs", "encoding", "bench_encoding")
+TASK_KINDS = ("motor", "rollout", "bench_envs", "encoding", "bench_encoding", "features",
+              "bench_features")
 
 
 def run_task(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
@@ -35,6 +36,18 @@ def run_task(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         from experiments.rollout import run_rollout
 
         result = run_rollout(cfg, out_dir)
+    elif kind == "features":
+        from experiments.features import run_features
+
+        result = run_features(cfg, out_dir)
+    elif kind == "bench_features":
+        from experiments.bench_features import format_table, run_benchmark
+
+        t = cfg.task
+        result = run_benchmark(n_clips=int(t.n_clips), whisper_clips=int(t.whisper_clips), tr=float(t.tr),
+                               context=float(t.context), batch=int(t.batch), device=str(t.device))
+        print(format_table(result))
+        write_json(out_dir / "bench_features.json", result)
     elif kind == "encoding":
         from experiments.encoding import run_encoding
 
