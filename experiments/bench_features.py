@@ -52,7 +52,7 @@ def run_benchmark(n_clips: int = 48, whisper_clips: int = 200, tr: float = 1.49,
     from brain.features.demo import write_demo_audio
     from brain.features.media import write_test_video
     from brain.features.models import pick_device
-    from brain.features.tiny import FAMILIES, write_tiny_model
+    from brain.features.tiny import FAMILIES, VIDEO_FAMILIES, write_tiny_model
 
     device = pick_device(device)
     start = cpu_snapshot()
@@ -65,7 +65,7 @@ def run_benchmark(n_clips: int = 48, whisper_clips: int = 200, tr: float = 1.49,
         write_test_video(video, (n_clips + 1) * tr, fps=25, size=(64, 64))
         for family in FAMILIES:
             path = write_tiny_model(family, root / family)
-            stim = video if family in ("llava_onevision", "videomae") else audio
+            stim = video if family in VIDEO_FAMILIES else audio
             results[f"tiny_{family}"] = _bench_one(str(path), stim, n_clips, tr, context, batch, device, root)
         results["whisper-base"] = _bench_one("whisper-base", audio, whisper_clips, tr, context, batch, device,
                                              root)

@@ -44,7 +44,7 @@ def _event(rng: np.random.Generator, kind: str, n: int, sr: int) -> np.ndarray:
 def demo_audio(duration: float, sr: int = 16000, seed: int = 0) -> np.ndarray:
     """(round(duration * sr),) float32 in [-1, 1] (see module docstring)."""
     rng = np.random.default_rng(seed)
-    n_total = int(round(duration * sr))
+    n_total = round(duration * sr)
     out = np.zeros(n_total)
     logits = rng.standard_normal(len(KINDS))
     pos = 0

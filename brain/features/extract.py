@@ -92,7 +92,7 @@ def extract_features(stimulus: str | Path, model: FeatureModel, instructions: tu
         for group, start in todo:
             if start not in cache:  # the clips of a batch serve every instruction
                 cache = {start: source.clips(windows[start:start + batch_size])}
-            values = model.features(cache[start], groups[group])
+            values = model.features(cache[start], groups[group], clip_seconds=context)
             store.put(group, start, values)
             bar.update()
         bar.close()

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -80,8 +80,11 @@ class FeatureModel:
     max_new_tokens: int = 16
     extras: dict[str, Any] = field(default_factory=dict)
 
-    def features(self, clips: list[np.ndarray] | np.ndarray, instruction: str | None = None) -> np.ndarray:
-        """(batch, n_layers, hidden_size) float32 features of equally sized ``clips``."""
+    def features(self, clips: list[np.ndarray] | np.ndarray, instruction: str | None = None,
+                 clip_seconds: float | None = None) -> np.ndarray:
+        """(batch, n_layers, hidden_size) float32 features of equally sized ``clips``.
+        ``clip_seconds``: the time a video clip's frames span (sets Qwen-VL's temporal
+        positions; default one second per frame)."""
         clips = [np.asarray(c) for c in clips]
         if not clips:
             raise ValueError("no clips given")
@@ -93,8 +96,9 @@ class FeatureModel:
             raise ValueError(f"{self.name} is a plain {self.modality} encoder and takes no instruction "
                              "(instructions=none)")
         torch = _torch()
+        fm = self if clip_seconds is None else replace(self, extras={**self.extras, "clip_seconds": clip_seconds})
         with torch.inference_mode():
-            out = _FORWARD[self.family](self, clips, instruction)
+            out = _FORWARD[self.family](fm, clips, instruction)
         out = out.float().cpu().numpy()
         if not np.all(np.isfinite(out)):
             raise FloatingPointError(f"{self.name}: non-finite features (try half=false)")
@@ -200,6 +204,24 @@ def load_model(spec: str | Path, device: str = "auto", half: bool = False, mode:
                             extras={"tokenizer": tok, "video_tokens": tokens,
                                     "mean": prep.get("image_mean", [0.5, 0.5, 0.5]),
                                     "std": prep.get("image_std", [0.5, 0.5, 0.5])}, **common)
+    if family == "qwen2_5_vl":
+        model = tf.Qwen2_5_VLForConditionalGeneration.from_pretrained(path, dtype=dtype).to(device).eval()
+        tok = tf.AutoTokenizer.from_pretrained(path)
+        prep = _preprocessing(path)
+        vision = model.config.vision_config
+        factor = vision.patch_size * vision.spatial_merge_size
+        height, width = _size(prep, 224)
+        if height % factor or width % factor:
+            raise ValueError(f"{path}: frame size {height}x{width} must be a multiple of {factor}")
+        frames = int(n_frames or prep.get("num_frames") or 8)
+        frames += -frames % vision.temporal_patch_size  # whole temporal patches
+        text = model.config.text_config
+        return FeatureModel(path.name, family, "video", True, text.num_hidden_layers, text.hidden_size, model,
+                            n_frames=frames, frame_size=(height, width),
+                            extras={"tokenizer": tok,
+                                    "mean": prep.get("image_mean", [0.48145466, 0.4578275, 0.40821073]),
+                                    "std": prep.get("image_std", [0.26862954, 0.26130258, 0.27577711])},
+                            **common)
     if family == "qwen2_audio":
         model = tf.Qwen2AudioForConditionalGeneration.from_pretrained(path, dtype=dtype).to(device).eval()
         processor = tf.AutoProcessor.from_pretrained(path)
@@ -209,7 +231,7 @@ def load_model(spec: str | Path, device: str = "auto", half: bool = False, mode:
                             extras={"processor": processor}, **common)
     del torch
     raise ValueError(f"{path}: model type {family!r} is not supported; supported: llava_onevision, "
-                     "qwen2_audio (instruction-tuned), whisper, videomae (plain encoders)")
+                     "qwen2_5_vl, qwen2_audio (instruction-tuned), whisper, videomae (plain encoders)")
 
 
 def _whisper(name: str, encoder: Any, fe: Any, device: str) -> FeatureModel:
@@ -244,6 +266,10 @@ def _eos_ids(fm: FeatureModel, tokenizer: Any) -> list[int]:
     return sorted(set(ids))
 
 
+_PLACEHOLDERS = ("image_token_index", "video_token_index", "image_token_id", "video_token_id",
+                 "audio_token_index", "audio_token_id")
+
+
 def _lm_features(fm: FeatureModel, inputs: dict[str, Any], tokenizer: Any):
     """Per-layer means for an instruction-tuned model (see module docstring)."""
     torch = _torch()
@@ -253,11 +279,18 @@ def _lm_features(fm: FeatureModel, inputs: dict[str, Any], tokenizer: Any):
         return _layer_means(out.hidden_states, inputs["attention_mask"])
     eos = _eos_ids(fm, tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
-    seq = model.generate(**inputs, max_new_tokens=fm.max_new_tokens, do_sample=False, pad_token_id=pad)
+    # The answer must not contain stimulus placeholders (the second pass would count them as
+    # video/audio slots); a real model hardly emits them, a random one does.
+    placeholders = sorted({int(v) for k in _PLACEHOLDERS if (v := getattr(model.config, k, None)) is not None})
+    seq = model.generate(**inputs, max_new_tokens=fm.max_new_tokens, do_sample=False, pad_token_id=pad,
+                         suppress_tokens=placeholders or None)
     n_prompt = inputs["input_ids"].shape[1]
     answer = _answer_mask(seq[:, n_prompt:], eos)
     mask = torch.cat([inputs["attention_mask"], answer.to(inputs["attention_mask"].dtype)], dim=1)
-    out = model(**{**inputs, "input_ids": seq, "attention_mask": mask}, output_hidden_states=True)
+    full = {**inputs, "input_ids": seq, "attention_mask": mask}
+    if "mm_token_type_ids" in inputs:  # Qwen-VL: answer tokens are text (type 0)
+        full["mm_token_type_ids"] = torch.cat([inputs["mm_token_type_ids"], torch.zeros_like(answer)], dim=1)
+    out = model(**full, output_hidden_states=True)
     weights = torch.cat([torch.zeros_like(inputs["attention_mask"]), answer], dim=1)
     return _layer_means(out.hidden_states, weights)
 
@@ -300,6 +333,45 @@ def _llava_onevision(fm: FeatureModel, clips: list[np.ndarray], instruction: str
     return _lm_features(fm, inputs, tok)
 
 
+def qwen_video_patches(pixels: np.ndarray, patch: int, merge: int, temporal: int) -> tuple[np.ndarray, tuple]:
+    """Qwen2-VL / Qwen2.5-VL video layout: normalised (batch, frames, C, H, W) pixels to
+    (batch, grid_t * grid_h * grid_w, C * temporal * patch * patch) flat patches, ordered as
+    transformers' Qwen2-VL video processor orders them, and the grid (t, h, w)."""
+    b, f, c, h, w = pixels.shape
+    if f % temporal:
+        pixels = np.concatenate([pixels, np.repeat(pixels[:, -1:], temporal - f % temporal, axis=1)], axis=1)
+        f = pixels.shape[1]
+    gt, gh, gw = f // temporal, h // patch, w // patch
+    x = pixels.reshape(b, gt, temporal, c, gh // merge, merge, patch, gw // merge, merge, patch)
+    x = x.transpose(0, 1, 4, 7, 5, 8, 3, 2, 6, 9)
+    return x.reshape(b, gt * gh * gw, c * temporal * patch * patch), (gt, gh, gw)
+
+
+def _qwen2_5_vl(fm: FeatureModel, clips: list[np.ndarray], instruction: str | None):
+    torch = _torch()
+    tok, vision = fm.extras["tokenizer"], fm.model.config.vision_config
+    pixels = _pixels(fm, clips).float().cpu().numpy()
+    flat, (gt, gh, gw) = qwen_video_patches(pixels, vision.patch_size, vision.spatial_merge_size,
+                                            vision.temporal_patch_size)
+    prompt = _chat(tok, "video", instruction or "")
+    pad = "<|video_pad|>"
+    if prompt.count(pad) != 1:
+        raise ValueError(f"{fm.name}: the chat template must place one {pad} token, got {prompt!r}")
+    prompt = prompt.replace(pad, pad * (gt * gh * gw // vision.spatial_merge_size**2))
+    enc = tok([prompt] * len(clips), return_tensors="pt", add_special_tokens=False)
+    ids = enc["input_ids"].to(fm.device)
+    dtype = next(fm.model.parameters()).dtype
+    # Seconds per temporal patch: frames are spread evenly over the clip's window.
+    seconds = fm.extras.get("clip_seconds") or fm.n_frames
+    inputs = {"input_ids": ids, "attention_mask": enc["attention_mask"].to(fm.device),
+              "pixel_values_videos": torch.from_numpy(flat.reshape(-1, flat.shape[-1])).to(fm.device, dtype),
+              "video_grid_thw": torch.tensor([[gt, gh, gw]] * len(clips), device=fm.device),
+              "second_per_grid_ts": torch.tensor([vision.temporal_patch_size * seconds / fm.n_frames] * len(clips),
+                                                 device=fm.device),
+              "mm_token_type_ids": (ids == fm.model.config.video_token_id).int() * 2}
+    return _lm_features(fm, inputs, tok)
+
+
 def _qwen2_audio(fm: FeatureModel, clips: list[np.ndarray], instruction: str | None):
     processor = fm.extras["processor"]
     prompt = _chat(processor, "audio", instruction or "")
@@ -325,5 +397,5 @@ def _videomae(fm: FeatureModel, clips: list[np.ndarray], instruction: str | None
     return torch.stack([h.mean(1) for h in out.hidden_states[1:]], dim=1)
 
 
-_FORWARD = {"llava_onevision": _llava_onevision, "qwen2_audio": _qwen2_audio, "whisper": _whisper_forward,
+_FORWARD = {"llava_onevision": _llava_onevision, "qwen2_5_vl": _qwen2_5_vl, "qwen2_audio": _qwen2_audio, "whisper": _whisper_forward,
             "videomae": _videomae}

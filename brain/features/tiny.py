@@ -10,18 +10,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-FAMILIES = ("llava_onevision", "qwen2_audio", "whisper", "videomae")
+FAMILIES = ("llava_onevision", "qwen2_5_vl", "qwen2_audio", "whisper", "videomae")
+VIDEO_FAMILIES = ("llava_onevision", "qwen2_5_vl", "videomae")
 
 _WORDS = ["describe", "the", "scene", "in", "this", "video", "audio", "clip", "one", "sentence", "what", "action", "is", "happening", "list", "main", "objects", "visible", "how", "many", "people", "are", "there", "distinct", "can", "you", "see", "emotion", "do", "express", "where", "does", "it", "take", "place", "sounds", "hear", "transcribe", "said", "speaker", "voice", "convey", "music", "summarise"]
 _CHAT = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{% for c in m['content'] %}"
-         "{% if c['type'] == 'video' %}<video>\n{% elif c['type'] == 'audio' %}"
+         "{% if c['type'] == 'video' %}VIDEO\n{% elif c['type'] == 'audio' %}"
          "<|audio_bos|><|AUDIO|><|audio_eos|>\n{% else %}{{ c['text'] }}{% endif %}{% endfor %}"
          "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
 _SPECIAL = ("<pad>", "<unk>", "<|im_start|>", "<|im_end|>", "<video>", "<image>", "<|AUDIO|>",
-            "<|audio_bos|>", "<|audio_eos|>")
+            "<|audio_bos|>", "<|audio_eos|>", "<|vision_start|>", "<|vision_end|>", "<|video_pad|>",
+            "<|image_pad|>")
+_VIDEO_PLACEHOLDER = {"llava_onevision": "<video>", "qwen2_5_vl": "<|vision_start|><|video_pad|><|vision_end|>"}
 
 
-def _tokenizer():
+def _tokenizer(video_placeholder: str = "<video>"):
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
@@ -32,7 +35,7 @@ def _tokenizer():
     tok = PreTrainedTokenizerFast(tokenizer_object=core, unk_token="<unk>", pad_token="<pad>",
                                   eos_token="<|im_end|>")
     tok.add_special_tokens({"additional_special_tokens": list(_SPECIAL[4:])})
-    tok.chat_template = _CHAT
+    tok.chat_template = _CHAT.replace("VIDEO", video_placeholder)
     return tok, vocab
 
 
@@ -53,7 +56,7 @@ def write_tiny_model(family: str, directory: str | Path, n_layers: int = 3, seed
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     if family == "llava_onevision":
-        tok, vocab = _tokenizer()
+        tok, vocab = _tokenizer(_VIDEO_PLACEHOLDER[family])
         cfg = tf.LlavaOnevisionConfig(
             vision_config=dict(model_type="siglip_vision_model", hidden_size=32, intermediate_size=64,
                                num_hidden_layers=2, num_attention_heads=2, image_size=32, patch_size=8),
@@ -66,6 +69,24 @@ def write_tiny_model(family: str, directory: str | Path, n_layers: int = 3, seed
                 "video_processor_type": "LlavaOnevisionVideoProcessor"}
         (out / "video_preprocessor_config.json").write_text(json.dumps(prep, indent=2))
         tok.save_pretrained(out)
+    elif family == "qwen2_5_vl":
+        tok, vocab = _tokenizer(_VIDEO_PLACEHOLDER[family])
+        text = {**_text_config(len(tok), n_layers), "model_type": "qwen2_5_vl_text",
+                "rope_scaling": {"type": "mrope", "mrope_section": [2, 3, 3]},
+                "bos_token_id": None, "eos_token_id": vocab["<|im_end|>"]}
+        cfg = tf.Qwen2_5_VLConfig(
+            vision_config={"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2,
+                           "out_hidden_size": 32, "patch_size": 14, "spatial_merge_size": 2,
+                           "temporal_patch_size": 2, "window_size": 56, "fullatt_block_indexes": [1]},
+            text_config=text, image_token_id=vocab["<|image_pad|>"], video_token_id=vocab["<|video_pad|>"],
+            vision_start_token_id=vocab["<|vision_start|>"], vision_end_token_id=vocab["<|vision_end|>"])
+        model = tf.Qwen2_5_VLForConditionalGeneration(cfg)
+        prep = {"image_mean": [0.48145466, 0.4578275, 0.40821073],
+                "image_std": [0.26862954, 0.26130258, 0.27577711], "size": {"height": 56, "width": 56},
+                "num_frames": 4, "patch_size": 14, "temporal_patch_size": 2, "merge_size": 2,
+                "video_processor_type": "Qwen2VLVideoProcessor"}
+        (out / "video_preprocessor_config.json").write_text(json.dumps(prep, indent=2))
+        tok.save_pretrained(out)
     elif family == "qwen2_audio":
         tok, vocab = _tokenizer()
         fe = tf.WhisperFeatureExtractor(feature_size=16)
@@ -74,7 +95,7 @@ def write_tiny_model(family: str, directory: str | Path, n_layers: int = 3, seed
                               num_mel_bins=16),
             text_config=_text_config(len(tok), n_layers), audio_token_index=vocab["<|AUDIO|>"])
         model = tf.Qwen2AudioForConditionalGeneration(cfg)
-        tf.Qwen2AudioProcessor(feature_extractor=fe, tokenizer=tok, chat_template=_CHAT).save_pretrained(out)
+        tf.Qwen2AudioProcessor(feature_extractor=fe, tokenizer=tok, chat_template=tok.chat_template).save_pretrained(out)
     elif family == "whisper":
         cfg = tf.WhisperConfig(d_model=32, encoder_layers=n_layers, decoder_layers=1,
                                encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64,

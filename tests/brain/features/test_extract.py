@@ -51,8 +51,9 @@ def _assert_same(a: Path, b: Path) -> None:
         np.testing.assert_array_equal(np.asarray(ca[key]), np.asarray(cb[key]), err_msg=key)
 
 
-def test_video_model_writes_one_row_per_tr_per_instruction_and_layer(tiny_dirs, media, tmp_path) -> None:
-    fm = load_model(tiny_dirs["llava_onevision"], max_new_tokens=3)
+@pytest.mark.parametrize("family", ["llava_onevision", "qwen2_5_vl"])
+def test_video_model_writes_one_row_per_tr_per_instruction_and_layer(tiny_dirs, media, tmp_path, family) -> None:
+    fm = load_model(tiny_dirs[family], max_new_tokens=3)
     instructions = load_instructions("video")[:2]
     out = extract_features(media["video"], fm, instructions, tmp_path / "f.h5", tr=TR, context=3.0,
                            batch_size=2, progress=False)
@@ -95,11 +96,11 @@ def test_resume_after_an_interruption_gives_identical_files(tiny_dirs, media, tm
     calls = {"n": 0}
     original = type(fm).features
 
-    def crash_after_three(self, clips, instruction=None):
+    def crash_after_three(self, clips, instruction=None, **kwargs):
         calls["n"] += 1
         if calls["n"] > 3:
             raise KeyboardInterrupt
-        return original(self, clips, instruction)
+        return original(self, clips, instruction, **kwargs)
 
     out = tmp_path / "run.h5"
     monkeypatch.setattr(type(fm), "features", crash_after_three)

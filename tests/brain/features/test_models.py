@@ -11,9 +11,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from brain.features.models import _answer_mask, load_model
+from brain.features.models import _answer_mask, load_model, qwen_video_patches
 
-INSTRUCTED = ("llava_onevision", "qwen2_audio")
+INSTRUCTED = ("llava_onevision", "qwen2_5_vl", "qwen2_audio")
 
 
 def _clips(fm, n: int, seed: int = 0) -> list[np.ndarray]:
@@ -23,7 +23,7 @@ def _clips(fm, n: int, seed: int = 0) -> list[np.ndarray]:
     return [(0.1 * rng.standard_normal(int(1.5 * fm.sampling_rate))).astype(np.float32) for _ in range(n)]
 
 
-@pytest.mark.parametrize("family", ["llava_onevision", "qwen2_audio", "whisper", "videomae"])
+@pytest.mark.parametrize("family", ["llava_onevision", "qwen2_5_vl", "qwen2_audio", "whisper", "videomae"])
 def test_one_row_per_layer_and_batches_agree(tiny_dirs, family: str) -> None:
     fm = load_model(tiny_dirs[family], max_new_tokens=3, window_seconds=1.5)
     config = fm.model.config
@@ -61,7 +61,8 @@ def test_generate_mode_is_the_mean_over_answer_tokens(tiny_dirs) -> None:
     inputs = processor(text=[prompt], audio=clip, sampling_rate=16000, return_tensors="pt")
     with torch.inference_mode():
         seq = model.generate(**inputs, max_new_tokens=4, do_sample=False,
-                             pad_token_id=processor.tokenizer.pad_token_id)
+                             pad_token_id=processor.tokenizer.pad_token_id,
+                             suppress_tokens=[model.config.audio_token_id])  # no placeholder in answers
         n = inputs["input_ids"].shape[1]
         answer = seq[0, n:].tolist()
         eos = processor.tokenizer.eos_token_id
@@ -110,3 +111,24 @@ def test_model_directory_problems_are_named(tiny_dirs, tmp_path: Path) -> None:
         load_model(odd)
     with pytest.raises(ValueError, match="unknown mode"):
         load_model(tiny_dirs["whisper"], mode="dream")
+
+
+def test_qwen_video_patches_match_the_transformers_image_processor() -> None:
+    """A still image as a 2-frame video must give exactly the patches transformers' Qwen2-VL
+    image processor makes of the image (it repeats an image over the temporal patch)."""
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import (
+        Qwen2VLImageProcessorPil,
+    )
+
+    image = np.random.default_rng(3).integers(0, 256, (56, 84, 3), dtype=np.uint8)
+    processor = Qwen2VLImageProcessorPil(min_pixels=56 * 56, max_pixels=56 * 84)
+    ref = processor(images=[image], return_tensors="np")
+    mean = np.asarray(processor.image_mean, np.float32)[:, None, None]
+    std = np.asarray(processor.image_std, np.float32)[:, None, None]
+    frame = (image.transpose(2, 0, 1).astype(np.float32) / 255.0 - mean) / std
+    flat, grid = qwen_video_patches(np.stack([frame, frame])[None], patch=14, merge=2, temporal=2)
+    assert grid == tuple(ref["image_grid_thw"][0]) == (1, 4, 6)
+    np.testing.assert_allclose(flat[0], ref["pixel_values"], rtol=1e-5, atol=1e-5)
+    odd, grid_odd = qwen_video_patches(np.stack([frame, frame, frame])[None], patch=14, merge=2, temporal=2)
+    assert grid_odd == (2, 4, 6)  # an odd frame count is padded by repeating the last frame
+    np.testing.assert_array_equal(odd[0, :24], flat[0])
