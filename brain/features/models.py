@@ -5,8 +5,8 @@ uint8 frames (n_frames, H, W, 3) at ``frame_size``) and an optional task instruc
 array (batch, n_layers, hidden) float32, one row per layer of the model's language (or
 encoder) stack, without the embedding layer.
 
-- Instruction-tuned models (``instruction_tuned=True``): LLaVA-OneVision (video) and
-  Qwen2-Audio (audio) families. ``mode="generate"`` (the paper's method): greedy answer of
+- Instruction-tuned models (``instruction_tuned=True``): LLaVA-OneVision, Qwen2.5-VL and
+  Video-LLaVA (video) and Qwen2-Audio (audio) families. ``mode="generate"`` (the paper's method): greedy answer of
   up to ``max_new_tokens`` tokens, then one forward pass over prompt + answer, and per layer
   the mean hidden state over the answer tokens (up to and including the first end token).
   ``mode="prompt"``: one forward pass, mean over all prompt + stimulus tokens.
@@ -204,6 +204,21 @@ def load_model(spec: str | Path, device: str = "auto", half: bool = False, mode:
                             extras={"tokenizer": tok, "video_tokens": tokens,
                                     "mean": prep.get("image_mean", [0.5, 0.5, 0.5]),
                                     "std": prep.get("image_std", [0.5, 0.5, 0.5])}, **common)
+    if family == "video_llava":
+        model = tf.VideoLlavaForConditionalGeneration.from_pretrained(path, dtype=dtype).to(device).eval()
+        tok = tf.AutoTokenizer.from_pretrained(path)
+        prep = _preprocessing(path)
+        vision = model.config.vision_config
+        side = vision.image_size
+        frames = int(n_frames or prep.get("num_frames") or 8)
+        tokens = frames * ((side // vision.patch_size) ** 2 + 1)  # Video-LLaVA keeps CLS per frame
+        text = model.config.text_config
+        return FeatureModel(path.name, family, "video", True, text.num_hidden_layers, text.hidden_size, model,
+                            n_frames=frames, frame_size=(side, side),
+                            extras={"tokenizer": tok, "video_tokens": tokens,
+                                    "mean": prep.get("image_mean", [0.48145466, 0.4578275, 0.40821073]),
+                                    "std": prep.get("image_std", [0.26862954, 0.26130258, 0.27577711])},
+                            **common)
     if family == "qwen2_5_vl":
         model = tf.Qwen2_5_VLForConditionalGeneration.from_pretrained(path, dtype=dtype).to(device).eval()
         tok = tf.AutoTokenizer.from_pretrained(path)
@@ -231,7 +246,7 @@ def load_model(spec: str | Path, device: str = "auto", half: bool = False, mode:
                             extras={"processor": processor}, **common)
     del torch
     raise ValueError(f"{path}: model type {family!r} is not supported; supported: llava_onevision, "
-                     "qwen2_5_vl, qwen2_audio (instruction-tuned), whisper, videomae (plain encoders)")
+                     "qwen2_5_vl, video_llava, qwen2_audio (instruction-tuned), whisper, videomae (plain encoders)")
 
 
 def _whisper(name: str, encoder: Any, fe: Any, device: str) -> FeatureModel:
@@ -320,7 +335,9 @@ def _audio(fm: FeatureModel, clips: list[np.ndarray]) -> list[np.ndarray]:
     return [c.astype(np.float32) for c in clips]
 
 
-def _llava_onevision(fm: FeatureModel, clips: list[np.ndarray], instruction: str | None):
+def _llava_video(fm: FeatureModel, clips: list[np.ndarray], instruction: str | None):
+    """LLaVA-OneVision and Video-LLaVA: one ``<video>`` placeholder expanded to the model's
+    number of video tokens, frames as ``pixel_values_videos`` (batch, frames, 3, H, W)."""
     tok = fm.extras["tokenizer"]
     prompt = _chat(tok, "video", instruction or "")
     video_token = "<video>"
@@ -397,5 +414,5 @@ def _videomae(fm: FeatureModel, clips: list[np.ndarray], instruction: str | None
     return torch.stack([h.mean(1) for h in out.hidden_states[1:]], dim=1)
 
 
-_FORWARD = {"llava_onevision": _llava_onevision, "qwen2_5_vl": _qwen2_5_vl, "qwen2_audio": _qwen2_audio, "whisper": _whisper_forward,
+_FORWARD = {"llava_onevision": _llava_video, "video_llava": _llava_video, "qwen2_5_vl": _qwen2_5_vl, "qwen2_audio": _qwen2_audio, "whisper": _whisper_forward,
             "videomae": _videomae}

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-FAMILIES = ("llava_onevision", "qwen2_5_vl", "qwen2_audio", "whisper", "videomae")
-VIDEO_FAMILIES = ("llava_onevision", "qwen2_5_vl", "videomae")
+FAMILIES = ("llava_onevision", "qwen2_5_vl", "video_llava", "qwen2_audio", "whisper", "videomae")
+VIDEO_FAMILIES = ("llava_onevision", "qwen2_5_vl", "video_llava", "videomae")
 
 _WORDS = ["describe", "the", "scene", "in", "this", "video", "audio", "clip", "one", "sentence", "what", "action", "is", "happening", "list", "main", "objects", "visible", "how", "many", "people", "are", "there", "distinct", "can", "you", "see", "emotion", "do", "express", "where", "does", "it", "take", "place", "sounds", "hear", "transcribe", "said", "speaker", "voice", "convey", "music", "summarise"]
 _CHAT = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{% for c in m['content'] %}"
@@ -21,7 +21,8 @@ _CHAT = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{% for c in m['con
 _SPECIAL = ("<pad>", "<unk>", "<|im_start|>", "<|im_end|>", "<video>", "<image>", "<|AUDIO|>",
             "<|audio_bos|>", "<|audio_eos|>", "<|vision_start|>", "<|vision_end|>", "<|video_pad|>",
             "<|image_pad|>")
-_VIDEO_PLACEHOLDER = {"llava_onevision": "<video>", "qwen2_5_vl": "<|vision_start|><|video_pad|><|vision_end|>"}
+_VIDEO_PLACEHOLDER = {"llava_onevision": "<video>", "video_llava": "<video>",
+                      "qwen2_5_vl": "<|vision_start|><|video_pad|><|vision_end|>"}
 
 
 def _tokenizer(video_placeholder: str = "<video>"):
@@ -68,6 +69,20 @@ def write_tiny_model(family: str, directory: str | Path, n_layers: int = 3, seed
                 "size": {"height": 32, "width": 32}, "num_frames": 4,
                 "video_processor_type": "LlavaOnevisionVideoProcessor"}
         (out / "video_preprocessor_config.json").write_text(json.dumps(prep, indent=2))
+        tok.save_pretrained(out)
+    elif family == "video_llava":
+        tok, vocab = _tokenizer(_VIDEO_PLACEHOLDER[family])
+        cfg = tf.VideoLlavaConfig(
+            vision_config={"model_type": "clip_vision_model", "hidden_size": 32, "intermediate_size": 64,
+                           "num_hidden_layers": 2, "num_attention_heads": 2, "image_size": 32, "patch_size": 8,
+                           "projection_dim": 32},
+            text_config=_text_config(len(tok), n_layers), image_token_index=vocab["<image>"],
+            video_token_index=vocab["<video>"])
+        model = tf.VideoLlavaForConditionalGeneration(cfg)
+        prep = {"image_mean": [0.48145466, 0.4578275, 0.40821073],
+                "image_std": [0.26862954, 0.26130258, 0.27577711], "size": {"shortest_edge": 32},
+                "num_frames": 4}
+        (out / "preprocessor_config.json").write_text(json.dumps(prep, indent=2))
         tok.save_pretrained(out)
     elif family == "qwen2_5_vl":
         tok, vocab = _tokenizer(_VIDEO_PLACEHOLDER[family])

@@ -55,8 +55,8 @@ def test_feature_benchmark_reports_every_family() -> None:
     from experiments.bench_features import format_table, run_benchmark
 
     result = run_benchmark(n_clips=4, whisper_clips=4, batch=2, device="cpu")
-    assert set(result["models"]) == {"tiny_llava_onevision", "tiny_qwen2_5_vl", "tiny_qwen2_audio", "tiny_whisper",
-                                     "tiny_videomae", "whisper-base"}
+    assert set(result["models"]) == {"tiny_llava_onevision", "tiny_qwen2_5_vl", "tiny_video_llava",
+                                     "tiny_qwen2_audio", "tiny_whisper", "tiny_videomae", "whisper-base"}
     assert all(r["clips"] == 4 and r["clips_per_second"] > 0 for r in result["models"].values())
     assert result["models"]["whisper-base"]["n_layers"] == 6
     assert "clips/s" in format_table(result)

@@ -51,7 +51,7 @@ def _assert_same(a: Path, b: Path) -> None:
         np.testing.assert_array_equal(np.asarray(ca[key]), np.asarray(cb[key]), err_msg=key)
 
 
-@pytest.mark.parametrize("family", ["llava_onevision", "qwen2_5_vl"])
+@pytest.mark.parametrize("family", ["llava_onevision", "qwen2_5_vl", "video_llava"])
 def test_video_model_writes_one_row_per_tr_per_instruction_and_layer(tiny_dirs, media, tmp_path, family) -> None:
     fm = load_model(tiny_dirs[family], max_new_tokens=3)
     instructions = load_instructions("video")[:2]
