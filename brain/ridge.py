@@ -121,16 +121,48 @@ def _weights(spec: Spectral, Y: jax.Array, alphas: jax.Array) -> jax.Array:
     return spec.basis @ (shrink * (spec.rotate @ Y))
 
 
-def ridge_weights(X: Any, Y: Any, alphas: Any, method: Method = "auto") -> jax.Array:
+def _voxel_chunks(Y: Any, batch: int, offset: np.ndarray | None, dtype: Any):
+    """(start, stop, chunk) over voxel columns of ``Y`` (numpy stays on the host until its
+    chunk is needed), each chunk padded with zero columns to ``batch`` and minus ``offset``."""
+    n_voxels = Y.shape[1]
+    for start in range(0, n_voxels, batch):
+        stop = min(start + batch, n_voxels)
+        chunk = Y[:, start:stop]
+        if offset is not None:
+            chunk = chunk - offset[start:stop]
+        chunk = jnp.asarray(chunk, dtype=dtype)
+        if stop - start < batch:
+            chunk = jnp.pad(chunk, ((0, 0), (0, batch - (stop - start))))
+        yield start, stop, chunk
+
+
+def ridge_weights(X: Any, Y: Any, alphas: Any, method: Method = "auto", voxel_batch: int | None = None,
+                  offset: np.ndarray | None = None) -> jax.Array | np.ndarray:
     """Ridge weights (n_features, n_voxels), each voxel with its own alpha, one decomposition.
 
     X (n_samples, n_features), Y (n_samples, n_voxels), alphas scalar or (n_voxels,) > 0.
     The per-voxel shrinkage is applied in the spectral basis, so voxels need no grouping.
+    With ``voxel_batch``, voxels go through in chunks (``Y`` may stay a numpy array, minus
+    ``offset`` per voxel) and the result is one preallocated numpy array: memory for
+    paper-sized problems stays at the weights plus one chunk.
     """
-    X, Y = _as_float(X), _as_float(Y)
+    X = _as_float(X)
+    if voxel_batch is None and offset is None:
+        Y = _as_float(Y)
+        _check_solver_inputs(X, Y)
+        alphas = jnp.broadcast_to(jnp.asarray(alphas, dtype=X.dtype), (Y.shape[1],))
+        return _weights(spectral_factors(X, method), Y, alphas)
     _check_solver_inputs(X, Y)
-    alphas = jnp.broadcast_to(jnp.asarray(alphas, dtype=X.dtype), (Y.shape[1],))
-    return _weights(spectral_factors(X, method), Y, alphas)
+    n_voxels = Y.shape[1]
+    batch = min(voxel_batch or n_voxels, n_voxels)
+    alphas = np.broadcast_to(np.asarray(alphas, dtype=X.dtype), (n_voxels,))
+    spec = spectral_factors(X, method)
+    out = np.empty((X.shape[1], n_voxels), dtype=X.dtype)
+    for start, stop, chunk in _voxel_chunks(Y, batch, offset, X.dtype):
+        a = np.ones(batch, X.dtype)
+        a[: stop - start] = alphas[start:stop]
+        out[:, start:stop] = np.asarray(_weights(spec, chunk, jnp.asarray(a)))[:, : stop - start]
+    return out
 
 
 def cv_folds(n_trs: int, cv: int = 5, runs: Any = None) -> Folds:
@@ -186,17 +218,19 @@ def ridge_cv_scores(
     voxel_batch: int = 4096,
     method: Method = "auto",
     score: str = "r",
+    offset: np.ndarray | None = None,
 ) -> jax.Array:
     """Per-voxel cross-validated scores for each alpha: (n_alphas, n_voxels).
 
     X (n_trs, n_features), Y (n_trs, n_voxels), alphas (n_alphas,) > 0. Folds from
     ``cv_folds(n_trs, cv, runs)``; each training set is decomposed once, and voxels go
-    through in chunks of ``voxel_batch``. The score (``"r"``: Pearson r, ``"r2"``) is
-    averaged over folds, ignoring folds where it is NaN (held-out voxel constant). The data
-    are not re-centred per fold: centre X and Y beforehand.
+    through in chunks of ``voxel_batch`` (a numpy ``Y`` stays on the host, so only one chunk
+    is ever copied). The score (``"r"``: Pearson r, ``"r2"``) is averaged over folds,
+    ignoring folds where it is NaN (held-out voxel constant). The data are not re-centred
+    per fold: centre X and Y beforehand, or give ``offset`` (n_voxels,) to subtract from Y.
     """
-    X, Y = _as_float(X), _as_float(Y)
-    _check_solver_inputs(X, Y)
+    X = _as_float(X)
+    _check_solver_inputs(X, Y)  # shapes only: Y may stay a numpy array
     if score not in SCORERS:
         raise ValueError(f"score must be one of {sorted(SCORERS)}, got {score!r}")
     if voxel_batch < 1:
@@ -206,17 +240,19 @@ def ridge_cv_scores(
     alphas = jnp.atleast_1d(jnp.asarray(alphas, dtype=X.dtype))
     n_voxels = Y.shape[1]
     batch = min(voxel_batch, n_voxels)
-    Y = jnp.pad(Y, ((0, 0), (0, -n_voxels % batch)))  # zero columns score NaN, cut below
     per_fold = []
     for train, test in folds:
         spec = spectral_factors(X[train], method)
         A = X[test] @ spec.basis
-        chunks = [
-            _chunk_scores(A, spec, Y[train, s : s + batch], Y[test, s : s + batch], alphas, scorer)
-            for s in range(0, Y.shape[1], batch)
-        ]
-        per_fold.append(jnp.concatenate(chunks, axis=1)[:, :n_voxels])
-    return jnp.nanmean(jnp.stack(per_fold), axis=0)
+        spec = spec._replace(basis=None)  # not needed for scoring; frees (n_features, k)
+        total = np.empty((len(alphas), n_voxels), dtype=np.float64)
+        for start, stop, chunk in _voxel_chunks(Y, batch, offset, X.dtype):
+            scores = _chunk_scores(A, spec, chunk[train], chunk[test], alphas, scorer)
+            total[:, start:stop] = np.asarray(scores)[:, : stop - start]  # zero columns score NaN, cut
+        per_fold.append(total)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all folds NaN: a constant voxel
+        return jnp.asarray(np.nanmean(np.stack(per_fold), axis=0), dtype=X.dtype)
 
 
 def check_matrix(name: str, A: Any, dtype: str, n_trs: int | None = None,
@@ -337,23 +373,25 @@ class RidgeEncoder:
         design = self._design(X, runs)
         constant = np.ptp(Y, axis=0) == 0
         self.intercept_ = Y.mean(axis=0)
-        Y_centred = np.where(constant, 0.0, Y - self.intercept_).astype(Y.dtype)
+        # Y is centred chunk by chunk (offset=): no second copy of a paper-sized Y.
         with precision_scope(Y.dtype):
             scores = ridge_cv_scores(
                 design,
-                Y_centred,
+                Y,
                 self.alphas_,
                 self.cv,
                 runs,
                 self.voxel_batch,
                 score=self.score_cv,
+                offset=self.intercept_,
             )
             self.cv_scores_ = np.where(constant, np.nan, np.asarray(scores))
             self.best_alphas_ = best_alphas_from_scores(self.cv_scores_, self.alphas_)
             undefined = np.isnan(self.best_alphas_)
             refit_alphas = np.where(undefined, self.alphas_[-1], self.best_alphas_)
-            coef = np.asarray(ridge_weights(design, Y_centred, refit_alphas))
-        self.coef_ = np.where(undefined, 0.0, coef).astype(Y.dtype)
+            coef = ridge_weights(design, Y, refit_alphas, voxel_batch=self.voxel_batch, offset=self.intercept_)
+        coef[:, undefined] = 0.0
+        self.coef_ = coef.astype(Y.dtype, copy=False)
         warn_constant(constant, "the training data")
         warn_grid_edges(self.best_alphas_[~undefined], self.alphas_)
         return self

@@ -18,7 +18,7 @@ from experiments.io import write_json
 
 log = logging.getLogger("callosum")
 TASK_KINDS = ("motor", "rollout", "bench_envs", "encoding", "bench_encoding", "features",
-              "bench_features")
+              "bench_features", "bench_encoding_scale")
 
 
 def run_task(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
@@ -48,6 +48,15 @@ def run_task(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
                                context=float(t.context), batch=int(t.batch), device=str(t.device))
         print(format_table(result))
         write_json(out_dir / "bench_features.json", result)
+    elif kind == "bench_encoding_scale":
+        from experiments.bench_scale import format_table, run_benchmark
+
+        t = cfg.task
+        result = run_benchmark(n_train=int(t.n_train), n_test=int(t.n_test), n_features=int(t.n_features),
+                               n_delays=int(t.n_delays), n_voxels=int(t.n_voxels), n_alphas=int(t.n_alphas),
+                               cv=int(t.cv), voxel_batch=int(t.voxel_batch), seed=int(t.seed))
+        print(format_table(result))
+        write_json(out_dir / "bench_encoding_scale.json", result)
     elif kind == "encoding":
         from experiments.encoding import run_encoding
 

@@ -106,12 +106,16 @@ class FeatureModel:
 
     def describe(self) -> dict[str, Any]:
         """Settings that determine the features (stored with them; checked on resume)."""
-        return {"model": self.name, "family": self.family, "modality": self.modality,
+        params = next(self.model.parameters())
+        config = self.model.config
+        return {"model": self.name, "source": self.extras.get("source", self.name), "family": self.family,
+                "modality": self.modality, "dtype": str(params.dtype).removeprefix("torch."),
                 "instruction_tuned": self.instruction_tuned, "n_layers": self.n_layers,
                 "hidden_size": self.hidden_size, "mode": self.mode if self.instruction_tuned else "encoder",
                 "max_new_tokens": self.max_new_tokens if self.instruction_tuned else 0,
                 **({"sampling_rate": self.sampling_rate} if self.modality == "audio" else
-                   {"n_frames": self.n_frames, "frame_size": list(self.frame_size)})}
+                   {"n_frames": self.n_frames, "frame_size": list(self.frame_size)}),
+                **({"encoder_positions": int(config.max_source_positions)} if self.family == "whisper" else {})}
 
 
 # ---------------------------------------------------------------------------- loading
@@ -155,6 +159,14 @@ def load_model(spec: str | Path, device: str = "auto", half: bool = False, mode:
     ``window_seconds``: the clip length an audio encoder is built for (Whisper's 30 s
     input is cut to it). ``n_frames``: frames per video clip (default from the directory's
     preprocessing settings, else 8)."""
+    fm = _load_model(spec, device, half, mode, max_new_tokens, n_frames, window_seconds)
+    source = str(spec) if str(spec) in PRESETS else str(Path(spec).expanduser().resolve())
+    fm.extras["source"] = source
+    return fm
+
+
+def _load_model(spec: str | Path, device: str, half: bool, mode: str, max_new_tokens: int,
+                n_frames: int | None, window_seconds: float | None) -> FeatureModel:
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
     if max_new_tokens < 1:
@@ -170,7 +182,7 @@ def load_model(spec: str | Path, device: str = "auto", half: bool = False, mode:
 
         encoder, fe = load_whisper_encoder(window_seconds=window_seconds)
         return _whisper(spec, encoder.to(device=device, dtype=dtype), fe, device)
-    path = Path(spec).expanduser()
+    path = Path(spec).expanduser().resolve()
     cfg = _check_dir(path)
     family = cfg.get("model_type")
     common = dict(device=device, mode=mode, max_new_tokens=max_new_tokens)

@@ -165,3 +165,17 @@ def test_tiny_banded_benchmark_agrees_with_himalaya() -> None:
     assert set(banded["targets"]) == {"mean_test_r_abs_diff", "per_voxel_r_correlation"}
     assert all(t["meets_target"] for t in banded["targets"].values())
     assert "Banded agreement" in format_table(result)
+
+
+def test_scale_benchmark_runs_in_its_own_process() -> None:
+    """The paper-sized benchmark's machinery at a toy size: a child process fits, predicts,
+    and reports its own peak memory; the planted signal is found."""
+    from experiments.bench_scale import format_table, run_benchmark
+
+    out = run_benchmark(n_train=300, n_test=100, n_features=16, n_delays=2, n_voxels=50, n_alphas=5, cv=3,
+                        voxel_batch=16)
+    assert out["columns"] == 32 and out["settings"]["n_voxels"] == 50
+    assert 0.05 < out["peak_rss_gb"] < 4 and out["fit_s"] > 0
+    assert out["mean_test_r"] > 0.3  # planted read-outs with signal sd 0.2-1 against unit noise
+    assert set(out["targets"]) == {"total_minutes_below_30", "peak_rss_gb_below_16"}
+    assert "peak RSS" in format_table(out)
