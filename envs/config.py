@@ -30,6 +30,9 @@ class ArmConfig:
       (``None``: 10 N for ``hold``, 0 otherwise).
     centre_out_radius, centre_out_start: circle radius and fixed start posture
       (shoulder, elbow in rad) of ``centre_out``; ``centre_out_targets`` targets.
+    gradient: backward pass of the JAX env's physics step: ``analytic`` (the closed-form
+      two-link Euler step, see ``envs.dynamics``; fast) or ``mjx`` (reverse mode through
+      ``mjx.step``). The forward pass is ``mjx.step`` either way.
     """
 
     task: str = "reach"
@@ -43,6 +46,7 @@ class ArmConfig:
     centre_out_radius: float = 0.1
     centre_out_start: tuple[float, float] = (math.pi / 4, math.pi / 2)
     centre_out_targets: int = 8
+    gradient: str = "analytic"
     skeleton: SkeletonParams = field(default_factory=SkeletonParams)
     muscles: MuscleParams = field(default_factory=MuscleParams)
 
@@ -72,6 +76,8 @@ class ArmConfig:
                "centre_out_targets", self.centre_out_targets, "must be a whole number >= 1")
         _check(len(self.centre_out_start) == 2, "centre_out_start", self.centre_out_start,
                "must be (shoulder, elbow) in rad")
+        _check(self.gradient in ("analytic", "mjx"), "gradient", self.gradient,
+               "must be 'analytic' (closed-form backward pass of mjx.step) or 'mjx' (through mjx.step)")
         for name in ("control_dt", "feedback_delay", "obs_noise", "effort_weight", "load_range"):
             _check(math.isfinite(getattr(self, name)), name, getattr(self, name), "must be finite")
 

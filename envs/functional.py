@@ -17,8 +17,9 @@ from flax import struct
 from mujoco import mjx
 
 from envs import muscle, plant
-from envs.limits import enforce_limits
 from envs.config import ArmConfig
+from envs.dynamics import mjx_step_fn
+from envs.limits import enforce_limits
 from envs.model import load_model
 from envs.tasks import Episode, sample_episode
 
@@ -59,6 +60,7 @@ class FunctionalArmEnv:
         self.mj_model: mujoco.MjModel = load_model(cfg.physics_dt)
         self._mjx_model = mjx.put_model(self.mj_model)
         self._mjx_data = mjx.make_data(self._mjx_model)
+        self._step = mjx_step_fn(self._mjx_model, self._mjx_data, cfg.skeleton, cfg.physics_dt, cfg.gradient)
 
     # -- public API -------------------------------------------------------------------
     def reset(
@@ -127,9 +129,8 @@ class FunctionalArmEnv:
         """
         act = muscle.activation_step(activation, u, self.cfg.physics_dt, self.cfg.muscles, jnp)
         tau = plant.joint_torque(q, qd, 0.5 * (act + activation), load, self.cfg, jnp)
-        data = self._mjx_data.replace(qpos=q, qvel=qd, qfrc_applied=tau)
-        data = mjx.step(self._mjx_model, data)
-        q, qd = enforce_limits(data.qpos, data.qvel, self.cfg.skeleton, jnp)
+        q, qd = self._step(q, qd, tau)  # mjx.step (backward pass: see envs.dynamics)
+        q, qd = enforce_limits(q, qd, self.cfg.skeleton, jnp)
         return q, qd, act
 
     def rollout(self, state: ArmState, actions: jax.Array) -> tuple[ArmState, ArmState]:
