@@ -5,7 +5,7 @@ Defaults: 11,000 training TRs (+ 2,013 test TRs), 4,096 features x 5 FIR delays 
 columns), 81,924 vertices (fsaverage6), 20 alphas, 5 folds, float32. The data are planted:
 smooth AR(1) features, each voxel a random linear read-out of the delayed features plus
 noise, generated chunk by chunk. Reported: wall seconds for generation, fit (CV + refit),
-prediction and scoring, peak resident memory of the process (``ru_maxrss``), mean test r,
+prediction and scoring, peak resident memory of the process (``VmHWM``), mean test r,
 and the device JAX used. ``python -m experiments.run task=bench_encoding_scale``.
 """
 
@@ -43,6 +43,19 @@ def _planted(n_train: int, n_test: int, n_features: int, n_voxels: int, delays: 
     return X[:n_train], X[n_train:], Y[:n_train], Y[n_train:]
 
 
+def _peak_rss_gb() -> float:
+    """This process's peak resident memory: VmHWM of its own address space (ru_maxrss would
+    also count the parent's memory at fork time, which Linux carries across exec)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024**2
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
 def _child(settings: dict[str, Any], queue: Any) -> None:
     try:
         import jax
@@ -68,7 +81,7 @@ def _child(settings: dict[str, Any], queue: Any) -> None:
         r = np.asarray(pearson_r(Y_test, pred))
         out["mean_test_r"] = float(np.nanmean(r))
         out["total_s"] = out["fit_s"] + out["predict_s"]
-        out["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+        out["peak_rss_gb"] = _peak_rss_gb()
         out["alphas_at_grid_edges"] = int(np.isin(enc.best_alphas_, alphas[[0, -1]]).sum())
         queue.put(out)
     except BaseException as exc:  # noqa: BLE001 - report any failure of the child to the parent
