@@ -201,54 +201,8 @@ def _load_model(spec: str | Path, device: str, half: bool, mode: str, max_new_to
                             device, n_frames=c.num_frames, frame_size=(c.image_size, c.image_size),
                             extras={"mean": prep.get("image_mean", [0.485, 0.456, 0.406]),
                                     "std": prep.get("image_std", [0.229, 0.224, 0.225])})
-    if family == "llava_onevision":
-        model = tf.LlavaOnevisionForConditionalGeneration.from_pretrained(path, dtype=dtype).to(device).eval()
-        tok = tf.AutoTokenizer.from_pretrained(path)
-        prep = _preprocessing(path)
-        vision = model.config.vision_config
-        side = vision.image_size
-        patches = side // vision.patch_size
-        frames = int(n_frames or prep.get("num_frames") or 8)
-        tokens = frames * math.ceil(patches / 2) ** 2 + 1  # LLaVA-OneVision: 2x2 pooled patches + newline
-        text = model.config.text_config
-        return FeatureModel(path.name, family, "video", True, text.num_hidden_layers, text.hidden_size, model,
-                            n_frames=frames, frame_size=(side, side),
-                            extras={"tokenizer": tok, "video_tokens": tokens,
-                                    "mean": prep.get("image_mean", [0.5, 0.5, 0.5]),
-                                    "std": prep.get("image_std", [0.5, 0.5, 0.5])}, **common)
-    if family == "video_llava":
-        model = tf.VideoLlavaForConditionalGeneration.from_pretrained(path, dtype=dtype).to(device).eval()
-        tok = tf.AutoTokenizer.from_pretrained(path)
-        prep = _preprocessing(path)
-        vision = model.config.vision_config
-        side = vision.image_size
-        frames = int(n_frames or prep.get("num_frames") or 8)
-        tokens = frames * ((side // vision.patch_size) ** 2 + 1)  # Video-LLaVA keeps CLS per frame
-        text = model.config.text_config
-        return FeatureModel(path.name, family, "video", True, text.num_hidden_layers, text.hidden_size, model,
-                            n_frames=frames, frame_size=(side, side),
-                            extras={"tokenizer": tok, "video_tokens": tokens,
-                                    "mean": prep.get("image_mean", [0.48145466, 0.4578275, 0.40821073]),
-                                    "std": prep.get("image_std", [0.26862954, 0.26130258, 0.27577711])},
-                            **common)
-    if family == "qwen2_5_vl":
-        model = tf.Qwen2_5_VLForConditionalGeneration.from_pretrained(path, dtype=dtype).to(device).eval()
-        tok = tf.AutoTokenizer.from_pretrained(path)
-        prep = _preprocessing(path)
-        vision = model.config.vision_config
-        factor = vision.patch_size * vision.spatial_merge_size
-        height, width = _size(prep, 224)
-        if height % factor or width % factor:
-            raise ValueError(f"{path}: frame size {height}x{width} must be a multiple of {factor}")
-        frames = int(n_frames or prep.get("num_frames") or 8)
-        frames += -frames % vision.temporal_patch_size  # whole temporal patches
-        text = model.config.text_config
-        return FeatureModel(path.name, family, "video", True, text.num_hidden_layers, text.hidden_size, model,
-                            n_frames=frames, frame_size=(height, width),
-                            extras={"tokenizer": tok,
-                                    "mean": prep.get("image_mean", [0.48145466, 0.4578275, 0.40821073]),
-                                    "std": prep.get("image_std", [0.26862954, 0.26130258, 0.27577711])},
-                            **common)
+    if family in _VIDEO_LMS:
+        return _video_language_model(path, family, dtype, n_frames, common)
     if family == "qwen2_audio":
         model = tf.Qwen2AudioForConditionalGeneration.from_pretrained(path, dtype=dtype).to(device).eval()
         processor = tf.AutoProcessor.from_pretrained(path)
@@ -259,6 +213,44 @@ def _load_model(spec: str | Path, device: str, half: bool, mode: str, max_new_to
     del torch
     raise ValueError(f"{path}: model type {family!r} is not supported; supported: llava_onevision, "
                      "qwen2_5_vl, video_llava, qwen2_audio (instruction-tuned), whisper, videomae (plain encoders)")
+
+
+_CLIP_MEAN, _CLIP_STD = [0.48145466, 0.4578275, 0.40821073], [0.26862954, 0.26130258, 0.27577711]
+# family: (transformers class, default pixel mean and std when the directory gives none)
+_VIDEO_LMS = {
+    "llava_onevision": ("LlavaOnevisionForConditionalGeneration", [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]),
+    "video_llava": ("VideoLlavaForConditionalGeneration", _CLIP_MEAN, _CLIP_STD),
+    "qwen2_5_vl": ("Qwen2_5_VLForConditionalGeneration", _CLIP_MEAN, _CLIP_STD),
+}
+
+
+def _video_language_model(path: Path, family: str, dtype: Any, n_frames: int | None,
+                          common: dict[str, Any]) -> FeatureModel:
+    """An instruction-tuned video-language model; frame size, frames per clip and (LLaVA
+    families) the number of video tokens follow the model's vision tower."""
+    import transformers as tf
+
+    cls_name, mean, std = _VIDEO_LMS[family]
+    model = getattr(tf, cls_name).from_pretrained(path, dtype=dtype).to(common["device"]).eval()
+    prep = _preprocessing(path)
+    vision, text = model.config.vision_config, model.config.text_config
+    frames = int(n_frames or prep.get("num_frames") or 8)
+    extras = {"tokenizer": tf.AutoTokenizer.from_pretrained(path), "mean": prep.get("image_mean", mean),
+              "std": prep.get("image_std", std)}
+    if family == "qwen2_5_vl":
+        factor = vision.patch_size * vision.spatial_merge_size
+        size = _size(prep, 224)
+        if size[0] % factor or size[1] % factor:
+            raise ValueError(f"{path}: frame size {size[0]}x{size[1]} must be a multiple of {factor}")
+        frames += -frames % vision.temporal_patch_size  # whole temporal patches
+    else:
+        size = (vision.image_size, vision.image_size)
+        patches = vision.image_size // vision.patch_size
+        extras["video_tokens"] = (frames * math.ceil(patches / 2) ** 2 + 1  # 2x2-pooled patches + newline
+                                  if family == "llava_onevision" else
+                                  frames * (patches**2 + 1))  # Video-LLaVA keeps the CLS token per frame
+    return FeatureModel(path.name, family, "video", True, text.num_hidden_layers, text.hidden_size, model,
+                        n_frames=frames, frame_size=size, extras=extras, **common)
 
 
 def _whisper(name: str, encoder: Any, fe: Any, device: str) -> FeatureModel:
