@@ -20,7 +20,8 @@ BOLD_KEY = "bold"
 TIMESTAMP_KEY = "timestamps"
 
 
-def _existing(path: str | Path) -> Path:
+def existing_file(path: str | Path) -> Path:
+    """``path`` as a Path; FileNotFoundError naming it when it is not a file."""
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"no such file: {p}")
@@ -74,14 +75,14 @@ def load_bold(path: str | Path, mask: str | Path | None = None, repeats: bool = 
     NIfTI needs ``mask`` (a binary 3-D image); HDF5/``.npz`` read dataset ``key``.
     For repeats in NIfTI or GIfTI, give a list of files to ``load_repeats`` instead.
     """
-    p = _existing(path)
+    p = existing_file(path)
     ext = _suffix(p)
     if ext in (".nii", ".nii.gz"):
         if mask is None:
             raise ValueError(f"{p}: volumetric BOLD needs a mask image (mask=...)")
         from nilearn.maskers import NiftiMasker
 
-        mask_p = _existing(mask)
+        mask_p = existing_file(mask)
         masker = NiftiMasker(mask_img=str(mask_p), standardize=None)
         try:
             arr = masker.fit_transform(str(p))
@@ -175,7 +176,7 @@ def load_features(path: str | Path, layers: list[str] | None = None, tr: float |
     bins of ``tr`` seconds over ``n_trs`` TRs (both required then). ``group``: the HDF5
     group to read (one per task instruction in files of ``task=features``).
     """
-    p = _existing(path)
+    p = existing_file(path)
     try:
         arrays = _feature_arrays(p, group)
     except (OSError, EOFError, ValueError) as exc:
@@ -268,24 +269,24 @@ def load_experiment(
         raise ValueError(f"region labels span {region.min()}..{region.max()} but {len(names)} names are given")
     return EncodingData(
         features_train=f_train, features_test=f_test, bold_train=train,
-        runs=None if runs is None else np.load(_existing(runs), allow_pickle=False),
+        runs=None if runs is None else np.load(existing_file(runs), allow_pickle=False),
         bold_test=test, region=region, region_names=names, spaces=tuple(features),
-        vertices=None if vertices is None else np.load(_existing(vertices), allow_pickle=False).astype(int),
-        tr=float(tr), mask=None if mask is None else str(_existing(mask)),
+        vertices=None if vertices is None else np.load(existing_file(vertices), allow_pickle=False).astype(int),
+        tr=float(tr), mask=None if mask is None else str(existing_file(mask)),
     )
 
 
 def _load_labels(labels: str | Path, mask: str | Path | None) -> np.ndarray:
     """Integer region label per voxel: a ``.npy`` array (n_voxels,), or a NIfTI label image
     read through ``mask`` (nearest-neighbour resampling onto the mask's grid)."""
-    p = _existing(labels)
+    p = existing_file(labels)
     if _suffix(p) in (".nii", ".nii.gz"):
         if mask is None:
             raise ValueError(f"{p}: a label image needs the BOLD mask (mask=...)")
         from nilearn.image import resample_to_img
         from nilearn.maskers import NiftiMasker
 
-        img = resample_to_img(str(p), str(_existing(mask)), interpolation="nearest",
+        img = resample_to_img(str(p), str(existing_file(mask)), interpolation="nearest",
                               force_resample=True, copy_header=True)
         labels_2d = NiftiMasker(mask_img=str(mask), standardize=None).fit_transform(img)
         return np.atleast_2d(labels_2d)[0].round().astype(int)

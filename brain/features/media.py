@@ -21,6 +21,8 @@ from typing import Any, Self
 
 import numpy as np
 
+from brain.loaders import existing_file
+
 INSTALL_HINT = 'pip install -e ".[features]"'
 SOUNDFILE_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif")
 TEST_TONE_HZ = 440.0
@@ -37,13 +39,6 @@ def _require(name: str) -> ModuleType:
         raise ImportError(
             f"reading media needs the optional module {name!r}; install it with {INSTALL_HINT}"
         ) from err
-
-
-def _existing(path: str | Path) -> Path:
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"no such file: {p}")
-    return p
 
 
 def _open_container(p: Path) -> Any:
@@ -139,7 +134,7 @@ def load_audio(path: str | Path, sampling_rate: int = 16000) -> tuple[np.ndarray
     """
     if int(sampling_rate) != sampling_rate or sampling_rate <= 0:
         raise ValueError(f"sampling_rate must be a positive integer, got {sampling_rate}")
-    p = _existing(path)
+    p = existing_file(path)
     read = _read_soundfile(p)
     if isinstance(read, Exception):
         try:
@@ -172,7 +167,7 @@ class VideoReader:
     """
 
     def __init__(self, path: str | Path) -> None:
-        self.path = _existing(path)
+        self.path = existing_file(path)
         self._frames: Any = None
         self._rgb: tuple[Any, tuple[int, int] | None, np.ndarray] | None = None
         self._av = _require("av")
@@ -325,7 +320,7 @@ class VideoReader:
 
 def media_duration(path: str | Path) -> float:
     """Duration in seconds of an audio or video file (the video stream's, when there is one)."""
-    p = _existing(path)
+    p = existing_file(path)
     sf = _require("soundfile")
     try:
         info = sf.info(str(p))
