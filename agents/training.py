@@ -11,6 +11,8 @@
 
 The runner calls ``jit(vmap(epoch))`` epoch by epoch instead, to show progress and write
 checkpoints between epochs; the two give the same parameters (same function, same keys).
+With several devices, ``epoch_sharded(devices)`` splits the seeds over them
+(``jax.shard_map``: each device runs the vmapped epoch of its own seeds, no communication).
 """
 
 from __future__ import annotations
@@ -181,6 +183,30 @@ class Trainer:
     def epoch_seeds(self) -> Any:
         """``jit(vmap(epoch))``: one epoch of every seed at once."""
         return jax.jit(jax.vmap(self.epoch))
+
+    def epoch_sharded(self, devices: list[Any]) -> Any:
+        """``epoch_seeds`` with the seed axis split evenly over ``devices`` (a 1-D mesh
+        ``seeds``); the inputs are placed with :meth:`place`. One device: ``epoch_seeds``."""
+        if len(devices) == 1:
+            return self.epoch_seeds
+        mesh = self._mesh(devices)
+        spec = jax.sharding.PartitionSpec("seeds")
+        # check_vma=False: the scan carries of the rollout start device-invariant (zeros)
+        return jax.jit(jax.shard_map(jax.vmap(self.epoch), mesh=mesh, in_specs=spec, out_specs=spec,
+                                     check_vma=False))
+
+    @staticmethod
+    def _mesh(devices: list[Any]) -> jax.sharding.Mesh:
+        import numpy as np
+
+        return jax.sharding.Mesh(np.asarray(devices), ("seeds",))
+
+    def place(self, state: TrainState, devices: list[Any]) -> TrainState:
+        """Put a seed-stacked state on ``devices``, seeds split along the leading axis."""
+        if len(devices) == 1:
+            return jax.device_put(state, devices[0])
+        sharding = jax.sharding.NamedSharding(self._mesh(devices), jax.sharding.PartitionSpec("seeds"))
+        return jax.device_put(state, sharding)
 
     def train(self, key: jax.Array) -> tuple[TrainState, dict[str, jax.Array]]:
         """Init and ``max_epochs`` epochs (early stopping freezes the state), one function."""

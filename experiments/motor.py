@@ -56,8 +56,10 @@ def _differences(saved: dict[str, Any], current: dict[str, Any], prefix: str = "
 
 
 def train_variant(trainer: Trainer, keys: jax.Array, path: Path, settings: dict[str, Any],
-                  resume: bool, desc: str) -> tuple[TrainState, dict[str, list], float]:
-    """Train ``trainer`` for every key (seed) at once; checkpoint after each epoch.
+                  resume: bool, desc: str, devices: list[Any] | None = None
+                  ) -> tuple[TrainState, dict[str, list], float]:
+    """Train ``trainer`` for every key (seed) at once, the seeds split over ``devices``
+    (default: the first device); checkpoint after each epoch.
 
     Returns the final state (leading seed axis), the per-epoch history and the training
     seconds. A non-finite loss raises ``FloatingPointError`` and leaves the last good
@@ -76,11 +78,14 @@ def train_variant(trainer: Trainer, keys: jax.Array, path: Path, settings: dict[
             raise ValueError(f"cannot resume from {path}: settings differ: " + "; ".join(diff))
         history, epoch, seconds = meta["history"], int(meta["epoch"]), float(meta["seconds"])
         log.info("%s: resumed at epoch %d", desc, epoch)
+    devices = devices or jax.local_devices()[:1]
+    state = trainer.place(state, devices)
+    step = trainer.epoch_sharded(devices)
     max_epochs = trainer.cfg.max_epochs
     with tqdm(total=max_epochs, initial=epoch, desc=desc, unit="epoch", leave=False) as bar:
         while epoch < max_epochs and not bool(np.all(np.asarray(state.stopped))):
             start = time.perf_counter()
-            new_state, logs = trainer.epoch_seeds(state)
+            new_state, logs = step(state)
             logs = jax.device_get(logs)
             seconds += time.perf_counter() - start
             bad = ~(np.isfinite(logs["train_loss"]).all(axis=-1) & np.isfinite(logs["val_loss"]))
@@ -124,18 +129,23 @@ def run_motor(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
     eval_key = jax.random.PRNGKey(int(t.eval_seed))
     agent = cfg.agent
+    from experiments.runtime import seed_devices
+
+    devices = seed_devices(len(seeds), (cfg.get("runtime") or {}).get("devices", "auto"))
+    if len(devices) > 1:
+        log.info("seeds sharded over %d devices: %s", len(devices), ", ".join(map(str, devices)))
 
     metrics: dict[str, Any] = {"task": t.name, "train_task": t.train_task, "seeds": seeds,
                                "agent": settings["agent"], "variants": {}, "lesions": {},
-                               "training": {}}
+                               "training": {}, "devices": [str(d) for d in devices]}
     figures_data: dict[str, Any] = {"history": {}, "centre_out": {}, "reach": {}}
     for variant in tqdm(variants, desc="variants", unit="variant"):
         model = build_model(variant, agent.widths, agent.cell, int(agent.callosal_delay))
         trainer = Trainer(model, variant.objective, sampler, train_cfg)
         state, history, seconds = train_variant(
             trainer, keys, out_dir / "checkpoints" / f"{variant.name}.msgpack",
-            {**settings, "variant": variant.name}, bool(cfg.resume), variant.name)
-        params = state.best_params
+            {**settings, "variant": variant.name}, bool(cfg.resume), variant.name, devices)
+        params = jax.device_put(state.best_params, jax.local_devices()[0])  # evaluate on one device
         metrics["training"][variant.name] = {
             "epochs": np.asarray(state.epoch).tolist(), "best_val_loss": np.asarray(state.best_val).tolist(),
             "seconds": seconds, **_combination_weights(params)}

@@ -1,33 +1,78 @@
 """The one runner: ``python -m experiments.run task=<name> [overrides]`` (Hydra).
 
 Each run writes into its own directory (``runs/<task>/<time>/`` by default): the resolved
-config, ``metrics.json`` and the task's figures.
+config, ``provenance.json`` (versions, git commit, seeds, devices, wall and compile times),
+``metrics.json`` and the task's figures. ``-m`` sweeps with any Hydra launcher
+(``hydra/launcher=joblib|submitit_local|slurm_cpu|slurm_gpu``, see the README).
 """
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
-from typing import Any
+from experiments.runtime import prepare_environment
 
-import hydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+prepare_environment()  # before anything imports JAX (the submitit and joblib workers too)
 
-from experiments.io import write_json
+import logging  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import hydra  # noqa: E402
+from hydra.core.hydra_config import HydraConfig  # noqa: E402
+from omegaconf import DictConfig, OmegaConf  # noqa: E402
+
+from experiments.io import write_json  # noqa: E402
 
 log = logging.getLogger("callosum")
 TASK_KINDS = ("motor", "rollout", "bench_envs", "encoding", "bench_encoding", "features",
               "bench_features", "bench_encoding_scale")
 
 
+def _seeds(cfg: DictConfig) -> list[int]:
+    n = int(cfg.task.get("seeds", 1)) if cfg.task.get("kind") == "motor" else 1
+    return [int(cfg.seed) + i for i in range(n)]
+
+
 def run_task(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
-    """Run the task named by ``cfg.task`` and write its outputs into ``out_dir``."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Run the task named by ``cfg.task`` and write its outputs into ``out_dir``.
+
+    The config is checked first (unknown keys or values fail before anything is written);
+    a directory that holds a finished run is only continued with ``resume=true`` (the tasks
+    refuse the same for their partial outputs: checkpoints, encoding units, feature chunks).
+    """
+    from experiments.provenance import Provenance
+    from experiments.runtime import COMPILE_CLOCK, describe_devices, enable_compilation_cache
+    from experiments.validate import validate_config
+
+    out_dir = Path(out_dir)
     kind = cfg.task.get("kind")
     if kind not in TASK_KINDS:
         raise ValueError(f"unknown task kind {kind!r}; valid kinds: {', '.join(TASK_KINDS)}")
-    write_json(out_dir / "config.json", OmegaConf.to_container(cfg, resolve=True))
+    validate_config(cfg)
+    if (out_dir / "metrics.json").exists() and not cfg.get("resume"):
+        raise FileExistsError(f"{out_dir} already holds a finished run (metrics.json): pass resume=true "
+                              f"to continue it, or use a new run directory (nothing was changed)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config = OmegaConf.to_container(cfg, resolve=True)
+    record = Provenance(out_dir, config, _seeds(cfg), bool(cfg.get("resume")))
+    runtime = cfg.get("runtime") or {}
+    cache = enable_compilation_cache(runtime.get("compilation_cache"))
+    record.begin(describe_devices(), cache)
+    write_json(out_dir / "config.json", config)
+    COMPILE_CLOCK.start()
+    try:
+        result = _dispatch(cfg, kind, out_dir)
+    except BaseException as exc:
+        record.end("failed", COMPILE_CLOCK.stop(), error=f"{type(exc).__name__}: {exc}")
+        raise
+    times = COMPILE_CLOCK.stop()
+    record.end("finished", times)
+    log.info("wall %.1f s, of which compiling %.1f s (%d persistent-cache hits)",
+             record.attempt["wall_seconds"], times["compile_seconds"], times["persistent_cache_hits"])
+    log.info("outputs in %s", out_dir)
+    return result
+
+
+def _dispatch(cfg: DictConfig, kind: str, out_dir: Path) -> dict[str, Any]:
     if kind == "motor":
         from experiments.motor import run_motor
 
@@ -83,7 +128,6 @@ def run_task(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         print(format_table(result))
         write_json(out_dir / "bench_envs.json", result)
     write_json(out_dir / "metrics.json", result)
-    log.info("outputs in %s", out_dir)
     return result
 
 

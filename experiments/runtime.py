@@ -1,0 +1,125 @@
+"""How a run uses JAX: environment set before JAX starts, the persistent compilation cache,
+compile time measured apart from run time, and the devices seeds are sharded over.
+
+:func:`prepare_environment` must run before ``jax`` is first imported (``experiments.run``
+calls it at import); everything else imports JAX lazily.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("callosum")
+
+# Set before JAX starts unless the user set them: no up-front grab of 75 % of GPU memory
+# (several jobs may share a GPU, and the encoding streams voxels through it).
+JAX_ENVIRONMENT = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+# jax.monitoring events that are compilation: tracing, lowering and XLA's compile (a
+# persistent-cache hit is reported as a fast backend compile).
+COMPILE_EVENTS = ("/jax/core/compile/jaxpr_trace_duration",
+                  "/jax/core/compile/jaxpr_to_mlir_module_duration",
+                  "/jax/core/compile/backend_compile_duration")
+CACHE_HIT_EVENT = "/jax/compilation_cache/cache_hits"
+
+
+def prepare_environment() -> dict[str, str]:
+    """Set :data:`JAX_ENVIRONMENT` defaults (never overriding the user's); returns them."""
+    for key, value in JAX_ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
+    return {k: os.environ[k] for k in JAX_ENVIRONMENT}
+
+
+@dataclass
+class CompileClock:
+    """Seconds JAX spent compiling (and how many executables came from the persistent cache)
+    since :meth:`start`; thread-safe, a no-op until started."""
+
+    seconds: float = 0.0
+    events: int = 0
+    cache_hits: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _started: bool = False
+
+    def _on_duration(self, event: str, duration: float, **_: Any) -> None:
+        if self._started and event in COMPILE_EVENTS:
+            with self._lock:
+                self.seconds += float(duration)
+                self.events += 1
+
+    def _on_event(self, event: str, **_: Any) -> None:
+        if self._started and event == CACHE_HIT_EVENT:
+            with self._lock:
+                self.cache_hits += 1
+
+    def start(self) -> CompileClock:
+        import jax.monitoring
+
+        if not getattr(self, "_registered", False):
+            jax.monitoring.register_event_duration_secs_listener(self._on_duration)
+            jax.monitoring.register_event_listener(self._on_event)
+            self._registered = True
+        self.seconds, self.events, self.cache_hits, self._started = 0.0, 0, 0, True
+        return self
+
+    def stop(self) -> dict[str, float | int]:
+        self._started = False
+        return {"compile_seconds": self.seconds, "compilations": self.events,
+                "persistent_cache_hits": self.cache_hits}
+
+
+COMPILE_CLOCK = CompileClock()
+
+
+def enable_compilation_cache(path: str | Path | None, min_compile_seconds: float = 0.5) -> str | None:
+    """Use JAX's persistent compilation cache in ``path`` (created; ``None``/"" disables).
+
+    Executables that took at least ``min_compile_seconds`` to compile are stored, and later
+    runs (and the jobs of a sweep) load them instead of compiling again."""
+    import jax
+
+    if not path:
+        return None
+    p = Path(os.path.expanduser(str(path))).resolve()
+    p.mkdir(parents=True, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", str(p))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", float(min_compile_seconds))
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return str(p)
+
+
+def seed_devices(n_seeds: int, devices: str | int | None = "auto") -> list[Any]:
+    """The JAX devices to shard ``n_seeds`` seeds over.
+
+    ``devices``: ``auto`` takes the most local devices that divide ``n_seeds`` evenly (so
+    every device trains the same number of seeds); an integer asks for exactly that many
+    (an error if it is more than there are or does not divide the seeds); 1 = no sharding.
+    """
+    import jax
+
+    available = jax.local_devices()
+    if devices in (None, "auto"):
+        n = max(k for k in range(1, len(available) + 1) if n_seeds % k == 0)
+    else:
+        try:
+            n = int(devices)
+        except (TypeError, ValueError):
+            raise ValueError(f"runtime.devices must be auto or a positive integer, got {devices!r}") from None
+        if n < 1 or n > len(available):
+            raise ValueError(f"runtime.devices={n}, but JAX sees {len(available)} device(s): "
+                             f"{', '.join(map(str, available))}")
+        if n_seeds % n:
+            raise ValueError(f"runtime.devices={n} does not divide the {n_seeds} seeds; use a seed "
+                             f"count that is a multiple of it, or runtime.devices=auto")
+    return available[:n]
+
+
+def describe_devices() -> list[dict[str, Any]]:
+    import jax
+
+    return [{"id": d.id, "platform": d.platform, "kind": getattr(d, "device_kind", "")}
+            for d in jax.devices()]
