@@ -1,0 +1,64 @@
+"""Seeds sharded over two JAX devices (forced host devices on the CPU) train to the
+parameters and metrics of the same run on one device. Not bit for bit: a device's vmapped
+batch of one seed compiles to other XLA kernels than a batch of two, so the numbers agree to
+float32 rounding (parameters within ~3e-7 after two epochs). Runs in a subprocess, because
+the device count is fixed when JAX starts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = r"""
+import json, sys
+from pathlib import Path
+import jax
+from hydra import compose, initialize_config_module
+from experiments.run import run_task
+assert len(jax.devices()) == 2, jax.devices()
+out = Path(sys.argv[1])
+base = ["task=reach", "task.seeds=2", "task.variants=[bilateral_specialised_cc]", "task.eval_episodes=4",
+        "train.max_epochs=2", "train.updates_per_epoch=3", "train.batch_size=4", "train.val_episodes=4",
+        "arm.episode_steps=5", "task.lesions=false", "train.patience=5"]
+with initialize_config_module(config_module="experiments.conf", version_base="1.3"):
+    for n in (1, 2):
+        cfg = compose(config_name="config", overrides=base + [f"runtime.devices={n}"])
+        run_task(cfg, out / f"devices{n}")
+"""
+
+
+def flatten(tree: object, prefix: str = "") -> dict[str, object]:
+    if isinstance(tree, dict):
+        return {k: v for key, sub in tree.items() for k, v in flatten(sub, f"{prefix}{key}.").items()}
+    if isinstance(tree, list):
+        return {k: v for i, sub in enumerate(tree) for k, v in flatten(sub, f"{prefix}{i}.").items()}
+    return {prefix: tree}
+
+
+def test_two_devices_give_the_one_device_results(tmp_path: Path) -> None:
+    flags = os.environ.get("XLA_FLAGS", "").replace("--xla_force_host_platform_device_count=1", "")
+    env = {**os.environ, "XLA_FLAGS": f"{flags} --xla_force_host_platform_device_count=2",
+           "CALLOSUM_JAX_CACHE": str(tmp_path / "cache")}
+    out = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path)], capture_output=True, text=True,
+                         timeout=400, env=env, cwd=Path(__file__).parents[2])
+    assert out.returncode == 0, out.stderr[-3000:]
+    one, two = (json.loads((tmp_path / f"devices{n}" / "metrics.json").read_text()) for n in (1, 2))
+    assert one.pop("devices") == ["cpu:0"] and two.pop("devices") == ["cpu:0", "cpu:1"]
+    for m in (one, two):
+        for v in m["training"].values():
+            v.pop("seconds")
+    a, b = flatten(one), flatten(two)
+    assert a.keys() == b.keys()
+    numbers = [k for k, v in a.items() if isinstance(v, float)]
+    assert len(numbers) > 20
+    assert {k: a[k] for k in numbers} == pytest.approx({k: b[k] for k in numbers}, rel=1e-5, abs=1e-7)
+    assert {k: v for k, v in a.items() if k not in numbers} == {k: v for k, v in b.items() if k not in numbers}
+    assert one["seeds"] == two["seeds"] == [0, 1]
+    assert one["training"]["bilateral_specialised_cc"]["epochs"] == [2, 2]
+    devices = json.loads((tmp_path / "devices2" / "provenance.json").read_text())["devices"]
+    assert len(devices) == 2
