@@ -6,6 +6,7 @@ Runs on the embedded synthetic experiment (planted ground truth on fsaverage5).
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from pathlib import Path
@@ -54,32 +55,153 @@ def load_data(cfg: DictConfig) -> EncodingData:
                           features={real.get("space", "audio"): [x[:n_all] for x in layers]})
 
 
-def _subject_scores(data: EncodingData, cfg: DictConfig, rng: np.random.Generator,
+SCORE_KEYS = ("r", "r2", "best_alphas", "pvalues")
+UNIT_SALT_CEILING = 10_000  # rng stream of a subject's split-half ceiling (spaces use their index)
+
+
+def voxel_range(n_voxels: int, chunk: int, chunks: int) -> tuple[int, int]:
+    """[start, stop) of voxel chunk ``chunk`` of ``chunks`` (as ``np.array_split``)."""
+    if chunks < 1 or not 0 <= chunk < chunks:
+        raise ValueError(f"task.chunk must be in 0 .. task.chunks - 1 = {chunks - 1}, got {chunk}")
+    if chunks > n_voxels:
+        raise ValueError(f"task.chunks={chunks} is more than the {n_voxels} voxels")
+    bounds = np.cumsum([0] + [len(a) for a in np.array_split(np.arange(n_voxels), chunks)])
+    return int(bounds[chunk]), int(bounds[chunk + 1])
+
+
+def unit_settings(cfg: DictConfig) -> dict[str, Any]:
+    """What determines the voxel-wise scores (all but the chunking and the run machinery)."""
+    task = OmegaConf.to_container(cfg.task, resolve=True)
+    for key in ("chunks", "chunk", "merge"):
+        task.pop(key, None)
+    return {"task": task, "seed": int(cfg.seed)}
+
+
+class UnitStore:
+    """Voxel-wise results of one (subject, space) or one subject's ceiling, for one range
+    of voxels, each an atomically written ``units/<name>.npz``: a killed run keeps every
+    finished unit, and ``resume=true`` (or a merge) reads them back."""
+
+    def __init__(self, out_dir: Path, settings: dict[str, Any], voxels: tuple[int, int], resume: bool):
+        from experiments.io import write_json
+
+        self.dir = Path(out_dir) / "units"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        meta = {"settings": settings, "voxels": list(voxels)}
+        path = self.dir / "settings.json"
+        if path.exists():
+            saved = json.loads(path.read_text())
+            if not resume:
+                raise FileExistsError(f"{self.dir} holds results: pass resume=true to continue that run")
+            if saved != json.loads(json.dumps(meta)):
+                raise ValueError(f"cannot resume from {self.dir}: its settings or voxel range differ from "
+                                 f"this config (saved voxels {saved.get('voxels')}, now {list(voxels)})")
+        else:
+            write_json(path, meta)
+
+    def get(self, name: str) -> dict[str, np.ndarray] | None:
+        path = self.dir / f"{name}.npz"
+        if not path.exists():
+            return None
+        with np.load(path) as f:
+            return {k: f[k] for k in f.files}
+
+    def put(self, name: str, **arrays: np.ndarray) -> None:
+        from experiments.io import write_npz
+
+        write_npz(self.dir / f"{name}.npz", **arrays)
+
+
+def _subject_scores(data: EncodingData, cfg: DictConfig, store: UnitStore, voxels: tuple[int, int],
                     bar: tqdm) -> dict[str, Any]:
-    """Per-subject layer scores, p-values and ceilings: per key a list over spaces of arrays
-    (n_subjects, n_layers of that space, ...) (spaces may differ in depth); ceiling (n_subjects, n_vox)."""
-    t = cfg.task
+    """Per-subject layer scores, p-values and ceilings of the voxels ``voxels`` = [start, stop):
+    per key a list over spaces of arrays (n_subjects, n_layers of that space, ...) (spaces may
+    differ in depth); ceiling (n_subjects, n_vox).
+
+    Every (subject, space) unit draws its permutations from its own generator seeded by
+    (seed, subject, space), and every voxel's numbers depend on that voxel only, so a run
+    split into voxel chunks, or resumed, gives the same numbers as one uninterrupted run."""
+    t, seed = cfg.task, int(cfg.seed)
+    sl = slice(*voxels)
     encoder = {"delays": list(t.delays), "cv": int(t.cv),
                "alphas": None if t.alphas is None else list(t.alphas)}
     n_sub = data.bold_train.shape[0]
-    keys = ("r", "r2", "best_alphas", "pvalues")
-    out: dict[str, Any] = {k: [[None] * n_sub for _ in data.spaces] for k in keys}  # [space][subject]
+    out: dict[str, Any] = {k: [[None] * n_sub for _ in data.spaces] for k in SCORE_KEYS}  # [space][subject]
     ceilings = []
     for s in range(n_sub):
-        y_train = zscore_runs(data.bold_train[s], data.runs)
-        y_test = zscore_runs(data.bold_test[s].mean(axis=0))
-        ceilings.append(split_half_ceiling(data.bold_test[s], rng=rng))
+        unit = store.get(f"s{s:02d}_ceiling")
+        if unit is None:
+            rng = np.random.default_rng([seed, s, UNIT_SALT_CEILING])
+            unit = {"ceiling": split_half_ceiling(data.bold_test[s][..., sl], rng=rng)}
+            store.put(f"s{s:02d}_ceiling", **unit)
+        ceilings.append(unit["ceiling"])
+        y_train = y_test = None
         for i, space in enumerate(data.spaces):
-            res = encode_layers(data.features_train[space], y_train, data.features_test[space],
-                                y_test, runs=data.runs, encoder=encoder,
-                                progress=lambda _: bar.update(1))
-            p = np.stack([block_permutation_test(y_test, pred, block=int(t.block),
-                                                 n_permutations=int(t.n_permutations), rng=rng).pvalue
-                          for pred in res.predictions])
-            for key, value in zip(keys, (res.r, res.r2, res.best_alphas, p)):
-                out[key][i][s] = value
+            name = f"s{s:02d}_space{i:02d}"
+            unit = store.get(name)
+            if unit is None:
+                if y_train is None:
+                    y_train = zscore_runs(data.bold_train[s][:, sl], data.runs)
+                    y_test = zscore_runs(data.bold_test[s][..., sl].mean(axis=0))
+                res = encode_layers(data.features_train[space], y_train, data.features_test[space],
+                                    y_test, runs=data.runs, encoder=encoder,
+                                    progress=lambda _: bar.update(1))
+                rng = np.random.default_rng([seed, s, i])
+                p = np.stack([block_permutation_test(y_test, pred, block=int(t.block),
+                                                     n_permutations=int(t.n_permutations), rng=rng).pvalue
+                              for pred in res.predictions])
+                unit = dict(zip(SCORE_KEYS, (res.r, res.r2, res.best_alphas, p)))
+                store.put(name, **unit)
+            else:
+                bar.update(len(data.features_train[space]))
+            for key in SCORE_KEYS:
+                out[key][i][s] = unit[key]
     return {**{k: [np.asarray(per_space) for per_space in v] for k, v in out.items()},
             "ceiling": np.asarray(ceilings)}
+
+
+def find_chunks(root: Path) -> list[Path]:
+    """Run directories of voxel-chunk jobs under ``root`` (itself, or its subdirectories, e.g.
+    the numbered jobs of a Hydra multirun)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"task.merge: {root} is not a directory")
+    found = sorted({p.parent for p in root.glob("**/chunk.json")})
+    if not found:
+        raise FileNotFoundError(f"task.merge: no chunk runs (chunk.json) under {root}; run "
+                                f"task.chunks=N task.chunk=0..N-1 (e.g. with -m) first")
+    return found
+
+
+def merge_chunks(root: Path, cfg: DictConfig, n_voxels: int) -> dict[str, Any]:
+    """Concatenate the voxel chunks under ``root`` into one result; they must all be finished,
+    come from this config, and cover every voxel exactly once."""
+    settings = json.loads(json.dumps(unit_settings(cfg)))
+    chunks = {}
+    for d in find_chunks(root):
+        meta = json.loads((d / "chunk.json").read_text())
+        if meta["settings"] != settings:
+            raise ValueError(f"task.merge: {d} was run with other settings than this config "
+                             f"(compare its config.json); all chunks and the merge need the same task and seed")
+        if meta["chunk"] in chunks:
+            raise ValueError(f"task.merge: chunk {meta['chunk']} found twice: {chunks[meta['chunk']][0]} and {d}")
+        chunks[meta["chunk"]] = (d, meta)
+    n = {m["chunks"] for _, m in chunks.values()}
+    if len(n) != 1:
+        raise ValueError(f"task.merge: chunks of different splits ({sorted(n)}) under {root}")
+    n_chunks = n.pop()
+    missing = sorted(set(range(n_chunks)) - set(chunks))
+    if missing:
+        raise ValueError(f"task.merge: chunk(s) {missing} of {n_chunks} are missing or unfinished under {root}")
+    if chunks[n_chunks - 1][1]["voxels"][1] != n_voxels:
+        raise ValueError(f"task.merge: the chunks cover {chunks[n_chunks - 1][1]['voxels'][1]} voxels, "
+                         f"the data has {n_voxels}")
+    parts = [np.load(chunks[c][0] / "scores.npz") for c in range(n_chunks)]
+    n_spaces = int(parts[0]["n_spaces"])
+    out: dict[str, Any] = {k: [np.concatenate([p[f"{k}_{i}"] for p in parts], axis=-1) for i in range(n_spaces)]
+                           for k in SCORE_KEYS}
+    out["ceiling"] = np.concatenate([p["ceiling"] for p in parts], axis=-1)
+    return out
 
 
 def _stack_spaces(per_space: list[np.ndarray]) -> np.ndarray:
@@ -163,30 +285,53 @@ def summarise(data: EncodingData, res: dict[str, Any], cfg: DictConfig) -> dict[
 
 
 def run_encoding(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
-    """Run the encoding task end to end; write encoding.npz, figures and report.html."""
+    """Run the encoding task end to end; write encoding.npz, figures and report.html.
+
+    ``task.chunks=N task.chunk=i``: only the voxel-wise scores of voxel chunk ``i`` (a job of
+    an array; writes scores.npz and chunk.json). ``task.merge=<dir>``: merge the chunk runs
+    under ``dir`` and finish as a single run would (the same encoding.npz and metrics)."""
+    from experiments.io import write_json, write_npz
+
+    t = cfg.task
     data = load_data(cfg)
-    rng = np.random.default_rng(int(cfg.seed))
-    n_fits = data.bold_train.shape[0] * sum(len(data.features_train[sp]) for sp in data.spaces)
-    with tqdm(total=n_fits, desc="encoding fits", unit="layer") as bar:
-        res = _subject_scores(data, cfg, rng, bar)
+    n_vox = data.bold_train.shape[-1]
+    chunk, merge = t.get("chunk"), t.get("merge")
+    if chunk is not None and merge:
+        raise ValueError("task.chunk and task.merge exclude each other: run the chunks, then merge them")
+    if merge:
+        res = merge_chunks(Path(merge), cfg, n_vox)
+        log.info("merged %d voxels from the chunk runs under %s", n_vox, merge)
+    else:
+        voxels = voxel_range(n_vox, int(chunk or 0), int(t.get("chunks", 1) or 1)) if chunk is not None else (0, n_vox)
+        store = UnitStore(out_dir, unit_settings(cfg), voxels, bool(cfg.get("resume")))
+        n_fits = data.bold_train.shape[0] * sum(len(data.features_train[sp]) for sp in data.spaces)
+        with tqdm(total=n_fits, desc="encoding fits", unit="layer") as bar:
+            res = _subject_scores(data, cfg, store, voxels, bar)
+        if chunk is not None:
+            write_npz(out_dir / "scores.npz", ceiling=res["ceiling"], n_spaces=len(data.spaces),
+                      **{f"{k}_{i}": a for k in SCORE_KEYS for i, a in enumerate(res[k])})
+            meta = {"chunk": int(chunk), "chunks": int(t.chunks), "voxels": list(voxels),
+                    "settings": unit_settings(cfg)}
+            write_json(out_dir / "chunk.json", meta)  # last: marks the chunk finished
+            log.info("chunk %d of %d: voxels %d..%d done", int(chunk), int(t.chunks), *voxels)
+            return {k: v for k, v in meta.items() if k != "settings"}
     # Cross-subject ceiling (Oota et al.'s extrapolation; needs >= 3 subjects). Reported beside
     # the split-half ceiling, which normalises: with few subjects the extrapolation runs low.
     res["cross_subject_ceiling"] = (
-        cross_subject_ceiling(data.bold_test.mean(axis=1), rng=rng).ceiling
+        cross_subject_ceiling(data.bold_test.mean(axis=1), rng=np.random.default_rng([int(cfg.seed), 20_000])).ceiling
         if data.bold_test.shape[0] >= 3 else None)
     res["variance_partition"] = partition_variance(data, res, cfg) if len(data.spaces) == 2 else None
     with warnings.catch_warnings():  # all-NaN voxels (below the ceiling cut) are meant
         warnings.simplefilter("ignore", RuntimeWarning)
         metrics = summarise(data, res, cfg)
     truth = {k: getattr(data, k) for k in ("true_space", "true_layer") if hasattr(data, k)}
-    np.savez_compressed(
-        out_dir / "encoding.npz.tmp.npz", **{k: _stack_spaces(res[k]) for k in ("r", "r2", "best_alphas", "pvalues")},
+    write_npz(
+        out_dir / "encoding.npz", **{k: _stack_spaces(res[k]) for k in SCORE_KEYS},
         ceiling=res["ceiling"], n_layers=np.array([len(data.features_train[sp]) for sp in data.spaces]),
         best_layers=np.stack([best_layer(np.nanmean(r, axis=0))[0] for r in res["r"]]),
         vertices=np.array([]) if data.vertices is None else data.vertices, region=data.region,
         region_names=np.array(data.region_names), spaces=np.array(data.spaces), **truth,
     )
-    (out_dir / "encoding.npz.tmp.npz").replace(out_dir / "encoding.npz")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         write_encoding_report(data, res, metrics, out_dir)
