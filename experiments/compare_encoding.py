@@ -1,0 +1,262 @@
+"""Encoding runs compared: normalised brain alignment per region across runs and subjects,
+paired Wilcoxon tests between runs with Benjamini-Hochberg FDR, and best-layer maps.
+
+Per subject and region, the normalised alignment is recomputed from each run's
+``encoding.npz`` exactly as ``experiments.encoding.summarise`` computes the model comparison:
+``r / ceiling`` per layer and voxel (voxels with ceiling >= the run's ``task.min_ceiling``),
+the best layer per voxel, then the mean over the region's voxels.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from brain.layers import best_layer, region_means
+from brain.noise_ceiling import normalised_alignment
+from brain.stats import fdr_bh, wilcoxon_across_subjects
+from experiments.compare_runs import CompareError, Run
+from experiments.report import Report
+
+DEPTH_MIN_R = 0.1  # best-layer maps show voxels whose best mean test r exceeds this (as the run's report)
+
+
+@dataclass(frozen=True)
+class EncodingResult:
+    """What the comparison needs from one encoding run. ``alignment[space]``: (n_subjects,
+    n_regions) best-layer normalised alignment; ``depth[space]``: (n_vox,) normalised depth
+    of the best layer of the subject-mean test r, NaN where that r <= :data:`DEPTH_MIN_R`;
+    ``vertices``: fsaverage5 vertex per voxel, or None."""
+
+    label: str
+    spaces: tuple[str, ...]
+    region_names: tuple[str, ...]
+    alignment: dict[str, np.ndarray]
+    depth: dict[str, np.ndarray]
+    vertices: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class PairTests:
+    """Paired Wilcoxon tests, one row per pair of runs (same space), one column per region.
+    ``n``: subjects used (both finite); statistic and pvalue NaN where n < 2; ``qvalue``:
+    Benjamini-Hochberg over every test in the table; ``rejected``: qvalue <= alpha."""
+
+    pairs: list[tuple[str, int, int]]  # (space, run index a, run index b)
+    regions: tuple[str, ...]
+    n: np.ndarray
+    statistic: np.ndarray
+    pvalue: np.ndarray
+    mean_difference: np.ndarray
+    qvalue: np.ndarray
+    rejected: np.ndarray
+
+
+def subject_alignment(r: np.ndarray, ceiling: np.ndarray, region: np.ndarray,
+                      region_names: tuple[str, ...], n_layers: int, min_ceiling: float) -> np.ndarray:
+    """Best-layer normalised alignment per subject and region, (n_subjects, n_regions).
+
+    ``r``: (n_subjects, layers, n_vox) test r of one feature space (layers beyond
+    ``n_layers`` are padding); ``ceiling``: (n_subjects, n_vox)."""
+    r = np.asarray(r, float)[:, :n_layers]
+    norm = normalised_alignment(r, np.broadcast_to(np.asarray(ceiling, float)[:, None, :], r.shape),
+                                min_ceiling=min_ceiling)
+    with warnings.catch_warnings():  # voxels below the ceiling cut are all-NaN on purpose
+        warnings.simplefilter("ignore", RuntimeWarning)
+        best = np.nanmax(norm, axis=1)  # (n_subjects, n_vox)
+    return np.array([[region_means(b, region, region_names)[n] for n in region_names] for b in best])
+
+
+def best_layer_depth(r: np.ndarray, n_layers: int, min_r: float = DEPTH_MIN_R) -> np.ndarray:
+    """Normalised depth (0 = first layer) of the best layer of the subject-mean test r per
+    voxel, NaN where that best r is <= ``min_r``; ``r``: (n_subjects, layers, n_vox)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(np.asarray(r, float)[:, :n_layers], axis=0)  # (n_layers, n_vox)
+        _, depth = best_layer(mean)
+        best_r = np.nanmax(mean, axis=0)
+    return np.where(best_r > min_r, depth, np.nan)
+
+
+def load_encoding(run: Run, label: str) -> EncodingResult:
+    """Read ``encoding.npz`` of ``run`` (see ``experiments.encoding.run_encoding``)."""
+    path = run.path / "encoding.npz"
+    if not path.is_file():
+        raise CompareError(f"{run.path}: encoding run with metrics.json but no encoding.npz, "
+                           f"so it holds no per-subject scores to compare")
+    min_ceiling = float(run.config["task"]["min_ceiling"])
+    with np.load(path) as z:
+        spaces = tuple(str(s) for s in z["spaces"])
+        names = tuple(str(n) for n in z["region_names"])
+        r, ceiling, region, n_layers = z["r"], z["ceiling"], z["region"], z["n_layers"]
+        vertices = z["vertices"] if "vertices" in z.files and z["vertices"].size else None
+    alignment = {s: subject_alignment(r[i], ceiling, region, names, int(n_layers[i]), min_ceiling)
+                 for i, s in enumerate(spaces)}
+    depth = {s: best_layer_depth(r[i], int(n_layers[i])) for i, s in enumerate(spaces)}
+    return EncodingResult(label, spaces, names, alignment, depth, vertices)
+
+
+def paired_tests(values: list[np.ndarray], pairs: list[tuple[int, int]], alpha: float = 0.05
+                 ) -> tuple[np.ndarray, ...]:
+    """Paired two-sided Wilcoxon signed-rank tests across subjects (paired by index).
+
+    ``values``: per condition (n_subjects, n_regions); ``pairs``: (i, j) condition indices of
+    equal subject counts. Per pair and region, subjects where either value is NaN are left
+    out; fewer than 2 left gives NaN. FDR (Benjamini-Hochberg) runs over all tests at once.
+    Returns (n, statistic, pvalue, mean_difference (i - j), qvalue, rejected), each
+    (n_pairs, n_regions)."""
+    n_regions = values[0].shape[1] if values else 0
+    shape = (len(pairs), n_regions)
+    n = np.zeros(shape, int)
+    stat, p, diff = (np.full(shape, np.nan) for _ in range(3))
+    for row, (i, j) in enumerate(pairs):
+        a, b = np.asarray(values[i], float), np.asarray(values[j], float)
+        if a.shape != b.shape:
+            raise ValueError(f"pair {(i, j)}: shapes {a.shape} and {b.shape} differ (pair by subject index)")
+        for k in range(n_regions):
+            ok = np.isfinite(a[:, k]) & np.isfinite(b[:, k])
+            n[row, k] = int(ok.sum())
+            if n[row, k] >= 1:
+                diff[row, k] = float(np.mean(a[ok, k] - b[ok, k]))
+            if n[row, k] >= 2:
+                w = wilcoxon_across_subjects(a[ok, k:k + 1], b[ok, k:k + 1])
+                stat[row, k], p[row, k] = w.statistic[0], w.pvalue[0]
+    fdr = fdr_bh(p, alpha=alpha)
+    return n, stat, p, diff, fdr.qvalue, fdr.rejected
+
+
+def compare_runs(results: list[EncodingResult], alpha: float = 0.05) -> tuple[PairTests, list[str]]:
+    """Every pair of runs, per feature space they share, when their subject counts agree
+    (pairing is by subject index); notes for the pairs left out."""
+    regions = tuple(n for n in results[0].region_names if all(n in r.region_names for r in results))
+    values, index, pairs, notes = [], {}, [], []
+    for ia, ib in combinations(range(len(results)), 2):
+        a, b = results[ia], results[ib]
+        for space in (s for s in a.spaces if s in b.spaces):
+            na, nb = a.alignment[space].shape[0], b.alignment[space].shape[0]
+            if na != nb:
+                notes.append(f"{space}: {a.label} ({na} subjects) and {b.label} ({nb} subjects) not "
+                             f"tested: pairing by subject index needs equal subject counts")
+                continue
+            for key in ((ia, space), (ib, space)):
+                if key not in index:
+                    res = results[key[0]]
+                    cols = [res.region_names.index(n) for n in regions]
+                    index[key] = len(values)
+                    values.append(res.alignment[space][:, cols])
+            pairs.append((space, ia, ib))
+    if pairs:
+        n, stat, p, diff, q, rej = paired_tests(values, [(index[(i, s)], index[(j, s)]) for s, i, j in pairs],
+                                                alpha)
+    else:
+        n, stat, p, diff, q = (np.zeros((0, len(regions))) for _ in range(5))
+        rej = np.zeros((0, len(regions)), bool)
+    return PairTests(pairs, regions, n, stat, p, diff, q, rej), notes
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_alignment(values: dict[str, np.ndarray], regions: tuple[str, ...], space: str, path: Path) -> None:
+    """Bars: mean normalised alignment over subjects per region, one bar per run; points:
+    the subjects. ``values[label]``: (n_subjects, n_regions)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(regions) * max(1, len(values)) ** 0.5 + 2), 3.8), dpi=100)
+    width = 0.8 / max(len(values), 1)
+    x = np.arange(len(regions))
+    rng = np.random.default_rng(0)  # jitter of the subject points only
+    for k, (label, v) in enumerate(values.items()):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.nanmean(v, axis=0)
+        pos = x - 0.4 + width * (k + 0.5)
+        ax.bar(pos, np.nan_to_num(mean), width, label=label, color=plt.cm.tab10(k % 10), alpha=0.75)
+        for j in range(len(regions)):
+            ys = v[:, j][np.isfinite(v[:, j])]
+            ax.scatter(pos[j] + rng.uniform(-width / 5, width / 5, ys.size), ys, s=10, color="k", zorder=3)
+    ax.axhline(0, color="#888", lw=0.8)
+    ax.set_xticks(x, regions)
+    ax.set_ylabel("normalised alignment (r / ceiling)")
+    ax.set_title(f"{space}: best-layer normalised alignment (bars: mean, points: subjects)", fontsize=10)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _mean_sem(v: np.ndarray) -> str:
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return "NaN"
+    sem = v.std(ddof=1) / np.sqrt(v.size) if v.size > 1 else float("nan")
+    return f"{v.mean():.3f} ± {sem:.3f} (n={v.size})"
+
+
+def add_encoding_section(rep: Report, runs: list[Run], labels: list[str], fig_dir: Path,
+                         alpha: float = 0.05) -> int:
+    """Append the encoding comparison to ``rep``; returns the number of figures added."""
+    from experiments.encoding_report import plot_surface
+
+    results = [load_encoding(run, label) for run, label in zip(runs, labels)]
+    tests, notes = compare_runs(results, alpha)
+    regions = tests.regions
+    spaces = [s for r in results for s in r.spaces]
+    spaces = list(dict.fromkeys(spaces))
+    n_fig = 0
+    rep.heading("Encoding: normalised brain alignment per region")
+    rep.text(f"{len(results)} encoding run(s). Normalised alignment = test r / split-half noise ceiling "
+             "(voxels with ceiling >= the run's task.min_ceiling), best layer per voxel, mean over the "
+             "region's voxels, per subject.")
+    for si, space in enumerate(spaces):
+        having = [r for r in results if space in r.spaces]
+        vals = {r.label: r.alignment[space][:, [r.region_names.index(n) for n in regions]] for r in having}
+        png = fig_dir / f"encoding_alignment_{si}.png"
+        plot_alignment(vals, regions, space, png)
+        rep.figure(png, f"{space}: best-layer normalised alignment per region and run; points are subjects")
+        n_fig += 1
+        rep.table(["region"] + list(vals), [[n] + [_mean_sem(v[:, j]) for v in vals.values()]
+                                            for j, n in enumerate(regions)])
+    rep.heading("Encoding: paired Wilcoxon tests between runs")
+    for note in notes:
+        rep.text(note)
+    if not tests.pairs:
+        rep.text("No pair of runs to test (needs two encoding runs sharing a feature space and subject count).")
+    else:
+        rep.text(f"Two-sided Wilcoxon signed-rank test across subjects (paired by subject index) per "
+                 f"region; Benjamini-Hochberg FDR over all {int(np.isfinite(tests.pvalue).sum())} tests, "
+                 f"significant where q <= {alpha}.")
+        rows = []
+        for row, (space, ia, ib) in enumerate(tests.pairs):
+            for k, region in enumerate(regions):
+                rows.append([space, region, results[ia].label, results[ib].label, int(tests.n[row, k]),
+                             float(tests.mean_difference[row, k]), float(tests.statistic[row, k]),
+                             float(tests.pvalue[row, k]), float(tests.qvalue[row, k]),
+                             "yes" if tests.rejected[row, k] else "no"])
+        rep.table(["space", "region", "run A", "run B", "subjects", "mean A - B", "W", "p", "q (BH)",
+                   "significant"], rows, fmt=".4g")
+    rep.heading("Encoding: best-layer maps")
+    mapped = [r for r in results if r.vertices is not None]
+    if len(mapped) < len(results):
+        rep.text("Runs without fsaverage5 vertex indices (volumetric or unlabelled data) have no maps: "
+                 + ", ".join(r.label for r in results if r.vertices is None))
+    for ri, r in enumerate(mapped):
+        for si, space in enumerate(r.spaces):
+            png = fig_dir / f"encoding_depth_{ri}_{si}.png"
+            # +0.01 keeps depth 0 (first layer) visible: 0 is left unpainted
+            plot_surface(r.depth[space] + 0.01, r.vertices, png, f"{r.label} / {space}: best layer",
+                         vmax=1.01, cmap="viridis")
+            rep.figure(png, f"{r.label} / {space}: normalised depth of the best layer (0 = first, "
+                       f"1 = last) where its subject-mean test r > {DEPTH_MIN_R}")
+            n_fig += 1
+    return n_fig

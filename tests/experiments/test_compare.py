@@ -1,0 +1,299 @@
+"""``python -m experiments.compare``: the cross-run report on small real runs of the runner
+(two encoding runs, a motor multirun over seeds with one unfinished job), its numerical
+cores against SciPy, its errors, and the page in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_module
+from scipy import stats
+
+from experiments.compare import build_report, main
+from experiments.compare_encoding import compare_runs, load_encoding, paired_tests
+from experiments.compare_motor import Cell, format_cell, group_labels, group_runs, summarise_group, t_interval
+from experiments.compare_runs import CompareError, Run, differing_labels, discover, run_labels
+from experiments.run import run_task
+
+ENCODING = ["task=encoding", "task.synthetic.n_subjects=4", "task.synthetic.n_runs=2",
+            "task.synthetic.trs_per_run=60", "task.synthetic.n_test_trs=60", "task.synthetic.n_layers=2",
+            "task.synthetic.vertices_per_region=8", "task.n_permutations=10", "task.cv=2", "task.delays=[1,2]"]
+ENCODING_MODELS = ["task.synthetic.n_features=8", "task.synthetic.n_features=4"]
+MOTOR = ["task=reach", "task.variants=[bilateral_specialised_cc]", "task.seeds=1", "task.eval_episodes=4",
+         "train.max_epochs=1", "train.updates_per_epoch=1", "train.batch_size=2", "train.val_episodes=2",
+         "arm.episode_steps=4", "agent.widths=[4,4]"]
+MOTOR_SEEDS = (0, 1)
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+
+
+def _run(overrides: list[str], out: Path) -> None:
+    """One run of the runner into ``out``, with the overrides file Hydra's CLI writes."""
+    with initialize_config_module(config_module="experiments.conf", version_base="1.3"):
+        cfg = compose(config_name="config", overrides=overrides)
+    run_task(cfg, out)
+    (out / ".hydra").mkdir(exist_ok=True)
+    (out / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Multirun-shaped directories: encoding/{0,1} (two feature sizes), motor/{0,1} (seed=0,1,
+    task.seeds=1) and motor/2, a job that started but never finished."""
+    root = tmp_path_factory.mktemp("compare")
+    for i, model in enumerate(ENCODING_MODELS):
+        _run(ENCODING + [model], root / "encoding" / str(i))
+    for i, seed in enumerate(MOTOR_SEEDS):
+        _run(MOTOR + [f"seed={seed}"], root / "motor" / str(i))
+    unfinished = root / "motor" / "2"
+    unfinished.mkdir()
+    shutil.copy(root / "motor" / "0" / "config.json", unfinished / "config.json")
+    return {"root": root, "encoding": root / "encoding", "motor": root / "motor", "unfinished": unfinished}
+
+
+@pytest.fixture(scope="session")
+def built(runs: dict[str, Path]):
+    return build_report([runs["encoding"], runs["motor"]], runs["root"] / "out" / "report.html")
+
+
+def _metrics(d: Path) -> dict:
+    return json.loads((d / "metrics.json").read_text())
+
+
+def _expected_figures(runs: dict[str, Path]) -> int:
+    """Encoding: one alignment figure per feature space, one best-layer map per run and
+    space with fsaverage5 vertices; motor (one group): variants, plus lesions if any."""
+    spaces, maps = set(), 0
+    for d in sorted(runs["encoding"].iterdir()):
+        with np.load(d / "encoding.npz") as z:
+            spaces |= set(z["spaces"].tolist())
+            maps += len(z["spaces"]) if z["vertices"].size else 0
+    lesions = any(_metrics(runs["motor"] / str(i))["lesions"].get("bilateral_specialised_cc")
+                  for i in range(len(MOTOR_SEEDS)))
+    return len(spaces) + maps + 1 + int(lesions)
+
+
+def test_runs_are_found_labelled_and_unfinished_ones_listed(runs: dict[str, Path], built) -> None:
+    assert [r.path for r in built.runs["encoding"]] == [runs["encoding"] / "0", runs["encoding"] / "1"]
+    assert [r.path for r in built.runs["motor"]] == [runs["motor"] / "0", runs["motor"] / "1"]
+    assert built.labels == {"encoding": ENCODING_MODELS, "motor": [f"seed={s}" for s in MOTOR_SEEDS]}
+    assert len(built.warnings) == 1 and str(runs["unfinished"]) in built.warnings[0]
+    assert "unfinished" in built.warnings[0]
+    page = built.path.read_text()
+    assert "unfinished run" in page and str(runs["unfinished"]) in page
+    assert "Encoding: normalised brain alignment" in page and "Motor: task=reach" in page
+
+
+def test_one_embedded_png_per_figure_and_nothing_external(runs: dict[str, Path], built) -> None:
+    page = built.path.read_text()
+    expected = _expected_figures(runs)
+    assert sum(built.figures.values()) == expected
+    sources = re.findall(r"<img[^>]*\ssrc='([^']*)'", page)
+    assert len(sources) == page.count("<img") == expected
+    assert all(s.startswith("data:image/png;base64,") and len(s) > 5000 for s in sources)
+    assert not re.search(r"(src|href)=['\"]?(https?:|file:|//)", page)
+
+
+def test_motor_table_is_the_pooled_seeds_with_scipy_intervals(runs: dict[str, Path], built) -> None:
+    metrics = [_metrics(runs["motor"] / str(i)) for i in range(len(MOTOR_SEEDS))]
+    group = summarise_group(built.runs["motor"], "g")
+    assert group.seeds == list(MOTOR_SEEDS)
+    page = built.path.read_text()
+    v = "bilateral_specialised_cc"
+    for task in ("reach", "hold", "centre_out"):
+        for metric in ("position_error", "final_position_error", "effort"):
+            # one seed per run: the per-seed value is the run's value (the position error is also kept per seed)
+            values = ([m["variants"][v][task]["per_seed_position_error"][0] for m in metrics]
+                      if metric == "position_error" else [m["variants"][v][task][metric] for m in metrics])
+            lo, hi = stats.t.interval(0.95, len(values) - 1, loc=np.mean(values), scale=stats.sem(values))
+            cell = group.table[(v, task, metric)]
+            assert cell.n == len(values) and cell.over == "seeds"
+            assert cell.mean == pytest.approx(np.mean(values), rel=1e-12)
+            assert cell.half == pytest.approx((hi - lo) / 2, rel=1e-9)
+        pe = group.table[(v, task, "position_error")]
+        assert f"{100 * pe.mean:.2f} ± {100 * pe.half:.2f} (2 seeds)" in page
+        for lesion in ("silence_left", "silence_right", "cut_callosum"):
+            d = [m["lesions"][v][lesion][task]["per_seed_position_error"][0]
+                 - m["variants"][v][task]["per_seed_position_error"][0] for m in metrics]
+            lo, hi = stats.t.interval(0.95, len(d) - 1, loc=np.mean(d), scale=stats.sem(d))
+            effect = group.lesions[(v, lesion, task)][2]
+            assert effect.mean == pytest.approx(np.mean(d), rel=1e-9, abs=1e-12)
+            assert effect.half == pytest.approx((hi - lo) / 2, rel=1e-9)
+            assert format_cell(effect) in page
+
+
+def test_encoding_alignment_recomputed_as_the_runner_summarises(runs: dict[str, Path], built) -> None:
+    for run, label in zip(built.runs["encoding"], built.labels["encoding"]):
+        res = load_encoding(run, label)
+        assert res.alignment["video"].shape == (4, 6)
+        comparison = run.metrics["comparison"]  # the runner's video - audio test per region
+        for j, region in enumerate(res.region_names):
+            diff = res.alignment["video"][:, j] - res.alignment["audio"][:, j]
+            assert np.nanmean(diff) == pytest.approx(comparison["per_region"][region]["mean_difference"], rel=1e-12)
+            assert stats.wilcoxon(res.alignment["video"][:, j], res.alignment["audio"][:, j]).pvalue == \
+                pytest.approx(comparison["per_region"][region]["pvalue"], rel=1e-12)
+
+
+def test_wilcoxon_between_runs_equals_scipy_with_bh_over_all_tests(built) -> None:
+    results = [load_encoding(r, lab) for r, lab in zip(built.runs["encoding"], built.labels["encoding"])]
+    tests, notes = compare_runs(results)
+    assert notes == [] and [s for s, _, _ in tests.pairs] == ["video", "audio"]
+    ps = []
+    for row, (space, ia, ib) in enumerate(tests.pairs):
+        a, b = results[ia].alignment[space], results[ib].alignment[space]
+        for k in range(a.shape[1]):
+            ref = stats.wilcoxon(a[:, k], b[:, k])
+            assert tests.pvalue[row, k] == pytest.approx(ref.pvalue, rel=1e-12)
+            assert tests.statistic[row, k] == ref.statistic and tests.n[row, k] == 4
+            ps.append(ref.pvalue)
+    np.testing.assert_allclose(tests.qvalue.ravel(), stats.false_discovery_control(ps, method="bh"), rtol=1e-12)
+    page = built.path.read_text()
+    assert page.count("<td>video</td>") == page.count("<td>audio</td>") == len(tests.regions)
+
+
+def test_paired_tests_on_planted_data() -> None:
+    rng = np.random.default_rng(3)
+    b = rng.normal(0.4, 0.1, (8, 4))
+    a = b + rng.normal(0.0, 0.05, (8, 4))
+    a[:, 0] = b[:, 0] + rng.uniform(0.2, 0.4, 8)  # region 0: every subject higher
+    a[2, 2] = np.nan  # region 2: one subject missing
+    b[1:, 3] = np.nan  # region 3: one subject left, untestable
+    n, stat, p, diff, q, rejected = paired_tests([a, b], [(0, 1)], alpha=0.05)
+    assert n.tolist() == [[8, 8, 7, 1]]
+    assert p[0, 0] == pytest.approx(2 / 2**8) and stat[0, 0] == 0.0  # exact null: all 8 signs positive
+    keep = np.arange(8) != 2
+    assert p[0, 2] == pytest.approx(stats.wilcoxon(a[keep, 2], b[keep, 2]).pvalue, rel=1e-12)
+    assert p[0, 1] == pytest.approx(stats.wilcoxon(a[:, 1], b[:, 1]).pvalue, rel=1e-12)
+    assert np.isnan(p[0, 3]) and np.isnan(q[0, 3]) and not rejected[0, 3]
+    assert diff[0, 2] == pytest.approx(np.mean(a[keep, 2] - b[keep, 2]))
+    np.testing.assert_allclose(q[0, :3], stats.false_discovery_control(p[0, :3], method="bh"), rtol=1e-12)
+    assert rejected[0, 0] and rejected[0].tolist() == (q[0] <= 0.05).tolist()
+
+
+def test_t_interval_matches_scipy() -> None:
+    x = np.random.default_rng(1).normal(2.0, 0.5, 7)
+    mean, half, n = t_interval(x)
+    lo, hi = stats.t.interval(0.95, 6, loc=x.mean(), scale=stats.sem(x))
+    assert (mean, n) == (pytest.approx(x.mean()), 7) and half == pytest.approx((hi - lo) / 2, rel=1e-12)
+    assert np.isnan(t_interval([1.0])[1])
+
+
+def _agg(per_seed: list[float], final: float = 0.5) -> dict:
+    return {"position_error": float(np.mean(per_seed)), "position_error_ci95": 0.01, "ci_over": "seeds",
+            "final_position_error": final, "final_position_error_ci95": 0.02, "effort": 0.2, "effort_ci95": 0.0,
+            "per_seed_position_error": per_seed}
+
+
+def _fake(path: str, seed: int, seeds: int, lr: float, per_seed: list[float], overrides: list[str]) -> Run:
+    config = {"task": {"kind": "motor", "seeds": seeds}, "train": {"learning_rate": lr}, "seed": seed,
+              "runtime": {"devices": "auto"}}
+    metrics = {"seeds": list(range(seed, seed + seeds)), "variants": {"v": {"reach": _agg(per_seed)}}, "lesions": {}}
+    return Run(Path(path), config, metrics, tuple(overrides))
+
+
+def test_grouping_pools_seed_runs_only_and_keeps_the_first_of_a_repeated_seed() -> None:
+    runs = [_fake("m/0", 0, 1, 1e-3, [1.0], ["seed=0"]),
+            _fake("m/1", 10, 2, 1e-3, [2.0, 4.0], ["seed=10", "task.seeds=2"]),
+            _fake("m/2", 0, 1, 0.1, [9.0], ["seed=0", "train.learning_rate=0.1"]),
+            _fake("m/3", 2, 1, 1e-3, [7.0], ["seed=2"]), _fake("m/4", 2, 1, 1e-3, [8.0], ["seed=2"])]
+    groups = group_runs(runs)
+    assert [[r.path.name for r in g] for g in groups] == [["0", "1", "3", "4"], ["2"]]
+    assert group_labels(groups) == ["0, 1, 3, 4", "train.learning_rate=0.1"]
+    g = summarise_group(groups[0], "lr 1e-3")
+    cell = g.table[("v", "reach", "position_error")]
+    assert cell.values == (1.0, 2.0, 4.0, 7.0) and cell.n == 4  # seed 2 of m/4 is a repeat: left out
+    assert any("seed 2" in note for note in g.notes)
+    # a two-seed run keeps no per-seed final error, so it cannot be pooled
+    assert g.table[("v", "reach", "final_position_error")] is None
+    lone = summarise_group(groups[1], "x").table[("v", "reach", "final_position_error")]
+    assert (lone.mean, lone.half, lone.n) == (0.5, 0.02, 1)  # one run: its own aggregate
+    assert format_cell(Cell(0.123, float("nan"), 1, "episodes")) == "12.30 ± n/a (1 seed, CI over episodes)"
+
+
+def test_labels_fall_back_to_directory_names() -> None:
+    assert differing_labels([{"a": "1", "b": "2"}, {"a": "1", "b": "3"}], ["x", "y"]) == ["b=2", "b=3"]
+    assert differing_labels([{"a": "1"}, None], ["x", "y"]) == ["x", "y"]
+    assert differing_labels([{"a": "1"}, {"a": "1"}], ["x", "y"]) == ["x", "y"]
+    # a key missing from one run (its default) differs from a value given
+    assert differing_labels([{"a": "1", "b": "2"}, {"a": "2", "b": "2"}, {"a": "2"}], ["x", "y", "z"]) == \
+        ["a=1, b=2", "a=2, b=2", "a=2"]
+    assert differing_labels([{"a": "1"}, {"a": "2"}, {"a": "2"}], ["x", "y", "z"]) == ["a=1", "a=2 (y)", "a=2 (z)"]
+    same_names = [Run(Path(p), {"task": {"kind": "motor"}}, {}, None) for p in ("/r/a/0", "/r/b/0")]
+    assert run_labels(same_names) == ["a/0", "b/0"]
+
+
+def test_clear_errors(tmp_path: Path, runs: dict[str, Path], capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(CompareError, match="no such directory"):
+        discover([tmp_path / "missing"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CompareError, match=r"empty is not a run directory .* holds no run directories"):
+        build_report([tmp_path / "empty"])
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    (bench / "config.json").write_text(json.dumps({"task": {"kind": "bench_envs"}}))
+    (bench / "metrics.json").write_text("{}")
+    with pytest.raises(CompareError, match=r"bench: runs of kind 'bench_envs' cannot be compared"):
+        build_report([bench])
+    parent = tmp_path / "parent"  # a benchmark found beside a motor run is skipped, not an error
+    shutil.copytree(bench, parent / "bench")
+    shutil.copytree(runs["motor"] / "0", parent / "reach")
+    (parent / "model").mkdir()
+    (parent / "model" / "config.json").write_text(json.dumps({"hidden_size": 8}))  # not a run's config
+    chunk = parent / "x_chunk"  # a voxel-chunk job of an encoding run: only its merge is compared
+    chunk.mkdir()
+    (chunk / "config.json").write_text(json.dumps({"task": {"kind": "encoding", "chunk": 0, "chunks": 2}}))
+    (chunk / "metrics.json").write_text(json.dumps({"chunk": 0, "chunks": 2, "voxels": [0, 10]}))
+    found = build_report([parent])
+    assert [r.path.name for r in found.runs["motor"]] == ["reach"] and list(found.runs) == ["motor"]
+    assert len(found.warnings) == 3 and "kind 'bench_envs' cannot be compared" in found.warnings[0]
+    assert "without task.kind" in found.warnings[1] and "voxel-chunk job" in found.warnings[2]
+    with pytest.raises(CompareError, match="model: runs of kind None"):
+        build_report([parent / "model"])
+    orphan = tmp_path / "orphan"
+    orphan.mkdir()
+    (orphan / "metrics.json").write_text("{}")
+    with pytest.raises(CompareError, match="orphan: metrics.json but no config.json"):
+        build_report([orphan])
+    with pytest.raises(CompareError, match="no finished runs.*unfinished run"):
+        build_report([runs["unfinished"]])
+    assert main([str(tmp_path / "missing")]) == 2
+    assert "error:" in capsys.readouterr().err and not (tmp_path / "missing").exists()
+
+
+def test_cli_writes_the_default_report_of_a_multirun(runs: dict[str, Path], capsys: pytest.CaptureFixture) -> None:
+    assert main([str(runs["motor"])]) == 0
+    out = runs["motor"] / "comparison.html"
+    captured = capsys.readouterr()
+    assert str(out) in captured.out and "unfinished" in captured.err
+    assert out.read_text().count("<img") == 2
+    assert not list(runs["motor"].glob(".comparison.html.*"))  # the atomic write left no temporary file
+
+
+@pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+                    reason="needs Debian's chromium and chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver)")
+def test_report_renders_in_headless_chromium(runs: dict[str, Path], built, tmp_path: Path) -> None:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    try:
+        driver.get(built.path.resolve().as_uri())
+        assert driver.title == "callosum: cross-run comparison"
+        widths = driver.execute_script(
+            "return Array.from(document.images).map(i => i.complete ? i.naturalWidth : 0)")
+        logs = driver.get_log("browser")
+    finally:
+        driver.quit()
+    assert [e for e in logs if e["level"] == "SEVERE"] == []
+    assert len(widths) == _expected_figures(runs) and all(w > 0 for w in widths)
