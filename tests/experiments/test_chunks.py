@@ -1,0 +1,79 @@
+"""Encoding split into voxel-chunk jobs and merged equals the single-job run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from experiments.encoding import voxel_range
+from tests.experiments.test_encoding import TINY, compose_and_run
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("chunks")
+    compose_and_run(TINY, root / "single")
+    for c in range(3):
+        compose_and_run([*TINY, "task.chunks=3", f"task.chunk={c}"], root / "multirun" / str(c))
+    compose_and_run([*TINY, f"task.merge={root / 'multirun'}"], root / "merged")
+    return root
+
+
+def test_voxel_ranges_tile_the_voxels() -> None:
+    ranges = [voxel_range(10, c, 3) for c in range(3)]
+    assert ranges == [(0, 4), (4, 7), (7, 10)]
+    with pytest.raises(ValueError, match="task.chunk"):
+        voxel_range(10, 3, 3)
+    with pytest.raises(ValueError, match="more than the 10 voxels"):
+        voxel_range(10, 0, 11)
+
+
+def test_merged_chunks_equal_the_single_run(runs: Path) -> None:
+    """Alphas, p-values and ceilings are bit for bit the same; r and R^2 agree to float32
+    rounding (a chunk's ridge solve runs on fewer voxel columns, so XLA blocks the products
+    differently), and so do the metrics."""
+    a, b = np.load(runs / "single" / "encoding.npz"), np.load(runs / "merged" / "encoding.npz")
+    assert a.files == b.files
+    for key in a.files:
+        if key in ("r", "r2"):
+            np.testing.assert_allclose(a[key], b[key], rtol=0, atol=2e-6, err_msg=key)
+        else:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    single = json.loads((runs / "single" / "metrics.json").read_text())
+    merged = json.loads((runs / "merged" / "metrics.json").read_text())
+    assert merged.keys() == single.keys()
+    assert merged["spaces"].keys() == single["spaces"].keys()
+    for space, res in single["spaces"].items():
+        assert merged["spaces"][space]["best_layer_depth"] == pytest.approx(res["best_layer_depth"], abs=1e-6)
+        for layer, vals in res["layers"].items():
+            got = merged["spaces"][space]["layers"][layer]
+            assert got["mean_r"] == pytest.approx(vals["mean_r"], abs=1e-6)
+            assert got["significant_voxels"] == vals["significant_voxels"]
+    assert (runs / "merged" / "report.html").exists()
+
+
+def test_chunk_jobs_write_only_their_voxels(runs: Path) -> None:
+    metas = [json.loads((runs / "multirun" / str(c) / "chunk.json").read_text()) for c in range(3)]
+    assert [m["voxels"] for m in metas] == [[0, 60], [60, 120], [120, 180]]  # 6 regions x 30 vertices
+    with np.load(runs / "multirun" / "1" / "scores.npz") as f:
+        assert f["r_0"].shape[-1] == 60 and f["ceiling"].shape == (2, 60)
+    assert not (runs / "multirun" / "1" / "encoding.npz").exists()
+
+
+def test_merge_refuses_missing_or_foreign_chunks(runs: Path, tmp_path: Path) -> None:
+    import shutil
+
+    part = tmp_path / "part"
+    shutil.copytree(runs / "multirun" / "0", part / "0")
+    shutil.copytree(runs / "multirun" / "2", part / "2")
+    with pytest.raises(ValueError, match=r"chunk\(s\) \[1\] of 3 are missing"):
+        compose_and_run([*TINY, f"task.merge={part}"], tmp_path / "m1")
+    with pytest.raises(ValueError, match="other settings"):
+        compose_and_run([*TINY, "task.n_permutations=100", f"task.merge={runs / 'multirun'}"], tmp_path / "m2")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no chunk runs"):
+        compose_and_run([*TINY, f"task.merge={tmp_path / 'empty'}"], tmp_path / "m3")
+    assert not (tmp_path / "m1" / "metrics.json").exists()
