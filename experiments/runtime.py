@@ -81,12 +81,18 @@ def enable_compilation_cache(path: str | Path | None, min_compile_seconds: float
     Executables that took at least ``min_compile_seconds`` to compile are stored, and later
     runs (and the jobs of a sweep) load them instead of compiling again."""
     import jax
+    from jax.experimental.compilation_cache import compilation_cache
 
     if not path:
+        if jax.config.jax_compilation_cache_dir:
+            jax.config.update("jax_compilation_cache_dir", None)
+            compilation_cache.reset_cache()
         return None
     p = Path(os.path.expanduser(str(path))).resolve()
     p.mkdir(parents=True, exist_ok=True)
-    jax.config.update("jax_compilation_cache_dir", str(p))
+    if jax.config.jax_compilation_cache_dir != str(p):  # the cache opens once: reopen it elsewhere
+        jax.config.update("jax_compilation_cache_dir", str(p))
+        compilation_cache.reset_cache()
     jax.config.update("jax_persistent_cache_min_compile_time_secs", float(min_compile_seconds))
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     return str(p)
