@@ -24,7 +24,7 @@ from experiments.io import write_json  # noqa: E402
 
 log = logging.getLogger("callosum")
 TASK_KINDS = ("motor", "rollout", "bench_envs", "encoding", "bench_encoding", "features",
-              "bench_features", "bench_encoding_scale")
+              "bench_features", "bench_encoding_scale", "bench_runner")
 
 
 def _seeds(cfg: DictConfig) -> list[int]:
@@ -93,6 +93,14 @@ def _dispatch(cfg: DictConfig, kind: str, out_dir: Path) -> dict[str, Any]:
                                context=float(t.context), batch=int(t.batch), device=str(t.device))
         print(format_table(result))
         write_json(out_dir / "bench_features.json", result)
+    elif kind == "bench_runner":
+        from experiments.bench_runner import format_table, run_benchmark
+
+        t = cfg.task
+        result = run_benchmark(seeds=int(t.seeds), batch=int(t.batch), steps=int(t.steps), updates=int(t.updates),
+                               widths=list(t.widths), repeats=int(t.repeats), encoding=list(t.encoding))
+        print(format_table(result))
+        write_json(out_dir / "bench_runner.json", result)
     elif kind == "bench_encoding_scale":
         from experiments.bench_scale import format_table, run_benchmark
 
