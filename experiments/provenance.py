@@ -59,19 +59,22 @@ class Provenance:
 
     def __init__(self, out_dir: Path, config: dict[str, Any], seeds: list[int], resume: bool):
         self.path = Path(out_dir) / "provenance.json"
-        previous: list[dict[str, Any]] = []
+        saved: dict[str, Any] = {}
         if self.path.exists():
             try:
-                previous = json.loads(self.path.read_text()).get("attempts", [])
-            except (json.JSONDecodeError, AttributeError):
-                previous = []  # written atomically, so only a hand-edited file gets here
+                saved = json.loads(self.path.read_text())
+            except json.JSONDecodeError:
+                saved = {}  # written atomically, so only a hand-edited file gets here
         self.record: dict[str, Any] = {
-            "config": config, "seeds": seeds, "packages": package_versions(), "git": git_state(),
-            "python": sys.version.split()[0], "platform": platform.platform(), "host": socket.gethostname(),
-            "command": sys.argv, "attempts": previous,
+            "config": saved.get("config", config), "seeds": saved.get("seeds", seeds),
+            "packages": package_versions(), "git": git_state(), "python": sys.version.split()[0],
+            "platform": platform.platform(), "host": socket.gethostname(), "command": sys.argv,
+            "attempts": list(saved.get("attempts", [])),
         }
         self.attempt: dict[str, Any] = {"started": _now(), "resumed": resume, "status": "running",
-                                        "pid": os.getpid()}
+                                        "pid": os.getpid(), "command": sys.argv}
+        if config != self.record["config"]:
+            self.attempt["config"] = config  # a resume with other settings (the task checks them)
         self.record["attempts"].append(self.attempt)
         self._start = time.perf_counter()
 

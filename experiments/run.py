@@ -57,7 +57,8 @@ def run_task(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     runtime = cfg.get("runtime") or {}
     cache = enable_compilation_cache(runtime.get("compilation_cache"))
     record.begin(describe_devices(), cache)
-    write_json(out_dir / "config.json", config)
+    if not (out_dir / "config.json").exists():  # a resume keeps the record of the first attempt
+        write_json(out_dir / "config.json", config)
     COMPILE_CLOCK.start()
     try:
         result = _dispatch(cfg, kind, out_dir)
