@@ -5,12 +5,17 @@ plain ``.npy`` / ``.npz`` / HDF5 arrays of shape (n_trs, n_voxels) — or, for r
 presentations, (n_repeats, n_trs, n_voxels). Features come as ``.npz`` or HDF5 files with
 one 2-D dataset per layer (``layer_00``, ``layer_01``, ...), one row per TR or one row per
 timestamp (then averaged into TR bins). Every problem raises a ``ValueError`` or
-``FileNotFoundError`` that names the file and the offending sizes.
+``FileNotFoundError`` that names the file and the offending sizes: files that cannot be
+parsed (truncated, corrupt, wrong format), arrays of the wrong shape or of non-numeric
+dtype (strings, objects, complex, records, dates), NaN or infinite values, values beyond
+float32 range, and sizes that differ between files. Loading never writes anything.
 """
 
 from __future__ import annotations
 
+import numbers
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +23,8 @@ import numpy as np
 
 BOLD_KEY = "bold"
 TIMESTAMP_KEY = "timestamps"
+N_FSAVERAGE5_VERTICES = 20484  # both hemispheres: surface vertex indices are 0..20483
+_REAL_KINDS = "biuf"  # bool, signed and unsigned integers, floats
 
 
 def existing_file(path: str | Path) -> Path:
@@ -36,8 +43,66 @@ def _suffix(p: Path) -> str:
     raise ValueError(f"{p}: unsupported file type; use .nii/.nii.gz, .gii, .npy, .npz, .h5/.hdf5")
 
 
+def _unreadable(p: Path, exc: Exception) -> ValueError:
+    """The ValueError for a file whose parsing failed with ``exc``; our own errors pass as they are."""
+    if type(exc) is ValueError and str(exc).startswith(f"{p}"):
+        return exc
+    kind = next((e for e in (".nii.gz", ".nii", ".gii", ".npy", ".npz", ".h5", ".hdf5")
+                 if p.name.lower().endswith(e)), p.suffix)
+    return ValueError(f"{p}: cannot read the file (truncated, corrupt or not a {kind} file?): "
+                      f"{type(exc).__name__}: {exc}")
+
+
+def _as_float32(arr: Any, source: Any, what: str) -> np.ndarray:
+    """``arr`` as float32, or a ValueError naming ``source`` if it is not real numbers (strings,
+    objects, complex, records, dates), holds NaN or infinite values or exceeds float32 range."""
+    arr = np.asarray(arr)
+    if arr.dtype.kind not in _REAL_KINDS:
+        raise ValueError(f"{source}: {what} must hold real numbers (bool, integer or float), "
+                         f"got dtype {arr.dtype}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = arr.astype(np.float32, copy=False)
+    if not np.isfinite(out).all():
+        n_bad = int(np.count_nonzero(~np.isfinite(arr))) if arr.dtype.kind == "f" else 0
+        if n_bad:
+            raise ValueError(f"{source}: {what} contains {n_bad} NaN or infinite values")
+        raise ValueError(f"{source}: {what} has {int(np.count_nonzero(~np.isfinite(out)))} values beyond "
+                         f"the float32 range (|x| > {np.finfo(np.float32).max:.3g})")
+    return out
+
+
+def _check_signature(p: Path, ext: str) -> None:
+    """ValueError unless ``p`` starts like a ``.npy`` file or a zip archive (``.npz``), and,
+    for ``.npy``, holds as many bytes as its header promises (a truncated file or a corrupt
+    header claiming a huge array fails here, before any memory is allocated for it)."""
+    with open(p, "rb") as f:
+        head = f.read(6)
+        ok = head == b"\x93NUMPY" if ext == ".npy" else head[:4] in (b"PK\x03\x04", b"PK\x05\x06")
+        if not ok:
+            what = "a .npy file (no NUMPY header)" if ext == ".npy" else "a .npz file (not a zip archive)"
+            raise ValueError(f"{p}: not {what}; is it truncated, corrupt or of another format?")
+        if ext != ".npy":
+            return
+        f.seek(0)
+        fmt = np.lib.format
+        version = fmt.read_magic(f)
+        read_header = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}.get(version)
+        if read_header is None:  # other versions: np.load checks them itself
+            return
+        shape, _, dtype = read_header(f)
+        if dtype.hasobject:
+            return  # refused by np.load (allow_pickle=False)
+        need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        have = p.stat().st_size - f.tell()
+    if have < need:
+        raise ValueError(f"{p}: the .npy header promises a {dtype} array of shape {shape} ({need} bytes) "
+                         f"but the file holds {have} bytes of data; is it truncated?")
+
+
 def _read_array(p: Path, key: str) -> np.ndarray:
     ext = _suffix(p)
+    if ext in (".npy", ".npz"):
+        _check_signature(p, ext)
     if ext == ".npy":
         return np.load(p, allow_pickle=False)
     if ext == ".npz":
@@ -52,6 +117,8 @@ def _read_array(p: Path, key: str) -> np.ndarray:
     with h5py.File(p, "r") as f:
         if key not in f:
             raise ValueError(f"{p}: no dataset {key!r}; datasets in the file: {sorted(f.keys())}")
+        if not isinstance(f[key], h5py.Dataset):
+            raise ValueError(f"{p}: {key!r} is a group, not a dataset")  # noqa: TRY004 - file content
         return f[key][()]
 
 
@@ -62,10 +129,7 @@ def _check_bold(arr: np.ndarray, source: Any, repeats: bool) -> np.ndarray:
         raise ValueError(f"{source}: BOLD must have shape {shape}, got {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"{source}: BOLD is empty, shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        bad = int(np.sum(~np.isfinite(arr)))
-        raise ValueError(f"{source}: BOLD contains {bad} NaN or infinite values")
-    return np.asarray(arr, dtype=np.float32)
+    return _as_float32(arr, source, "BOLD")
 
 
 def load_bold(path: str | Path, mask: str | Path | None = None, repeats: bool = False,
@@ -80,39 +144,80 @@ def load_bold(path: str | Path, mask: str | Path | None = None, repeats: bool = 
     if ext in (".nii", ".nii.gz"):
         if mask is None:
             raise ValueError(f"{p}: volumetric BOLD needs a mask image (mask=...)")
+        import nibabel as nib
         from nilearn.maskers import NiftiMasker
 
         mask_p = existing_file(mask)
-        masker = NiftiMasker(mask_img=str(mask_p), standardize=None)
+        masker = NiftiMasker(mask_img=str(mask_p), standardize=None, reports=False)
         try:
-            arr = masker.fit_transform(str(p))
-        except Exception as exc:  # nilearn's own message names the mismatch
-            raise ValueError(f"{p} with mask {mask_p}: {exc}") from exc
-        if arr.shape[1] == 0:
+            img = nib.load(str(p))
+            data = np.asanyarray(img.dataobj)  # read (and decompressed) once
+            if data.dtype.kind not in _REAL_KINDS:  # nilearn would drop imaginary parts
+                raise ValueError(f"{p}: BOLD must hold real numbers (bool, integer or float), "
+                                 f"got dtype {data.dtype}")
+            arr = masker.fit().transform(nib.Nifti1Image(data, img.affine))
+            n_bad = _nonfinite_in_mask(masker, data, img.affine)
+        except ImportError:
+            raise
+        except Exception as exc:  # nibabel / nilearn: unreadable image, mismatched mask
+            raise ValueError(f"{p} with mask {mask_p}: {type(exc).__name__}: {exc}") from exc
+        if n_bad:  # nilearn would silently have replaced them by zeros
+            raise ValueError(f"{p}: BOLD contains {n_bad} NaN or infinite values inside the mask {mask_p}")
+        if arr.ndim == 2 and arr.shape[1] == 0:
             raise ValueError(f"{p}: the mask {mask_p} selects no voxels")
     elif ext == ".gii":
         import nibabel as nib
 
-        darrays = nib.load(str(p)).darrays
-        arr = (np.stack([d.data for d in darrays]) if len(darrays) > 1 else darrays[0].data)
+        try:
+            darrays = [np.asarray(d.data) for d in nib.load(str(p)).darrays]
+        except (ImportError, MemoryError):
+            raise
+        except Exception as exc:
+            raise _unreadable(p, exc) from exc
+        if not darrays:
+            raise ValueError(f"{p}: the GIfTI file holds no data arrays")
+        if len({d.shape for d in darrays}) != 1:
+            raise ValueError(f"{p}: GIfTI data arrays differ in shape: {[d.shape for d in darrays]}")
+        arr = np.stack(darrays) if len(darrays) > 1 else darrays[0]
         if arr.ndim == 2 and arr.shape[0] > arr.shape[1] and len(darrays) == 1:
             arr = arr.T  # one (n_vertices, n_trs) array
     else:
         try:
             arr = _read_array(p, key)
-        except (OSError, EOFError, ValueError) as exc:
-            if str(p) in str(exc):
-                raise
-            raise ValueError(f"{p}: cannot read the file (truncated or corrupt?): {exc}") from exc
+        except (ImportError, MemoryError):
+            raise
+        except Exception as exc:  # numpy, zipfile, zlib, h5py: truncated or corrupt files
+            raise _unreadable(p, exc) from exc
     return _check_bold(arr, p, repeats)
+
+
+def _nonfinite_in_mask(masker: Any, data: np.ndarray, affine: np.ndarray) -> int:
+    """How many values the fitted NiftiMasker ``masker`` extracts from non-finite ones of ``data``
+    (nilearn replaces NaN and inf by zeros without telling). Scans ``data`` in blocks of volumes."""
+    if data.dtype.kind not in "fc":
+        return 0
+    if data.ndim >= 4:
+        step = max(1, 2 ** 24 // max(1, int(np.prod(data.shape[:3]))))
+        clean = all(np.isfinite(data[..., i:i + step]).all() for i in range(0, data.shape[-1], step))
+    else:
+        clean = bool(np.isfinite(data).all())
+    if clean:
+        return 0
+    import nibabel as nib
+
+    hits = masker.transform(nib.Nifti1Image((~np.isfinite(data)).astype(np.float32), affine))
+    return int(np.count_nonzero(hits))
 
 
 def load_repeats(paths: list[str | Path], **kwargs: Any) -> np.ndarray:
     """Repeated presentations, one file each, stacked to (n_repeats, n_trs, n_voxels)."""
+    paths = list(paths)
+    if not paths:
+        raise ValueError("no repeat files given")
     runs = [load_bold(p, **kwargs) for p in paths]
     shapes = {r.shape for r in runs}
     if len(shapes) != 1:
-        raise ValueError(f"repeats differ in shape: {[r.shape for r in runs]}")
+        raise ValueError("repeats differ in shape: " + ", ".join(f"{p}: {r.shape}" for p, r in zip(paths, runs)))
     return np.stack(runs)
 
 
@@ -126,16 +231,19 @@ def _feature_arrays(p: Path, group: str | None = None) -> dict[str, np.ndarray]:
     if ext == ".npz":
         if group is not None:
             raise ValueError(f"{p}: group={group!r} needs an HDF5 file; .npz files have no groups")
+        _check_signature(p, ext)
         with np.load(p, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
     if ext in (".h5", ".hdf5"):
         import h5py
 
         with h5py.File(p, "r") as f:
+            _check_names(p, f)
             groups = sorted(k for k in f.keys() if isinstance(f[k], h5py.Group) and k != "clips")
             if group is not None and (group not in f or not isinstance(f[group], h5py.Group)):
                 raise ValueError(f"{p}: no group {group!r}; groups in the file: {groups}")
             g = f if group is None else f[group]
+            _check_names(p, g)
             arrays = {k: g[k][()] for k in g.keys() if isinstance(g[k], h5py.Dataset)}
             if not arrays and groups and group is None:
                 raise ValueError(f"{p} holds one group of layers per instruction: choose one with "
@@ -144,19 +252,50 @@ def _feature_arrays(p: Path, group: str | None = None) -> dict[str, np.ndarray]:
     raise ValueError(f"{p}: features must be .npz or HDF5 with one dataset per layer")
 
 
+def _check_names(p: Path, group: Any) -> None:
+    """ValueError for member names of an HDF5 group that are not UTF-8 (h5py hands them over as bytes)."""
+    odd = [k for k in group if not isinstance(k, str)]
+    if odd:
+        raise ValueError(f"{p}: names that are not UTF-8 text: {odd[:3]}; is the file corrupt?")
+
+
 def resample_to_trs(values: np.ndarray, timestamps: np.ndarray, tr: float, n_trs: int) -> np.ndarray:
     """Average rows of ``values`` (n_samples, n_features) whose ``timestamps`` (s) fall in
-    each TR bin [k tr, (k + 1) tr); empty bins are linearly interpolated. (n_trs, n_features)."""
-    t = np.asarray(timestamps, dtype=float)
+    each TR bin [k tr, (k + 1) tr); empty bins are linearly interpolated. (n_trs, n_features).
+
+    ValueError for values that are not a finite real 2-D array, timestamps that are not
+    finite, non-decreasing and one per row, a ``tr`` that is not a positive number of
+    seconds or an ``n_trs`` that is not a positive integer."""
+    values = np.asarray(values)
+    if values.ndim != 2:
+        raise ValueError(f"values must be (n_samples, n_features), got shape {values.shape}")
+    if values.dtype.kind not in _REAL_KINDS or not np.all(np.isfinite(values)):
+        raise ValueError(f"values must be finite real numbers, got dtype {values.dtype}"
+                         + (" with NaN or infinite values" if values.dtype.kind in _REAL_KINDS else ""))
+    values = values.astype(np.float64, copy=False)
+    t = np.asarray(timestamps)
+    if t.dtype.kind not in _REAL_KINDS:
+        raise ValueError(f"timestamps must be real numbers (s), got dtype {t.dtype}")
+    t = t.astype(float)
     if t.shape != (values.shape[0],):
         raise ValueError(f"timestamps {t.shape} do not match {values.shape[0]} feature rows")
+    if not np.all(np.isfinite(t)):
+        raise ValueError(f"timestamps contain {int(np.sum(~np.isfinite(t)))} NaN or infinite values")
     if not np.all(np.diff(t) >= 0):
         raise ValueError("timestamps must be non-decreasing")
-    bins = np.floor(t / tr).astype(int)
-    keep = (bins >= 0) & (bins < n_trs)
+    if isinstance(tr, bool) or not isinstance(tr, numbers.Real) or not (np.isfinite(tr) and tr > 0):
+        raise ValueError(f"tr must be a positive number of seconds, got {tr!r}")
+    tr = float(tr)
+    if isinstance(n_trs, bool) or not isinstance(n_trs, (int, np.integer)) or n_trs < 1:
+        raise ValueError(f"n_trs must be a positive integer, got {n_trs!r}")
+    n_trs = int(n_trs)
+    with np.errstate(over="ignore"):
+        fbins = np.floor(t / tr)
+    keep = (fbins >= 0) & (fbins < n_trs)
+    bins = fbins[keep].astype(int)
     sums = np.zeros((n_trs, values.shape[1]))
-    np.add.at(sums, bins[keep], values[keep])
-    counts = np.bincount(bins[keep], minlength=n_trs)
+    np.add.at(sums, bins, values[keep])
+    counts = np.bincount(bins, minlength=n_trs)
     out = sums / np.maximum(counts, 1)[:, None]
     empty = counts == 0
     if empty.all():
@@ -179,28 +318,34 @@ def load_features(path: str | Path, layers: list[str] | None = None, tr: float |
     p = existing_file(path)
     try:
         arrays = _feature_arrays(p, group)
-    except (OSError, EOFError, ValueError) as exc:
-        if str(p) in str(exc):
-            raise
-        raise ValueError(f"{p}: cannot read the file (truncated or corrupt?): {exc}") from exc
+    except (ImportError, MemoryError):
+        raise
+    except Exception as exc:  # numpy, zipfile, zlib, h5py: truncated or corrupt files
+        raise _unreadable(p, exc) from exc
     stamps = arrays.pop(TIMESTAMP_KEY, None)
+    if not arrays:
+        raise ValueError(f"{p}: no feature layers in the file" + (f" (group {group!r})" if group else ""))
     names = sorted(arrays, key=_layer_order) if layers is None else list(layers)
     missing = [n for n in names if n not in arrays]
     if missing or not names:
         raise ValueError(f"{p}: missing layer(s) {missing or names}; layers in the file: "
                          f"{sorted(arrays, key=_layer_order)}")
+    if stamps is not None and (tr is None or n_trs is None):
+        raise ValueError(f"{p} has timestamps: give tr and n_trs to resample to the TR grid")
     out = {}
     for name in names:
-        x = np.asarray(arrays[name], dtype=np.float64)
-        if x.ndim != 2:
-            raise ValueError(f"{p}: layer {name!r} must be (n_rows, n_features), got {x.shape}")
-        if not np.all(np.isfinite(x)):
-            raise ValueError(f"{p}: layer {name!r} contains NaN or infinite values")
+        arr = np.asarray(arrays[name])
+        if arr.ndim != 2:
+            raise ValueError(f"{p}: layer {name!r} must be (n_rows, n_features), got {arr.shape}")
+        if arr.size == 0:
+            raise ValueError(f"{p}: layer {name!r} is empty, shape {arr.shape}")
+        x = _as_float32(arr, p, f"layer {name!r}")
         if stamps is not None:
-            if tr is None or n_trs is None:
-                raise ValueError(f"{p} has timestamps: give tr and n_trs to resample to the TR grid")
-            x = resample_to_trs(x, stamps, tr, n_trs)
-        out[name] = x.astype(np.float32)
+            try:
+                x = resample_to_trs(np.asarray(arr, dtype=np.float64), stamps, tr, n_trs).astype(np.float32)
+            except ValueError as exc:
+                raise ValueError(f"{p}: layer {name!r}: {exc}") from exc
+        out[name] = x
     rows = {v.shape[0] for v in out.values()}
     if len(rows) != 1:
         raise ValueError(f"{p}: layers have different numbers of rows: "
@@ -231,24 +376,34 @@ def load_experiment(
     (same layers in both).
     ``runs``: ``.npy`` run labels (n_train,). ``labels``: ``.npy`` integer region labels
     (n_voxels,) or, for NIfTI data, a label image; named by ``region_names``. ``vertices``: ``.npy`` fsaverage5 indices for
-    surface maps. ``mask``: for NIfTI BOLD.
+    surface maps. ``mask``: for NIfTI BOLD. Sizes that differ between files raise a
+    ValueError naming the files.
     """
     from brain.dataset import EncodingData
 
+    bold, test_bold = _as_list(bold), _as_list(test_bold)
     if not bold or len(bold) != len(test_bold):
         raise ValueError(f"need one training and one test entry per subject, got {len(bold)} and "
                          f"{len(test_bold)}")
-    train = np.stack(_same_shape([load_bold(p, mask=mask) for p in bold], "training BOLD"))
+    train = np.stack(_same_shape([load_bold(p, mask=mask) for p in bold], "training BOLD", bold))
     tests = []
-    for entry in test_bold:
+    for subject, entry in enumerate(test_bold):
         files = _as_list(entry)
+        if not files:
+            raise ValueError(f"test_bold of subject {subject}: no files given")
         tests.append(load_bold(files[0], mask=mask, repeats=True) if len(files) == 1
                      else load_repeats(files, mask=mask))
-    test = np.stack(_same_shape(tests, "test BOLD"))
-    if not features:
+    test = np.stack(_same_shape(tests, "test BOLD", test_bold))
+    n_train, n_test, n_vox = train.shape[1], test.shape[2], train.shape[2]
+    if test.shape[3] != n_vox:
+        raise ValueError(f"test BOLD {test_bold[0]} has {test.shape[3]} voxels, training BOLD {bold[0]} "
+                         f"has {n_vox}")
+    if not features or not isinstance(features, Mapping):
         raise ValueError("no feature spaces given (features: {space: {train: ..., test: ...}})")
     f_train, f_test = {}, {}
     for space, paths in features.items():
+        if not isinstance(paths, Mapping):
+            raise ValueError(f"features.{space} must map train and test to files, got {paths!r}")  # noqa: TRY004
         unknown = sorted(set(paths) - {"train", "test", "group"})
         if unknown or "train" not in paths or "test" not in paths:
             raise ValueError(f"features.{space} needs train and test files (and optionally group), "
@@ -257,44 +412,107 @@ def load_experiment(
         tr_layers = load_features(paths["train"], group=group)
         te_layers = load_features(paths["test"], group=group)
         if list(tr_layers) != list(te_layers):
-            raise ValueError(f"{space}: train layers {list(tr_layers)} differ from test layers {list(te_layers)}")
+            raise ValueError(f"{space}: train layers {list(tr_layers)} ({paths['train']}) differ from test "
+                             f"layers {list(te_layers)} ({paths['test']})")
+        for split, layers, n, source in (("train", tr_layers, n_train, bold[0]),
+                                         ("test", te_layers, n_test, _as_list(test_bold[0])[0])):
+            rows = next(iter(layers.values())).shape[0]
+            if rows != n:
+                raise ValueError(f"{paths[split]}: {rows} feature rows ({space} {split}) but the {split} "
+                                 f"BOLD ({source}) has {n} TRs")
         f_train[space], f_test[space] = list(tr_layers.values()), list(te_layers.values())
-    n_vox = train.shape[2]
     region = np.zeros(n_vox, int) if labels is None else _load_labels(labels, mask)
     if region.shape != (n_vox,):
-        raise ValueError(f"{labels}: {region.size} region labels for {n_vox} voxels")
+        raise ValueError(f"{labels}: {region.size} region labels for {n_vox} voxels of {bold[0]}")
     names = tuple(region_names) if region_names else tuple(
         ["all"] if labels is None else [f"region_{i}" for i in range(int(region.max()) + 1)])
     if region.size and (region.min() < 0 or region.max() >= len(names)):
-        raise ValueError(f"region labels span {region.min()}..{region.max()} but {len(names)} names are given")
+        raise ValueError(f"{labels}: region labels span {region.min()}..{region.max()} but {len(names)} "
+                         f"names are given")
+    run_labels = None if runs is None else _load_vector(runs, "run labels", "biufUS")
+    if run_labels is not None and run_labels.shape != (n_train,):
+        raise ValueError(f"{runs}: {run_labels.size} run labels for {n_train} training TRs of {bold[0]}")
+    vertex_ids = None if vertices is None else _load_vector(vertices, "vertex indices", "biuf", integer=True)
+    if vertex_ids is not None:
+        if vertex_ids.shape != (n_vox,):
+            raise ValueError(f"{vertices}: {vertex_ids.size} vertex indices for {n_vox} voxels of {bold[0]}")
+        if vertex_ids.size and (vertex_ids.min() < 0 or vertex_ids.max() >= N_FSAVERAGE5_VERTICES):
+            raise ValueError(f"{vertices}: vertex indices span {vertex_ids.min()}..{vertex_ids.max()}; "
+                             f"fsaverage5 has 0..{N_FSAVERAGE5_VERTICES - 1}")
     return EncodingData(
-        features_train=f_train, features_test=f_test, bold_train=train,
-        runs=None if runs is None else np.load(existing_file(runs), allow_pickle=False),
+        features_train=f_train, features_test=f_test, bold_train=train, runs=run_labels,
         bold_test=test, region=region, region_names=names, spaces=tuple(features),
-        vertices=None if vertices is None else np.load(existing_file(vertices), allow_pickle=False).astype(int),
-        tr=float(tr), mask=None if mask is None else str(existing_file(mask)),
+        vertices=vertex_ids, tr=float(tr), mask=None if mask is None else str(existing_file(mask)),
     )
+
+
+def _load_vector(path: str | Path, what: str, kinds: str, integer: bool = False) -> np.ndarray:
+    """A 1-D ``.npy`` array (a row or column vector is flattened) of dtype kind in ``kinds``:
+    finite if floating, whole numbers (returned as int) if ``integer``."""
+    p = existing_file(path)
+    if not p.name.lower().endswith(".npy"):
+        raise ValueError(f"{p}: {what} must be a .npy file")
+    try:
+        _check_signature(p, ".npy")
+        arr = np.load(p, allow_pickle=False)
+    except (ImportError, MemoryError):
+        raise
+    except Exception as exc:
+        raise _unreadable(p, exc) from exc
+    if arr.ndim != 1 and sum(n > 1 for n in arr.shape) <= 1 and arr.size:
+        arr = arr.reshape(-1)
+    if arr.ndim != 1:
+        raise ValueError(f"{p}: {what} must be one-dimensional, got shape {arr.shape}")
+    if arr.dtype.kind not in kinds:
+        raise ValueError(f"{p}: {what} have dtype {arr.dtype}; expected "
+                         f"{'integers' if integer else 'numbers or strings'}")
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{p}: {what} contain {int(np.sum(~np.isfinite(arr)))} NaN or infinite values")
+        if integer and not np.all(arr == np.round(arr)):
+            raise ValueError(f"{p}: {what} must be whole numbers, got e.g. {arr[arr != np.round(arr)][0]}")
+    if integer:
+        if arr.dtype.kind in "uf" and arr.size and np.abs(arr.astype(np.float64)).max() >= 2 ** 62:
+            raise ValueError(f"{p}: {what} are too large, up to {np.abs(arr.astype(np.float64)).max():.3g}")
+        arr = arr.astype(np.int64)
+    return arr
 
 
 def _load_labels(labels: str | Path, mask: str | Path | None) -> np.ndarray:
     """Integer region label per voxel: a ``.npy`` array (n_voxels,), or a NIfTI label image
     read through ``mask`` (nearest-neighbour resampling onto the mask's grid)."""
     p = existing_file(labels)
-    if _suffix(p) in (".nii", ".nii.gz"):
+    if p.name.lower().endswith((".nii", ".nii.gz")):
         if mask is None:
             raise ValueError(f"{p}: a label image needs the BOLD mask (mask=...)")
         from nilearn.image import resample_to_img
-        from nilearn.maskers import NiftiMasker
+        from nilearn.masking import apply_mask
 
-        img = resample_to_img(str(p), str(existing_file(mask)), interpolation="nearest",
-                              force_resample=True, copy_header=True)
-        labels_2d = NiftiMasker(mask_img=str(mask), standardize=None).fit_transform(img)
-        return np.atleast_2d(labels_2d)[0].round().astype(int)
-    return np.load(p, allow_pickle=False).astype(int).ravel()
+        mask_p = existing_file(mask)
+        try:
+            img = resample_to_img(str(p), str(mask_p), interpolation="nearest",
+                                  force_resample=True, copy_header=True)
+            # on the mask's grid now; ensure_finite=False: NaN must not become label 0
+            labels_2d = np.atleast_2d(apply_mask(img, str(mask_p), ensure_finite=False))
+        except (ImportError, MemoryError):
+            raise
+        except Exception as exc:  # nibabel / nilearn: unreadable image or mismatched grids
+            raise ValueError(f"{p} with mask {mask_p}: cannot read the label image: "
+                             f"{type(exc).__name__}: {exc}") from exc
+        if labels_2d.shape[0] != 1:
+            raise ValueError(f"{p}: a label image must be 3-D, got {labels_2d.shape[0]} volumes")
+        values = labels_2d[0]
+        if not np.all(np.isfinite(values)):
+            raise ValueError(f"{p}: the label image holds NaN or infinite values inside the mask")
+        if not np.all(values == np.round(values)):
+            raise ValueError(f"{p}: region labels must be whole numbers")
+        return values.round().astype(int)
+    return _load_vector(p, "region labels", "biuf", integer=True).astype(int)
 
 
-def _same_shape(arrays: list[np.ndarray], what: str) -> list[np.ndarray]:
+def _same_shape(arrays: list[np.ndarray], what: str, sources: list[Any]) -> list[np.ndarray]:
     shapes = [a.shape for a in arrays]
     if len(set(shapes)) != 1:
-        raise ValueError(f"{what} differs in shape between subjects: {shapes}")
+        raise ValueError(f"{what} differs in shape between subjects: "
+                         + ", ".join(f"{src}: {shape}" for src, shape in zip(sources, shapes)))
     return arrays

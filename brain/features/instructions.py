@@ -3,7 +3,10 @@
 Presets in the spirit of Oota et al. (2025): 13 video and 5 audio tasks (scene
 description, action recognition, counting, emotion, spoken content, sound events, ...),
 written for callosum. A user file holds one instruction per line, optionally named as
-``name: text``; blank lines and lines starting with ``#`` are ignored.
+``name: text``; blank lines and lines starting with ``#`` are ignored. Names become HDF5
+groups of the feature file, so ``clips`` and ``_root`` (used by the feature store) are
+reserved; unnamed lines get a name derived from their text that avoids every other name.
+A file that is not UTF-8 text, or has no instruction, raises a ``ValueError`` naming it.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ AUDIO: tuple[Instruction, ...] = (
 
 PRESETS: dict[str, tuple[Instruction, ...]] = {"video": VIDEO, "audio": AUDIO, "none": ()}
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+RESERVED = frozenset({"clips", "_root"})  # the feature file's clips group, the store's root chunks
 
 
 def _slug(text: str, taken: set[str]) -> str:
@@ -61,20 +65,30 @@ def _slug(text: str, taken: set[str]) -> str:
 
 def parse_instructions(text: str, source: str = "<text>") -> tuple[Instruction, ...]:
     """Instructions from the lines of ``text`` (see module docstring)."""
-    out: list[Instruction] = []
-    taken: set[str] = set()
+    entries: list[tuple[int, str | None, str]] = []  # (line number, explicit name, prompt)
+    named: set[str] = set()
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
         name, sep, rest = line.partition(":")
         if sep and _NAME.match(name.strip()) and rest.strip():
-            name, prompt = name.strip(), rest.strip()
-            if name in taken:
+            name = name.strip()
+            if name in named:
                 raise ValueError(f"{source}, line {number}: instruction name {name!r} used twice")
+            if name in RESERVED:
+                raise ValueError(f"{source}, line {number}: instruction name {name!r} is reserved "
+                                 f"(reserved: {', '.join(sorted(RESERVED))})")
+            named.add(name)
+            entries.append((number, name, rest.strip()))
         else:
-            name, prompt = _slug(line, taken), line
-        taken.add(name)
+            entries.append((number, None, line))
+    taken = named | RESERVED  # derived names avoid every explicit one, wherever it appears
+    out: list[Instruction] = []
+    for _, name, prompt in entries:
+        if name is None:
+            name = _slug(prompt, taken)
+            taken.add(name)
         out.append(Instruction(name, prompt))
     if not out:
         raise ValueError(f"{source}: no instructions (the file is empty or only comments)")
@@ -94,4 +108,9 @@ def load_instructions(spec: str | Path | None) -> tuple[Instruction, ...]:
     if not path.is_file():
         raise FileNotFoundError(f"instructions {key!r}: neither a preset ({', '.join(PRESETS)}) "
                                 f"nor an existing file")
-    return parse_instructions(path.read_text(encoding="utf-8"), source=str(path))
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # a leading byte-order mark is not text
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: instructions must be UTF-8 text; byte {err.start} is not "
+                         f"({err.reason})") from err
+    return parse_instructions(text, source=str(path))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import struct
 from fractions import Fraction
 from pathlib import Path
 from types import ModuleType, TracebackType
@@ -53,6 +54,13 @@ def _stream_types(container: Any) -> str:
     return ", ".join(s.type for s in container.streams) or "none"
 
 
+def _check_decoder(stream: Any, p: Path) -> None:
+    """ValueError when FFmpeg has no decoder for ``stream`` (an unknown or corrupt codec tag)."""
+    if stream.codec_context is None:
+        raise ValueError(f"{p}: no decoder for its {stream.type} stream (unknown or corrupt codec); "
+                         "is the file corrupt?")
+
+
 # --------------------------------------------------------------------------------------
 # Audio
 # --------------------------------------------------------------------------------------
@@ -77,6 +85,7 @@ def _decode_audio_av(p: Path) -> tuple[np.ndarray, int]:
         if not container.streams.audio:
             raise ValueError(f"{p}: no audio stream (streams in the file: {_stream_types(container)})")
         stream = container.streams.audio[0]
+        _check_decoder(stream, p)
         chunks: list[np.ndarray] = []
         rate = stream.rate
         try:
@@ -116,6 +125,34 @@ def _claimed_duration(container: Any, stream: Any) -> float | None:
     return None
 
 
+def _wav_shortfall(p: Path) -> tuple[int, int] | None:
+    """(declared, present) bytes of a RIFF/WAVE file's data chunk when the file ends before
+    the chunk does (a truncated wav, which soundfile reads silently up to the cut), else None."""
+    size = p.stat().st_size
+    with open(p, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        pos = 12
+        while pos + 8 <= size:
+            f.seek(pos)
+            chunk, n = struct.unpack("<4sI", f.read(8))
+            if chunk == b"data":
+                present = size - pos - 8
+                if n in (0, 0xFFFFFFFF):  # streaming writers leave the size unset
+                    return None
+                return (n, present) if present < n else None
+            pos += 8 + n + (n & 1)
+    return None
+
+
+def _check_not_truncated(p: Path) -> None:
+    short = _wav_shortfall(p)
+    if short is not None:
+        raise ValueError(f"{p}: the wav header claims {short[0]} bytes of audio but the file holds "
+                         f"{short[1]}; is the file truncated?")
+
+
 def _read_soundfile(p: Path) -> tuple[np.ndarray, int] | Exception:
     """(samples, channels) float32 and rate via soundfile, or the error it raised."""
     sf = _require("soundfile")
@@ -132,9 +169,14 @@ def load_audio(path: str | Path, sampling_rate: int = 16000) -> tuple[np.ndarray
     soundfile reads plain audio files; anything it cannot read (mp4, mkv, webm, some mp3)
     is decoded with PyAV. Resampling with soxr (high quality) keeps the spectrum intact.
     """
-    if int(sampling_rate) != sampling_rate or sampling_rate <= 0:
-        raise ValueError(f"sampling_rate must be a positive integer, got {sampling_rate}")
+    try:
+        valid = int(sampling_rate) == sampling_rate and sampling_rate > 0
+    except (TypeError, ValueError, OverflowError):  # None, strings, NaN, inf
+        valid = False
+    if not valid:
+        raise ValueError(f"sampling_rate must be a positive integer, got {sampling_rate!r}")
     p = existing_file(path)
+    _check_not_truncated(p)
     read = _read_soundfile(p)
     if isinstance(read, Exception):
         try:
@@ -147,6 +189,9 @@ def load_audio(path: str | Path, sampling_rate: int = 16000) -> tuple[np.ndarray
         data, rate = read
     if data.shape[0] == 0:
         raise ValueError(f"{p}: the audio holds no samples")
+    finite = np.isfinite(data)
+    if not finite.all():  # float wav / flac can store NaN and inf
+        raise ValueError(f"{p}: the audio holds {int(finite.size - finite.sum())} NaN or infinite samples")
     mono = data.mean(axis=1, dtype=np.float32)
     if rate != sampling_rate:
         soxr = _require("soxr")
@@ -178,6 +223,7 @@ class VideoReader:
                     f"{self.path}: no video stream (streams in the file: {_stream_types(self._container)})"
                 )
             self._stream = self._container.streams.video[0]
+            _check_decoder(self._stream, self.path)
             self._stream.thread_type = "AUTO"
             cc = self._stream.codec_context
             self.size: tuple[int, int] = (int(cc.height), int(cc.width))
@@ -321,13 +367,15 @@ class VideoReader:
 def media_duration(path: str | Path) -> float:
     """Duration in seconds of an audio or video file (the video stream's, when there is one)."""
     p = existing_file(path)
+    _check_not_truncated(p)
     sf = _require("soundfile")
     try:
         info = sf.info(str(p))
-        if info.samplerate > 0 and info.frames > 0:
-            return float(info.frames / info.samplerate)
+        known = info.samplerate > 0 and info.frames > 0
     except (sf.SoundFileError, RuntimeError, TypeError, ValueError):
-        pass
+        known = False
+    if known:
+        return float(info.frames / info.samplerate)
     with _open_container(p) as container:
         has_video, has_audio = bool(container.streams.video), bool(container.streams.audio)
         if not (has_video or has_audio):
