@@ -10,6 +10,12 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=1 "
                       "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false")
 
+import tempfile  # noqa: E402
+
+# Runs in tests keep JAX's persistent compilation cache in a fresh folder of this session,
+# not in the user's ~/.cache (tests that start processes pass their own).
+os.environ.setdefault("CALLOSUM_JAX_CACHE", tempfile.mkdtemp(prefix="callosum-jax-cache-"))
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
