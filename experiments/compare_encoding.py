@@ -21,6 +21,7 @@ from brain.layers import best_layer, region_means
 from brain.noise_ceiling import normalised_alignment
 from brain.stats import fdr_bh, wilcoxon_across_subjects
 from experiments.compare_runs import CompareError, Run
+from experiments.io import save_figure
 from experiments.report import Report
 
 DEPTH_MIN_R = 0.1  # best-layer maps show voxels whose best mean test r exceeds this (as the run's report)
@@ -191,7 +192,7 @@ def plot_alignment(values: dict[str, np.ndarray], regions: tuple[str, ...], spac
     ax.set_title(f"{space}: best-layer normalised alignment (bars: mean, points: subjects)", fontsize=10)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)
 
 

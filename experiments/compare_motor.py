@@ -30,6 +30,7 @@ from experiments.compare_runs import (
     directory_names,
     override_map,
 )
+from experiments.io import save_figure
 from experiments.report import Report
 
 METRICS = ("position_error", "final_position_error", "effort")
@@ -257,7 +258,7 @@ def plot_variants(group: MotorGroup, path: Path) -> None:
     fig.suptitle(textwrap.fill(f"{group.label}: position error (mean over seeds, 95 % CI; points: seeds)", 120),
                  fontsize=10)
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)
 
 
@@ -279,7 +280,7 @@ def plot_lesions(group: MotorGroup, path: Path) -> None:
     fig.suptitle(textwrap.fill(f"{group.label}: lesion effects (mean over seeds, 95 % CI; points: seeds)", 120),
                  fontsize=10)
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)
 
 

@@ -17,13 +17,13 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from brain.banded import BandedRidgeEncoder
-from brain.encoding import encode_layers, zscore_runs
-from brain.scoring import r2_score
-from brain.layers import best_layer, region_curves, region_means, variance_partition
-from brain.noise_ceiling import cross_subject_ceiling, normalised_alignment, split_half_ceiling
-from brain.stats import block_permutation_test, fdr_bh, wilcoxon_across_subjects
 from brain.dataset import EncodingData
+from brain.encoding import encode_layers, zscore_runs
+from brain.layers import best_layer, region_curves, region_means, variance_partition
 from brain.loaders import load_experiment, load_features
+from brain.noise_ceiling import cross_subject_ceiling, normalised_alignment, split_half_ceiling
+from brain.scoring import r2_score
+from brain.stats import block_permutation_test, fdr_bh, wilcoxon_across_subjects
 from brain.synthetic import SyntheticConfig, make_synthetic
 from experiments.encoding_report import write_encoding_report
 

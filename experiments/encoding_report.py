@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from brain.layers import best_layer
 from brain.dataset import EncodingData
+from brain.layers import best_layer
+from experiments.io import save_figure
 from experiments.report import Report
 
 N_FSAVERAGE5 = 20484
@@ -48,7 +49,7 @@ def plot_surface(values: np.ndarray, vertices: np.ndarray, path: Path, title: st
     fig.suptitle(title)
     sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0.0, vmax or 1.0))
     fig.colorbar(sm, ax=axes, shrink=0.6, location="right")
-    fig.savefig(path, dpi=90)
+    save_figure(fig, path, dpi=90)
     plt.close(fig)
 
 
@@ -70,7 +71,7 @@ def plot_volume(values: np.ndarray, mask: str, path: Path, title: str, vmax: flo
     plotting.plot_stat_map(img, bg_img=datasets.load_mni152_template(), display_mode="ortho", colorbar=True,
                            cmap=cmap, vmin=0, vmax=vmax or 1.0, threshold=1e-9, figure=fig,
                            axes=fig.add_axes((0, 0, 1, 0.45)))
-    fig.savefig(path, dpi=90)
+    save_figure(fig, path, dpi=90)
     plt.close(fig)
 
 
@@ -86,7 +87,7 @@ def plot_layer_curves(curves: dict[str, dict[str, list[float]]], path: Path) -> 
         ax.set_ylabel("mean test r")
     axes[0, -1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
 
 
@@ -109,7 +110,7 @@ def plot_comparison(values: dict[str, np.ndarray], names: tuple[str, ...], pvalu
     ax.set_ylabel("normalised alignment (r / ceiling)")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
 
 
@@ -125,7 +126,7 @@ def plot_variance_partition(parts: dict[str, dict[str, float]], names: tuple[str
     ax.set_ylabel("test R^2 (mean over voxels)")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
 
 
@@ -137,7 +138,7 @@ def plot_ceiling_histogram(ceiling: np.ndarray, path: Path) -> None:
     ax.set_xlabel("noise ceiling (r)")
     ax.set_ylabel("voxels")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
 
 

@@ -162,7 +162,9 @@ def run_motor(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
             f"{k} {v['position_error']:.4f} m" for k, v in metrics["variants"][variant.name].items()))
     if t.claims:
         metrics["claims"] = evaluate_claims(metrics["variants"], metrics["lesions"])
-    np.savez_compressed(out_dir / "trajectories.npz", **_flatten(figures_data))
+    from experiments.io import write_npz
+
+    write_npz(out_dir / "trajectories.npz", **_flatten(figures_data))
     from experiments.motor_report import write_report
 
     write_report(metrics, figures_data, out_dir)

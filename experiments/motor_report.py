@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from experiments.io import save_figure
 from experiments.report import Report
 
 MUSCLES = ("pectoralis", "deltoid", "brachioradialis", "triceps lat.", "biceps", "triceps long")
@@ -42,7 +43,7 @@ def plot_bars(variants: dict[str, Any], path: Path) -> None:
         ax.set_title(task)
     fig.suptitle("Position error per variant (mean over seeds, 95 % CI)")
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)
 
 
@@ -63,7 +64,7 @@ def plot_paths(paths: dict[str, Any], path: Path, title: str) -> None:
         ax.axis("off")
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)
 
 
@@ -85,7 +86,7 @@ def plot_learning(history: dict[str, Any], path: Path) -> None:
         ax.set_title(title)
     axes[1].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)
 
 
@@ -107,7 +108,7 @@ def plot_weights(training: dict[str, Any], path: Path) -> bool:
     ax.set_title("Learned hemisphere weights (bars: mean; dots: seeds; dotted: initial 0.5)")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)
     return True
 
@@ -131,7 +132,7 @@ def plot_excitations(paths: dict[str, Any], path: Path, episode: int = 0) -> Non
     fig.supxlabel("time (ms)")
     fig.supylabel("excitation")
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.io import save_figure
+
 
 def plot_hand_paths(hands: np.ndarray, targets: np.ndarray, path: Path, title: str = "") -> None:
     """Hand paths (episodes, steps + 1, 2) m with their targets (episodes, 2) m, to PNG."""
@@ -27,5 +29,5 @@ def plot_hand_paths(hands: np.ndarray, targets: np.ndarray, path: Path, title: s
     ax.set_title(title + "\n(o start, x target)")
     ax.legend(loc="lower left", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)
