@@ -110,6 +110,9 @@ def seed_devices(n_seeds: int, devices: str | int | None = "auto") -> list[Any]:
     available = jax.local_devices()
     if devices in (None, "auto"):
         n = max(k for k in range(1, len(available) + 1) if n_seeds % k == 0)
+        if n < len(available):
+            log.warning("%d seeds do not split evenly over the %d devices: training on %d (choose a seed "
+                        "count that is a multiple of %d to use them all)", n_seeds, len(available), n, len(available))
     else:
         try:
             n = int(devices)

@@ -1,12 +1,13 @@
 """Check a composed run config before any work starts: keys the task does not know (also
 ones added with ``+key=...``) and values outside a setting's choices fail, listing the
-valid ones."""
+valid ones. In a sweep (``-m``), :class:`CheckSweep` checks every job's config before the
+launcher starts any job (locally or on SLURM)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 # Free-form nodes: their children are the user's (file maps, sizes of a user's experiment).
 FREE_FORM = ("task.files", "hydra")
@@ -17,10 +18,14 @@ def _choices() -> dict[str, tuple[Any, ...]]:
     from agents.callosum import KINDS
     from agents.hemisphere import CELLS
     from agents.rollout import TRAIN_TASKS
+    from agents.variants import VARIANTS
+    from envs.config import TASKS
+    from experiments.rollout import CONTROLLERS
 
     return {"agent.cell": CELLS, "agent.callosum": KINDS, "task.train_task": TRAIN_TASKS,
             "arm.gradient": ("analytic", "mjx"), "task.data": ("synthetic", "files"),
-            "task.mode": ("generate", "prompt")}
+            "task.mode": ("generate", "prompt"), "task.controller": CONTROLLERS, "task.env": TASKS,
+            "task.variants": VARIANTS, "task.eval_tasks": TASKS}
 
 
 def reference_config(task: str) -> DictConfig:
@@ -69,7 +74,53 @@ def validate_config(cfg: DictConfig) -> None:
             problems.append(f"unknown key {key!r} (valid keys in {parent}: {', '.join(valid)})")
     for key, valid in _choices().items():
         value = OmegaConf.select(cfg, key, default=None)
-        if value is not None and value not in valid:
-            problems.append(f"{key}={value!r} is not one of: {', '.join(map(str, valid))}")
+        values = list(value) if isinstance(value, (list, ListConfig)) else [value]
+        bad = [v for v in values if v is not None and v not in valid]
+        if bad:
+            shown = bad if isinstance(value, (list, ListConfig)) else bad[0]
+            problems.append(f"{key}={shown!r} is not one of: {', '.join(map(str, valid))}")
     if problems:
         raise ValueError("invalid config, nothing was run: " + "; ".join(problems))
+
+
+def sweep_jobs(overrides: list[str]) -> list[list[str]]:
+    """The override list of every job of a sweep, as Hydra's basic sweeper expands them."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    return BasicSweeper.split_arguments(parsed, None)[0]
+
+
+def check_jobs(jobs: list[list[str]]) -> None:
+    """Compose and check every job's config; one error naming every bad job."""
+    from hydra import compose
+
+    problems = []
+    for job in jobs:
+        try:
+            validate_config(compose(config_name="config", overrides=job))
+        except Exception as exc:  # composition errors and ours alike: collect, then report
+            problems.append(f"job [{' '.join(job)}]: {exc}")
+    if problems:
+        raise ValueError(f"{len(problems)} of {len(jobs)} sweep job(s) have an invalid config, no job was "
+                         f"started:\n" + "\n".join(problems))
+
+
+try:
+    from hydra.experimental.callback import Callback
+except ImportError:  # pragma: no cover - hydra-core < 1.1
+    Callback = object  # type: ignore[assignment,misc]
+
+
+class CheckSweep(Callback):  # type: ignore[misc]
+    """Hydra callback (``hydra.callbacks`` in ``conf/config.yaml``): before a multirun
+    launches anything, compose and check the config of each of its jobs."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        overrides = list(OmegaConf.select(config, "hydra.overrides.task", default=[]) or [])
+        try:
+            check_jobs(sweep_jobs(overrides))
+        except ValueError as exc:
+            # Hydra turns a callback's exceptions into warnings and goes on: stop the process.
+            raise SystemExit(f"error: {exc}") from exc

@@ -88,3 +88,15 @@ def test_slurm_configs_make_the_expected_sbatch_script(launcher: str, gpu: bool,
     assert "#SBATCH --signal=USR2@120" in script
     assert "export CALLOSUM_JAX_CACHE=~/.cache/callosum/jax" in script
     assert script.index("export XLA_PYTHON_CLIENT_PREALLOCATE") < script.index("srun")
+
+
+def test_a_sweep_with_a_bad_job_starts_no_job(tmp_path: Path) -> None:
+    """Every job's config is checked before the launcher starts any (here: 3 of 4 are bad)."""
+    cmd = [sys.executable, "-m", "experiments.run", "-m", *ROLLOUT, "task.controller=random,psychic",
+           "task.env=reach,swim", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2])
+    assert out.returncode != 0
+    assert "3 of 4 sweep job(s) have an invalid config, no job was started" in out.stderr
+    assert "task.controller='psychic' is not one of: random, zero" in out.stderr
+    assert "task.env='swim' is not one of: reach, hold, centre_out" in out.stderr
+    assert not (tmp_path / "sweep").exists()

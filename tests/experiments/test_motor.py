@@ -159,7 +159,7 @@ def test_bad_settings_fail_before_training(tmp_path: Path) -> None:
         run_task(compose_cfg(["task=reach", "task.variants=[bilateral_telepathic]", *TINY]), tmp_path)
     with pytest.raises(ValueError, match="batch_size"):
         run_task(compose_cfg(["task=reach", VARIANTS, *TINY, "train.batch_size=0"]), tmp_path)
-    with pytest.raises(ValueError, match="evaluation task"):
+    with pytest.raises(ValueError, match=r"task.eval_tasks=\[.swim.\] is not one of: reach, hold, centre_out"):
         run_task(compose_cfg(["task=reach", VARIANTS, *TINY, "task.eval_tasks=[swim]"]), tmp_path)
     with pytest.raises(ValueError, match="callosum"):
         run_task(compose_cfg(["task=reach", VARIANTS, *TINY, "agent.callosum=telegraph"]), tmp_path)
