@@ -100,3 +100,39 @@ def test_a_sweep_with_a_bad_job_starts_no_job(tmp_path: Path) -> None:
     assert "task.controller='psychic' is not one of: random, zero" in out.stderr
     assert "task.env='swim' is not one of: reach, hold, centre_out" in out.stderr
     assert not (tmp_path / "sweep").exists()
+
+
+def _submitit_job(run_dir: str) -> dict[str, str | None]:
+    """A job for submitit: a tiny rollout through the runner; what the job's environment held."""
+    from hydra import compose, initialize_config_module
+
+    from experiments.run import run_task
+
+    with initialize_config_module(config_module="experiments.conf", version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[*ROLLOUT, "seed=4"])
+    run_task(cfg, Path(run_dir))
+    import jax
+
+    return {"JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS"), "backend": jax.default_backend(),
+            "XLA_PYTHON_CLIENT_PREALLOCATE": os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE")}
+
+
+def test_slurm_cpu_config_runs_a_job_through_the_local_executor(tmp_path: Path) -> None:
+    """slurm_cpu's resources and its setup lines, given to submitit's local executor (which
+    runs the setup in a shell before Python, as sbatch does): the job sees the exports."""
+    import submitit
+    from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+    from omegaconf import OmegaConf
+
+    with initialize_config_module(config_module="experiments.conf", version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["hydra/launcher=slurm_cpu", "task=rollout"],
+                      return_hydra_config=True)
+    params = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
+    generic = {k: v for k, v in params.items() if k in set(OmegaConf.structured(BaseQueueConf).keys())
+               and k not in ("submitit_folder", "name")}
+    executor = submitit.AutoExecutor(folder=tmp_path / "submitit", cluster="local")
+    executor.update_parameters(**generic, local_setup=params["setup"], name="callosum")
+    job = executor.submit(_submitit_job, str(tmp_path / "run"))
+    seen = job.result()
+    assert seen == {"JAX_PLATFORMS": "cpu", "backend": "cpu", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["episodes"] == 4
