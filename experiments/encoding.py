@@ -26,6 +26,7 @@ from brain.scoring import r2_score
 from brain.stats import block_permutation_test, fdr_bh, wilcoxon_across_subjects
 from brain.synthetic import SyntheticConfig, make_synthetic
 from experiments.encoding_report import write_encoding_report
+from experiments.validate import differences
 
 log = logging.getLogger("callosum")
 DATA_SOURCES = ("synthetic", "files")
@@ -93,9 +94,9 @@ class UnitStore:
             saved = json.loads(path.read_text())
             if not resume:
                 raise FileExistsError(f"{self.dir} holds results: pass resume=true to continue that run")
-            if saved != json.loads(json.dumps(meta)):
-                raise ValueError(f"cannot resume from {self.dir}: its settings or voxel range differ from "
-                                 f"this config (saved voxels {saved.get('voxels')}, now {list(voxels)})")
+            diff = differences(saved, json.loads(json.dumps(meta)))
+            if diff:
+                raise ValueError(f"cannot resume from {self.dir}: settings differ: " + "; ".join(diff))
         else:
             write_json(path, meta)
 
@@ -180,9 +181,10 @@ def merge_chunks(root: Path, cfg: DictConfig, n_voxels: int) -> dict[str, Any]:
     chunks = {}
     for d in find_chunks(root):
         meta = json.loads((d / "chunk.json").read_text())
-        if meta["settings"] != settings:
-            raise ValueError(f"task.merge: {d} was run with other settings than this config "
-                             f"(compare its config.json); all chunks and the merge need the same task and seed")
+        diff = differences(meta["settings"], settings)
+        if diff:
+            raise ValueError(f"task.merge: {d} was run with other settings than this config ("
+                             + "; ".join(diff) + "); all chunks and the merge need the same task and seed")
         if meta["chunk"] in chunks:
             raise ValueError(f"task.merge: chunk {meta['chunk']} found twice: {chunks[meta['chunk']][0]} and {d}")
         chunks[meta["chunk"]] = (d, meta)
@@ -196,7 +198,10 @@ def merge_chunks(root: Path, cfg: DictConfig, n_voxels: int) -> dict[str, Any]:
     if chunks[n_chunks - 1][1]["voxels"][1] != n_voxels:
         raise ValueError(f"task.merge: the chunks cover {chunks[n_chunks - 1][1]['voxels'][1]} voxels, "
                          f"the data has {n_voxels}")
-    parts = [np.load(chunks[c][0] / "scores.npz") for c in range(n_chunks)]
+    parts = []
+    for c in range(n_chunks):
+        with np.load(chunks[c][0] / "scores.npz") as f:
+            parts.append({k: f[k] for k in f.files})
     n_spaces = int(parts[0]["n_spaces"])
     out: dict[str, Any] = {k: [np.concatenate([p[f"{k}_{i}"] for p in parts], axis=-1) for i in range(n_spaces)]
                            for k in SCORE_KEYS}

@@ -29,6 +29,7 @@ from agents.rollout import EpisodeSampler
 from agents.training import TrainConfig, Trainer, TrainState
 from agents.variants import build_model, check_variants, make_variant
 from envs.config import TASKS
+from experiments.validate import differences
 
 log = logging.getLogger("callosum")
 HISTORY_KEYS = ("train_loss", "train_position_error", "val_loss", "val_position_error",
@@ -42,17 +43,6 @@ def _settings(cfg: DictConfig) -> dict[str, Any]:
     return {"arm": arm, "agent": OmegaConf.to_container(cfg.agent, resolve=True),
             "train": OmegaConf.to_container(cfg.train, resolve=True),
             "train_task": cfg.task.train_task, "seed": int(cfg.seed), "seeds": int(cfg.task.seeds)}
-
-
-def _differences(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> list[str]:
-    out = []
-    for k in sorted(set(saved) | set(current)):
-        a, b = saved.get(k), current.get(k)
-        if isinstance(a, dict) and isinstance(b, dict):
-            out += _differences(a, b, f"{prefix}{k}.")
-        elif a != b:
-            out.append(f"{prefix}{k}: checkpoint {a!r}, now {b!r}")
-    return out
 
 
 def train_variant(trainer: Trainer, keys: jax.Array, path: Path, settings: dict[str, Any],
@@ -73,7 +63,7 @@ def train_variant(trainer: Trainer, keys: jax.Array, path: Path, settings: dict[
             raise FileExistsError(f"{path} exists: pass resume=true to continue that run, or "
                                   f"use a new run directory (nothing was overwritten)")
         state, meta = checkpoint.load(path, state)
-        diff = _differences(meta["settings"], settings)
+        diff = differences(meta["settings"], settings)
         if diff:
             raise ValueError(f"cannot resume from {path}: settings differ: " + "; ".join(diff))
         history, epoch, seconds = meta["history"], int(meta["epoch"]), float(meta["seconds"])

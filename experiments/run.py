@@ -3,7 +3,7 @@
 Each run writes into its own directory (``runs/<task>/<time>/`` by default): the resolved
 config, ``provenance.json`` (versions, git commit, seeds, devices, wall and compile times),
 ``metrics.json`` and the task's figures. ``-m`` sweeps with any Hydra launcher
-(``hydra/launcher=joblib|submitit_local|slurm_cpu|slurm_gpu``, see the README).
+(``hydra/launcher=parallel|submitit_local|slurm_cpu|slurm_gpu``, see the README).
 """
 
 from __future__ import annotations

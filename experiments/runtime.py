@@ -44,6 +44,7 @@ class CompileClock:
     cache_hits: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _started: bool = False
+    _registered: bool = False
 
     def _on_duration(self, event: str, duration: float, **_: Any) -> None:
         if self._started and event in COMPILE_EVENTS:
@@ -59,7 +60,7 @@ class CompileClock:
     def start(self) -> CompileClock:
         import jax.monitoring
 
-        if not getattr(self, "_registered", False):
+        if not self._registered:
             jax.monitoring.register_event_duration_secs_listener(self._on_duration)
             jax.monitoring.register_event_listener(self._on_event)
             self._registered = True

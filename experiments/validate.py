@@ -28,6 +28,18 @@ def _choices() -> dict[str, tuple[Any, ...]]:
             "task.variants": VARIANTS, "task.eval_tasks": TASKS}
 
 
+def differences(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> list[str]:
+    """``key: saved ..., now ...`` for every setting that differs (nested dicts by dotted key)."""
+    out = []
+    for k in sorted(set(saved) | set(current)):
+        a, b = saved.get(k), current.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += differences(a, b, f"{prefix}{k}.")
+        elif a != b:
+            out.append(f"{prefix}{k}: saved {a!r}, now {b!r}")
+    return out
+
+
 def reference_config(task: str) -> DictConfig:
     """The config as shipped for ``task=<task>`` (no user overrides)."""
     from hydra import compose, initialize_config_module

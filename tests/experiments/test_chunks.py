@@ -77,3 +77,11 @@ def test_merge_refuses_missing_or_foreign_chunks(runs: Path, tmp_path: Path) -> 
     with pytest.raises(FileNotFoundError, match="no chunk runs"):
         compose_and_run([*TINY, f"task.merge={tmp_path / 'empty'}"], tmp_path / "m3")
     assert not (tmp_path / "m1" / "metrics.json").exists()
+
+
+def test_resume_with_other_settings_names_them(runs: Path) -> None:
+    run_dir = runs / "multirun" / "0"
+    before = (run_dir / "scores.npz").read_bytes()
+    with pytest.raises(ValueError, match=r"settings differ: .*task.n_permutations: saved 200, now 100"):
+        compose_and_run([*TINY, "task.chunks=3", "task.chunk=0", "task.n_permutations=100", "resume=true"], run_dir)
+    assert (run_dir / "scores.npz").read_bytes() == before
