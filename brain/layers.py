@@ -10,6 +10,8 @@ import warnings
 
 import numpy as np
 
+from brain.noise_ceiling import normalised_alignment
+
 
 def best_layer(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Best layer per voxel from ``scores`` (n_layers, n_voxels).
@@ -65,3 +67,19 @@ def variance_partition(r2_a: np.ndarray, r2_b: np.ndarray, r2_joint: np.ndarray
     if not (a.shape == b.shape == ab.shape):
         raise ValueError(f"R^2 arrays differ in shape: {a.shape}, {b.shape}, {ab.shape}")
     return {"unique_a": ab - b, "unique_b": ab - a, "shared": a + b - ab}
+
+
+def best_layer_alignment(r: np.ndarray, ceiling: np.ndarray, labels: np.ndarray,
+                         names: tuple[str, ...] | list[str], min_ceiling: float = 0.0) -> np.ndarray:
+    """Best-layer normalised alignment per subject and region, (n_subjects, n_regions).
+
+    ``r`` (n_subjects, n_layers, n_voxels) test r of one feature space, ``ceiling``
+    (n_subjects, n_voxels); per voxel the best layer's r / ceiling (voxels with ceiling
+    below ``min_ceiling`` left out), then averaged over each region's voxels."""
+    r = np.asarray(r, dtype=float)
+    ceiling = np.asarray(ceiling, dtype=float)
+    norm = normalised_alignment(r, np.broadcast_to(ceiling[:, None, :], r.shape), min_ceiling=min_ceiling)
+    with warnings.catch_warnings():  # voxels below the ceiling cut are all-NaN on purpose
+        warnings.simplefilter("ignore", RuntimeWarning)
+        best = np.nanmax(norm, axis=1)  # (n_subjects, n_voxels)
+    return np.array([[region_means(b, labels, names)[n] for n in names] for b in best])

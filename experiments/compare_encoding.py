@@ -17,8 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from brain.layers import best_layer, region_means
-from brain.noise_ceiling import normalised_alignment
+from brain.layers import best_layer, best_layer_alignment
 from brain.stats import fdr_bh, wilcoxon_across_subjects
 from experiments.compare_runs import CompareError, Run
 from experiments.io import save_figure
@@ -60,17 +59,9 @@ class PairTests:
 
 def subject_alignment(r: np.ndarray, ceiling: np.ndarray, region: np.ndarray,
                       region_names: tuple[str, ...], n_layers: int, min_ceiling: float) -> np.ndarray:
-    """Best-layer normalised alignment per subject and region, (n_subjects, n_regions).
-
-    ``r``: (n_subjects, layers, n_vox) test r of one feature space (layers beyond
-    ``n_layers`` are padding); ``ceiling``: (n_subjects, n_vox)."""
-    r = np.asarray(r, float)[:, :n_layers]
-    norm = normalised_alignment(r, np.broadcast_to(np.asarray(ceiling, float)[:, None, :], r.shape),
-                                min_ceiling=min_ceiling)
-    with warnings.catch_warnings():  # voxels below the ceiling cut are all-NaN on purpose
-        warnings.simplefilter("ignore", RuntimeWarning)
-        best = np.nanmax(norm, axis=1)  # (n_subjects, n_vox)
-    return np.array([[region_means(b, region, region_names)[n] for n in region_names] for b in best])
+    """Best-layer normalised alignment per subject and region, (n_subjects, n_regions), of
+    one feature space whose ``r`` (n_subjects, layers, n_vox) is NaN-padded beyond ``n_layers``."""
+    return best_layer_alignment(np.asarray(r)[:, :n_layers], ceiling, region, region_names, min_ceiling)
 
 
 def best_layer_depth(r: np.ndarray, n_layers: int, min_r: float = DEPTH_MIN_R) -> np.ndarray:

@@ -19,7 +19,7 @@ from tqdm import tqdm
 from brain.banded import BandedRidgeEncoder
 from brain.dataset import EncodingData
 from brain.encoding import encode_layers, zscore_runs
-from brain.layers import best_layer, region_curves, region_means, variance_partition
+from brain.layers import best_layer, best_layer_alignment, region_curves, region_means, variance_partition
 from brain.loaders import load_experiment, load_features
 from brain.noise_ceiling import cross_subject_ceiling, normalised_alignment, split_half_ceiling
 from brain.scoring import r2_score
@@ -246,7 +246,6 @@ def summarise(data: EncodingData, res: dict[str, Any], cfg: DictConfig) -> dict[
     ceiling = res["ceiling"]  # (n_subjects, n_vox)
     out: dict[str, Any] = {"subjects": int(ceiling.shape[0]), "voxels": int(ceiling.shape[1]),
                            "regions": list(names), "spaces": {}}
-    best_norm = []
     for i, space in enumerate(data.spaces):
         r = res["r"][i]  # (n_subjects, n_layers, n_vox)
         norm = normalised_alignment(r, np.broadcast_to(ceiling[:, None, :], r.shape),
@@ -261,15 +260,13 @@ def summarise(data: EncodingData, res: dict[str, Any], cfg: DictConfig) -> dict[
                 "significant_voxels": float(sig[:, k].sum(axis=1).mean()),
             }
         idx, depth = best_layer(np.nanmean(r, axis=0))
-        best_norm.append(np.nanmax(norm, axis=1))  # (n_subjects, n_vox): best layer per voxel
         out["spaces"][space] = {
             "layers": layers,
             "best_layer_depth": region_means(depth, data.region, names),
             "layer_curves_r": region_curves(np.nanmean(r, axis=0), data.region, names),
         }
     if len(data.spaces) == 2 and ceiling.shape[0] >= 2:
-        a = np.stack([[region_means(b, data.region, names)[n] for n in names] for b in best_norm[0]])
-        b = np.stack([[region_means(b, data.region, names)[n] for n in names] for b in best_norm[1]])
+        a, b = (best_layer_alignment(res["r"][i], ceiling, data.region, names, float(t.min_ceiling)) for i in (0, 1))
         w = wilcoxon_across_subjects(a, b)
         out["comparison"] = {
             "spaces": list(data.spaces),

@@ -44,3 +44,13 @@ def test_variance_partition_on_planted_components(rng: np.random.Generator) -> N
     np.testing.assert_allclose(parts["unique_a"], 1 / total, atol=0.02)
     np.testing.assert_allclose(parts["unique_b"], 0.25 / total, atol=0.02)
     np.testing.assert_allclose(parts["shared"], 1 / total, atol=0.02)
+
+
+def test_best_layer_alignment_by_hand() -> None:
+    from brain.layers import best_layer_alignment
+
+    # 1 subject, 2 layers, 4 voxels in regions a (0, 1) and b (2, 3); voxel 3 below the ceiling cut
+    r = np.array([[[0.2, 0.1, 0.3, 0.9], [0.1, 0.4, 0.6, 0.9]]])
+    ceiling = np.array([[0.5, 0.8, 0.6, 0.01]])
+    got = best_layer_alignment(r, ceiling, np.array([0, 0, 1, 1]), ("a", "b"), min_ceiling=0.05)
+    np.testing.assert_allclose(got, [[(0.2 / 0.5 + 0.4 / 0.8) / 2, 0.6 / 0.6]])
