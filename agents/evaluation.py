@@ -43,15 +43,23 @@ def evaluate(model: Any, params: Any, sampler: EpisodeSampler, task: str, n_epis
     return numbers, traj
 
 
+def t_interval(values: Any) -> tuple[float, float, int]:
+    """Mean, half-width of the two-sided 95 % Student-t interval of the mean (NaN for fewer
+    than two values) and the number of values."""
+    x = np.asarray(values, float).ravel()
+    if x.size == 0:
+        return float("nan"), float("nan"), 0
+    half = float(stats.t.ppf(0.975, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)) if x.size > 1 else float("nan")
+    return float(x.mean()), half, int(x.size)
+
+
 def mean_ci(values: np.ndarray) -> tuple[float, float, str]:
     """Mean of ``values`` (seeds, episodes) and the half-width of its 95 % t-interval over
     seed means (over episodes when there is one seed), and which it was."""
     values = np.asarray(values, float)
     per_seed = values.mean(axis=-1)
-    sample, over = (per_seed, "seeds") if per_seed.size > 1 else (values.reshape(-1), "episodes")
-    n = sample.size
-    half = float(stats.t.ppf(0.975, n - 1) * sample.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
-    return float(per_seed.mean()), half, over
+    sample, over = (per_seed, "seeds") if per_seed.size > 1 else (values, "episodes")
+    return float(per_seed.mean()), t_interval(sample)[1], over
 
 
 def aggregate(numbers: dict[str, np.ndarray]) -> dict[str, Any]:

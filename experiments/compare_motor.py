@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
+from agents.evaluation import t_interval
 from experiments.compare_runs import (
     CompareError,
     Run,
@@ -64,16 +64,6 @@ class MotorGroup:
     table: dict[tuple[str, str, str], Cell | None] = field(default_factory=dict)
     lesions: dict[tuple[str, str, str], tuple[Cell | None, Cell | None, Cell | None]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-
-
-def t_interval(values: Any) -> tuple[float, float, int]:
-    """Mean, half-width of the two-sided 95 % Student-t interval of the mean (NaN for fewer
-    than two values) and the number of values."""
-    x = np.asarray(values, float).ravel()
-    if x.size == 0:
-        return float("nan"), float("nan"), 0
-    half = float(stats.t.ppf(0.975, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)) if x.size > 1 else float("nan")
-    return float(x.mean()), half, int(x.size)
 
 
 def seed_values(agg: dict[str, Any], metric: str, seeds: list[int]) -> dict[int, float] | None:
