@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import base64
 import html
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from experiments.io import atomic_path
 
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
@@ -57,8 +57,7 @@ class Report:
                 + "\n".join(self.parts) + "</body></html>")
 
     def write(self, path: Path) -> None:
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(self.render())
-        os.replace(tmp, path)
+        """Write the page to ``path`` atomically (:func:`experiments.io.atomic_path`)."""
+        html_text = self.render()
+        with atomic_path(Path(path)) as tmp:
+            tmp.write_text(html_text, encoding="utf-8")
