@@ -2,12 +2,14 @@
 
 ``evaluate(model, params, sampler, task, n_episodes, key, lesion)`` runs the controllers
 of all seeds (``params`` with a leading seed axis) on the same ``n_episodes`` episodes of
-``task`` (``centre_out``: its targets in turn) and returns per-seed, per-episode numbers plus the trajectories.
-``aggregate`` turns those into the reported means and 95 % confidence intervals.
+``task`` (``centre_out``: its targets in turn) and returns per-seed, per-episode numbers
+(:func:`episode_metrics`) plus the trajectories. ``aggregate`` turns those into the reported
+means, 95 % confidence intervals and per-seed values.
 """
 
 from __future__ import annotations
 
+import warnings
 from functools import partial
 from typing import Any
 
@@ -18,7 +20,44 @@ from scipy import stats
 from agents.controllers import BilateralController, lesion_mask
 from agents.rollout import EpisodeSampler, Trajectory, closed_loop
 
-METRICS: tuple[str, ...] = ("position_error", "final_position_error", "effort")
+METRICS: tuple[str, ...] = ("position_error", "final_position_error", "final_phase_error",
+                            "time_to_target", "reached", "load_drift", "max_deviation", "effort")
+FINAL_PHASE = 0.1  # s, the final phase of an episode
+REACH_RADIUS = 0.01  # m, "at the target"
+
+
+def episode_metrics(error: Any, hand: Any, start: Any, load: Any, excitation: Any,
+                    control_dt: float) -> dict[str, np.ndarray]:
+    """Per-episode numbers from trajectories with leading axes ``(...)`` (e.g. seeds, episodes).
+
+    ``error`` (..., T) hand-target distance after each step, m; ``hand`` (..., T, 2) m;
+    ``start`` (..., 2) m; ``load`` (..., 2) N; ``excitation`` (..., T, n_muscles).
+    Returns, each (...): ``position_error`` (mean error, m), ``final_position_error`` (last
+    step, m), ``final_phase_error`` (mean over the last round(0.1 s / control_dt) steps, m),
+    ``time_to_target`` ((first step within 1 cm + 1) * control_dt, s; NaN if never),
+    ``reached`` (1.0/0.0), ``load_drift`` (final-phase mean hand displacement from the start
+    along the load's unit vector, m, positive: yielded to the load; NaN without load),
+    ``max_deviation`` (largest hand-start distance, m) and ``effort`` (mean u^2).
+    """
+    err = np.asarray(error, np.float64)
+    hand, start = np.asarray(hand, np.float64), np.asarray(start, np.float64)
+    load = np.asarray(load, np.float64)
+    n_final = min(err.shape[-1], max(1, int(round(FINAL_PHASE / control_dt))))
+    within = err <= REACH_RADIUS
+    reached = within.any(axis=-1)
+    first = np.argmax(within, axis=-1)
+    displacement = hand[..., -n_final:, :].mean(axis=-2) - start
+    load_norm = np.linalg.norm(load, axis=-1)
+    has_load = load_norm > 0
+    unit = load / np.where(has_load, load_norm, 1.0)[..., None]
+    return {"position_error": err.mean(axis=-1),
+            "final_position_error": err[..., -1],
+            "final_phase_error": err[..., -n_final:].mean(axis=-1),
+            "time_to_target": np.where(reached, (first + 1) * control_dt, np.nan),
+            "reached": reached.astype(np.float64),
+            "load_drift": np.where(has_load, (displacement * unit).sum(axis=-1), np.nan),
+            "max_deviation": np.linalg.norm(hand - start[..., None, :], axis=-1).max(axis=-1),
+            "effort": (np.asarray(excitation, np.float64) ** 2).mean(axis=(-1, -2))}
 
 
 @partial(jax.jit, static_argnames=("model", "env"))
@@ -30,16 +69,14 @@ def _run(model: Any, params: Any, env: Any, state0: Any, mask: jax.Array) -> Tra
 
 def evaluate(model: Any, params: Any, sampler: EpisodeSampler, task: str, n_episodes: int,
              key: jax.Array, lesion: str = "none") -> tuple[dict[str, np.ndarray], Trajectory]:
-    """Per-seed, per-episode ``position_error`` (mean hand-target distance over the
-    episode, m), ``final_position_error`` (m) and ``effort`` (mean u^2), each (seeds,
+    """Per-seed, per-episode :data:`METRICS` (see :func:`episode_metrics`), each (seeds,
     episodes), and the trajectories (leading axes seeds, episodes)."""
     if lesion != "none" and not isinstance(model, BilateralController):
         raise ValueError(f"lesion {lesion!r} needs a bilateral controller")
     state0 = sampler.draw(key, int(n_episodes), task)
     traj = _run(model, params, sampler.env, state0, lesion_mask(lesion))
-    err = np.asarray(traj.position_error)
-    numbers = {"position_error": err.mean(axis=-1), "final_position_error": err[..., -1],
-               "effort": np.asarray(traj.excitation ** 2).mean(axis=(-1, -2))}
+    numbers = episode_metrics(traj.position_error, traj.hand, traj.start, traj.load,
+                              traj.excitation, sampler.env.cfg.control_dt)
     return numbers, traj
 
 
@@ -53,21 +90,53 @@ def t_interval(values: Any) -> tuple[float, float, int]:
     return float(x.mean()), half, int(x.size)
 
 
+def _finite(x: np.ndarray) -> np.ndarray:
+    return x[np.isfinite(x)]
+
+
+def _per_seed(values: np.ndarray, reduce: Any = np.nanmean) -> np.ndarray:
+    """(seeds, episodes) -> (seeds,), NaN episodes left out (NaN for a seed with none)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN seeds: NaN, said so
+        return reduce(np.asarray(values, float), axis=-1)
+
+
 def mean_ci(values: np.ndarray) -> tuple[float, float, str]:
     """Mean of ``values`` (seeds, episodes) and the half-width of its 95 % t-interval over
-    seed means (over episodes when there is one seed), and which it was."""
+    seed means (over episodes when there is one seed), and which it was. NaN values (and
+    seeds with no finite value) are left out; the mean is NaN when nothing is left."""
     values = np.asarray(values, float)
-    per_seed = values.mean(axis=-1)
-    sample, over = (per_seed, "seeds") if per_seed.size > 1 else (values, "episodes")
-    return float(per_seed.mean()), t_interval(sample)[1], over
+    per_seed = _per_seed(values)
+    sample, over = (_finite(per_seed), "seeds") if per_seed.size > 1 else (_finite(values), "episodes")
+    mean, half, _ = t_interval(sample)
+    return mean, half, over
+
+
+def _json(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
 
 
 def aggregate(numbers: dict[str, np.ndarray]) -> dict[str, Any]:
-    """``{metric: mean, metric_ci95: half-width, ..., ci_over: seeds|episodes}``."""
+    """The reported numbers of one variant on one task, JSON-ready (None where NaN)::
+
+        {metric: mean over seeds, metric_ci95: 95 % t half-width, ..., ci_over: seeds|episodes,
+         per_seed: {metric: [per-seed mean over episodes, ...]}}
+
+    for every metric of :data:`METRICS` (NaN episodes left out: ``time_to_target`` is the
+    mean over the episodes that reached the target, ``load_drift`` over loaded episodes;
+    ``reached`` is a fraction), plus ``time_to_target_median``: per seed the median time to
+    target over the reached episodes, then as above (robust to a few slow episodes; with one
+    seed, that seed's median and no interval).
+    """
     out: dict[str, Any] = {}
+    per_seed: dict[str, list[float | None]] = {}
     for name in METRICS:
-        mean, half, over = mean_ci(numbers[name])
-        out[name], out[f"{name}_ci95"] = mean, half
-        out["ci_over"] = over
-    out["per_seed_position_error"] = np.asarray(numbers["position_error"]).mean(axis=-1).tolist()
+        mean, half, out["ci_over"] = mean_ci(numbers[name])
+        out[name], out[f"{name}_ci95"] = _json(mean), _json(half)
+        per_seed[name] = [_json(v) for v in _per_seed(numbers[name])]
+    medians = _per_seed(numbers["time_to_target"], np.nanmedian)
+    mean, half, _ = t_interval(_finite(medians)) if medians.size > 1 else (medians[0], np.nan, 1)
+    out["time_to_target_median"], out["time_to_target_median_ci95"] = _json(mean), _json(half)
+    per_seed["time_to_target_median"] = [_json(v) for v in medians]
+    out["per_seed"] = per_seed
     return out

@@ -3,6 +3,8 @@ episodes drawn for each task."""
 
 from __future__ import annotations
 
+import json
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,7 +12,7 @@ import pytest
 from scipy import stats
 
 from agents.controllers import BilateralController
-from agents.evaluation import METRICS, aggregate, evaluate, mean_ci
+from agents.evaluation import METRICS, aggregate, episode_metrics, evaluate, mean_ci
 from agents.rollout import EpisodeSampler
 from envs.config import ArmConfig
 from envs.geometry import hand_position
@@ -51,6 +53,13 @@ def test_evaluate_numbers_from_trajectories(evaluated, sampler: EpisodeSampler) 
     dist = np.linalg.norm(hand - target[..., None, :], axis=-1)
     np.testing.assert_allclose(numbers["position_error"], dist.mean(axis=-1), rtol=1e-5)
     np.testing.assert_allclose(numbers["final_position_error"], dist[..., -1], rtol=1e-5)
+    final = int(round(0.1 / sampler.env.cfg.control_dt))  # the last 100 ms
+    np.testing.assert_allclose(numbers["final_phase_error"], dist[..., -final:].mean(axis=-1), rtol=1e-5)
+    moved = np.linalg.norm(hand - np.asarray(traj.start, np.float64)[..., None, :], axis=-1)
+    np.testing.assert_allclose(numbers["max_deviation"], moved.max(axis=-1), rtol=1e-5)
+    np.testing.assert_array_equal(numbers["reached"], np.isfinite(numbers["time_to_target"]))
+    np.testing.assert_array_equal(numbers["reached"], np.any(dist <= 0.01, axis=-1))
+    assert np.all(np.isnan(numbers["load_drift"]))  # reach episodes carry no load
     u = np.asarray(traj.excitation, np.float64)
     assert u.shape == (2, N_EPISODES, steps, 6)
     np.testing.assert_allclose(numbers["effort"], (u**2).mean(axis=(-1, -2)), rtol=1e-5)
@@ -82,9 +91,11 @@ def test_one_seed_ci_is_over_episodes(evaluated) -> None:
     lo, hi = stats.t.interval(0.95, len(values) - 1, loc=values.mean(), scale=stats.sem(values))
     np.testing.assert_allclose(out["position_error"], values.mean(), rtol=1e-6)
     np.testing.assert_allclose(out["position_error_ci95"], (hi - lo) / 2, rtol=1e-6)
-    np.testing.assert_allclose(out["per_seed_position_error"], [values.mean()], rtol=1e-6)
+    np.testing.assert_allclose(out["per_seed"]["position_error"], [values.mean()], rtol=1e-6)
     two = aggregate(evaluated[0])
-    assert two["ci_over"] == "seeds" and len(two["per_seed_position_error"]) == 2
+    assert two["ci_over"] == "seeds" and len(two["per_seed"]["position_error"]) == 2
+    json.dumps(two, allow_nan=False)  # JSON-ready: no NaN (reach has no load drift)
+    assert two["load_drift"] is None and two["per_seed"]["load_drift"] == [None, None]
 
 
 # -- confidence intervals ------------------------------------------------------------------
@@ -119,12 +130,79 @@ def test_mean_ci_one_seed_is_over_episodes(rng: np.random.Generator) -> None:
 def test_aggregate(rng: np.random.Generator) -> None:
     numbers = {m: rng.uniform(size=(4, 5)) for m in METRICS}
     out = aggregate(numbers)
+    assert set(out["per_seed"]) == set(METRICS) | {"time_to_target_median"}
     assert out["ci_over"] == "seeds"
     for m in METRICS:
         per_seed = numbers[m].mean(axis=1)
         np.testing.assert_allclose(out[m], per_seed.mean(), rtol=1e-12)
         np.testing.assert_allclose(out[f"{m}_ci95"], half_width(per_seed), rtol=1e-10)
-    np.testing.assert_allclose(out["per_seed_position_error"], numbers["position_error"].mean(axis=1))
+        np.testing.assert_allclose(out["per_seed"][m], per_seed, rtol=1e-12)
+
+
+def test_aggregate_leaves_nan_episodes_out() -> None:
+    # time to target: seed 0 reached in 2 of 3 episodes, seed 1 in 3, seed 2 never
+    ttt = np.array([[0.2, np.nan, 0.4], [0.1, 0.3, 0.8], [np.nan, np.nan, np.nan]])
+    numbers = {m: np.ones((3, 3)) for m in METRICS}
+    numbers.update(time_to_target=ttt, reached=np.isfinite(ttt).astype(float),
+                   load_drift=np.full((3, 3), np.nan))
+    out = aggregate(numbers)
+    json.dumps(out, allow_nan=False)
+    assert out["per_seed"]["time_to_target"][:2] == pytest.approx([0.3, 0.4])
+    assert out["per_seed"]["time_to_target"][2] is None
+    assert out["per_seed"]["time_to_target_median"][:2] == pytest.approx([0.3, 0.3])
+    assert out["per_seed"]["reached"] == pytest.approx([2 / 3, 1.0, 0.0])
+    # the mean and its interval over the seeds that reached at all
+    assert out["time_to_target"] == pytest.approx(0.35)
+    assert out["time_to_target_ci95"] == pytest.approx(half_width(np.array([0.3, 0.4])))
+    assert out["time_to_target_median"] == pytest.approx(0.3) and out["time_to_target_median_ci95"] == pytest.approx(0.0, abs=1e-12)
+    assert out["reached"] == pytest.approx(5 / 9)
+    assert out["load_drift"] is None and out["load_drift_ci95"] is None
+    assert out["per_seed"]["load_drift"] == [None, None, None]
+
+
+# -- metrics on hand-built trajectories --------------------------------------------------------
+def test_reach_metrics_in_closed_form() -> None:
+    """A hand moving at 0.23 m/s straight to a target 10 cm away and stopping there, and a
+    hand that never moves (dt 10 ms, 50 steps)."""
+    dt, steps = 0.01, 50
+    n = np.arange(1, steps + 1)  # the hand after step n
+    x = np.minimum(0.1, 0.0023 * n)
+    hand = np.zeros((2, steps, 2))
+    hand[0, :, 0] = x
+    start, target = np.zeros((2, 2)), np.array([[0.1, 0.0], [0.05, 0.0]])
+    error = np.linalg.norm(hand - target[:, None], axis=-1)
+    out = episode_metrics(error, hand, start, np.zeros((2, 2)), np.full((2, steps, 6), 0.5), dt)
+    # within 1 cm once 0.0023 n >= 0.09, n = 40: 0.40 s
+    assert out["time_to_target"][0] == pytest.approx(0.40) and out["reached"][0] == 1.0
+    # last 100 ms = steps 41..50: errors 0.0057, 0.0034, 0.0011 then 0 (at the target from 44)
+    assert out["final_phase_error"][0] == pytest.approx((0.0057 + 0.0034 + 0.0011) / 10)
+    assert out["final_position_error"][0] == pytest.approx(0.0, abs=1e-15)
+    assert out["max_deviation"][0] == pytest.approx(0.1)
+    # the still hand: never reached, error 5 cm throughout, no deviation
+    assert np.isnan(out["time_to_target"][1]) and out["reached"][1] == 0.0
+    assert out["final_phase_error"][1] == pytest.approx(0.05) and out["max_deviation"][1] == 0.0
+    assert np.all(np.isnan(out["load_drift"])) and out["effort"] == pytest.approx([0.25, 0.25])
+
+
+def test_hold_metrics_in_closed_form() -> None:
+    """Holds under a (3, 4) N load (unit vector (0.6, 0.8)), the hand drifting linearly to
+    start + (0.02, -0.01) m, and to start + (-0.006, -0.008) m (against the load); dt 20 ms,
+    so the final phase is the last 5 steps."""
+    dt, steps = 0.02, 20
+    start = np.array([[0.1, 0.3], [0.1, 0.3]])
+    end = np.array([[0.02, -0.01], [-0.006, -0.008]])
+    frac = np.arange(1, steps + 1) / steps  # (steps,)
+    hand = start[:, None] + frac[None, :, None] * end[:, None]
+    error = np.linalg.norm(hand - start[:, None], axis=-1)  # target = start
+    load = np.array([[3.0, 4.0], [3.0, 4.0]])
+    out = episode_metrics(error, hand, start, load, np.zeros((2, steps, 6)), dt)
+    # final phase: steps 16..20, mean fraction 18/20 = 0.9
+    assert out["load_drift"][0] == pytest.approx(0.9 * (0.6 * 0.02 - 0.8 * 0.01))  # yielded: +3.6 mm
+    assert out["load_drift"][1] == pytest.approx(-0.9 * 0.01)  # pushed back against the load: -9 mm
+    assert out["max_deviation"] == pytest.approx([np.sqrt(0.02**2 + 0.01**2), 0.01])
+    assert out["final_phase_error"] == pytest.approx(0.9 * out["max_deviation"])
+    assert out["time_to_target"] == pytest.approx([dt, dt])  # starts on the target
+    assert out["effort"] == pytest.approx([0.0, 0.0])
 
 
 # -- episodes --------------------------------------------------------------------------------
