@@ -12,7 +12,11 @@ constraint did), then a shared ``Dense(6, sigmoid)`` gives the excitations.
 
 Lesions act at evaluation, on trained parameters: ``silence_left`` / ``silence_right``
 zero every activity of that hemisphere (so it neither drives the output nor crosses the
-callosum); ``cut_callosum`` removes the callosal input of both sides.
+callosum); ``cut_callosum`` removes the callosal input of both sides. The original code's
+lesions: ``input_left`` / ``input_right`` (its ``highleft`` / ``highright``) zero the
+observation a hemisphere receives (its biases still act and its activity still crosses
+the callosum); ``output_left`` / ``output_right`` (``lowleft`` / ``lowright``) zero only
+its last layer's output, before the combination.
 """
 
 from __future__ import annotations
@@ -24,10 +28,11 @@ import jax
 import jax.numpy as jnp
 
 from agents.callosum import check_kind, delayed
-from agents.hemisphere import Hemisphere, check_cell, check_widths
+from agents.hemisphere import Hemisphere, check_cell, check_widths, kernel_init
 
 N_MUSCLES = 6
-LESIONS: tuple[str, ...] = ("none", "silence_left", "silence_right", "cut_callosum")
+LESIONS: tuple[str, ...] = ("none", "silence_left", "silence_right", "cut_callosum",
+                             "input_left", "input_right", "output_left", "output_right")
 SIDES: tuple[str, ...] = ("left", "right")
 
 Carry = dict[str, Any]
@@ -40,11 +45,13 @@ def check_lesion(lesion: str) -> str:
 
 
 def lesion_mask(lesion: str) -> jax.Array:
-    """The lesion as data, (3,) = (keep left, keep right, keep callosum), so that one compiled
-    evaluation serves every lesion."""
+    """The lesion as data, (7,) = (keep left, keep right, keep callosum, keep left input,
+    keep right input, keep left output, keep right output), so that one compiled evaluation
+    serves every lesion."""
     check_lesion(lesion)
-    return jnp.asarray([lesion != "silence_left", lesion != "silence_right",
-                        lesion != "cut_callosum"], jnp.float32)
+    return jnp.asarray([lesion != "silence_left", lesion != "silence_right", lesion != "cut_callosum",
+                        lesion != "input_left", lesion != "input_right",
+                        lesion != "output_left", lesion != "output_right"], jnp.float32)
 
 
 def _zeros(batch_shape: tuple[int, ...], width: int, dtype: Any) -> jax.Array:
@@ -61,6 +68,7 @@ class BilateralController(nn.Module):
     callosum: str = "paper"
     callosal_delay: int = 0
     n_outputs: int = N_MUSCLES
+    initializer: str = "lecun_normal"
 
     def setup(self) -> None:
         check_widths(self.widths)
@@ -68,11 +76,11 @@ class BilateralController(nn.Module):
         check_kind(self.callosum)
         if int(self.callosal_delay) < 0:
             raise ValueError(f"callosal_delay must be >= 0 control steps, got {self.callosal_delay}")
-        self.left = Hemisphere(self.widths, self.cell, self.callosum)
-        self.right = Hemisphere(self.widths, self.cell, self.callosum)
+        self.left = Hemisphere(self.widths, self.cell, self.callosum, self.initializer)
+        self.right = Hemisphere(self.widths, self.cell, self.callosum, self.initializer)
         self.w_left = self.param("w_left", nn.initializers.constant(0.5), ())
         self.w_right = self.param("w_right", nn.initializers.constant(0.5), ())
-        self.output = nn.Dense(self.n_outputs)
+        self.output = nn.Dense(self.n_outputs, kernel_init=kernel_init(self.initializer))
 
     def initial_carry(self, batch_shape: tuple[int, ...] = (), dtype: Any = jnp.float32) -> Carry:
         """Zero GRU states (``gru``) and zero callosal delay lines, per side."""
@@ -91,7 +99,7 @@ class BilateralController(nn.Module):
         keep = {"left": mask[0], "right": mask[1]}
         linked = self.callosum != "none"
         hemis = {"left": self.left, "right": self.right}
-        x = {"left": obs, "right": obs}
+        x = {"left": obs * mask[3], "right": obs * mask[4]}
         hidden: dict[str, list[jax.Array]] = {"left": [], "right": []}
         gru = {s: list(carry["gru"][s]) for s in SIDES}
         lines = {s: list(carry["callosum"][s]) for s in SIDES}
@@ -108,7 +116,8 @@ class BilateralController(nn.Module):
                 if self.cell == "gru":
                     gru[s][i] = h
             x = {s: hidden[s][i] for s in SIDES}
-        combined = self.w_left * hidden["left"][-1] + self.w_right * hidden["right"][-1]
+        combined = (self.w_left * mask[5] * hidden["left"][-1]
+                    + self.w_right * mask[6] * hidden["right"][-1])
         u = nn.sigmoid(self.output(combined))
         return {"gru": gru, "callosum": lines}, u, hidden
 
@@ -119,10 +128,11 @@ class UnilateralController(nn.Module):
     widths: tuple[int, ...] = (64, 64)
     cell: str = "mlp"
     n_outputs: int = N_MUSCLES
+    initializer: str = "lecun_normal"
 
     def setup(self) -> None:
-        self.hemisphere = Hemisphere(check_widths(self.widths), check_cell(self.cell), "none")
-        self.output = nn.Dense(self.n_outputs)
+        self.hemisphere = Hemisphere(check_widths(self.widths), check_cell(self.cell), "none", self.initializer)
+        self.output = nn.Dense(self.n_outputs, kernel_init=kernel_init(self.initializer))
 
     def initial_carry(self, batch_shape: tuple[int, ...] = (), dtype: Any = jnp.float32) -> Carry:
         widths = check_widths(self.widths)

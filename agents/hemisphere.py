@@ -3,7 +3,8 @@ layer so that a corpus callosum can join two of them between layers."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -12,6 +13,9 @@ import jax.numpy as jnp
 from agents.callosum import check_kind, pool_and_pad
 
 CELLS: tuple[str, ...] = ("mlp", "gru")
+# kernel initialisers of the dense layers: flax's default, or Keras's (the original code's)
+INITS: dict[str, Callable[..., Any]] = {"lecun_normal": nn.initializers.lecun_normal(),
+                                        "glorot_uniform": nn.initializers.glorot_uniform()}
 
 
 def check_widths(widths: Sequence[int]) -> tuple[int, ...]:
@@ -27,6 +31,13 @@ def check_cell(cell: str) -> str:
     return cell
 
 
+def kernel_init(name: str) -> Callable[..., Any]:
+    """The dense kernel initialiser ``name`` (a key of ``INITS``); biases start at zero."""
+    if name not in INITS:
+        raise ValueError(f"unknown kernel initialiser {name!r}; valid: {', '.join(INITS)}")
+    return INITS[name]
+
+
 class Hemisphere(nn.Module):
     """Hidden layers of one hemisphere. ``layer(i, x, h)`` computes layer ``i`` from its input
     ``x`` (and, for ``gru``, its previous state ``h``); ``cross(i, other)`` turns the other
@@ -39,13 +50,14 @@ class Hemisphere(nn.Module):
     widths: tuple[int, ...]
     cell: str = "mlp"
     callosum: str = "none"
+    initializer: str = "lecun_normal"
 
     def setup(self) -> None:
         check_widths(self.widths)
         check_cell(self.cell)
         check_kind(self.callosum)
         if self.cell == "mlp":
-            self.layers = [nn.Dense(w) for w in self.widths]
+            self.layers = [nn.Dense(w, kernel_init=kernel_init(self.initializer)) for w in self.widths]
         else:
             self.layers = [nn.GRUCell(w) for w in self.widths]
         if self.callosum == "learned":

@@ -38,6 +38,9 @@ OBJECTIVES: dict[str, tuple[str, ...]] = {
     "specialised": ("dominant", "nondominant"),
 }
 ROUTES = {"dominant": "left", "nondominant": "right"}
+# what the activity regulariser acts on: the hemispheres' hidden activity (the paper's text)
+# or the plant outputs the original Keras code's loss mapping gave it (see plant_reg)
+REGULARISERS: tuple[str, ...] = ("hidden", "plant")
 
 
 def check_objective(name: str) -> str:
@@ -56,11 +59,25 @@ def hidden_reg(hidden: Mapping[str, list[jax.Array]], dt: float) -> jax.Array:
     return total
 
 
+def plant_reg(plant: Mapping[str, jax.Array], dt: float) -> jax.Array:
+    """The activity regulariser as the original code applied it: on plant outputs.
+    PROVISIONAL: sum over outputs of mean(y^2) + 0.05 mean((dy/dt)^2), dy/dt along the
+    steps axis (axis 1)."""
+    total = jnp.zeros(())
+    for y in plant.values():
+        dy = (y[:, 1:] - y[:, :-1]) / dt
+        total = total + jnp.mean(y**2) + DERIV_WEIGHT * jnp.mean(dy**2)
+    return total
+
+
 def loss_terms(hand: jax.Array, target: jax.Array, excitation: jax.Array,
-               hidden: Mapping[str, list[jax.Array]], dt: float) -> dict[str, jax.Array]:
+               hidden: Mapping[str, list[jax.Array]], dt: float,
+               plant: Mapping[str, jax.Array] | None = None) -> dict[str, jax.Array]:
     """The four terms of one batch of episodes. ``hand`` (..., steps, 2) m, ``target``
     (..., 2) or (..., steps, 2) m, ``excitation`` (..., steps, 6), ``hidden`` as returned
-    by the controllers with a steps axis before the unit axis."""
+    by the controllers with a steps axis before the unit axis. With ``plant`` (name ->
+    (batch, steps, ...)) the ``hidden_reg`` term acts on those plant outputs instead
+    (:func:`plant_reg`), as the original code's did."""
     if target.ndim == hand.ndim - 1:
         target = target[..., None, :]
     err = hand - target
@@ -68,13 +85,17 @@ def loss_terms(hand: jax.Array, target: jax.Array, excitation: jax.Array,
         "abs_position_error": jnp.mean(jnp.abs(err)),
         "squared_position_error": jnp.mean((10.0 * err) ** 2) / 10.0,
         "effort": jnp.mean(excitation**2),
-        "hidden_reg": hidden_reg(hidden, dt),
+        "hidden_reg": hidden_reg(hidden, dt) if plant is None else plant_reg(plant, dt),
     }
 
 
-def weighted(terms: Mapping[str, jax.Array], name: str) -> jax.Array:
-    """The objective ``name`` (a key of ``WEIGHTS``) from its terms."""
-    return sum(w * terms[k] for k, w in WEIGHTS[name].items())
+def weighted(terms: Mapping[str, jax.Array], name: str, dominant_effort: float = 0.0) -> jax.Array:
+    """The objective ``name`` (a key of ``WEIGHTS``) from its terms; ``dominant_effort``
+    adds that weight of ``effort`` to the dominant objective (0 in the paper)."""
+    total = sum(w * terms[k] for k, w in WEIGHTS[name].items())
+    if name == "dominant" and dominant_effort:
+        total = total + dominant_effort * terms["effort"]
+    return total
 
 
 def route(grads: Mapping[str, Any]) -> Any:

@@ -8,6 +8,7 @@ states for ``reach``, ``hold``, ``centre_out`` or a ``mixed`` regime of reach an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -23,7 +24,9 @@ class Trajectory(NamedTuple):
     """One batch of closed-loop episodes; leading axes (batch, steps).
 
     hand (B, T, 2) m after each step; start (B, 2) m; target (B, 2) m; load (B, 2) N;
-    excitation (B, T, 6); position_error (B, T) m; hidden: per side, per layer (B, T, width).
+    excitation (B, T, 6); position_error (B, T) m; hidden: per side, per layer (B, T, width);
+    plant: the plant outputs the original Keras code's regulariser acted on (see
+    ``agents.objectives``), name -> (B, T, ...), or an empty dict when not asked for.
     """
 
     hand: jax.Array
@@ -33,12 +36,15 @@ class Trajectory(NamedTuple):
     excitation: jax.Array
     position_error: jax.Array
     hidden: dict[str, list[jax.Array]]
+    plant: dict[str, jax.Array]
 
 
 def closed_loop(model: Any, params: Any, env: FunctionalArmEnv, state0: ArmState,
-                lesion: str = "none", steps: int | None = None) -> Trajectory:
+                lesion: str = "none", steps: int | None = None,
+                plant_outputs: Callable[[ArmState], dict[str, jax.Array]] | None = None) -> Trajectory:
     """Run ``model`` on a batch of environments ``state0`` (leading axis B) for ``steps``
-    control steps (default: the episode length)."""
+    control steps (default: the episode length). ``plant_outputs`` (one env state -> named
+    arrays) is applied after every step and kept in ``Trajectory.plant``."""
     steps = env.cfg.episode_steps if steps is None else int(steps)
     batch = state0.obs.shape[:-1]
     if len(batch) != 1:
@@ -50,14 +56,16 @@ def closed_loop(model: Any, params: Any, env: FunctionalArmEnv, state0: ArmState
         s, k = c
         k, u, hid = model.apply(params, k, s.obs, lesion=lesion)
         s = step(s, u)
-        return (s, k), (s.hand, u, s.metrics["position_error"], hid)
+        extra = jax.vmap(plant_outputs)(s) if plant_outputs is not None else {}
+        return (s, k), (s.hand, u, s.metrics["position_error"], hid, extra)
 
-    _, (hand, u, err, hid) = jax.lax.scan(body, (state0, carry0), None, length=steps)
+    _, (hand, u, err, hid, extra) = jax.lax.scan(body, (state0, carry0), None, length=steps)
     to_batch_major = lambda a: jnp.swapaxes(a, 0, 1)
     return Trajectory(hand=to_batch_major(hand), start=state0.hand, target=state0.target,
                       load=state0.load, excitation=to_batch_major(u),
                       position_error=to_batch_major(err),
-                      hidden=jax.tree.map(to_batch_major, hid))
+                      hidden=jax.tree.map(to_batch_major, hid),
+                      plant=jax.tree.map(to_batch_major, extra))
 
 
 class EpisodeSampler:
@@ -79,12 +87,31 @@ class EpisodeSampler:
             pick = jax.random.bernoulli(k_pick, hold_fraction, (n,))
             return jax.tree.map(
                 lambda r, h: jnp.where(pick.reshape((n,) + (1,) * (r.ndim - 1)), h, r), reach, hold)
-        if task not in self.envs:
-            raise ValueError(f"unknown task {task!r}; valid: {', '.join(TASKS + ('mixed',))}")
+        self._check(task)
         env = self.envs[task]
         keys = jax.random.split(key, n)
         if task == "centre_out":
             index = jnp.arange(n) % env.cfg.centre_out_targets
             return jax.vmap(lambda k, i: env.reset(k, target_index=i))(keys, index)
         return jax.vmap(env.reset)(keys)
+
+    def states_from_keys(self, keys: jax.Array, task: str, hold_fraction: float = 0.5) -> ArmState:
+        """One start state per key (n, 2) of ``reach``, ``hold`` or ``mixed`` (each episode
+        hold with probability ``hold_fraction``), so that a fixed set of episodes can be
+        indexed by its keys."""
+        if task == "mixed":
+            def one(key: jax.Array) -> ArmState:
+                k_pick, k_ep = jax.random.split(key)
+                reach, hold = self.envs["reach"].reset(k_ep), self.envs["hold"].reset(k_ep)
+                pick = jax.random.bernoulli(k_pick, hold_fraction)
+                return jax.tree.map(lambda r, h: jnp.where(pick, h, r), reach, hold)
+            return jax.vmap(one)(keys)
+        self._check(task)
+        if task == "centre_out":
+            raise ValueError("centre_out episodes are indexed by target, not drawn from keys; use states()")
+        return jax.vmap(self.envs[task].reset)(keys)
+
+    def _check(self, task: str) -> None:
+        if task not in self.envs:
+            raise ValueError(f"unknown task {task!r}; valid: {', '.join(TASKS + ('mixed',))}")
 

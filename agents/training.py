@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 import jax
@@ -28,8 +28,12 @@ import optax
 from flax import struct
 
 from agents.controllers import project_nonnegative
-from agents.objectives import OBJECTIVES, check_objective, loss_terms, route, weighted
+from agents.objectives import OBJECTIVES, REGULARISERS, check_objective, loss_terms, route, weighted
+from agents.optim import CLIPS, make_optimizer
+from agents.original_loss import keras_plant_outputs
 from agents.rollout import TRAIN_TASKS, EpisodeSampler, closed_loop
+
+KEEP: tuple[str, ...] = ("best", "last")
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,13 @@ class TrainConfig:
     clip_norm: float = 1.0
     val_episodes: int = 256
     hold_fraction: float = 0.5
+    clip: str = "global"
+    adam_eps: float = 1e-8
+    dataset_episodes: int = 0
+    early_stopping: bool = True
+    keep: str = "best"
+    regulariser: str = "hidden"
+    dominant_effort: float = 0.0
 
     def __post_init__(self) -> None:
         if self.task not in TRAIN_TASKS:
@@ -62,6 +73,26 @@ class TrainConfig:
                 raise ValueError(f"invalid training setting {name}={getattr(self, name)!r}: must be > 0")
         if not 0.0 <= self.hold_fraction <= 1.0:
             raise ValueError(f"invalid training setting hold_fraction={self.hold_fraction!r}: must lie in [0, 1]")
+        for name, valid in (("clip", CLIPS), ("keep", KEEP), ("regulariser", REGULARISERS)):
+            if getattr(self, name) not in valid:
+                raise ValueError(f"invalid training setting {name}={getattr(self, name)!r}: "
+                                 f"valid: {', '.join(valid)}")
+        if not isinstance(self.dataset_episodes, int) or isinstance(self.dataset_episodes, bool) \
+                or self.dataset_episodes < 0 or 0 < self.dataset_episodes < self.batch_size:
+            raise ValueError(f"invalid training setting dataset_episodes={self.dataset_episodes!r}: must be 0 "
+                             f"(fresh episodes every update) or a whole number >= batch_size ({self.batch_size})")
+        if not isinstance(self.early_stopping, bool):
+            raise ValueError(f"invalid training setting early_stopping={self.early_stopping!r}: must be true or false")
+        if not (self.adam_eps > 0 and self.dominant_effort >= 0):
+            raise ValueError(f"invalid training setting adam_eps={self.adam_eps!r} (must be > 0) or "
+                             f"dominant_effort={self.dominant_effort!r} (must be >= 0)")
+
+    @property
+    def updates(self) -> int:
+        """Updates per epoch: one pass over the fixed set, or ``updates_per_epoch``."""
+        if self.dataset_episodes:
+            return self.dataset_episodes // self.batch_size
+        return self.updates_per_epoch
 
     @classmethod
     def from_overrides(cls, **overrides: Any) -> TrainConfig:
@@ -81,6 +112,7 @@ class TrainState:
     opt_state: Any
     key: jax.Array
     val_key: jax.Array
+    data_key: jax.Array
     epoch: jax.Array
     best_params: Any
     best_val: jax.Array
@@ -99,8 +131,7 @@ class Trainer:
         self.sampler = sampler
         self.cfg = cfg
         self.dt = sampler.env.cfg.control_dt
-        self.optimizer = optax.chain(optax.clip_by_global_norm(cfg.clip_norm),
-                                     optax.adam(cfg.learning_rate))
+        self.optimizer = make_optimizer(cfg.learning_rate, cfg.clip_norm, cfg.clip, cfg.adam_eps)
 
     # -- pure functions -----------------------------------------------------------------
     def init(self, key: jax.Array) -> TrainState:
@@ -108,10 +139,11 @@ class Trainer:
         if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
             key = jax.random.key_data(key)  # raw uint32, so that checkpoints can store it
         k_init, k_train, k_val = jax.random.split(key, 3)
+        k_data = jax.random.fold_in(key, 3)  # the fixed training set (dataset_episodes > 0)
         obs = jnp.zeros((1, self.sampler.env.observation_size))
         params = self.model.init(k_init, self.model.initial_carry((1,)), obs)
         return TrainState(params=params, opt_state=self.optimizer.init(params), key=k_train,
-                          val_key=k_val, epoch=jnp.zeros((), jnp.int32), best_params=params,
+                          val_key=k_val, data_key=k_data, epoch=jnp.zeros((), jnp.int32), best_params=params,
                           best_val=jnp.asarray(jnp.inf, jnp.float32),
                           bad_epochs=jnp.zeros((), jnp.int32), stopped=jnp.zeros((), bool))
 
@@ -119,48 +151,78 @@ class Trainer:
                ) -> tuple[jax.Array, dict[str, jax.Array]]:
         """The objective(s) trained, (len(names),), and the loss terms on ``n`` episodes."""
         state0 = self.sampler.states(key, n, task or self.cfg.task, self.cfg.hold_fraction)
-        traj = closed_loop(self.model, params, self.sampler.env, state0)
-        terms = loss_terms(traj.hand, traj.target, traj.excitation, traj.hidden, self.dt)
+        return self.losses_on(params, state0)
+
+    def losses_on(self, params: Any, state0: Any) -> tuple[jax.Array, dict[str, jax.Array]]:
+        """The objective(s) and loss terms on the episodes starting at ``state0`` (batch,)."""
+        plant = self.cfg.regulariser == "plant"
+        traj = closed_loop(self.model, params, self.sampler.env, state0,
+                           plant_outputs=partial(keras_plant_outputs, self.sampler.env) if plant else None)
+        terms = loss_terms(traj.hand, traj.target, traj.excitation, traj.hidden, self.dt,
+                           plant=traj.plant if plant else None)
         terms["position_error"] = jnp.mean(traj.position_error)
         terms["final_position_error"] = jnp.mean(traj.position_error[:, -1])
-        return jnp.stack([weighted(terms, n) for n in self.names]), terms
+        return jnp.stack([weighted(terms, n, self.cfg.dominant_effort) for n in self.names]), terms
 
-    def gradient(self, params: Any, key: jax.Array) -> tuple[Any, jax.Array, dict[str, jax.Array]]:
+    def batch(self, key: jax.Array, data_key: jax.Array, index: jax.Array | None = None) -> Any:
+        """Start states of one training batch: fresh episodes from ``key``, or (fixed set)
+        the episodes ``index`` (batch_size,) of the set drawn from ``data_key``."""
+        if index is None:
+            return self.sampler.states(key, self.cfg.batch_size, self.cfg.task, self.cfg.hold_fraction)
+        keys = jax.random.split(data_key, self.cfg.dataset_episodes)[index]
+        return self.sampler.states_from_keys(keys, self.cfg.task, self.cfg.hold_fraction)
+
+    def gradient(self, params: Any, key: jax.Array, state0: Any = None
+                 ) -> tuple[Any, jax.Array, dict[str, jax.Array]]:
         """The update direction: the gradient of the objective, or for ``specialised`` the
         two objectives' gradients routed per hemisphere (one forward pass, one batched
-        backward pass over both cotangents)."""
-        f = lambda p: self.losses(p, key, self.cfg.batch_size)
+        backward pass over both cotangents). Episodes: ``state0``, or fresh from ``key``."""
+        if state0 is None:
+            state0 = self.batch(key, key)
+        f = lambda p: self.losses_on(p, state0)
         values, vjp, terms = jax.vjp(f, params, has_aux=True)
         (grads,) = jax.vmap(vjp)(jnp.eye(len(self.names), dtype=values.dtype))
         per_objective = {n: jax.tree.map(lambda g, i=i: g[i], grads) for i, n in enumerate(self.names)}
         g = route(per_objective) if self.routed else per_objective[self.names[0]]
         return g, values, terms
 
-    def update(self, params: Any, opt_state: Any, key: jax.Array) -> tuple[Any, Any, jax.Array, dict]:
-        g, values, terms = self.gradient(params, key)
+    def update(self, params: Any, opt_state: Any, key: jax.Array, state0: Any = None
+               ) -> tuple[Any, Any, jax.Array, dict]:
+        g, values, terms = self.gradient(params, key, state0)
         updates, opt_state = self.optimizer.update(g, opt_state, params)
         params = project_nonnegative(optax.apply_updates(params, updates))
         return params, opt_state, jnp.sum(values), terms
 
     def epoch(self, state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
-        def body(c: tuple[Any, Any], key: jax.Array) -> tuple[tuple[Any, Any], tuple]:
+        fixed = self.cfg.dataset_episodes > 0
+        n, b = self.cfg.updates, self.cfg.batch_size
+
+        def body(c: tuple[Any, Any], x: tuple[jax.Array, jax.Array]) -> tuple[tuple[Any, Any], tuple]:
             p, o = c
-            p, o, loss, terms = self.update(p, o, key)
+            key, index = x
+            state0 = self.batch(key, state.data_key, index if fixed else None)
+            p, o, loss, terms = self.update(p, o, key, state0)
             return (p, o), (loss, terms["position_error"])
 
         key, k_epoch = jax.random.split(state.key)
-        keys = jax.random.split(k_epoch, self.cfg.updates_per_epoch)
+        keys = jax.random.split(k_epoch, n)
+        if fixed:  # one pass over the fixed set in a new order
+            order = jax.random.permutation(jax.random.fold_in(k_epoch, 1), self.cfg.dataset_episodes)
+            index = order[: n * b].reshape(n, b)
+        else:
+            index = jnp.zeros((n, 0), jnp.int32)  # unused
         (params, opt_state), (train_loss, train_error) = jax.lax.scan(
-            body, (state.params, state.opt_state), keys)
+            body, (state.params, state.opt_state), (keys, index))
         values, val_terms = self.losses(params, state.val_key, self.cfg.val_episodes)
         val = jnp.sum(values)
         improved = val < state.best_val
         bad = jnp.where(improved, 0, state.bad_epochs + 1)
+        stop = bad >= self.cfg.patience if self.cfg.early_stopping else jnp.zeros((), bool)
         new = state.replace(
             params=params, opt_state=opt_state, key=key, epoch=state.epoch + 1,
             best_params=jax.tree.map(lambda a, b: jnp.where(improved, a, b), params, state.best_params),
             best_val=jnp.where(improved, val, state.best_val).astype(jnp.float32), bad_epochs=bad,
-            stopped=bad >= self.cfg.patience)
+            stopped=stop)
         # a stopped run stays as it was (under vmap other seeds may still be training)
         new = jax.tree.map(lambda old, nw: jnp.where(state.stopped, old, nw), state, new)
         log = {"train_loss": train_loss, "train_position_error": train_error, "val_loss": val,
@@ -168,6 +230,10 @@ class Trainer:
                "val_final_position_error": val_terms["final_position_error"],
                "stopped": new.stopped, "active": ~state.stopped}
         return new, log
+
+    def kept_params(self, state: TrainState) -> Any:
+        """The parameters used after training: ``best_params`` or ``params`` (``keep``)."""
+        return state.best_params if self.cfg.keep == "best" else state.params
 
     # -- compiled, over a leading seed axis (compiled once per trainer) ------------------
     def init_seeds(self, keys: jax.Array) -> TrainState:

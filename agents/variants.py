@@ -33,10 +33,11 @@ class Variant:
 
     @property
     def lesions(self) -> tuple[str, ...]:
-        """The lesions that make sense for this variant."""
+        """The lesions that make sense for this variant: ours, then the original code's."""
         if self.architecture == "unilateral":
             return ()
-        return ("silence_left", "silence_right") + (("cut_callosum",) if self.callosum != "none" else ())
+        return (("silence_left", "silence_right") + (("cut_callosum",) if self.callosum != "none" else ())
+                + ("input_left", "input_right", "output_left", "output_right"))
 
 
 def check_variants(names: Sequence[str]) -> tuple[str, ...]:
@@ -60,10 +61,14 @@ def make_variant(name: str, callosum: str = "paper") -> Variant:
 
 
 def build_model(variant: Variant, widths: Sequence[int], cell: str = "mlp",
-                callosal_delay: int = 0) -> nn.Module:
-    """The flax module of ``variant`` with hidden ``widths`` per hemisphere."""
+                callosal_delay: int = 0, unilateral_widths: Sequence[int] | None = None,
+                init: str = "lecun_normal") -> nn.Module:
+    """The flax module of ``variant`` with hidden ``widths`` per hemisphere; a unilateral
+    controller gets ``unilateral_widths`` (default: ``widths``, one hemisphere's size).
+    ``init``: the dense kernel initialiser (``agents.hemisphere.INITS``)."""
     widths = tuple(int(w) for w in widths)
     if variant.architecture == "unilateral":
-        return UnilateralController(widths=widths, cell=cell)
+        uni = widths if unilateral_widths is None else tuple(int(w) for w in unilateral_widths)
+        return UnilateralController(widths=uni, cell=cell, initializer=init)
     return BilateralController(widths=widths, cell=cell, callosum=variant.callosum,
-                               callosal_delay=callosal_delay)
+                               callosal_delay=callosal_delay, initializer=init)

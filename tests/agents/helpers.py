@@ -88,3 +88,6 @@ class PointSampler:
 
     def states(self, key: jax.Array, n: int, task: str, hold_fraction: float = 0.5) -> PointState:
         return jax.vmap(self.env.reset)(jax.random.split(key, n))
+
+    def states_from_keys(self, keys: jax.Array, task: str, hold_fraction: float = 0.5) -> PointState:
+        return jax.vmap(self.env.reset)(keys)

@@ -45,6 +45,8 @@ def reference(params: dict, obs_seq: np.ndarray, widths: tuple[int, ...], callos
     layer i - 1 activity of step t - delay (zero before the first step)."""
     p = params["params"]
     keep = {"left": float(lesion != "silence_left"), "right": float(lesion != "silence_right")}
+    sees = {"left": float(lesion != "input_left"), "right": float(lesion != "input_right")}
+    sends = {"left": float(lesion != "output_left"), "right": float(lesion != "output_right")}
     linked = callosum != "none" and lesion != "cut_callosum"
     past: list[dict] = []
     outs, hids = [], []
@@ -53,7 +55,7 @@ def reference(params: dict, obs_seq: np.ndarray, widths: tuple[int, ...], callos
         for i, _ in enumerate(widths):
             new = {}
             for s, o in (("left", "right"), ("right", "left")):
-                x = obs if i == 0 else h[s][i - 1]
+                x = obs * sees[s] if i == 0 else h[s][i - 1]
                 if i > 0 and linked:
                     if delay == 0:
                         src = h[o][i - 1]
@@ -69,7 +71,8 @@ def reference(params: dict, obs_seq: np.ndarray, widths: tuple[int, ...], callos
             for s, a in new.items():
                 h[s].append(a)
         past.append(h)
-        comb = float(p["w_left"]) * h["left"][-1] + float(p["w_right"]) * h["right"][-1]
+        comb = (float(p["w_left"]) * sends["left"] * h["left"][-1]
+                + float(p["w_right"]) * sends["right"] * h["right"][-1])
         outs.append(sigmoid(dense(p["output"], comb)))
         hids.append(h)
     return outs, hids
@@ -267,7 +270,8 @@ def test_silence_left_by_hand(obs_seq: jax.Array) -> None:
     assert not np.allclose(u, u_intact)
 
 
-@pytest.mark.parametrize("lesion", ["silence_right", "cut_callosum"])
+@pytest.mark.parametrize("lesion", ["silence_right", "cut_callosum", "input_left", "input_right",
+                                    "output_left", "output_right"])
 def test_other_lesions_match_reference(lesion: str, obs_seq: jax.Array) -> None:
     model = BilateralController(widths=(6, 4), callosum="paper", callosal_delay=1)
     params = init(model, seed=4)
@@ -278,6 +282,18 @@ def test_other_lesions_match_reference(lesion: str, obs_seq: jax.Array) -> None:
     if lesion == "silence_right":
         for h in hids[-1]["right"]:
             np.testing.assert_array_equal(h, 0.0)
+    intact, intact_h = run(model, params, obs_seq[:3])
+    assert not np.allclose(outs[-1], intact[-1])  # every lesion changes the output
+    if lesion.startswith("input_"):
+        # the original's highleft/highright: the blinded side's biases still act, and its
+        # activity still differs from zero and still crosses the callosum
+        side = lesion.removeprefix("input_")
+        assert np.abs(np.asarray(hids[-1][side][0])).max() > 0
+    if lesion.startswith("output_"):
+        # the original's lowleft/lowright: hidden activity is untouched, only the output differs
+        for s in ("left", "right"):
+            for a, b in zip(hids[-1][s], intact_h[-1][s]):
+                np.testing.assert_array_equal(a, b)
 
 
 def test_cut_callosum_equals_no_callosum_model(obs_seq: jax.Array) -> None:

@@ -275,10 +275,12 @@ def test_variants_table() -> None:
         if arch == "bilateral":
             assert isinstance(model, BilateralController)
             assert (model.widths, model.callosum, model.callosal_delay) == ((8, 6), callosum, 2)
-            expected_lesions = {"silence_left", "silence_right"} | ({"cut_callosum"} if callosum != "none" else set())
+            expected_lesions = ({"silence_left", "silence_right", "input_left", "input_right", "output_left",
+                                 "output_right"} | ({"cut_callosum"} if callosum != "none" else set()))
             assert set(v.lesions) == expected_lesions
         else:
             assert isinstance(model, UnilateralController) and model.widths == (8, 6)
+            assert build_model(v, (8, 6), unilateral_widths=(10, 10)).widths == (10, 10)
             assert v.lesions == ()
     assert build_model(make_variant("unilateral_dominant"), [3], cell="gru").cell == "gru"
 
@@ -306,3 +308,50 @@ def test_typed_keys_are_stored_raw_so_checkpoints_work(trained: dict, tmp_path: 
     checkpoint.save(tmp_path / "t.msgpack", typed, {"ok": 1})
     restored, meta = checkpoint.load(tmp_path / "t.msgpack", raw)
     assert_trees_equal(restored, typed) and meta == {"ok": 1}
+
+
+# -- the original code's regime: a fixed set reshuffled every epoch, last weights ----------
+class RecordingSampler(PointSampler):
+    """Records (on the host) the episode keys of every training batch drawn from the fixed set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[np.ndarray] = []
+
+    def states_from_keys(self, keys: jax.Array, task: str, hold_fraction: float = 0.5):
+        jax.debug.callback(lambda k: self.seen.append(np.asarray(k)), keys, ordered=True)
+        return super().states_from_keys(keys, task, hold_fraction)
+
+
+def test_fixed_training_set_is_one_pass_in_a_new_order_each_epoch() -> None:
+    sampler = RecordingSampler()
+    cfg = TrainConfig(batch_size=4, dataset_episodes=12, updates_per_epoch=99, max_epochs=2,
+                      val_episodes=4, early_stopping=False, keep="last")
+    assert cfg.updates == 3  # one pass: 12 episodes in batches of 4 (updates_per_epoch unused)
+    variant = make_variant("unilateral_unspecialised")
+    trainer = Trainer(build_model(variant, (4,)), variant.objective, sampler, cfg)
+    state = trainer.init(jax.random.PRNGKey(0))
+    epoch = jax.jit(trainer.epoch)
+    for _ in range(2):
+        state, _ = epoch(state)
+    jax.effects_barrier()
+    assert len(sampler.seen) == 6 and all(k.shape == (4, 2) for k in sampler.seen)
+    every = np.asarray(jax.random.split(state.data_key, 12))
+    rows = lambda batches: [tuple(r) for b in batches for r in b]
+    first, second = rows(sampler.seen[:3]), rows(sampler.seen[3:])
+    assert sorted(first) == sorted(map(tuple, every)) == sorted(second)  # the same set, each once
+    assert first != second  # reshuffled
+    # last weights kept, and no early stopping whatever the validation loss did
+    assert not bool(state.stopped)
+    assert_trees_equal(trainer.kept_params(state), state.params)
+
+
+def test_fixed_training_set_settings_checked() -> None:
+    with pytest.raises(ValueError, match="dataset_episodes=8"):
+        TrainConfig(batch_size=16, dataset_episodes=8)
+    with pytest.raises(ValueError, match="keep='first'"):
+        TrainConfig(keep="first")
+    with pytest.raises(ValueError, match="clip='norm'"):
+        TrainConfig(clip="norm")
+    with pytest.raises(ValueError, match="regulariser='weights'"):
+        TrainConfig(regulariser="weights")
