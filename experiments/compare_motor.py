@@ -5,8 +5,9 @@ Runs whose configs differ only in the seed (``seed``, ``task.seeds``) or in how 
 (``resume``, ``runtime``) form one group, e.g. a multirun over ``seed=0,1,2`` with
 ``task.seeds=1``; their per-seed values are pooled and the interval is the t-interval over
 seeds, as ``agents.evaluation.mean_ci`` computes it within a run. ``metrics.json`` keeps
-per-seed values of the position error (``per_seed_position_error``); other metrics have
-per-seed values only in single-seed runs, so they are pooled only across such runs. A group
+per-seed values of every metric (``per_seed``; older runs: of the position error only, as
+``per_seed_position_error``); other metrics of such runs have per-seed values only in
+single-seed runs, so they are pooled only across those. A group
 of one run shows that run's own aggregate (its CI over episodes when it has a single seed).
 """
 
@@ -68,12 +69,15 @@ class MotorGroup:
 
 def seed_values(agg: dict[str, Any], metric: str, seeds: list[int]) -> dict[int, float] | None:
     """Per-seed values of ``metric`` from one run's aggregate (``agents.evaluation.aggregate``),
-    keyed by seed; None when the run does not keep them (a multi-seed run, metric other than
-    the position error)."""
-    if metric == "position_error" and "per_seed_position_error" in agg:
-        values = [float(v) for v in agg["per_seed_position_error"]]
+    keyed by seed; None when the run does not keep them (a multi-seed run from before
+    ``per_seed``, metric other than the position error)."""
+    kept = (agg.get("per_seed") or {}).get(metric)
+    if kept is None and metric == "position_error":
+        kept = agg.get("per_seed_position_error")  # metrics.json written before ``per_seed``
+    if kept is not None:
+        values = [float("nan") if v is None else float(v) for v in kept]
         if len(values) != len(seeds):
-            raise CompareError(f"per_seed_position_error has {len(values)} values for seeds {seeds}")
+            raise CompareError(f"per-seed {metric} has {len(values)} values for seeds {seeds}")
         return dict(zip(seeds, values))
     if len(seeds) == 1:
         return {seeds[0]: float(agg[metric])}

@@ -107,7 +107,7 @@ def test_motor_table_is_the_pooled_seeds_with_scipy_intervals(runs: dict[str, Pa
     for task in ("reach", "hold", "centre_out"):
         for metric in ("position_error", "final_position_error", "effort"):
             # one seed per run: the per-seed value is the run's value (the position error is also kept per seed)
-            values = ([m["variants"][v][task]["per_seed_position_error"][0] for m in metrics]
+            values = ([m["variants"][v][task]["per_seed"]["position_error"][0] for m in metrics]
                       if metric == "position_error" else [m["variants"][v][task][metric] for m in metrics])
             lo, hi = stats.t.interval(0.95, len(values) - 1, loc=np.mean(values), scale=stats.sem(values))
             cell = group.table[(v, task, metric)]
@@ -117,8 +117,8 @@ def test_motor_table_is_the_pooled_seeds_with_scipy_intervals(runs: dict[str, Pa
         pe = group.table[(v, task, "position_error")]
         assert f"{100 * pe.mean:.2f} ± {100 * pe.half:.2f} (2 seeds)" in page
         for lesion in ("silence_left", "silence_right", "cut_callosum"):
-            d = [m["lesions"][v][lesion][task]["per_seed_position_error"][0]
-                 - m["variants"][v][task]["per_seed_position_error"][0] for m in metrics]
+            d = [m["lesions"][v][lesion][task]["per_seed"]["position_error"][0]
+                 - m["variants"][v][task]["per_seed"]["position_error"][0] for m in metrics]
             lo, hi = stats.t.interval(0.95, len(d) - 1, loc=np.mean(d), scale=stats.sem(d))
             effect = group.lesions[(v, lesion, task)][2]
             assert effect.mean == pytest.approx(np.mean(d), rel=1e-9, abs=1e-12)
@@ -185,7 +185,7 @@ def test_t_interval_matches_scipy() -> None:
 def _agg(per_seed: list[float], final: float = 0.5) -> dict:
     return {"position_error": float(np.mean(per_seed)), "position_error_ci95": 0.01, "ci_over": "seeds",
             "final_position_error": final, "final_position_error_ci95": 0.02, "effort": 0.2, "effort_ci95": 0.0,
-            "per_seed_position_error": per_seed}
+            "per_seed": {"position_error": per_seed}}
 
 
 def _fake(path: str, seed: int, seeds: int, lr: float, per_seed: list[float], overrides: list[str]) -> Run:
