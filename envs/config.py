@@ -10,6 +10,7 @@ from typing import Any
 from envs.params import MuscleParams, SkeletonParams
 
 TASKS: tuple[str, ...] = ("reach", "hold", "centre_out")
+PLANTS: tuple[str, ...] = ("motornet", "motornet_tf")
 _TASK_ALIASES = {"centreout": "centre_out", "center_out": "centre_out", "centre-out": "centre_out"}
 
 
@@ -32,7 +33,17 @@ class ArmConfig:
       (shoulder, elbow in rad) of ``centre_out``; ``centre_out_targets`` targets.
     gradient: backward pass of the JAX env's physics step: ``analytic`` (the closed-form
       two-link Euler step, see ``envs.dynamics``; fast) or ``mjx`` (reverse mode through
-      ``mjx.step``). The forward pass is ``mjx.step`` either way.
+      ``mjx.step``). The forward pass is ``mjx.step`` either way. Default plant only.
+    plant: which MotorNet the arm reproduces. ``motornet`` (MotorNet 0.3, torch):
+      exponential-Euler activation, forces from this step's activation, semi-implicit
+      Euler skeleton. ``motornet_tf`` (MotorNet 0.1.5, TensorFlow, the plant of the
+      original bilateral-control code): explicit-Euler activation, muscle forces applied one
+      plant step late and evaluated on the previous step's geometry, explicit-Euler
+      skeleton, proprioception read from that lagged muscle state (see
+      ``envs.motornet_tf``).
+    muscles: muscle constants; ``None`` takes the plant's own: ``MuscleParams()`` for
+      ``motornet``, passive-force slack length 1.0 (``MuscleParams.motornet_tf()``) for
+      ``motornet_tf``.
     """
 
     task: str = "reach"
@@ -47,8 +58,9 @@ class ArmConfig:
     centre_out_start: tuple[float, float] = (math.pi / 4, math.pi / 2)
     centre_out_targets: int = 8
     gradient: str = "analytic"
+    plant: str = "motornet"
     skeleton: SkeletonParams = field(default_factory=SkeletonParams)
-    muscles: MuscleParams = field(default_factory=MuscleParams)
+    muscles: MuscleParams | None = None
 
     def __post_init__(self) -> None:
         task = _TASK_ALIASES.get(str(self.task).lower(), str(self.task).lower())
@@ -78,6 +90,11 @@ class ArmConfig:
                "must be (shoulder, elbow) in rad")
         _check(self.gradient in ("analytic", "mjx"), "gradient", self.gradient,
                "must be 'analytic' (closed-form backward pass of mjx.step) or 'mjx' (through mjx.step)")
+        if self.plant not in PLANTS:
+            raise ValueError(f"unknown plant {self.plant!r}; valid plants: {', '.join(PLANTS)}")
+        if self.muscles is None:
+            tf = self.plant == "motornet_tf"
+            object.__setattr__(self, "muscles", MuscleParams.motornet_tf() if tf else MuscleParams())
         for name in ("control_dt", "feedback_delay", "obs_noise", "effort_weight", "load_range"):
             _check(math.isfinite(getattr(self, name)), name, getattr(self, name), "must be finite")
 

@@ -35,13 +35,18 @@ def bias(q: jax.Array, qd: jax.Array, p: SkeletonParams) -> jax.Array:
     return jnp.stack([-h * (2 * qd[0] + qd[1]) * qd[1], h * qd[0] ** 2])
 
 
-def euler_step(q: jax.Array, qd: jax.Array, tau: jax.Array, p: SkeletonParams,
-               dt: float) -> tuple[jax.Array, jax.Array]:
-    """MuJoCo's semi-implicit Euler step: ``qd' = qd + dt M^-1 (tau - bias)``, ``q' = q + dt qd'``."""
+def joint_acceleration(q: jax.Array, qd: jax.Array, tau: jax.Array, p: SkeletonParams) -> jax.Array:
+    """Forward dynamics ``M(q)^-1 (tau - bias(q, qd))`` (rad/s^2), (2,); ``tau`` (2,) N m."""
     m11, m12, m22 = mass_matrix(q, p)
     f = tau - bias(q, qd, p)
     det = m11 * m22 - m12 * m12
-    qdd = jnp.stack([m22 * f[0] - m12 * f[1], m11 * f[1] - m12 * f[0]]) / det
+    return jnp.stack([m22 * f[0] - m12 * f[1], m11 * f[1] - m12 * f[0]]) / det
+
+
+def euler_step(q: jax.Array, qd: jax.Array, tau: jax.Array, p: SkeletonParams,
+               dt: float) -> tuple[jax.Array, jax.Array]:
+    """MuJoCo's semi-implicit Euler step: ``qd' = qd + dt M^-1 (tau - bias)``, ``q' = q + dt qd'``."""
+    qdd = joint_acceleration(q, qd, tau, p)
     qd_next = qd + dt * qdd
     return q + dt * qd_next, qd_next
 

@@ -16,9 +16,9 @@ import mujoco
 from flax import struct
 from mujoco import mjx
 
-from envs import muscle, plant
+from envs import motornet_tf, muscle, plant
 from envs.config import ArmConfig
-from envs.dynamics import mjx_step_fn
+from envs.dynamics import joint_acceleration, mjx_step_fn
 from envs.limits import enforce_limits
 from envs.model import load_model
 from envs.tasks import Episode, sample_episode
@@ -29,6 +29,8 @@ class ArmState:
     """Environment state; a pytree. Shapes for one environment (add batch axes by vmap).
 
     q, qd: joint angles (2,) rad and velocities (2,) rad/s. activation: (6,).
+    joint_lag: (4,) joint state (q, qd) the muscle state is evaluated on: the previous
+    plant step's for ``plant="motornet_tf"`` (see ``envs.motornet_tf``), else (q, qd).
     target, hand: (2,) m. load: (2,) N. feedback: delay line (delay + 1, 14), oldest first.
     obs: (16,). reward, done: (). step: () control steps taken. key: PRNG key for
     sensory noise. metrics: per-step loss terms, each ().
@@ -37,6 +39,7 @@ class ArmState:
     q: jax.Array
     qd: jax.Array
     activation: jax.Array
+    joint_lag: jax.Array
     target: jax.Array
     load: jax.Array
     hand: jax.Array
@@ -87,7 +90,7 @@ class FunctionalArmEnv:
         terms = plant.loss_terms(hand, ep.target, jnp.zeros(6, dtype), jnp)
         zero = jnp.zeros((), dtype)
         return ArmState(
-            q=q, qd=qd, activation=activation, target=ep.target, load=ep.load, hand=hand,
+            q=q, qd=qd, activation=activation, joint_lag=ep.joint_state, target=ep.target, load=ep.load, hand=hand,
             feedback=buffer, obs=self._observe(buffer, ep.target, obs_key), reward=zero,
             done=jnp.zeros((), bool), step=jnp.zeros((), jnp.int32), key=noise_key,
             metrics={**terms, "load_x": ep.load[0], "load_y": ep.load[1]},
@@ -96,16 +99,24 @@ class FunctionalArmEnv:
     def step(self, state: ArmState, action: jax.Array) -> ArmState:
         """Advance one control step with excitations ``action`` (6,), clipped to [0, 1]."""
         u = jnp.clip(action, 0.0, 1.0)
+        tf = self.cfg.plant == "motornet_tf"
+        physics_step = self.motornet_tf_step if tf else self.physics_step
 
         def substep(carry: tuple[jax.Array, ...], _: None) -> tuple[tuple[jax.Array, ...], None]:
-            return self.physics_step(*carry, u, state.load), None
+            return physics_step(*carry, u, state.load), None
 
-        carry = (state.q, state.qd, state.activation)
+        carry = (state.q, state.qd, state.activation) + ((state.joint_lag,) if tf else ())
         if self.cfg.n_substeps == 1:
-            q, qd, act = substep(carry, None)[0]
+            carry = substep(carry, None)[0]
         else:  # a scan, so that compile time does not grow with the substeps
-            (q, qd, act), _ = jax.lax.scan(substep, carry, None, length=self.cfg.n_substeps)
-        fb = plant.feedback(q, qd, self.cfg, jnp)
+            carry, _ = jax.lax.scan(substep, carry, None, length=self.cfg.n_substeps)
+        q, qd, act = carry[:3]
+        if tf:
+            lag = carry[3]
+            fb = motornet_tf.feedback(q, lag, self.cfg, jnp)
+        else:
+            lag = jnp.concatenate([q, qd])
+            fb = plant.feedback(q, qd, self.cfg, jnp)
         buffer = plant.push_delay(state.feedback, fb, jnp)
         key, obs_key = (jax.random.split(state.key) if self.cfg.obs_noise > 0
                         else (state.key, state.key))  # no noise: skip the (costly) split
@@ -113,7 +124,7 @@ class FunctionalArmEnv:
         terms = plant.loss_terms(hand, state.target, u, jnp)
         step = state.step + 1
         return state.replace(
-            q=q, qd=qd, activation=act, hand=hand, feedback=buffer,
+            q=q, qd=qd, activation=act, joint_lag=lag, hand=hand, feedback=buffer,
             obs=self._observe(buffer, state.target, obs_key),
             reward=plant.reward(terms, self.cfg), done=step >= self.cfg.episode_steps,
             step=step, key=key, metrics={**state.metrics, **terms},
@@ -132,6 +143,32 @@ class FunctionalArmEnv:
         q, qd = self._step(q, qd, tau)  # mjx.step (backward pass: see envs.dynamics)
         q, qd = enforce_limits(q, qd, self.cfg.skeleton, jnp)
         return q, qd, act
+
+    def motornet_tf_step(
+        self, q: jax.Array, qd: jax.Array, activation: jax.Array, joint_lag: jax.Array,
+        u: jax.Array, load: jax.Array,
+    ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+        """One MotorNet 0.1.5 plant step (``plant="motornet_tf"``, see ``envs.motornet_tf``):
+        torque from the previous step's muscle force, explicit-Euler activation and skeleton
+        (closed-form dynamics), limits. Returns (q', qd', activation', joint_lag')."""
+        cfg = self.cfg
+        tau = motornet_tf.joint_torque(q, activation, joint_lag, load, cfg, jnp)
+        act = motornet_tf.activation_step(activation, u, cfg.physics_dt, cfg.muscles, jnp)
+        qdd = joint_acceleration(q, qd, tau, cfg.skeleton)
+        q_next, qd_next = motornet_tf.integrate(q, qd, qdd, cfg.physics_dt, cfg.skeleton, jnp)
+        return q_next, qd_next, act, jnp.concatenate([q, qd])
+
+    def muscle_state(self, state: ArmState) -> jax.Array:
+        """MotorNet 0.1.5's muscle state of ``state`` (..., 7, 6), rows
+        ``envs.motornet_tf.MUSCLE_STATE_NAMES`` (activation, muscle length, muscle velocity,
+        force-length PE, force-length CE, force-velocity CE, force). Works on a single, a
+        batched or a stacked (rollout) state; pure, so jit / vmap / grad apply."""
+        return motornet_tf.muscle_state(state.activation, state.joint_lag, self.cfg, jnp)
+
+    @staticmethod
+    def joint_state(state: ArmState) -> jax.Array:
+        """MotorNet's joint state (..., 4): shoulder, elbow (rad), their velocities (rad/s)."""
+        return jnp.concatenate([state.q, state.qd], axis=-1)
 
     def rollout(self, state: ArmState, actions: jax.Array) -> tuple[ArmState, ArmState]:
         """Apply ``actions`` (n_steps, 6) with ``lax.scan``; returns the final state and the

@@ -3,7 +3,10 @@
 Registered as ``callosum/ArmReach-v0``, ``callosum/ArmHold-v0`` and
 ``callosum/ArmCentreOut-v0`` by ``import envs``. Muscles, loads, limits, feedback and
 loss terms come from the same code as the JAX environment (``envs.plant``); only the
-skeleton integration differs (``mujoco.mj_step`` here, ``mjx.step`` there).
+skeleton integration differs (``mujoco.mj_step`` here, ``mjx.step`` there). With
+``plant="motornet_tf"`` MuJoCo's forward dynamics (``mj_forward``) gives the joint
+accelerations and the explicit-Euler step of ``envs.motornet_tf`` integrates them (MuJoCo
+has no explicit Euler integrator), as the JAX env does with the closed-form dynamics.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
-from envs import geometry, muscle, plant
+from envs import geometry, motornet_tf, muscle, plant
 from envs.config import ArmConfig
 from envs.limits import enforce_limits
 from envs.model import load_model
@@ -82,6 +85,7 @@ class ArmEnv(gym.Env):
         self.target = np.asarray(ep.target, np.float64)
         self.load = np.asarray(ep.load, np.float64)
         self.activation = np.full(6, self.cfg.muscles.min_activation)
+        self.joint_lag = js.copy()
         fb = plant.feedback(self.data.qpos, self.data.qvel, self.cfg)
         self._feedback = np.repeat(fb[None], self.cfg.delay_steps + 1, axis=0)
         self._steps = 0
@@ -95,7 +99,11 @@ class ArmEnv(gym.Env):
             raise RuntimeError("call reset() before step()")
         u = np.clip(self._check_action(action), 0.0, 1.0)
         m, d, cfg = self.model, self.data, self.cfg
+        tf = cfg.plant == "motornet_tf"
         for _ in range(cfg.n_substeps):
+            if tf:
+                self._motornet_tf_step(u)
+                continue
             act = muscle.activation_step(self.activation, u, cfg.physics_dt, cfg.muscles)
             d.qfrc_applied[:] = plant.joint_torque(
                 d.qpos, d.qvel, 0.5 * (act + self.activation), self.load, cfg
@@ -103,12 +111,37 @@ class ArmEnv(gym.Env):
             self.activation = act
             mujoco.mj_step(m, d)
             d.qpos[:], d.qvel[:] = enforce_limits(d.qpos, d.qvel, cfg.skeleton)
-        self._feedback = plant.push_delay(self._feedback, plant.feedback(d.qpos, d.qvel, cfg))
+        if tf:
+            fb = motornet_tf.feedback(d.qpos, self.joint_lag, cfg)
+        else:
+            self.joint_lag = self.joint_state
+            fb = plant.feedback(d.qpos, d.qvel, cfg)
+        self._feedback = plant.push_delay(self._feedback, fb)
         self._steps += 1
         terms = plant.loss_terms(self.hand, self.target, u)
         truncated = self._steps >= cfg.episode_steps
         self._ready = not truncated
         return self._observe(), float(plant.reward(terms, cfg)), False, truncated, self._info(terms)
+
+    def _motornet_tf_step(self, u: np.ndarray) -> None:
+        """One MotorNet 0.1.5 plant step (see ``envs.motornet_tf``): accelerations from
+        MuJoCo's forward dynamics under the lagged muscle forces, then explicit Euler."""
+        m, d, cfg = self.model, self.data, self.cfg
+        d.qfrc_applied[:] = motornet_tf.joint_torque(
+            d.qpos, self.activation, self.joint_lag, self.load, cfg
+        )
+        mujoco.mj_forward(m, d)
+        self.activation = motornet_tf.activation_step(self.activation, u, cfg.physics_dt, cfg.muscles)
+        self.joint_lag = self.joint_state
+        d.qpos[:], d.qvel[:] = motornet_tf.integrate(
+            d.qpos, d.qvel, d.qacc.copy(), cfg.physics_dt, cfg.skeleton
+        )
+        d.time += cfg.physics_dt
+
+    @property
+    def muscle_state(self) -> np.ndarray:
+        """MotorNet 0.1.5's muscle state (7, 6), as ``FunctionalArmEnv.muscle_state``."""
+        return motornet_tf.muscle_state(self.activation, self.joint_lag, self.cfg)
 
     def render(self) -> np.ndarray | None:
         if self.render_mode != "rgb_array":

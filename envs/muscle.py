@@ -59,6 +59,21 @@ def muscle_force(
     ``activation`` in [min_activation, 1]; lengths in m; velocities in m/s (positive =
     lengthening).
     """
+    flpe, _, active = force_terms(activation, musculotendon_length, musculotendon_velocity, p, xp)
+    return (active + flpe) * p.max_isometric_force
+
+
+def force_terms(
+    activation: Any,
+    musculotendon_length: Any,
+    musculotendon_velocity: Any,
+    p: MuscleParams,
+    xp: Any = np,
+) -> tuple[Any, Any, Any]:
+    """Normalised force terms, each (..., 6): passive force-length ``flpe``, active
+    force-length ``flce`` and active force-length-velocity ``active`` (force / max isometric
+    force = ``active + flpe``). Arguments as :func:`muscle_force`.
+    """
     length = muscle_length(musculotendon_length, p, xp)
     strain = xp.maximum((length - p.slack_length) / p.optimal_length, 0.0)
     len_n = length / p.optimal_length
@@ -90,4 +105,4 @@ def muscle_force(
         p1 + v_ecc
     )
     active = xp.maximum(xp.where(vel_n < 0.0, concentric, eccentric), 0.0)
-    return (active + flpe) * p.max_isometric_force
+    return flpe, flce, active

@@ -1,8 +1,9 @@
 """Physical constants of the arm: MotorNet's ``RigidTendonArm26`` (Nijhof & Kouwenhoven 2000).
 
 Every number here is taken from MotorNet 0.3 (``motornet/effector.py``, ``skeleton.py``,
-``muscle.py``), the plant used by the bilateral-control paper (Rinaldo et al. 2024).
-Units: m, kg, kg m^2, N, s, rad.
+``muscle.py``). MotorNet 0.1.5 (TensorFlow), the plant of the bilateral-control paper's code
+(Rinaldo et al. 2024), has the same numbers but for the passive slack length
+(:meth:`MuscleParams.motornet_tf`). Units: m, kg, kg m^2, N, s, rad.
 """
 
 from __future__ import annotations
@@ -81,6 +82,12 @@ class MuscleParams:
     min_activation: float = 0.001
     tau_activation: float = 0.015  # s
     tau_deactivation: float = 0.05  # s
+
+    @classmethod
+    def motornet_tf(cls) -> "MuscleParams":
+        """MotorNet 0.1.5's (TensorFlow) muscles: as 0.3's but with the passive element's
+        normalised slack length at its default 1.0 (``RigidTendonArm26`` passes no other)."""
+        return cls(normalized_slack_length=1.0)
 
     @property
     def slack_length(self) -> np.ndarray:
