@@ -19,11 +19,11 @@ def _choices() -> dict[str, tuple[Any, ...]]:
     from agents.hemisphere import CELLS
     from agents.rollout import TRAIN_TASKS
     from agents.variants import VARIANTS
-    from envs.config import TASKS
+    from envs.config import PLANTS, TASKS
     from experiments.rollout import CONTROLLERS
 
     return {"agent.cell": CELLS, "agent.callosum": KINDS, "task.train_task": TRAIN_TASKS,
-            "arm.gradient": ("analytic", "mjx"), "task.data": ("synthetic", "files"),
+            "arm.gradient": ("analytic", "mjx"), "arm.plant": PLANTS, "task.data": ("synthetic", "files"),
             "task.mode": ("generate", "prompt"), "task.controller": CONTROLLERS, "task.env": TASKS,
             "task.variants": VARIANTS, "task.eval_tasks": TASKS}
 
