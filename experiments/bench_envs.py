@@ -15,7 +15,10 @@ median of ``repeats`` timed calls (all times are kept in the result):
    ``qfrc_applied``: the skeleton-only reference limit;
 6. MotorNet 0.3 (torch CPU): ``RigidTendonArm26`` in ``RandomTargetReach``, rollout under
    ``no_grad`` and one BPTT update of a 32-unit GRU policy with Adam; and the hand-path
-   difference between MotorNet's arm and ours at a fine time step (model parity);
+   difference between MotorNet's arm and ours at a fine time step (model parity); when
+   ``CALLOSUM_MOTORNET_TF_PYTHON`` is set, MotorNet 0.1.5's (TensorFlow) plant in a
+   subprocess against our ``plant=motornet_tf`` at batch 64 and 1024 (control steps/s,
+   ratio, max hand-path difference on the same excitations);
 7. one training update (``agents.Trainer.update``: closed-loop BPTT through the arm,
    gradient routing where specialised, Adam) of the default controllers (64 x 64 per
    hemisphere, paper callosum) at batch ``grad_batch`` x ``steps``, against MotorNet's
@@ -67,6 +70,11 @@ TARGETS: dict[str, tuple[str, str, float]] = {
         "peers.motornet_bptt.s_per_update", "training.bilateral_specialised_cc.s_per_update", 3.0),
     "motornet_update_vs_bilateral_unspecialised_update": (
         "peers.motornet_bptt.s_per_update", "training.bilateral_unspecialised_cc.s_per_update", 3.0),
+    # our plant=motornet_tf JAX rollout vs MotorNet 0.1.5's own (TensorFlow) plant
+    "jax_tf_plant_vs_motornet_tf_b64": ("peers.motornet_tf.batch_64.jax_ctrl_steps_per_s",
+                                        "peers.motornet_tf.batch_64.ctrl_steps_per_s", 1.5),
+    "jax_tf_plant_vs_motornet_tf_b1024": ("peers.motornet_tf.batch_1024.jax_ctrl_steps_per_s",
+                                          "peers.motornet_tf.batch_1024.ctrl_steps_per_s", 1.5),
 }
 TRAINING_VARIANTS = ("bilateral_specialised_cc", "bilateral_unspecialised_cc", "unilateral_unspecialised")
 DIST_NAMES = ("jax", "jaxlib", "mujoco", "mujoco-mjx", "gymnasium", "torch", "motornet", "numpy", "flax")
@@ -355,6 +363,16 @@ def format_table(result: dict) -> str:
         parts += ["", f"MotorNet parity (same start and excitations, physics_dt {par['physics_dt']} s both): "
                   f"max hand difference {fmt(par['max_hand_difference_m'])} m over "
                   f"{fmt(par['hand_travel_m'])} m of travel"]
+    tf_peer = result["peers"].get("motornet_tf", {})
+    if tf_peer.get("available"):
+        for key in sorted(k for k in tf_peer if k.startswith("batch_")):
+            r = tf_peer[key]
+            parts.append(f"MotorNet 0.1.5 (TF) batch {r['batch']}: {fmt(r['ctrl_steps_per_s'])} ctrl/s, ours "
+                         f"(plant=motornet_tf) {fmt(r['jax_ctrl_steps_per_s'])} ctrl/s (x"
+                         f"{fmt(r['jax_over_motornet_tf'])}), max hand difference "
+                         f"{fmt(r['max_hand_difference_m'])} m")
+    elif tf_peer:
+        parts.append(f"MotorNet 0.1.5 (TF) peer: {tf_peer.get('reason', '')}")
     ratio_rows = [[name, fmt(r["value"]), f">= {r['target']:g}", fmt(r["meets_target"])]
                   for name, r in result["ratios"].items()]
     parts += ["", "Targets", grid(["ratio", "value", "target", "meets_target"], ratio_rows),

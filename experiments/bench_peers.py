@@ -1,5 +1,6 @@
 """Peers of the environment benchmark: gymnasium vector envs (the project's own and
-Reacher-v5), ``mujoco.rollout`` on the arm skeleton, and MotorNet 0.3 (torch).
+Reacher-v5), ``mujoco.rollout`` on the arm skeleton, MotorNet 0.3 (torch) and, when
+``CALLOSUM_MOTORNET_TF_PYTHON`` names a Python with it, MotorNet 0.1.5 (TensorFlow).
 
 Each ``bench_*`` function returns a JSON-ready dict; ``run_peers`` runs them all, each
 guarded so that a missing peer is recorded with its reason instead of failing the run.
@@ -7,7 +8,11 @@ guarded so that a missing peer is recorded with its reason instead of failing th
 
 from __future__ import annotations
 
+import os
+import subprocess
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +27,9 @@ REACHER_SINGLE_STEPS = 2000  # steps of the single-env Reacher loop (resets incl
 MOTORNET_BPTT_BATCH = 64
 MOTORNET_BPTT_STEPS = 50
 MOTORNET_HIDDEN = 32
+MOTORNET_TF_PYTHON = "CALLOSUM_MOTORNET_TF_PYTHON"
+MOTORNET_TF_BATCHES = (64, 1024)
+MOTORNET_TF_WORKER = Path(__file__).with_name("peers") / "motornet_tf_peer.py"
 
 
 def bench_gym_vector(env: Any, steps: int, repeats: int, seed: int) -> dict[str, Any]:
@@ -239,6 +247,70 @@ def motornet_parity(physics_dt: float = 0.0005, steps: int = 50, seed: int = 0) 
             "max_hand_difference_m": float(err.max()), "final_hand_difference_m": float(err[-1])}
 
 
+def _motornet_tf_inputs(batch: int, steps: int, seed: int) -> dict[str, np.ndarray]:
+    """Start joint states (B, 4), excitation random walks (B, T, 6), hold-task loads (B, 2)."""
+    rng = np.random.default_rng(seed)
+    sk = ArmConfig().skeleton
+    q0 = rng.uniform(sk.q_lower + 0.1, sk.q_upper - 0.1, (batch, 2))
+    walk = rng.uniform(0.0, 0.5, (batch, 1, 6)) + np.cumsum(rng.normal(0, 0.1, (batch, steps, 6)), 1)
+    return {"joint0": np.concatenate([q0, np.zeros_like(q0)], 1).astype(np.float32),
+            "excitation": np.clip(walk, 0.0, 1.0).astype(np.float32),
+            "load": rng.uniform(-10, 10, (batch, 2)).astype(np.float32)}
+
+
+def _jax_motornet_tf(inp: dict[str, np.ndarray], repeats: int) -> tuple[dict[str, Any], np.ndarray]:
+    """Our ``plant=motornet_tf`` JAX rollout on ``inp``: timing and hand paths (B, T, 2)."""
+    import jax
+    import jax.numpy as jnp
+
+    env = envs.make_functional("hold", plant="motornet_tf")
+
+    def one(js: jax.Array, load: jax.Array, u: jax.Array) -> jax.Array:
+        s0 = env.reset(jax.random.key(0), joint_state=js, load=load)
+        return env.rollout(s0, u)[1].hand
+
+    args = [jnp.asarray(inp[k]) for k in ("joint0", "load", "excitation")]
+    fn = jax.jit(jax.vmap(one))
+    hand = np.asarray(jax.block_until_ready(fn(*args)))  # compile + warm-up
+    timing = time_calls(lambda: fn(*args), repeats)
+    return timing, hand
+
+
+def bench_motornet_tf(steps: int, repeats: int, batches: tuple[int, ...] = MOTORNET_TF_BATCHES
+                      ) -> dict[str, Any]:
+    """MotorNet 0.1.5's own plant (TensorFlow, graph mode, in the subprocess named by
+    ``CALLOSUM_MOTORNET_TF_PYTHON``) against our ``plant=motornet_tf`` JAX rollout (reset
+    included) on the same starts, loads and excitations: control steps/s of both, their
+    ratio, and the largest hand-path difference."""
+    python = os.environ.get(MOTORNET_TF_PYTHON)
+    if not python:
+        raise RuntimeError(f"{MOTORNET_TF_PYTHON} is not set (a Python with motornet==0.1.5, "
+                           "see experiments/peers/motornet_tf.txt); MotorNet-TF peer skipped")
+    inputs = {b: _motornet_tf_inputs(b, steps, seed=b) for b in batches}
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp, "in.npz"), Path(tmp, "out.npz")
+        np.savez(src, **{f"{k}_{b}": v for b, inp in inputs.items() for k, v in inp.items()})
+        run = subprocess.run([python, str(MOTORNET_TF_WORKER), str(src), str(dst), str(repeats)],
+                             capture_output=True, text=True, timeout=1800)
+        if run.returncode != 0:
+            raise RuntimeError(f"MotorNet-TF worker failed: {run.stderr[-500:]}")
+        with np.load(dst) as f:
+            theirs = {k: f[k] for k in f.files}
+    out: dict[str, Any] = {"versions": str(theirs["versions"]), "steps": steps,
+                           "note": "MotorNet: tf.function over the whole rollout; ours: jit(vmap(reset+rollout))"}
+    for b, inp in inputs.items():
+        timing, hand = _jax_motornet_tf(inp, repeats)
+        tf_timing = {"times_s": theirs[f"times_{b}"].tolist(),
+                     "median_s": float(np.median(theirs[f"times_{b}"]))}
+        ctrl, jax_ctrl = rate(tf_timing, b * steps), rate(timing, b * steps)
+        diff = np.linalg.norm(hand - theirs[f"hand_{b}"], axis=-1)
+        out[f"batch_{b}"] = {"batch": b, **tf_timing, "ctrl_steps_per_s": ctrl,
+                             "jax_median_s": timing["median_s"], "jax_ctrl_steps_per_s": jax_ctrl,
+                             "jax_over_motornet_tf": jax_ctrl / ctrl,
+                             "max_hand_difference_m": float(diff.max())}
+    return out
+
+
 def run_peers(batch: int, steps: int, repeats: int, physics_dt: float, log: Logger) -> dict[str, Any]:
     return {
         "arm_sync_vector_env": guard("SyncVectorEnv(envs.ArmEnv)", log, bench_arm_sync, steps, repeats),
@@ -248,4 +320,6 @@ def run_peers(batch: int, steps: int, repeats: int, physics_dt: float, log: Logg
         "motornet_rollout": guard("MotorNet rollout", log, bench_motornet_rollout, batch, steps, repeats),
         "motornet_bptt": guard("MotorNet BPTT update", log, bench_motornet_bptt, repeats),
         "motornet_parity": guard("MotorNet parity (fine steps)", log, motornet_parity),
+        "motornet_tf": guard("MotorNet 0.1.5 (TensorFlow) vs plant=motornet_tf", log, bench_motornet_tf,
+                             steps, repeats),
     }
