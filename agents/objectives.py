@@ -43,6 +43,24 @@ ROUTES = {"dominant": "left", "nondominant": "right"}
 REGULARISERS: tuple[str, ...] = ("hidden", "plant")
 
 
+# the order of the terms in a weight matrix (see weight_matrix)
+TERMS: tuple[str, ...] = ("abs_position_error", "squared_position_error", "effort", "hidden_reg")
+
+
+def weight_matrix(names: tuple[str, ...], dominant_effort: float = 0.0) -> jax.Array:
+    """(len(names), len(TERMS)): row i holds the weights of objective ``names[i]`` over
+    ``TERMS``, so that ``weight_matrix(names) @ term_vector`` gives every objective's value
+    (as :func:`weighted`). Weights as data let models with different objectives share one
+    compiled training step."""
+    rows = []
+    for name in names:
+        w = dict(WEIGHTS[name])
+        if name == "dominant" and dominant_effort:
+            w["effort"] = w.get("effort", 0.0) + dominant_effort
+        rows.append([float(w.get(k, 0.0)) for k in TERMS])
+    return jnp.asarray(rows, jnp.float32)
+
+
 def check_objective(name: str) -> str:
     if name not in OBJECTIVES:
         raise ValueError(f"unknown objective {name!r}; valid: {', '.join(OBJECTIVES)}")
@@ -60,9 +78,9 @@ def hidden_reg(hidden: Mapping[str, list[jax.Array]], dt: float) -> jax.Array:
 
 
 def plant_reg(plant: Mapping[str, jax.Array], dt: float) -> jax.Array:
-    """The activity regulariser as the original code applied it: on plant outputs.
-    PROVISIONAL: sum over outputs of mean(y^2) + 0.05 mean((dy/dt)^2), dy/dt along the
-    steps axis (axis 1)."""
+    """The activity regulariser as the original code applied it, on plant outputs (see
+    ``agents.original_loss``): over every array y (batch, steps, ...), mean(y^2) + 0.05
+    mean((dy/dt)^2), dy/dt by forward differences along the steps axis; summed."""
     total = jnp.zeros(())
     for y in plant.values():
         dy = (y[:, 1:] - y[:, :-1]) / dt
