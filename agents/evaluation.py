@@ -68,13 +68,17 @@ def _run(model: Any, params: Any, env: Any, state0: Any, mask: jax.Array) -> Tra
 
 
 def evaluate(model: Any, params: Any, sampler: EpisodeSampler, task: str, n_episodes: int,
-             key: jax.Array, lesion: str = "none") -> tuple[dict[str, np.ndarray], Trajectory]:
+             key: jax.Array, lesion: str = "none", base_mask: jax.Array | None = None
+             ) -> tuple[dict[str, np.ndarray], Trajectory]:
     """Per-seed, per-episode :data:`METRICS` (see :func:`episode_metrics`), each (seeds,
-    episodes), and the trajectories (leading axes seeds, episodes)."""
+    episodes), and the trajectories (leading axes seeds, episodes). ``base_mask``: a lesion
+    mask the model was trained with (``cut_callosum`` for a ``_nocc`` variant trained on a
+    callosal model), applied on top of ``lesion``."""
     if lesion != "none" and not isinstance(model, BilateralController):
         raise ValueError(f"lesion {lesion!r} needs a bilateral controller")
     state0 = sampler.draw(key, int(n_episodes), task)
-    traj = _run(model, params, sampler.env, state0, lesion_mask(lesion))
+    mask = lesion_mask(lesion) if base_mask is None else lesion_mask(lesion) * base_mask
+    traj = _run(model, params, sampler.env, state0, mask)
     numbers = episode_metrics(traj.position_error, traj.hand, traj.start, traj.load,
                               traj.excitation, sampler.env.cfg.control_dt)
     return numbers, traj

@@ -18,6 +18,8 @@ from envs.config import TASKS, ArmConfig
 from envs.functional import ArmState, FunctionalArmEnv
 
 TRAIN_TASKS: tuple[str, ...] = ("reach", "hold", "mixed")
+# training regimes of a run: one model per variant on those episodes, or one per variant and task
+REGIMES: tuple[str, ...] = TRAIN_TASKS + ("per_task",)
 
 
 class Trajectory(NamedTuple):

@@ -27,13 +27,16 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from agents.controllers import project_nonnegative
-from agents.objectives import OBJECTIVES, REGULARISERS, check_objective, loss_terms, route, weighted
+from agents.controllers import BilateralController, lesion_mask, project_nonnegative
+from agents.objectives import OBJECTIVES, REGULARISERS, TERMS, check_objective, loss_terms, route, weight_matrix
 from agents.optim import CLIPS, make_optimizer
 from agents.original_loss import keras_plant_outputs
 from agents.rollout import TRAIN_TASKS, EpisodeSampler, closed_loop
 
 KEEP: tuple[str, ...] = ("best", "last")
+# the validation loss of early stopping: the sum of the objectives trained, or as the original
+# code's Keras logs had it (a specialised model's val_loss was the unspecialised objective)
+VAL_LOSSES: tuple[str, ...] = ("trained", "original")
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class TrainConfig:
     keep: str = "best"
     regulariser: str = "hidden"
     dominant_effort: float = 0.0
+    val_loss: str = "trained"
 
     def __post_init__(self) -> None:
         if self.task not in TRAIN_TASKS:
@@ -73,7 +77,8 @@ class TrainConfig:
                 raise ValueError(f"invalid training setting {name}={getattr(self, name)!r}: must be > 0")
         if not 0.0 <= self.hold_fraction <= 1.0:
             raise ValueError(f"invalid training setting hold_fraction={self.hold_fraction!r}: must lie in [0, 1]")
-        for name, valid in (("clip", CLIPS), ("keep", KEEP), ("regulariser", REGULARISERS)):
+        for name, valid in (("clip", CLIPS), ("keep", KEEP), ("regulariser", REGULARISERS),
+                            ("val_loss", VAL_LOSSES)):
             if getattr(self, name) not in valid:
                 raise ValueError(f"invalid training setting {name}={getattr(self, name)!r}: "
                                  f"valid: {', '.join(valid)}")
@@ -104,6 +109,22 @@ class TrainConfig:
 
 
 @struct.dataclass
+class Member:
+    """What tells apart models that train together in one compiled program (data, not code).
+
+    hold_fraction: () share of hold episodes when the training task is ``mixed`` (0: reach
+    only, 1: hold only). mask: (7,) the lesion mask applied while training
+    (``agents.controllers.lesion_mask``; ``cut_callosum`` trains a ``_nocc`` variant on a
+    callosal model, whose callosum then carries nothing). weights: (n_objectives,
+    len(TERMS)) each trained objective's weights over ``agents.objectives.TERMS``.
+    """
+
+    hold_fraction: jax.Array
+    mask: jax.Array
+    weights: jax.Array
+
+
+@struct.dataclass
 class TrainState:
     """Everything a run needs to continue: parameters, optimiser state, PRNG keys (raw
     uint32, so that they serialise), epoch counter and early-stopping bookkeeping."""
@@ -118,13 +139,18 @@ class TrainState:
     best_val: jax.Array
     bad_epochs: jax.Array
     stopped: jax.Array
+    member: Member
 
 
 class Trainer:
     """Trains ``model`` (a controller module) on ``objective`` over episodes from ``sampler``."""
 
-    def __init__(self, model: Any, objective: str, sampler: EpisodeSampler, cfg: TrainConfig):
+    def __init__(self, model: Any, objective: str, sampler: EpisodeSampler, cfg: TrainConfig,
+                 masked: bool = False):
+        """``masked``: apply each member's lesion mask while training (needed when a family
+        trains ``_nocc`` members on a callosal model); otherwise the model runs intact."""
         self.model = model
+        self.masked = bool(masked) and isinstance(model, BilateralController)
         self.objective = check_objective(objective)
         self.names = OBJECTIVES[objective]
         self.routed = len(self.names) > 1
@@ -133,9 +159,26 @@ class Trainer:
         self.dt = sampler.env.cfg.control_dt
         self.optimizer = make_optimizer(cfg.learning_rate, cfg.clip_norm, cfg.clip, cfg.adam_eps)
 
+    def member(self, objective: str | None = None, hold_fraction: float | None = None,
+               cut_callosum: bool = False) -> Member:
+        """The :class:`Member` of ``objective`` (default: the trainer's; it must train as
+        many objectives as the trainer's, e.g. any single objective on a unilateral model),
+        ``hold_fraction`` (default ``cfg.hold_fraction``) and ``cut_callosum``."""
+        names = OBJECTIVES[check_objective(objective or self.objective)]
+        if len(names) != len(self.names):
+            raise ValueError(f"objective {objective!r} trains {len(names)} objective(s); this trainer's "
+                             f"{self.objective!r} trains {len(self.names)}")
+        if cut_callosum and not self.masked:
+            raise ValueError("a member with its callosum cut needs a bilateral trainer built with masked=True")
+        hf = self.cfg.hold_fraction if hold_fraction is None else float(hold_fraction)
+        return Member(hold_fraction=jnp.asarray(hf, jnp.float32),
+                      mask=lesion_mask("cut_callosum" if cut_callosum else "none"),
+                      weights=weight_matrix(names, self.cfg.dominant_effort))
+
     # -- pure functions -----------------------------------------------------------------
-    def init(self, key: jax.Array) -> TrainState:
-        """Fresh state from ``key`` (a raw ``PRNGKey`` or a typed ``jax.random.key``)."""
+    def init(self, key: jax.Array, member: Member | None = None) -> TrainState:
+        """Fresh state from ``key`` (a raw ``PRNGKey`` or a typed ``jax.random.key``) for
+        ``member`` (default: :meth:`member` with no arguments)."""
         if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
             key = jax.random.key_data(key)  # raw uint32, so that checkpoints can store it
         k_init, k_train, k_val = jax.random.split(key, 3)
@@ -145,50 +188,61 @@ class Trainer:
         return TrainState(params=params, opt_state=self.optimizer.init(params), key=k_train,
                           val_key=k_val, data_key=k_data, epoch=jnp.zeros((), jnp.int32), best_params=params,
                           best_val=jnp.asarray(jnp.inf, jnp.float32),
-                          bad_epochs=jnp.zeros((), jnp.int32), stopped=jnp.zeros((), bool))
+                          bad_epochs=jnp.zeros((), jnp.int32), stopped=jnp.zeros((), bool),
+                          member=self.member() if member is None else member)
 
-    def losses(self, params: Any, key: jax.Array, n: int, task: str | None = None
-               ) -> tuple[jax.Array, dict[str, jax.Array]]:
-        """The objective(s) trained, (len(names),), and the loss terms on ``n`` episodes."""
-        state0 = self.sampler.states(key, n, task or self.cfg.task, self.cfg.hold_fraction)
-        return self.losses_on(params, state0)
+    def losses(self, params: Any, key: jax.Array, n: int, task: str | None = None,
+               member: Member | None = None) -> tuple[jax.Array, dict[str, jax.Array]]:
+        """The objective(s) trained, (len(names),), and the loss terms on ``n`` episodes
+        of ``task`` (default: the training task)."""
+        member = self.member() if member is None else member
+        state0 = self.sampler.states(key, n, task or self.cfg.task, member.hold_fraction)
+        return self.losses_on(params, state0, member)
 
-    def losses_on(self, params: Any, state0: Any) -> tuple[jax.Array, dict[str, jax.Array]]:
+    def losses_on(self, params: Any, state0: Any, member: Member | None = None
+                  ) -> tuple[jax.Array, dict[str, jax.Array]]:
         """The objective(s) and loss terms on the episodes starting at ``state0`` (batch,)."""
+        member = self.member() if member is None else member
         plant = self.cfg.regulariser == "plant"
-        traj = closed_loop(self.model, params, self.sampler.env, state0,
-                           plant_outputs=partial(keras_plant_outputs, self.sampler.env) if plant else None)
+        lesion = member.mask if self.masked else "none"
+        traj = closed_loop(self.model, params, self.sampler.env, state0, lesion=lesion,
+                           plant_outputs=partial(keras_plant_outputs, self.sampler.env,
+                                                 bilateral=isinstance(self.model, BilateralController))
+                           if plant else None)
         terms = loss_terms(traj.hand, traj.target, traj.excitation, traj.hidden, self.dt,
                            plant=traj.plant if plant else None)
         terms["position_error"] = jnp.mean(traj.position_error)
         terms["final_position_error"] = jnp.mean(traj.position_error[:, -1])
-        return jnp.stack([weighted(terms, n, self.cfg.dominant_effort) for n in self.names]), terms
+        values = member.weights @ jnp.stack([terms[k] for k in TERMS])
+        return values, terms
 
-    def batch(self, key: jax.Array, data_key: jax.Array, index: jax.Array | None = None) -> Any:
+    def batch(self, key: jax.Array, member: Member, data_key: jax.Array | None = None,
+              index: jax.Array | None = None) -> Any:
         """Start states of one training batch: fresh episodes from ``key``, or (fixed set)
         the episodes ``index`` (batch_size,) of the set drawn from ``data_key``."""
         if index is None:
-            return self.sampler.states(key, self.cfg.batch_size, self.cfg.task, self.cfg.hold_fraction)
+            return self.sampler.states(key, self.cfg.batch_size, self.cfg.task, member.hold_fraction)
         keys = jax.random.split(data_key, self.cfg.dataset_episodes)[index]
-        return self.sampler.states_from_keys(keys, self.cfg.task, self.cfg.hold_fraction)
+        return self.sampler.states_from_keys(keys, self.cfg.task, member.hold_fraction)
 
-    def gradient(self, params: Any, key: jax.Array, state0: Any = None
+    def gradient(self, params: Any, key: jax.Array, state0: Any = None, member: Member | None = None
                  ) -> tuple[Any, jax.Array, dict[str, jax.Array]]:
         """The update direction: the gradient of the objective, or for ``specialised`` the
         two objectives' gradients routed per hemisphere (one forward pass, one batched
         backward pass over both cotangents). Episodes: ``state0``, or fresh from ``key``."""
+        member = self.member() if member is None else member
         if state0 is None:
-            state0 = self.batch(key, key)
-        f = lambda p: self.losses_on(p, state0)
+            state0 = self.batch(key, member)
+        f = lambda p: self.losses_on(p, state0, member)
         values, vjp, terms = jax.vjp(f, params, has_aux=True)
         (grads,) = jax.vmap(vjp)(jnp.eye(len(self.names), dtype=values.dtype))
         per_objective = {n: jax.tree.map(lambda g, i=i: g[i], grads) for i, n in enumerate(self.names)}
         g = route(per_objective) if self.routed else per_objective[self.names[0]]
         return g, values, terms
 
-    def update(self, params: Any, opt_state: Any, key: jax.Array, state0: Any = None
-               ) -> tuple[Any, Any, jax.Array, dict]:
-        g, values, terms = self.gradient(params, key, state0)
+    def update(self, params: Any, opt_state: Any, key: jax.Array, state0: Any = None,
+               member: Member | None = None) -> tuple[Any, Any, jax.Array, dict]:
+        g, values, terms = self.gradient(params, key, state0, member)
         updates, opt_state = self.optimizer.update(g, opt_state, params)
         params = project_nonnegative(optax.apply_updates(params, updates))
         return params, opt_state, jnp.sum(values), terms
@@ -200,8 +254,8 @@ class Trainer:
         def body(c: tuple[Any, Any], x: tuple[jax.Array, jax.Array]) -> tuple[tuple[Any, Any], tuple]:
             p, o = c
             key, index = x
-            state0 = self.batch(key, state.data_key, index if fixed else None)
-            p, o, loss, terms = self.update(p, o, key, state0)
+            state0 = self.batch(key, state.member, state.data_key, index if fixed else None)
+            p, o, loss, terms = self.update(p, o, key, state0, state.member)
             return (p, o), (loss, terms["position_error"])
 
         key, k_epoch = jax.random.split(state.key)
@@ -213,8 +267,10 @@ class Trainer:
             index = jnp.zeros((n, 0), jnp.int32)  # unused
         (params, opt_state), (train_loss, train_error) = jax.lax.scan(
             body, (state.params, state.opt_state), (keys, index))
-        values, val_terms = self.losses(params, state.val_key, self.cfg.val_episodes)
+        values, val_terms = self.losses(params, state.val_key, self.cfg.val_episodes, member=state.member)
         val = jnp.sum(values)
+        if self.routed and self.cfg.val_loss == "original":
+            val = (weight_matrix(("unspecialised",)) @ jnp.stack([val_terms[k] for k in TERMS]))[0]
         improved = val < state.best_val
         bad = jnp.where(improved, 0, state.bad_epochs + 1)
         stop = bad >= self.cfg.patience if self.cfg.early_stopping else jnp.zeros((), bool)
@@ -236,13 +292,17 @@ class Trainer:
         return state.best_params if self.cfg.keep == "best" else state.params
 
     # -- compiled, over a leading seed axis (compiled once per trainer) ------------------
-    def init_seeds(self, keys: jax.Array) -> TrainState:
-        """States for a stack of keys (seeds, 2), stacked along a leading seed axis.
+    def init_seeds(self, keys: jax.Array, members: list[Member] | None = None) -> TrainState:
+        """States for a stack of keys (seeds, 2), stacked along a leading seed axis; with
+        ``members`` (one per key), each key's state trains its member.
 
         Seed by seed, not ``jit(vmap(init))``: on the CPU backend (jaxlib 0.10.2) the batched
         QR of flax's orthogonal GRU initialiser hung inside XLA; initialisation is cheap.
         """
-        states = [self.init(k) for k in keys]
+        members = [None] * len(keys) if members is None else members
+        if len(members) != len(keys):
+            raise ValueError(f"{len(members)} members for {len(keys)} keys")
+        states = [self.init(k, m) for k, m in zip(keys, members)]
         return jax.tree.map(lambda *xs: jnp.stack(xs), *states)
 
     @cached_property

@@ -1,18 +1,27 @@
-"""Task kind ``motor`` (``task=reach``, ``task=hold``, ``task=paper``): train the controller
-variants on the JAX arm over several seeds, evaluate them and their lesions on every task,
-test the paper's claims (``task=paper``) and write metrics, checkpoints and a report.
+"""Task kind ``motor`` (``task=reach``, ``task=hold``, ``task=paper``, ``task=paper_original``):
+train the controller variants on the JAX arm over several seeds, evaluate them and their
+lesions on every task, test the paper's claims and write metrics, checkpoints and a report.
 
-Each variant trains all its seeds at once (``jit(vmap(epoch))``), epoch by epoch, with a
-progress bar; after every epoch its state is checkpointed atomically under
-``checkpoints/<variant>.msgpack``. ``resume=true`` with the run directory of an interrupted
-run (``hydra.run.dir=<dir>``) continues each variant from its last checkpoint and reaches
-the same parameters as an uninterrupted run.
+Training regime (``task.train_task``): ``reach``, ``hold`` or ``mixed`` train one model per
+variant on those episodes; ``per_task`` (the original code's regime) trains one model per
+variant and task, on that task alone, and judges each on the task it was trained on.
+
+Models that differ only in data train together in one compiled program (a *family*): the
+four bilateral variants form two families (specialised, unspecialised; a ``_nocc`` variant
+is the callosal model with its callosum cut while training), the three unilateral variants
+one (their objectives are weights); every training task and seed is a member of it. Each
+family trains all members at once (``jit(vmap(epoch))``), epoch by epoch, with a progress
+bar; after every epoch its state is checkpointed atomically under
+``checkpoints/<family>.msgpack``. ``resume=true`` with the run directory of an interrupted
+run (``hydra.run.dir=<dir>``) continues from the last checkpoints and reaches the same
+parameters as an uninterrupted run.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +32,10 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 from agents import checkpoint
-from agents.claims import evaluate_claims
 from agents.evaluation import aggregate, evaluate
-from agents.rollout import EpisodeSampler
-from agents.training import TrainConfig, Trainer, TrainState
-from agents.variants import build_model, check_variants, make_variant
+from agents.rollout import REGIMES, EpisodeSampler
+from agents.training import Member, TrainConfig, Trainer, TrainState
+from agents.variants import Variant, build_model, check_variants, make_variant
 from envs.config import TASKS
 from experiments.validate import differences
 
@@ -46,16 +54,17 @@ def _settings(cfg: DictConfig) -> dict[str, Any]:
 
 
 def train_variant(trainer: Trainer, keys: jax.Array, path: Path, settings: dict[str, Any],
-                  resume: bool, desc: str, devices: list[Any] | None = None
-                  ) -> tuple[TrainState, dict[str, list], float]:
+                  resume: bool, desc: str, devices: list[Any] | None = None,
+                  members: list[Member] | None = None) -> tuple[TrainState, dict[str, list], float]:
     """Train ``trainer`` for every key (seed) at once, the seeds split over ``devices``
-    (default: the first device); checkpoint after each epoch.
+    (default: the first device); checkpoint after each epoch. With ``members`` (one per
+    key) each key's state trains its member (a family: see the module docstring).
 
     Returns the final state (leading seed axis), the per-epoch history and the training
     seconds. A non-finite loss raises ``FloatingPointError`` and leaves the last good
     checkpoint as it was.
     """
-    state = trainer.init_seeds(keys)
+    state = trainer.init_seeds(keys, members)
     history: dict[str, list] = {k: [] for k in HISTORY_KEYS}
     epoch, seconds = 0, 0.0
     if path.exists():
@@ -103,6 +112,48 @@ def _combination_weights(params: Any) -> dict[str, list[float]]:
             "w_right": np.asarray(inner["w_right"]).tolist()}
 
 
+@dataclass(frozen=True)
+class Unit:
+    """One trained model: ``variant`` trained on ``trained_on`` (reach, hold or mixed)."""
+
+    variant: Variant
+    trained_on: str
+
+
+def training_units(variants: list[Variant], regime: str) -> list[Unit]:
+    """The models a regime trains: per variant one, or (``per_task``) one per task."""
+    if regime not in REGIMES:
+        raise ValueError(f"unknown training regime task.train_task={regime!r}; valid: {', '.join(REGIMES)}")
+    tasks = ("reach", "hold") if regime == "per_task" else (regime,)
+    return [Unit(v, t) for v in variants for t in tasks]
+
+
+def family_of(variant: Variant) -> str:
+    """Variants of one family share a model structure and a compiled training step."""
+    return "unilateral" if variant.architecture == "unilateral" else f"bilateral_{variant.objective}"
+
+
+def families(units: list[Unit]) -> dict[str, list[Unit]]:
+    out: dict[str, list[Unit]] = {}
+    for u in units:
+        out.setdefault(family_of(u.variant), []).append(u)
+    return out
+
+
+def family_model(name: str, units: list[Unit], agent: DictConfig) -> tuple[Any, str]:
+    """The flax model a family trains, and its trainer's objective."""
+    first = units[0].variant
+    linked = [u.variant.callosum for u in units if u.variant.callosum != "none"]
+    variant = Variant(name, first.architecture, linked[0] if linked else "none", first.objective)
+    model = build_model(variant, agent.widths, agent.cell, int(agent.callosal_delay),
+                        agent.get("unilateral_widths"), str(agent.get("init", "lecun_normal")))
+    return model, first.objective
+
+
+def hold_fraction(trained_on: str, train_cfg: TrainConfig) -> float:
+    return {"reach": 0.0, "hold": 1.0}.get(trained_on, train_cfg.hold_fraction)
+
+
 def run_motor(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     t = cfg.task
     variants = [make_variant(n, cfg.agent.callosum) for n in check_variants(t.variants)]
@@ -112,46 +163,62 @@ def run_motor(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         raise ValueError(f"unknown or no evaluation task(s) {unknown}; valid: {', '.join(TASKS)}")
     if int(t.seeds) < 1 or int(t.eval_episodes) < 1:
         raise ValueError(f"seeds and eval_episodes must be >= 1, got {t.seeds}, {t.eval_episodes}")
+    regime = str(t.train_task)
+    units = training_units(variants, regime)
+    per_task = regime == "per_task"
+    if per_task:
+        missing = [x for x in ("reach", "hold") if x not in eval_tasks]
+        if missing:
+            raise ValueError(f"task.train_task=per_task judges each model on its training task: "
+                             f"task.eval_tasks must include {missing}")
     settings = _settings(cfg)
-    train_cfg = TrainConfig.from_overrides(task=t.train_task, **settings["train"])
+    train_cfg = TrainConfig.from_overrides(
+        task="mixed" if regime in ("per_task", "mixed") else regime, **settings["train"])
     sampler = EpisodeSampler(**settings["arm"])
     seeds = [int(cfg.seed) + i for i in range(int(t.seeds))]
-    keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
     eval_key = jax.random.PRNGKey(int(t.eval_seed))
-    agent = cfg.agent
     from experiments.runtime import seed_devices
 
-    devices = seed_devices(len(seeds), (cfg.get("runtime") or {}).get("devices", "auto"))
-    if len(devices) > 1:
-        log.info("seeds sharded over %d devices: %s", len(devices), ", ".join(map(str, devices)))
-
-    metrics: dict[str, Any] = {"task": t.name, "train_task": t.train_task, "seeds": seeds,
-                               "agent": settings["agent"], "variants": {}, "lesions": {},
-                               "training": {}, "devices": [str(d) for d in devices]}
+    metrics: dict[str, Any] = {"task": t.name, "train_task": regime, "seeds": seeds,
+                               "agent": settings["agent"], "train": settings["train"],
+                               "arm": settings["arm"], "variants": {}, "lesions": {},
+                               "cross_task": {}, "training": {}, "devices": []}
     figures_data: dict[str, Any] = {"history": {}, "centre_out": {}, "reach": {}}
-    for variant in tqdm(variants, desc="variants", unit="variant"):
-        model = build_model(variant, agent.widths, agent.cell, int(agent.callosal_delay))
-        trainer = Trainer(model, variant.objective, sampler, train_cfg)
+    for name, members in tqdm(families(units).items(), desc="families", unit="family"):
+        model, objective = family_model(name, members, cfg.agent)
+        linked = getattr(model, "callosum", "none") != "none"
+        cut = [linked and u.variant.callosum == "none" for u in members]
+        trainer = Trainer(model, objective, sampler, train_cfg, masked=any(cut))
+        spec = [trainer.member(u.variant.objective, hold_fraction(u.trained_on, train_cfg), cut_callosum=c)
+                for u, c in zip(members, cut)]
+        n = len(seeds)
+        keys = jnp.stack([jax.random.PRNGKey(s) for _ in members for s in seeds])
+        devices = seed_devices(len(keys), (cfg.get("runtime") or {}).get("devices", "auto"))
+        metrics["devices"] = [str(d) for d in devices]
         state, history, seconds = train_variant(
-            trainer, keys, out_dir / "checkpoints" / f"{variant.name}.msgpack",
-            {**settings, "variant": variant.name}, bool(cfg.resume), variant.name, devices)
-        params = jax.device_put(state.best_params, jax.local_devices()[0])  # evaluate on one device
-        metrics["training"][variant.name] = {
-            "epochs": np.asarray(state.epoch).tolist(), "best_val_loss": np.asarray(state.best_val).tolist(),
-            "seconds": seconds, **_combination_weights(params)}
-        figures_data["history"][variant.name] = history
-        metrics["variants"][variant.name] = _evaluate_all(
-            model, params, sampler, eval_tasks, int(t.eval_episodes), eval_key, "none",
-            figures_data, variant.name)
-        if t.lesions:
-            metrics["lesions"][variant.name] = {
-                lesion: _evaluate_all(model, params, sampler, eval_tasks, int(t.eval_episodes),
-                                      eval_key, lesion)
-                for lesion in variant.lesions}
-        log.info("%s: %s", variant.name, ", ".join(
-            f"{k} {v['position_error']:.4f} m" for k, v in metrics["variants"][variant.name].items()))
+            trainer, keys, out_dir / "checkpoints" / f"{name}.msgpack",
+            {**settings, "family": name, "members": [[u.variant.name, u.trained_on] for u in members]},
+            bool(cfg.resume), f"{name} ({len(members)} models x {n} seeds)", devices,
+            [m for m in spec for _ in seeds])
+        kept = jax.device_put(trainer.kept_params(state), jax.local_devices()[0])
+        for i, (unit, member) in enumerate(zip(members, spec)):
+            part = lambda tree, i=i: jax.tree.map(lambda a: a[i * n:(i + 1) * n], tree)
+            _evaluate_unit(metrics, figures_data, unit, model, part(kept), member.mask, sampler,
+                           eval_tasks, t, eval_key, per_task)
+            metrics["training"].setdefault(unit.variant.name, {})[unit.trained_on] = {
+                "epochs": np.asarray(part(state.epoch)).tolist(),
+                "best_val_loss": np.asarray(part(state.best_val)).tolist(),
+                "kept": train_cfg.keep, "family": name, "family_seconds": seconds,
+                **_combination_weights(part(kept))}
+            figures_data["history"][f"{unit.variant.name} ({unit.trained_on})"] = {
+                k: [np.asarray(v)[i * n:(i + 1) * n].tolist() for v in values] for k, values in history.items()}
     if t.claims:
-        metrics["claims"] = evaluate_claims(metrics["variants"], metrics["lesions"])
+        from agents.claims import evaluate_claims
+
+        margin = float(t.get("claims_margin", 0.0))
+        metrics["claims"] = evaluate_claims(metrics["variants"], metrics["lesions"], "position_error", margin)
+        metrics["claims_final_phase"] = evaluate_claims(metrics["variants"], metrics["lesions"],
+                                                        "final_phase_error", margin)
     from experiments.io import write_npz
 
     write_npz(out_dir / "trajectories.npz", **_flatten(figures_data))
@@ -161,13 +228,40 @@ def run_motor(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     return metrics
 
 
+def _evaluate_unit(metrics: dict[str, Any], figures: dict[str, Any], unit: Unit, model: Any, params: Any,
+                   mask: jax.Array, sampler: EpisodeSampler, eval_tasks: list[str], t: DictConfig,
+                   key: jax.Array, per_task: bool) -> None:
+    """Evaluate one trained model on every evaluation task (and its lesions) into ``metrics``.
+
+    ``variants[v][task]``: the model judged on ``task`` (per task: the one trained on it);
+    ``cross_task[v][trained_on][task]``: every model on every task; ``lesions[v][lesion][task]``.
+    """
+    name, n = unit.variant.name, int(t.eval_episodes)
+    keep = figures if (not per_task or unit.trained_on == "reach") else None
+    results = _evaluate_all(model, params, sampler, eval_tasks, n, key, "none", mask, keep, name)
+    for r in results.values():
+        r["trained_on"] = unit.trained_on
+    metrics["cross_task"].setdefault(name, {})[unit.trained_on] = results
+    judged = {task: r for task, r in results.items() if not per_task or task == unit.trained_on
+              or task not in ("reach", "hold") and unit.trained_on == "reach"}
+    metrics["variants"].setdefault(name, {}).update(judged)
+    lesion_tasks = [unit.trained_on] if per_task else eval_tasks
+    if t.lesions:
+        per_lesion = metrics["lesions"].setdefault(name, {})
+        for lesion in unit.variant.lesions:
+            per_lesion.setdefault(lesion, {}).update(
+                _evaluate_all(model, params, sampler, lesion_tasks, n, key, lesion, mask))
+    log.info("%s (trained on %s): %s", name, unit.trained_on, ", ".join(
+        f"{k} {v['position_error']:.4f} m" for k, v in results.items()))
+
+
 def _evaluate_all(model: Any, params: Any, sampler: EpisodeSampler, tasks: list[str], n: int,
-                  key: jax.Array, lesion: str, keep: dict[str, Any] | None = None,
-                  name: str = "") -> dict[str, Any]:
+                  key: jax.Array, lesion: str, mask: jax.Array | None = None,
+                  keep: dict[str, Any] | None = None, name: str = "") -> dict[str, Any]:
     out = {}
     for task in tasks:
         # centre_out cycles through its targets, so every task shares one compiled rollout
-        numbers, traj = evaluate(model, params, sampler, task, n, key, lesion)
+        numbers, traj = evaluate(model, params, sampler, task, n, key, lesion, mask)
         out[task] = aggregate(numbers)
         if keep is not None and task in ("centre_out", "reach"):  # seed 0's paths, for figures
             k = sampler.envs["centre_out"].cfg.centre_out_targets

@@ -31,11 +31,13 @@ def _grid(n: int) -> tuple[int, int]:
 def plot_bars(variants: dict[str, Any], path: Path) -> None:
     plt = _plt()
     names = list(variants)
-    tasks = list(next(iter(variants.values())))
+    tasks = list(dict.fromkeys(t for per in variants.values() for t in per))
+    variants = {n: {t: per.get(t, {"position_error": None, "position_error_ci95": None}) for t in tasks}
+                for n, per in variants.items()}
     fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 4.2), dpi=110, squeeze=False)
     for ax, task in zip(axes[0], tasks):
-        mean = [100 * variants[n][task]["position_error"] for n in names]
-        ci = [100 * np.nan_to_num(variants[n][task]["position_error_ci95"]) for n in names]
+        mean = [_num(variants[n][task]["position_error"], 100) for n in names]
+        ci = [np.nan_to_num(_num(variants[n][task]["position_error_ci95"], 100)) for n in names]
         ax.barh(range(len(names)), mean, xerr=ci, color=plt.cm.tab10(np.arange(len(names)) % 10), capsize=3)
         ax.set_yticks(range(len(names)), names if ax is axes[0][0] else [""] * len(names), fontsize=8)
         ax.invert_yaxis()
@@ -91,6 +93,7 @@ def plot_learning(history: dict[str, Any], path: Path) -> None:
 
 
 def plot_weights(training: dict[str, Any], path: Path) -> bool:
+    training = {f"{v} ({task})": r for v, per in training.items() for task, r in per.items()}
     names = [n for n, t in training.items() if "w_left" in t]
     if not names:
         return False
@@ -136,31 +139,73 @@ def plot_excitations(paths: dict[str, Any], path: Path, episode: int = 0) -> Non
     plt.close(fig)
 
 
+def _cm(x: Any) -> str:
+    return "-" if x is None else f"{100 * float(x):+.2f}"
+
+
+def _part_row(claim: str, part: str, p: dict[str, Any]) -> list[Any]:
+    ci = p.get("ci95") or [None, None]
+    return [claim, part, p.get("metric", ""), _cm(p.get("difference")),
+            f"[{_cm(ci[0])}, {_cm(ci[1])}]", p.get("verdict", "")]
+
+
+def claim_rows(claims: dict[str, Any]) -> list[list[Any]]:
+    """One row per claim (its verdict) and per part (difference, CI, verdict)."""
+    rows = []
+    for name, c in claims.items():
+        short = name.split("_")[0] + " " + name.split("_")[1]
+        rows.append([short, "overall" + (f" (missing: {', '.join(c['missing'])})" if c.get("missing") else ""),
+                     c.get("metric", ""), _cm(c.get("difference")),
+                     f"[{_cm(c['ci95'][0])}, {_cm(c['ci95'][1])}]" if c.get("ci95") else "", c.get("verdict", "")])
+        for part, p in (c.get("parts") or {}).items():
+            rows.append(_part_row(short, part, p))
+        for variant, v in (c.get("variants") or {}).items():
+            rows.append([short, f"{variant}: overall", c.get("metric", ""), "", "", v.get("verdict", "")])
+            for part, p in (v.get("parts") or {}).items():
+                rows.append(_part_row(short, f"{variant}: {part}", p))
+        for kind, p in (c.get("per_kind") or {}).items():
+            rows.append(_part_row(short, f"{kind} (relative, pooled over tasks)", {**p, "metric": c.get("metric")}))
+        for comp, p in (c.get("comparisons") or {}).items():
+            rows.append(_part_row(short, comp, p))
+    return rows
+
+
+def _num(x: Any, scale: float) -> float:
+    return float("nan") if x is None else scale * float(x)
+
+
 def _results_rows(results: dict[str, Any], label: str = "") -> list[list[Any]]:
     rows = []
     for name, per_task in results.items():
         for task, r in per_task.items():
-            rows.append([f"{label}{name}", task, 100 * r["position_error"],
-                         100 * r["position_error_ci95"], 100 * r["final_position_error"],
-                         100 * r["final_position_error_ci95"], r["effort"]])
+            rows.append([f"{label}{name}", task, _num(r["position_error"], 100),
+                         _num(r["position_error_ci95"], 100), _num(r.get("final_phase_error"), 100),
+                         _num(r.get("final_phase_error_ci95"), 100), _num(r.get("time_to_target_median"), 1000),
+                         _num(r.get("reached"), 100), _num(r.get("load_drift"), 100), r["effort"]])
     return rows
 
 
 def write_report(metrics: dict[str, Any], data: dict[str, Any], out_dir: Path) -> None:
     out_dir = Path(out_dir)
-    header = ["variant", "task", "error (cm)", "± 95 % CI", "final error (cm)", "± 95 % CI", "effort"]
+    header = ["variant", "task", "error (cm)", "± 95 % CI", "final 100 ms (cm)", "± 95 % CI",
+              "time to 1 cm (ms, median)", "reached 1 cm (%)", "drift along load (cm)", "effort"]
     rep = Report(f"callosum motor run: task={metrics['task']} (trained on {metrics['train_task']})")
-    rep.text(f"Seeds {metrics['seeds']}; controller {metrics['agent']}. Errors: hand-target distance, "
-             f"mean over the episode (error) or at its last step (final), averaged over evaluation "
-             f"episodes and seeds; CIs are 95 % t-intervals over seeds.")
+    rep.text(f"Seeds {metrics['seeds']}; controller {metrics['agent']}; training {metrics.get('train', {})}. "
+             f"Errors: hand-target distance, mean over the episode (error) or over its last 100 ms "
+             f"(final), averaged over evaluation episodes and seeds; CIs are 95 % t-intervals over "
+             f"seeds. Time to 1 cm: when the hand first comes within 1 cm of the target; drift: the "
+             f"hand's final displacement along the load (hold). Per-task training: each model is "
+             f"judged on the task it was trained on.")
     if "claims" in metrics:
         rep.heading("The paper's claims")
-        rows = []
-        for name, c in metrics["claims"].items():
-            verdict = {True: "holds", False: "does not hold", None: "not tested"}[c["holds"]]
-            rows.append([name, verdict])
-        rep.table(["claim", "verdict here"], rows)
-        rep.text("Numbers behind each verdict: metrics.json, key 'claims'. Reported as they came out.")
+        rep.text("Each verdict comes from paired per-seed differences (same seeds, same evaluation "
+                 "episodes): holds / does not hold when the 95 % t-interval of the mean difference lies "
+                 "on one side of zero (of the margin, for 'as good as'), inconclusive when it covers it. "
+                 f"Margin for 'as good as': {100 * float(metrics['claims'].get('claim_2_bilateral_at_least_as_good_as_preferred', {}).get('margin') or 0.0):.2f} cm.")
+        rep.table(["claim", "part", "metric", "difference (cm)", "95 % CI (cm)", "verdict"],
+                  claim_rows(metrics["claims"]) + claim_rows(metrics.get("claims_final_phase", {})))
+        rep.text("Numbers behind each verdict: metrics.json, keys 'claims' (episode-mean error) and "
+                 "'claims_final_phase' (error over the last 100 ms). Reported as they came out.")
     rep.heading("Results")
     rep.table(header, _results_rows(metrics["variants"]))
     plot_bars(metrics["variants"], out_dir / "position_error.png")
@@ -174,12 +219,18 @@ def write_report(metrics: dict[str, Any], data: dict[str, Any], out_dir: Path) -
     if data.get("history"):
         plot_learning(data["history"], out_dir / "learning_curves.png")
         rep.figure(out_dir / "learning_curves.png", "Learning curves (mean over seeds)")
+    if metrics.get("train_task") == "per_task":
+        rep.heading("Every model on every task (cross-task evaluation, extra)")
+        rows = []
+        for name, per_trained in metrics["cross_task"].items():
+            rows += _results_rows({f"{name} (trained on {tr})": r for tr, r in per_trained.items()})
+        rep.table(header, rows)
     rep.heading("Training")
-    rep.table(["variant", "epochs (per seed)", "train seconds", "w_left", "w_right"],
-              [[n, str(t["epochs"]), t["seconds"],
+    rep.table(["variant", "trained on", "epochs (per seed)", "family train seconds", "w_left", "w_right"],
+              [[n, task, str(t["epochs"]), t["family_seconds"],
                 " ".join(f"{w:.2f}" for w in t.get("w_left", [])) or "-",
                 " ".join(f"{w:.2f}" for w in t.get("w_right", [])) or "-"]
-               for n, t in metrics["training"].items()], fmt=".1f")
+               for n, per in metrics["training"].items() for task, t in per.items()], fmt=".1f")
     if plot_weights(metrics["training"], out_dir / "hemisphere_weights.png"):
         rep.figure(out_dir / "hemisphere_weights.png", "Learned combination weights w_left, w_right")
     if any(metrics["lesions"].values()):
@@ -189,5 +240,7 @@ def write_report(metrics: dict[str, Any], data: dict[str, Any], out_dir: Path) -
             rows += _results_rows({f"{name} / {lesion}": r for lesion, r in per_lesion.items()})
         rep.table(["variant / lesion"] + header[1:], rows)
         rep.text("silence_left / silence_right: every activity of that hemisphere set to zero; "
-                 "cut_callosum: no callosal input to either side.")
+                 "cut_callosum: no callosal input to either side; input_left / input_right (the "
+                 "original code's highleft / highright): that hemisphere's observation set to zero; "
+                 "output_left / output_right (lowleft / lowright): its last layer's output set to zero.")
     rep.write(out_dir / "report.html")

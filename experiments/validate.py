@@ -16,13 +16,18 @@ FREE_FORM = ("task.files", "hydra")
 def _choices() -> dict[str, tuple[Any, ...]]:
     """Setting -> valid values, taken from the modules that define them."""
     from agents.callosum import KINDS
-    from agents.hemisphere import CELLS
-    from agents.rollout import TRAIN_TASKS
+    from agents.hemisphere import CELLS, INITS
+    from agents.objectives import REGULARISERS
+    from agents.optim import CLIPS
+    from agents.rollout import REGIMES
+    from agents.training import KEEP, VAL_LOSSES
     from agents.variants import VARIANTS
     from envs.config import PLANTS, TASKS
     from experiments.rollout import CONTROLLERS
 
-    return {"agent.cell": CELLS, "agent.callosum": KINDS, "task.train_task": TRAIN_TASKS,
+    return {"agent.cell": CELLS, "agent.callosum": KINDS, "task.train_task": REGIMES,
+            "agent.init": tuple(INITS), "train.clip": CLIPS, "train.keep": KEEP, "train.regulariser": REGULARISERS,
+            "train.val_loss": VAL_LOSSES,
             "arm.gradient": ("analytic", "mjx"), "arm.plant": PLANTS, "task.data": ("synthetic", "files"),
             "task.mode": ("generate", "prompt"), "task.controller": CONTROLLERS, "task.env": TASKS,
             "task.variants": VARIANTS, "task.eval_tasks": TASKS}

@@ -355,3 +355,60 @@ def test_fixed_training_set_settings_checked() -> None:
         TrainConfig(clip="norm")
     with pytest.raises(ValueError, match="regulariser='weights'"):
         TrainConfig(regulariser="weights")
+
+
+# -- families: models that differ only in data train in one compiled program ---------------
+def _one_epoch(trainer: Trainer, member=None):
+    return jax.jit(trainer.epoch)(trainer.init(jax.random.PRNGKey(7), member))[0]
+
+
+def test_nocc_member_of_a_callosal_family_trains_as_a_callosum_free_model() -> None:
+    cfg = TrainConfig(batch_size=4, updates_per_epoch=3, max_epochs=1, val_episodes=4, learning_rate=3e-2)
+    sampler = PointSampler()
+    linked = BilateralController(widths=(4, 4), callosum="paper")
+    family = Trainer(linked, "specialised", sampler, cfg, masked=True)
+    alone = Trainer(BilateralController(widths=(4, 4), callosum="none"), "specialised", sampler, cfg)
+    cut = _one_epoch(family, family.member(cut_callosum=True))
+    ref = _one_epoch(alone)
+    assert_trees_close(cut.params, ref.params, rtol=1e-5, atol=1e-7)
+    intact = _one_epoch(family, family.member())
+    assert not np.allclose(intact.params["params"]["output"]["kernel"], ref.params["params"]["output"]["kernel"])
+    with pytest.raises(ValueError, match="masked=True"):
+        alone.member(cut_callosum=True)
+
+
+def test_unilateral_objectives_as_data_equal_their_own_trainers() -> None:
+    cfg = TrainConfig(batch_size=4, updates_per_epoch=3, max_epochs=1, val_episodes=4, learning_rate=3e-2,
+                      dominant_effort=0.5)
+    sampler = PointSampler()
+    model = UnilateralController(widths=(6,))
+    family = Trainer(model, "unspecialised", sampler, cfg)
+    for objective in ("dominant", "nondominant"):
+        got = _one_epoch(family, family.member(objective))
+        ref = _one_epoch(Trainer(model, objective, sampler, cfg))
+        assert_trees_close(got.params, ref.params, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="trains 2 objective"):
+        family.member("specialised")
+
+
+def test_hold_fraction_zero_or_one_draws_one_task(sampler: EpisodeSampler) -> None:
+    key = jax.random.PRNGKey(3)
+    reach = sampler.states(key, 32, "mixed", jnp.float32(0.0))
+    hold = sampler.states(key, 32, "mixed", jnp.float32(1.0))
+    assert np.all(np.asarray(reach.load) == 0.0) and np.all(np.abs(np.asarray(hold.load)).max(axis=-1) > 0)
+    np.testing.assert_allclose(np.asarray(hold.target), np.asarray(hold.hand), atol=1e-6)  # hold: target = start
+
+
+def test_original_val_loss_of_a_specialised_model_is_the_unspecialised_objective() -> None:
+    from agents.objectives import weighted
+
+    cfg = TrainConfig(batch_size=4, updates_per_epoch=2, max_epochs=1, val_episodes=4, val_loss="original")
+    trainer = Trainer(BilateralController(widths=(4, 4)), "specialised", PointSampler(), cfg)
+    state = trainer.init(jax.random.PRNGKey(2))
+    new, log = jax.jit(trainer.epoch)(state)
+    _, terms = trainer.losses(new.params, state.val_key, 4)
+    np.testing.assert_allclose(log["val_loss"], weighted(terms, "unspecialised"), rtol=1e-5)
+    trained = Trainer(BilateralController(widths=(4, 4)), "specialised", PointSampler(),
+                      TrainConfig(batch_size=4, updates_per_epoch=2, max_epochs=1, val_episodes=4))
+    _, log_t = jax.jit(trained.epoch)(state)
+    assert not np.isclose(log_t["val_loss"], log["val_loss"])  # the default sums the two trained objectives

@@ -48,13 +48,16 @@ def test_reach_run_writes_metrics_report_and_checkpoints(reach_run: tuple[Path, 
             assert 0 < r["final_position_error"] < 1.5 and r["position_error_ci95"] >= 0
             assert 0 < r["effort"] < 1 and len(r["per_seed"]["position_error"]) == 2
             assert np.isclose(np.mean(r["per_seed"]["position_error"]), r["position_error"])
-        assert (out / "checkpoints" / f"{variant}.msgpack").exists()
-    # lesions: all three for a callosal bilateral controller, none for a unilateral one
-    assert set(saved["lesions"]["bilateral_specialised_cc"]) == {"silence_left", "silence_right", "cut_callosum"}
+            assert r["trained_on"] == "reach"
+    for family in ("bilateral_specialised", "unilateral"):  # one compiled program per family
+        assert (out / "checkpoints" / f"{family}.msgpack").exists()
+    # lesions: ours and the original code's for a callosal bilateral controller, none for a unilateral one
+    assert set(saved["lesions"]["bilateral_specialised_cc"]) == {
+        "silence_left", "silence_right", "cut_callosum", "input_left", "input_right", "output_left", "output_right"}
     assert saved["lesions"]["unilateral_dominant"] == {}
     both_silent = saved["lesions"]["bilateral_specialised_cc"]["silence_left"]["reach"]
     assert both_silent["position_error"] != saved["variants"]["bilateral_specialised_cc"]["reach"]["position_error"]
-    weights = saved["training"]["bilateral_specialised_cc"]
+    weights = saved["training"]["bilateral_specialised_cc"]["reach"]
     assert len(weights["w_left"]) == 2 and min(weights["w_left"] + weights["w_right"]) >= 0
     assert "claims" not in saved
     page = (out / "report.html").read_text()
@@ -68,11 +71,11 @@ def test_reach_run_writes_metrics_report_and_checkpoints(reach_run: tuple[Path, 
 
 def test_existing_run_is_not_overwritten_and_resume_reuses_it(reach_run: tuple[Path, dict]) -> None:
     out, result = reach_run
-    before = (out / "checkpoints" / "unilateral_dominant.msgpack").read_bytes()
+    before = (out / "checkpoints" / "unilateral.msgpack").read_bytes()
     cfg = compose_cfg(["task=reach", VARIANTS, *TINY])
     with pytest.raises(FileExistsError, match="resume=true"):
         run_task(cfg, out)
-    assert (out / "checkpoints" / "unilateral_dominant.msgpack").read_bytes() == before
+    assert (out / "checkpoints" / "unilateral.msgpack").read_bytes() == before
     # finished variants are not trained again: the same metrics come back
     again = run_task(compose_cfg(["task=reach", VARIANTS, *TINY, "resume=true"]), out)
     assert again["variants"] == json.loads(json.dumps(result["variants"]))
@@ -80,22 +83,39 @@ def test_existing_run_is_not_overwritten_and_resume_reuses_it(reach_run: tuple[P
         run_task(compose_cfg(["task=reach", VARIANTS, *TINY, "resume=true", "train.learning_rate=0.1"]), out)
 
 
-def test_paper_task_trains_on_mixed_episodes_and_tests_the_claims(tmp_path: Path) -> None:
-    variants = "task.variants=[unilateral_dominant,unilateral_nondominant]"
-    result = run_task(compose_cfg(["task=paper", variants, *TINY]), tmp_path)
-    assert result["train_task"] == "mixed" and result["lesions"] == {
-        "unilateral_dominant": {}, "unilateral_nondominant": {}}
+PAPER_TINY = [*TINY, "train.dataset_episodes=8", "train.val_episodes=4", "agent.unilateral_widths=[8,8]"]
+
+
+def test_paper_task_trains_per_task_and_tests_the_claims(tmp_path: Path) -> None:
+    variants = "task.variants=[unilateral_dominant,unilateral_nondominant,bilateral_specialised_cc]"
+    result = run_task(compose_cfg(["task=paper", variants, *PAPER_TINY]), tmp_path)
+    assert result["train_task"] == "per_task" and result["arm"]["plant"] == "motornet_tf"
+    assert result["agent"]["widths"] == [4, 4] and result["train"]["clip"] == "per_variable"
+    v, cross = result["variants"], result["cross_task"]
+    for name in ("unilateral_dominant", "unilateral_nondominant", "bilateral_specialised_cc"):
+        # one model per task, each judged on the task it was trained on; every model on every task as extra
+        assert set(cross[name]) == {"reach", "hold"} and set(result["training"][name]) == {"reach", "hold"}
+        for task in ("reach", "hold"):
+            assert v[name][task]["trained_on"] == task and v[name][task] == cross[name][task][task]
+        assert v[name]["centre_out"]["trained_on"] == "reach"
+        assert cross[name]["hold"]["reach"] != cross[name]["reach"]["reach"]  # two different models
+        assert result["training"][name]["reach"]["kept"] == "last"
+    assert result["lesions"]["unilateral_dominant"] == {}
+    # lesions of a per-task model: on the task it was trained on
+    assert set(result["lesions"]["bilateral_specialised_cc"]["input_left"]) == {"reach", "hold"}
     claims = result["claims"]
     c1 = claims["claim_1_specialised_hemispheres_win_preferred_task"]
-    v = result["variants"]
     ps = {n: {t: v[n][t]["per_seed"]["position_error"] for t in ("reach", "hold")} for n in v}
     assert c1["verdict"] == combine([
         verdict_from_per_seed(ps["unilateral_dominant"]["reach"], ps["unilateral_nondominant"]["reach"]),
         verdict_from_per_seed(ps["unilateral_nondominant"]["hold"], ps["unilateral_dominant"]["hold"])])
-    # the bilateral variants were not run: claims 2 and 3 are not tested, and say what is missing
-    for name in ("claim_2_bilateral_at_least_as_good_as_preferred", "claim_3_callosum_tends_to_help"):
-        assert claims[name]["holds"] is None and claims[name]["missing"]
-    assert "The paper's claims" in html.unescape((tmp_path / "report.html").read_text())
+    assert result["claims_final_phase"]["claim_1_specialised_hemispheres_win_preferred_task"]["metric"] == \
+        "final_phase_error"
+    # the callosum-free variants were not run: claim 3 is not tested, and says what is missing
+    c3 = claims["claim_3_callosum_tends_to_help"]
+    assert c3["verdict"] == "inconclusive" and c3["missing"]
+    page = html.unescape((tmp_path / "report.html").read_text())
+    assert "The paper's claims" in page and "cross-task" in page
 
 
 @pytest.fixture(scope="module")

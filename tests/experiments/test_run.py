@@ -70,4 +70,4 @@ def test_command_line_entry_point(tmp_path: Path) -> None:
     assert metrics["task"] == "reach" and list(metrics["variants"]) == ["unilateral_dominant"]
     assert set(metrics["variants"]["unilateral_dominant"]) == {"reach", "hold", "centre_out"}
     assert (tmp_path / "report.html").exists()
-    assert (tmp_path / "checkpoints" / "unilateral_dominant.msgpack").exists()
+    assert (tmp_path / "checkpoints" / "unilateral.msgpack").exists()

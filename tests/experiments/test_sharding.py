@@ -50,8 +50,9 @@ def test_two_devices_give_the_one_device_results(tmp_path: Path) -> None:
     one, two = (json.loads((tmp_path / f"devices{n}" / "metrics.json").read_text()) for n in (1, 2))
     assert one.pop("devices") == ["cpu:0"] and two.pop("devices") == ["cpu:0", "cpu:1"]
     for m in (one, two):
-        for v in m["training"].values():
-            v.pop("seconds")
+        for per in m["training"].values():
+            for v in per.values():
+                v.pop("family_seconds")
     a, b = flatten(one), flatten(two)
     assert a.keys() == b.keys()
     numbers = [k for k, v in a.items() if isinstance(v, float)]
@@ -59,6 +60,6 @@ def test_two_devices_give_the_one_device_results(tmp_path: Path) -> None:
     assert {k: a[k] for k in numbers} == pytest.approx({k: b[k] for k in numbers}, rel=1e-5, abs=1e-7)
     assert {k: v for k, v in a.items() if k not in numbers} == {k: v for k, v in b.items() if k not in numbers}
     assert one["seeds"] == two["seeds"] == [0, 1]
-    assert one["training"]["bilateral_specialised_cc"]["epochs"] == [2, 2]
+    assert one["training"]["bilateral_specialised_cc"]["reach"]["epochs"] == [2, 2]
     devices = json.loads((tmp_path / "devices2" / "provenance.json").read_text())["devices"]
     assert len(devices) == 2
