@@ -23,12 +23,12 @@ from omegaconf import DictConfig, OmegaConf  # noqa: E402
 from experiments.io import write_json  # noqa: E402
 
 log = logging.getLogger("callosum")
-TASK_KINDS = ("motor", "rollout", "bench_envs", "encoding", "bench_encoding", "features",
+TASK_KINDS = ("motor", "robustness", "rollout", "bench_envs", "encoding", "bench_encoding", "features",
               "bench_features", "bench_encoding_scale", "bench_runner")
 
 
 def _seeds(cfg: DictConfig) -> list[int]:
-    n = int(cfg.task.get("seeds", 1)) if cfg.task.get("kind") == "motor" else 1
+    n = int(cfg.task.get("seeds", 1)) if cfg.task.get("kind") in ("motor", "robustness") else 1
     return [int(cfg.seed) + i for i in range(n)]
 
 
@@ -78,6 +78,10 @@ def _dispatch(cfg: DictConfig, kind: str, out_dir: Path) -> dict[str, Any]:
         from experiments.motor import run_motor
 
         result = run_motor(cfg, out_dir)
+    elif kind == "robustness":
+        from experiments.robustness import run_robustness
+
+        result = run_robustness(cfg, out_dir)
     elif kind == "rollout":
         from experiments.rollout import run_rollout
 
@@ -142,6 +146,10 @@ def _dispatch(cfg: DictConfig, kind: str, out_dir: Path) -> dict[str, Any]:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> None:
+    if cfg.task.get("kind") in ("motor", "robustness"):  # before anything imports JAX
+        from experiments.runtime import split_host_devices
+
+        split_host_devices((cfg.get("runtime") or {}).get("host_devices", "auto"))
     run_task(cfg, Path(HydraConfig.get().runtime.output_dir))
 
 

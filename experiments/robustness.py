@@ -1,0 +1,145 @@
+"""Task kind ``robustness`` (``task=paper_robustness``): the paper's three claims re-tested
+over the settings that plausibly flip them.
+
+Each setting is the base task's grid (``task.base``, default ``paper``) with a few overrides
+(``task.settings``: name -> list of ``key=value``); it runs as a whole motor run of its own
+under ``settings/<name>/`` (resumable: a finished setting is read back, not rerun) and the
+verdicts of all settings are gathered into one table (claim x setting), with the mean paired
+difference and its 95 % CI behind each verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from experiments.report import Report
+
+log = logging.getLogger("callosum")
+CLAIMS = {"claim_1_specialised_hemispheres_win_preferred_task": "1: specialised hemispheres win their preferred task",
+          "claim_2_bilateral_at_least_as_good_as_preferred": "2: bilateral beats non-preferred, as good as preferred",
+          "claim_3_callosum_tends_to_help": "3: the callosum tends to help"}
+
+
+def setting_config(base: DictConfig, overrides: list[str], shared: list[str]) -> DictConfig:
+    """The base task's composed config with ``shared`` then ``overrides`` (dotted
+    ``key=value``, values parsed as YAML) applied; every key must already exist."""
+    cfg = OmegaConf.create(OmegaConf.to_container(base, resolve=False))
+    for item in [*shared, *overrides]:
+        key, sep, value = str(item).partition("=")
+        if not sep or OmegaConf.select(cfg, key, default="__missing__") == "__missing__":
+            raise ValueError(f"robustness override {item!r}: not a key=value of an existing setting of "
+                             f"task={base.task.name}")
+        OmegaConf.update(cfg, key, OmegaConf.create({"v": value})["v"] if value else None, merge=False)
+    return cfg
+
+
+def summary(claims: dict[str, Any]) -> dict[str, Any]:
+    """Per claim: verdict and, where one comparison decides it, the difference and its CI."""
+    out = {}
+    for name, c in claims.items():
+        row: dict[str, Any] = {"verdict": c.get("verdict")}
+        if c.get("ci95") is not None:
+            row.update(difference=c.get("difference"), ci95=c.get("ci95"))
+        parts = c.get("parts") or {}
+        if parts:
+            row["parts"] = {k: {"verdict": p.get("verdict"), "difference": p.get("difference"),
+                                "ci95": p.get("ci95")} for k, p in parts.items()}
+        if c.get("variants"):
+            row["variants"] = {k: v.get("verdict") for k, v in c["variants"].items()}
+        if c.get("per_kind"):
+            row["per_kind"] = {k: {"verdict": p.get("verdict"), "difference": p.get("difference"),
+                                   "ci95": p.get("ci95")} for k, p in c["per_kind"].items()}
+        out[name] = row
+    return out
+
+
+def run_robustness(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
+    from experiments.motor import run_motor
+    from experiments.validate import reference_config, validate_config
+
+    t = cfg.task
+    settings = OmegaConf.to_container(t.settings, resolve=True)
+    if not isinstance(settings, dict) or not settings:
+        raise ValueError("task.settings must map setting names to lists of key=value overrides")
+    base = reference_config(str(t.base))
+    shared = [f"task.seeds={int(t.seeds)}", f"seed={int(cfg.seed)}", f"resume={bool(cfg.resume)}",
+              *[str(x) for x in (t.get("overrides") or [])]]
+    configs = {}
+    for name, overrides in settings.items():  # check every setting before running any
+        configs[name] = setting_config(base, list(overrides or []), shared)
+        validate_config(configs[name])
+    results: dict[str, Any] = {"task": t.name, "base": str(t.base), "seeds": int(t.seeds), "settings": {}}
+    for name, sub in configs.items():
+        sub_dir = out_dir / "settings" / name
+        done = sub_dir / "metrics.json"
+        if done.exists():
+            log.info("setting %s: finished earlier, read back from %s", name, done)
+            metrics = json.loads(done.read_text())
+        else:
+            log.info("setting %s: %s", name, " ".join(settings[name] or ["(the base task)"]))
+            sub_dir.mkdir(parents=True, exist_ok=True)
+            metrics = run_motor(sub, sub_dir)
+            from experiments.io import write_json
+
+            write_json(done, metrics)
+        results["settings"][name] = {
+            "overrides": list(settings[name] or []),
+            "claims": summary(metrics.get("claims", {})),
+            "claims_final_phase": summary(metrics.get("claims_final_phase", {})),
+            "errors_cm": {v: {task: None if r.get("position_error") is None else 100 * r["position_error"]
+                              for task, r in per.items() if task in ("reach", "hold")}
+                          for v, per in metrics["variants"].items()}}
+    write_report(results, out_dir)
+    return results
+
+
+def _cell(row: dict[str, Any]) -> str:
+    verdict = row.get("verdict") or "-"
+    if row.get("ci95"):
+        lo, hi = row["ci95"]
+        return f"{verdict} ({100 * row['difference']:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}])"
+    parts = row.get("parts") or {}
+    if parts:
+        inner = "; ".join(f"{k}: {p['verdict']} ({100 * p['difference']:+.2f} cm)" for k, p in parts.items()
+                          if p.get("difference") is not None)
+        return f"{verdict} ({inner})"
+    if row.get("variants"):
+        return f"{verdict} (" + "; ".join(f"{k.removeprefix('bilateral_specialised_')}: {v}"
+                                          for k, v in row["variants"].items()) + ")"
+    return verdict
+
+
+def format_table(results: dict[str, Any], key: str = "claims") -> list[list[str]]:
+    rows = []
+    for claim, label in CLAIMS.items():
+        rows.append([label] + [_cell(s[key].get(claim, {})) for s in results["settings"].values()])
+    return rows
+
+
+def write_report(results: dict[str, Any], out_dir: Path) -> None:
+    names = list(results["settings"])
+    rep = Report(f"callosum: the paper's claims across settings (base task={results['base']}, "
+                 f"{results['seeds']} seeds per setting)")
+    rep.text("Each column is a whole run of the base grid with the overrides below; each cell the verdict "
+             "(holds / does not hold / inconclusive) from paired per-seed differences, with the mean "
+             "difference and its 95 % CI in cm where one comparison decides it (claim 1: per task, "
+             "preferred minus other; claim 3: relative (cc - nocc) / nocc, pooled).")
+    rep.table(["setting", "overrides"], [[n, " ".join(results["settings"][n]["overrides"]) or "(base)"] for n in names])
+    rep.heading("Verdicts on the episode-mean error")
+    rep.table(["claim"] + names, format_table(results, "claims"))
+    rep.heading("Verdicts on the error over the last 100 ms")
+    rep.table(["claim"] + names, format_table(results, "claims_final_phase"))
+    rep.heading("Errors behind them (cm, mean over seeds; each model on the task it was trained on)")
+    variants = list(dict.fromkeys(v for s in results["settings"].values() for v in s["errors_cm"]))
+    rows = []
+    for v in variants:
+        for task in ("reach", "hold"):
+            rows.append([f"{v} / {task}"] + [results["settings"][n]["errors_cm"].get(v, {}).get(task) for n in names])
+    rep.table(["variant / task"] + names, [[r[0]] + [float("nan") if x is None else x for x in r[1:]] for r in rows],
+              fmt=".2f")
+    rep.write(out_dir / "report.html")
