@@ -27,6 +27,31 @@ COMPILE_EVENTS = ("/jax/core/compile/jaxpr_trace_duration",
 CACHE_HIT_EVENT = "/jax/compilation_cache/cache_hits"
 
 
+HOST_DEVICE_FLAG = "--xla_force_host_platform_device_count"
+
+
+def split_host_devices(setting: str | int | None = "auto") -> int:
+    """Before JAX starts, split the CPU into host devices, so that a motor run shards its
+    models over the cores (one XLA CPU device runs these small batched programs on about one
+    core; two host devices on two cores trained about 1.9x faster, ``task=bench_runner``).
+
+    ``setting``: ``auto`` (one device per core), an integer, or 1 / None (leave it). Only
+    the host (CPU) platform is affected; nothing happens when JAX is already imported or
+    the user's ``XLA_FLAGS`` already set the count. Returns the count in force (0: unknown).
+    """
+    import sys
+
+    flags = os.environ.get("XLA_FLAGS", "")
+    if HOST_DEVICE_FLAG in flags:
+        return int(flags.split(HOST_DEVICE_FLAG + "=")[1].split()[0])
+    if "jax" in sys.modules or setting in (None, 1, "1"):
+        return 0
+    n = (os.cpu_count() or 1) if setting == "auto" else int(setting)
+    if n > 1:
+        os.environ["XLA_FLAGS"] = f"{flags} {HOST_DEVICE_FLAG}={n}".strip()
+    return n
+
+
 def prepare_environment() -> dict[str, str]:
     """Set :data:`JAX_ENVIRONMENT` defaults (never overriding the user's); returns them."""
     for key, value in JAX_ENVIRONMENT.items():

@@ -63,3 +63,21 @@ def test_two_devices_give_the_one_device_results(tmp_path: Path) -> None:
     assert one["training"]["bilateral_specialised_cc"]["reach"]["epochs"] == [2, 2]
     devices = json.loads((tmp_path / "devices2" / "provenance.json").read_text())["devices"]
     assert len(devices) == 2
+
+
+def test_host_devices_are_split_before_jax_starts_and_never_over_the_users_flags() -> None:
+    code = ("import os, sys; from experiments.runtime import split_host_devices; "
+            "n = split_host_devices(sys.argv[1]); print(n, os.environ.get('XLA_FLAGS', ''))")
+
+    def run(setting: str, flags: str | None) -> str:
+        env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+        if flags is not None:
+            env["XLA_FLAGS"] = flags
+        return subprocess.run([sys.executable, "-c", code, setting], capture_output=True, text=True, env=env,
+                              check=True).stdout.strip()
+
+    cores = os.cpu_count() or 1
+    assert run("auto", None) == (f"{cores} --xla_force_host_platform_device_count={cores}" if cores > 1 else "1")
+    assert run("3", "--xla_cpu_foo=1") == "3 --xla_cpu_foo=1 --xla_force_host_platform_device_count=3"
+    assert run("auto", "--xla_force_host_platform_device_count=1") == "1 --xla_force_host_platform_device_count=1"
+    assert run("1", None) == "0"
