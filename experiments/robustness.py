@@ -6,6 +6,11 @@ Each setting is the base task's grid (``task.base``, default ``paper``) with a f
 under ``settings/<name>/`` (resumable: a finished setting is read back, not rerun) and the
 verdicts of all settings are gathered into one table (claim x setting), with the mean paired
 difference and its 95 % CI behind each verdict.
+
+``task.reuse`` (setting name -> run directory) takes a setting's numbers from a finished run
+instead (e.g. the 10-seed ``task=paper`` run for the ``paper`` column), after checking that
+the run's saved config is the setting's in everything but the seed count and run-time
+options; the table says how many seeds each column has.
 """
 
 from __future__ import annotations
@@ -36,6 +41,33 @@ def setting_config(base: DictConfig, overrides: list[str], shared: list[str]) ->
                              f"task={base.task.name}")
         OmegaConf.update(cfg, key, OmegaConf.create({"v": value})["v"] if value else None, merge=False)
     return cfg
+
+
+IGNORED = ("task.name", "task.seeds", "seed", "resume", "runtime", "hydra")
+
+
+def reused_metrics(run_dir: Path, expected: DictConfig) -> dict[str, Any]:
+    """The metrics of the finished run in ``run_dir``, refused (naming the differences) unless
+    its config.json equals ``expected`` outside :data:`IGNORED`."""
+    from experiments.validate import differences
+
+    run_dir = Path(run_dir).expanduser()
+    for name in ("config.json", "metrics.json"):
+        if not (run_dir / name).is_file():
+            raise FileNotFoundError(f"task.reuse: {run_dir} has no {name} (not a finished run)")
+    saved = json.loads((run_dir / "config.json").read_text())
+    want = OmegaConf.to_container(expected, resolve=True)
+    for cfg in (saved, want):
+        for key in IGNORED:
+            head, _, tail = key.partition(".")
+            if tail:
+                cfg.get(head, {}).pop(tail, None)
+            else:
+                cfg.pop(head, None)
+    diff = differences(saved, want)
+    if diff:
+        raise ValueError(f"task.reuse: the run in {run_dir} is not this setting: " + "; ".join(diff))
+    return json.loads((run_dir / "metrics.json").read_text())
 
 
 def summary(claims: dict[str, Any]) -> dict[str, Any]:
@@ -73,11 +105,19 @@ def run_robustness(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     for name, overrides in settings.items():  # check every setting before running any
         configs[name] = setting_config(base, list(overrides or []), shared)
         validate_config(configs[name])
+    reuse = OmegaConf.to_container(t.get("reuse") or {}, resolve=True)
+    unknown = sorted(set(reuse) - set(configs))
+    if unknown:
+        raise ValueError(f"task.reuse names unknown setting(s) {unknown}; settings: {', '.join(configs)}")
+    reused = {name: reused_metrics(Path(d), configs[name]) for name, d in reuse.items()}
     results: dict[str, Any] = {"task": t.name, "base": str(t.base), "seeds": int(t.seeds), "settings": {}}
     for name, sub in configs.items():
         sub_dir = out_dir / "settings" / name
         done = sub_dir / "metrics.json"
-        if done.exists():
+        if name in reused:
+            log.info("setting %s: taken from the finished run %s", name, reuse[name])
+            metrics = reused[name]
+        elif done.exists():
             log.info("setting %s: finished earlier, read back from %s", name, done)
             metrics = json.loads(done.read_text())
         else:
@@ -88,7 +128,8 @@ def run_robustness(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
 
             write_json(done, metrics)
         results["settings"][name] = {
-            "overrides": list(settings[name] or []),
+            "overrides": list(settings[name] or []), "seeds": len(metrics["seeds"]),
+            "run": str(reuse.get(name, sub_dir)),
             "claims": summary(metrics.get("claims", {})),
             "claims_final_phase": summary(metrics.get("claims_final_phase", {})),
             "errors_cm": {v: {task: None if r.get("position_error") is None else 100 * r["position_error"]
@@ -129,7 +170,9 @@ def write_report(results: dict[str, Any], out_dir: Path) -> None:
              "(holds / does not hold / inconclusive) from paired per-seed differences, with the mean "
              "difference and its 95 % CI in cm where one comparison decides it (claim 1: per task, "
              "preferred minus other; claim 3: relative (cc - nocc) / nocc, pooled).")
-    rep.table(["setting", "overrides"], [[n, " ".join(results["settings"][n]["overrides"]) or "(base)"] for n in names])
+    rep.table(["setting", "overrides", "seeds", "run"],
+              [[n, " ".join(results["settings"][n]["overrides"]) or "(base)", str(results["settings"][n]["seeds"]),
+                results["settings"][n]["run"]] for n in names])
     rep.heading("Verdicts on the episode-mean error")
     rep.table(["claim"] + names, format_table(results, "claims"))
     rep.heading("Verdicts on the error over the last 100 ms")

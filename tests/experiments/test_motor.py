@@ -198,3 +198,23 @@ def test_gru_hemispheres_train_over_seeds(tmp_path: Path) -> None:
     assert np.isfinite(history["val_loss"][0]).all()
     kernel = state.params["params"]["left"]["layers_0"]
     assert {"ir", "iz", "in", "hr", "hz", "hn"} <= set(kernel)  # GRU gates, per seed
+
+
+def test_presets_hold_the_original_codes_settings() -> None:
+    """task=paper_original: what the original code does (read from it and confirmed by running
+    it, see the README); task=paper: the same with the regulariser on hidden activity."""
+    original, paper = compose_cfg(["task=paper_original"]), compose_cfg(["task=paper"])
+    for cfg in (original, paper):
+        assert cfg.task.train_task == "per_task" and cfg.task.seeds == 10 and cfg.task.claims
+        assert list(cfg.agent.widths) == [5, 5] and list(cfg.agent.unilateral_widths) == [10, 10]
+        assert cfg.agent.init == "glorot_uniform" and cfg.agent.callosum == "paper" and cfg.agent.cell == "mlp"
+        assert cfg.arm.plant == "motornet_tf" and cfg.arm.feedback_delay == 0.0 and cfg.arm.control_dt == 0.01
+        t = cfg.train
+        assert (t.batch_size, t.dataset_episodes, t.val_episodes, t.max_epochs) == (64, 6400, 64, 10)
+        assert (t.clip, t.clip_norm, t.learning_rate, t.adam_eps) == ("per_variable", 1.0, 1e-3, 1e-7)
+        assert (t.early_stopping, t.patience, t.val_loss, t.keep) == (True, 3, "original", "last")
+        assert t.dominant_effort == 0.0
+    assert original.train.regulariser == "plant" and paper.train.regulariser == "hidden"
+    # the other tasks keep this project's defaults
+    reach = compose_cfg(["task=reach"])
+    assert reach.arm.plant == "motornet" and reach.train.clip == "global" and reach.train.regulariser == "hidden"

@@ -22,10 +22,11 @@ def compose_cfg(overrides: list[str]):
         return compose(config_name="config", overrides=overrides)
 
 
-def robustness(extra: list[str]) -> list[str]:
+def robustness(extra: list[str],
+               settings: str = "{paper: [], dominant_effort: [train.dominant_effort=1.0]}") -> list[str]:
     inner = ",".join(f"'{x}'" for x in TINY)
-    return ["task=paper_robustness", "task.seeds=2", f"task.overrides=[{inner}]",
-            "task.settings={paper: [], dominant_effort: [train.dominant_effort=1.0]}", *extra]
+    return ["task=paper_robustness", "task.seeds=2", f"task.overrides=[{inner}]", f"task.settings={settings}",
+            *extra]
 
 
 def test_robustness_runs_every_setting_and_tabulates_their_claims(tmp_path: Path) -> None:
@@ -52,7 +53,18 @@ def test_robustness_runs_every_setting_and_tabulates_their_claims(tmp_path: Path
 
 def test_bad_robustness_setting_fails_before_any_run(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="train.no_such_thing"):
-        run_task(compose_cfg(robustness(["task.settings={a: [], b: [train.no_such_thing=1]}"])), tmp_path)
+        run_task(compose_cfg(robustness([], "{a: [], b: [train.no_such_thing=1]}")), tmp_path)
     with pytest.raises(ValueError, match="train.clip='sideways'"):
-        run_task(compose_cfg(robustness(["task.settings={a: [train.clip=sideways]}"])), tmp_path)
+        run_task(compose_cfg(robustness([], "{a: [train.clip=sideways]}")), tmp_path)
     assert not (tmp_path / "settings").exists()
+
+
+def test_reuse_takes_a_finished_run_only_if_it_is_that_setting(tmp_path: Path) -> None:
+    paper = tmp_path / "paper_run"
+    inner = [x for x in TINY if not x.startswith("task.seeds")]
+    run_task(compose_cfg(["task=paper", "task.seeds=3", *inner]), paper)
+    out = run_task(compose_cfg(robustness([f"task.reuse={{paper: '{paper}'}}"], "{paper: []}")), tmp_path / "r")
+    assert out["settings"]["paper"]["seeds"] == 3 and out["settings"]["paper"]["run"] == str(paper)
+    assert not (tmp_path / "r" / "settings" / "paper").exists()  # nothing trained
+    with pytest.raises(ValueError, match="dominant_effort: saved 0.0, now 1.0"):
+        run_task(compose_cfg(robustness([f"task.reuse={{dominant_effort: '{paper}'}}"])), tmp_path / "s")
