@@ -20,6 +20,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from experiments.report import Report
@@ -39,7 +40,7 @@ def setting_config(base: DictConfig, overrides: list[str], shared: list[str]) ->
         if not sep or OmegaConf.select(cfg, key, default="__missing__") == "__missing__":
             raise ValueError(f"robustness override {item!r}: not a key=value of an existing setting of "
                              f"task={base.task.name}")
-        OmegaConf.update(cfg, key, OmegaConf.create({"v": value})["v"] if value else None, merge=False)
+        OmegaConf.update(cfg, key, yaml.safe_load(value) if value else None, merge=False)
     return cfg
 
 
@@ -98,6 +99,11 @@ def run_robustness(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     settings = OmegaConf.to_container(t.settings, resolve=True)
     if not isinstance(settings, dict) or not settings:
         raise ValueError("task.settings must map setting names to lists of key=value overrides")
+    only = list(t.get("only") or [])
+    missing = [n for n in only if n not in settings]
+    if missing:
+        raise ValueError(f"task.only names unknown setting(s) {missing}; settings: {', '.join(settings)}")
+    settings = {n: v for n, v in settings.items() if not only or n in only}
     base = reference_config(str(t.base))
     shared = [f"task.seeds={int(t.seeds)}", f"seed={int(cfg.seed)}", f"resume={bool(cfg.resume)}",
               *[str(x) for x in (t.get("overrides") or [])]]
@@ -105,7 +111,7 @@ def run_robustness(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     for name, overrides in settings.items():  # check every setting before running any
         configs[name] = setting_config(base, list(overrides or []), shared)
         validate_config(configs[name])
-    reuse = OmegaConf.to_container(t.get("reuse") or {}, resolve=True)
+    reuse = OmegaConf.to_container(t.reuse, resolve=True) if t.get("reuse") else {}
     unknown = sorted(set(reuse) - set(configs))
     if unknown:
         raise ValueError(f"task.reuse names unknown setting(s) {unknown}; settings: {', '.join(configs)}")

@@ -10,7 +10,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 # Free-form nodes: their children are the user's (file maps, sizes of a user's experiment).
-FREE_FORM = ("task.files", "hydra")
+FREE_FORM = ("task.files", "task.settings", "task.reuse", "hydra")
 
 
 def _choices() -> dict[str, tuple[Any, ...]]:

@@ -22,11 +22,9 @@ def compose_cfg(overrides: list[str]):
         return compose(config_name="config", overrides=overrides)
 
 
-def robustness(extra: list[str],
-               settings: str = "{paper: [], dominant_effort: [train.dominant_effort=1.0]}") -> list[str]:
+def robustness(extra: list[str], only: str = "[paper,dominant_effort]") -> list[str]:
     inner = ",".join(f"'{x}'" for x in TINY)
-    return ["task=paper_robustness", "task.seeds=2", f"task.overrides=[{inner}]", f"task.settings={settings}",
-            *extra]
+    return ["task=paper_robustness", "task.seeds=2", f"task.overrides=[{inner}]", f"task.only={only}", *extra]
 
 
 def test_robustness_runs_every_setting_and_tabulates_their_claims(tmp_path: Path) -> None:
@@ -53,9 +51,11 @@ def test_robustness_runs_every_setting_and_tabulates_their_claims(tmp_path: Path
 
 def test_bad_robustness_setting_fails_before_any_run(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="train.no_such_thing"):
-        run_task(compose_cfg(robustness([], "{a: [], b: [train.no_such_thing=1]}")), tmp_path)
+        run_task(compose_cfg(robustness(["+task.settings.b=['train.no_such_thing=1']"], "[paper,b]")), tmp_path)
     with pytest.raises(ValueError, match="train.clip='sideways'"):
-        run_task(compose_cfg(robustness([], "{a: [train.clip=sideways]}")), tmp_path)
+        run_task(compose_cfg(robustness(["+task.settings.a=['train.clip=sideways']"], "[a]")), tmp_path)
+    with pytest.raises(ValueError, match=r"task.only names unknown setting\(s\) \['nope'\]"):
+        run_task(compose_cfg(robustness([], "[nope]")), tmp_path)
     assert not (tmp_path / "settings").exists()
 
 
@@ -63,7 +63,7 @@ def test_reuse_takes_a_finished_run_only_if_it_is_that_setting(tmp_path: Path) -
     paper = tmp_path / "paper_run"
     inner = [x for x in TINY if not x.startswith("task.seeds")]
     run_task(compose_cfg(["task=paper", "task.seeds=3", *inner]), paper)
-    out = run_task(compose_cfg(robustness([f"task.reuse={{paper: '{paper}'}}"], "{paper: []}")), tmp_path / "r")
+    out = run_task(compose_cfg(robustness([f"task.reuse={{paper: '{paper}'}}"], "[paper]")), tmp_path / "r")
     assert out["settings"]["paper"]["seeds"] == 3 and out["settings"]["paper"]["run"] == str(paper)
     assert not (tmp_path / "r" / "settings" / "paper").exists()  # nothing trained
     with pytest.raises(ValueError, match="dominant_effort: saved 0.0, now 1.0"):
