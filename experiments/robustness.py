@@ -103,7 +103,7 @@ def run_robustness(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     missing = [n for n in only if n not in settings]
     if missing:
         raise ValueError(f"task.only names unknown setting(s) {missing}; settings: {', '.join(settings)}")
-    settings = {n: v for n, v in settings.items() if not only or n in only}
+    settings = {n: settings[n] for n in only} if only else settings  # in the order given
     base = reference_config(str(t.base))
     shared = [f"task.seeds={int(t.seeds)}", f"seed={int(cfg.seed)}", f"resume={bool(cfg.resume)}",
               *[str(x) for x in (t.get("overrides") or [])]]
