@@ -154,7 +154,8 @@ def claim_rows(claims: dict[str, Any]) -> list[list[Any]]:
     rows = []
     for name, c in claims.items():
         short = name.split("_")[0] + " " + name.split("_")[1]
-        rows.append([short, "overall" + (f" (missing: {', '.join(c['missing'])})" if c.get("missing") else ""),
+        relative = " (relative difference x 100, i.e. %)" if c.get("per_kind") else ""
+        rows.append([short, "overall" + relative + (f" (missing: {', '.join(c['missing'])})" if c.get("missing") else ""),
                      c.get("metric", ""), _cm(c.get("difference")),
                      f"[{_cm(c['ci95'][0])}, {_cm(c['ci95'][1])}]" if c.get("ci95") else "", c.get("verdict", "")])
         for part, p in (c.get("parts") or {}).items():
@@ -164,7 +165,8 @@ def claim_rows(claims: dict[str, Any]) -> list[list[Any]]:
             for part, p in (v.get("parts") or {}).items():
                 rows.append(_part_row(short, f"{variant}: {part}", p))
         for kind, p in (c.get("per_kind") or {}).items():
-            rows.append(_part_row(short, f"{kind} (relative, pooled over tasks)", {**p, "metric": c.get("metric")}))
+            rows.append(_part_row(short, f"{kind} (relative x 100, i.e. %, pooled over tasks)",
+                                  {**p, "metric": c.get("metric")}))
         for comp, p in (c.get("comparisons") or {}).items():
             rows.append(_part_row(short, comp, p))
     return rows
