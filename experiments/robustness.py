@@ -175,7 +175,8 @@ def write_report(results: dict[str, Any], out_dir: Path) -> None:
     rep.text("Each column is a whole run of the base grid with the overrides below; each cell the verdict "
              "(holds / does not hold / inconclusive) from paired per-seed differences, with the mean "
              "difference and its 95 % CI in cm where one comparison decides it (claim 1: per task, "
-             "preferred minus other; claim 3: the relative difference (cc - nocc) / nocc pooled over the four comparisons, x 100, i.e. in %).")
+             "preferred minus other; claim 3: the relative difference (cc - nocc) / nocc pooled over "
+             "the four comparisons, x 100, i.e. in %).")
     rep.table(["setting", "overrides", "seeds", "run"],
               [[n, " ".join(results["settings"][n]["overrides"]) or "(base)", str(results["settings"][n]["seeds"]),
                 results["settings"][n]["run"]] for n in names])
