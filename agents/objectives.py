@@ -52,13 +52,17 @@ def weight_matrix(names: tuple[str, ...], dominant_effort: float = 0.0) -> jax.A
     ``TERMS``, so that ``weight_matrix(names) @ term_vector`` gives every objective's value
     (as :func:`weighted`). Weights as data let models with different objectives share one
     compiled training step."""
-    rows = []
-    for name in names:
-        w = dict(WEIGHTS[name])
-        if name == "dominant" and dominant_effort:
-            w["effort"] = w.get("effort", 0.0) + dominant_effort
-        rows.append([float(w.get(k, 0.0)) for k in TERMS])
+    rows = [[objective_weights(n, dominant_effort).get(k, 0.0) for k in TERMS] for n in names]
     return jnp.asarray(rows, jnp.float32)
+
+
+def objective_weights(name: str, dominant_effort: float = 0.0) -> dict[str, float]:
+    """The weights of objective ``name`` over its terms (``WEIGHTS``), with
+    ``dominant_effort`` added to the dominant objective's effort weight (0 in the paper)."""
+    w = {k: float(v) for k, v in WEIGHTS[name].items()}
+    if name == "dominant" and dominant_effort:
+        w["effort"] = w.get("effort", 0.0) + float(dominant_effort)
+    return w
 
 
 def check_objective(name: str) -> str:
@@ -67,25 +71,23 @@ def check_objective(name: str) -> str:
     return name
 
 
+def l2xdx(y: jax.Array, dt: float, axis: int) -> jax.Array:
+    """MotorNet's ``L2xDxRegularizer``: mean(y^2) + 0.05 mean((dy/dt)^2), dy/dt by forward
+    differences along the time ``axis``."""
+    dy = jnp.diff(y, axis=axis) / dt
+    return jnp.mean(y**2) + DERIV_WEIGHT * jnp.mean(dy**2)
+
+
 def hidden_reg(hidden: Mapping[str, list[jax.Array]], dt: float) -> jax.Array:
     """Sum over layers of mean(h^2) + 0.05 mean((dh/dt)^2); each h is (..., steps, width)."""
-    total = jnp.zeros(())
-    for layers in hidden.values():
-        for h in layers:
-            dh = (h[..., 1:, :] - h[..., :-1, :]) / dt
-            total = total + jnp.mean(h**2) + DERIV_WEIGHT * jnp.mean(dh**2)
-    return total
+    return sum((l2xdx(h, dt, axis=-2) for layers in hidden.values() for h in layers), jnp.zeros(()))
 
 
 def plant_reg(plant: Mapping[str, jax.Array], dt: float) -> jax.Array:
     """The activity regulariser as the original code applied it, on plant outputs (see
     ``agents.original_loss``): over every array y (batch, steps, ...), mean(y^2) + 0.05
     mean((dy/dt)^2), dy/dt by forward differences along the steps axis; summed."""
-    total = jnp.zeros(())
-    for y in plant.values():
-        dy = (y[:, 1:] - y[:, :-1]) / dt
-        total = total + jnp.mean(y**2) + DERIV_WEIGHT * jnp.mean(dy**2)
-    return total
+    return sum((l2xdx(y, dt, axis=1) for y in plant.values()), jnp.zeros(()))
 
 
 def loss_terms(hand: jax.Array, target: jax.Array, excitation: jax.Array,
@@ -110,10 +112,7 @@ def loss_terms(hand: jax.Array, target: jax.Array, excitation: jax.Array,
 def weighted(terms: Mapping[str, jax.Array], name: str, dominant_effort: float = 0.0) -> jax.Array:
     """The objective ``name`` (a key of ``WEIGHTS``) from its terms; ``dominant_effort``
     adds that weight of ``effort`` to the dominant objective (0 in the paper)."""
-    total = sum(w * terms[k] for k, w in WEIGHTS[name].items())
-    if name == "dominant" and dominant_effort:
-        total = total + dominant_effort * terms["effort"]
-    return total
+    return sum(w * terms[k] for k, w in objective_weights(name, dominant_effort).items())
 
 
 def route(grads: Mapping[str, Any]) -> Any:
