@@ -241,3 +241,17 @@ def test_every_verdict_recomputes_from_the_written_json() -> None:
         assert p["verdict"] == verdict_from_per_seed(a, b, p.get("margin", 0.0))
     assert claims[C1]["verdict"] == combine([p["verdict"] for p in claims[C1]["parts"].values()])
     assert claims[C2]["verdict"] == any_holds([v["verdict"] for v in claims[C2]["variants"].values()])
+
+
+def test_verdicts_on_variants_that_do_not_differ_are_mostly_inconclusive() -> None:
+    """The truth is 'no difference': paired seeds share a seed effect (like variants trained
+    from the same seeds), so a decided verdict either way is a false positive; each side of
+    the two-sided 95 % interval should err about 2.5 % of the time."""
+    rng = np.random.default_rng(11)
+    verdicts = []
+    for _ in range(2000):
+        seed_effect = rng.normal(0.15, 0.02, 10)  # m, shared by both variants of a seed
+        a, b = seed_effect + rng.normal(0, 0.005, 10), seed_effect + rng.normal(0, 0.005, 10)
+        verdicts.append(verdict_from_per_seed(a, b))
+    holds, fails = verdicts.count("holds") / 2000, verdicts.count("does not hold") / 2000
+    assert 0.01 <= holds <= 0.045 and 0.01 <= fails <= 0.045, (holds, fails)
