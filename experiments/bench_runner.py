@@ -1,9 +1,15 @@
-"""Runner-at-scale benchmark: seeds sharded over 2 JAX devices vs 1, and one subject's
-encoding split into 2 voxel-chunk processes (plus the merge) vs one process.
+"""Runner-at-scale benchmark: seeds sharded over 2 JAX devices vs 1, XLA's YNNPACK fusion
+on vs off for the paper's controllers, and one subject's encoding split into 2 voxel-chunk
+processes (plus the merge) vs one process.
 
 - Sharding: a fresh process with ``XLA_FLAGS=--xla_force_host_platform_device_count=2`` on
   the CPU (or the real devices of a GPU host), one bilateral controller trained over
   ``seeds`` seeds; seconds per training epoch after compilation, on 1 device and on 2.
+- YNNPACK fusion (``runtime.cpu_library_fusion``): two fresh processes, one with XLA's
+  default and one with ``--xla_cpu_experimental_ynn_fusion_type=`` (what motor runs set),
+  each training the paper's unilateral controller (2 x 10 units) on the MotorNet-TF arm
+  with the original's Keras settings over ``seeds`` seeds on one device; seconds per epoch
+  after compilation, and the largest difference of the validation losses between the two.
 - Encoding: ``python -m experiments.run task=encoding`` as one process, and as two chunk
   processes started together (``task.chunks=2 task.chunk=0|1``) followed by
   ``task.merge``; wall seconds of each, and whether the merged metrics match.
@@ -52,6 +58,56 @@ for n in (1, 2):
     out[f"devices_{n}"] = {"epoch_s": min(times), "epoch_s_all": times, "first_epoch_s": compile_and_first}
 print("RESULT" + json.dumps(out))
 """
+
+FUSION_SCRIPT = r"""
+import json, sys, time
+import jax, jax.numpy as jnp
+from agents.rollout import EpisodeSampler
+from agents.training import Trainer, TrainConfig
+from agents.variants import build_model, make_variant
+s = json.loads(sys.argv[1])
+variant = make_variant("unilateral_dominant")
+cfg = TrainConfig(batch_size=s["batch"], updates_per_epoch=s["updates"], max_epochs=100, patience=100,
+                  val_episodes=64, clip="per_variable", adam_eps=1e-7)
+model = build_model(variant, [5, 5], "mlp", 0, [10, 10], "glorot_uniform")
+trainer = Trainer(model, variant.objective, EpisodeSampler(episode_steps=s["steps"], plant="motornet_tf",
+                                                           feedback_delay=0.0), cfg)
+state = trainer.init_seeds(jnp.stack([jax.random.PRNGKey(i) for i in range(s["seeds"])]))
+step = trainer.epoch_seeds
+t0 = time.perf_counter()
+state, logs = step(state); jax.block_until_ready(state)
+first, val, times = time.perf_counter() - t0, [logs["val_loss"].tolist()], []
+for _ in range(s["repeats"]):
+    t0 = time.perf_counter()
+    state, logs = step(state); jax.block_until_ready(state)
+    times.append(time.perf_counter() - t0)
+    val.append(logs["val_loss"].tolist())
+print("RESULT" + json.dumps({"epoch_s": min(times), "epoch_s_all": times, "first_epoch_s": first, "val_loss": val}))
+"""
+
+
+def bench_library_fusion(seeds: int, batch: int, steps: int, updates: int, repeats: int) -> dict[str, Any]:
+    """Epoch seconds of the paper's unilateral controller with XLA's YNNPACK fusion on (XLA's
+    default) and off (motor runs' default), each in a fresh 1-device process."""
+    settings = {"seeds": seeds, "batch": batch, "steps": steps, "updates": updates, "repeats": repeats}
+    out: dict[str, Any] = {"settings": settings}
+    for name, flag in (("ynn_on", None), ("ynn_off", "--xla_cpu_experimental_ynn_fusion_type=")):
+        env = _env(1)
+        env["XLA_FLAGS"] = " ".join(f for f in env["XLA_FLAGS"].split()
+                                    if not f.startswith("--xla_cpu_experimental_ynn_fusion_type")
+                                    and not f.startswith("--xla_force_host_platform_device_count"))
+        if flag:
+            env["XLA_FLAGS"] += " " + flag
+        done = subprocess.run([sys.executable, "-c", FUSION_SCRIPT, json.dumps(settings)], capture_output=True,
+                              text=True, env=env, cwd=ROOT, timeout=3600)
+        if done.returncode != 0:
+            raise RuntimeError(f"YNNPACK fusion benchmark ({name}) failed: {done.stderr[-2000:]}")
+        out[name] = json.loads(done.stdout.split("RESULT", 1)[1])
+    out["speedup_off_vs_on"] = out["ynn_on"]["epoch_s"] / out["ynn_off"]["epoch_s"]
+    on, off = out["ynn_on"].pop("val_loss"), out["ynn_off"].pop("val_loss")
+    out["max_val_loss_difference"] = max(abs(a - b) / max(abs(a), 1e-12)
+                                         for ra, rb in zip(on, off) for a, b in zip(ra, rb))
+    return out
 
 
 def _env(devices: int | None = None) -> dict[str, str]:
@@ -121,8 +177,9 @@ def _max_diff(a: Any, b: Any) -> float:
 
 
 def run_benchmark(seeds: int = 4, batch: int = 64, steps: int = 50, updates: int = 20, widths: list[int] | None = None,
-                  repeats: int = 3, encoding: list[str] | None = None) -> dict[str, Any]:
+                  repeats: int = 3, encoding: list[str] | None = None, fusion_seeds: int = 10) -> dict[str, Any]:
     result: dict[str, Any] = {"sharding": bench_sharding(seeds, batch, steps, updates, widths or [64, 64], repeats)}
+    result["library_fusion"] = bench_library_fusion(fusion_seeds, batch, steps, updates, repeats)
     with tempfile.TemporaryDirectory() as tmp:
         result["encoding"] = bench_chunked_encoding(list(encoding or ["task=encoding"]), Path(tmp))
     result["cpu_count"] = os.cpu_count()
@@ -130,12 +187,15 @@ def run_benchmark(seeds: int = 4, batch: int = 64, steps: int = 50, updates: int
 
 
 def format_table(result: dict[str, Any]) -> str:
-    s, e = result["sharding"], result["encoding"]
+    s, e, f = result["sharding"], result["encoding"], result["library_fusion"]
     return "\n".join([
         f"sharded training ({s['platform']}, {s['settings']['seeds']} seeds, batch {s['settings']['batch']} x "
         f"{s['settings']['steps']} steps, {s['settings']['updates']} updates/epoch): 1 device "
         f"{s['devices_1']['epoch_s']:.2f} s/epoch | 2 devices {s['devices_2']['epoch_s']:.2f} s/epoch | "
         f"ratio {s['speedup_2_vs_1']:.2f}x",
+        f"paper's unilateral controller on the MotorNet-TF arm ({f['settings']['seeds']} seeds, 1 device): "
+        f"YNNPACK fusion on {f['ynn_on']['epoch_s']:.2f} s/epoch | off {f['ynn_off']['epoch_s']:.2f} s/epoch | "
+        f"ratio {f['speedup_off_vs_on']:.2f}x | max relative val-loss difference {f['max_val_loss_difference']:.1e}",
         f"encoding ({' '.join(e['overrides'])}): 1 process {e['single_process_s']:.1f} s | 2 chunk processes "
         f"{e['two_chunk_processes_s']:.1f} s + merge {e['merge_s']:.1f} s | ratio {e['speedup_chunks_only']:.2f}x "
         f"(chunks only), {e['speedup_with_merge']:.2f}x (with merge) | max metric difference "

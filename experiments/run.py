@@ -103,7 +103,8 @@ def _dispatch(cfg: DictConfig, kind: str, out_dir: Path) -> dict[str, Any]:
 
         t = cfg.task
         result = run_benchmark(seeds=int(t.seeds), batch=int(t.batch), steps=int(t.steps), updates=int(t.updates),
-                               widths=list(t.widths), repeats=int(t.repeats), encoding=list(t.encoding))
+                               widths=list(t.widths), repeats=int(t.repeats), encoding=list(t.encoding),
+                               fusion_seeds=int(t.get("fusion_seeds", 10)))
         print(format_table(result))
         write_json(out_dir / "bench_runner.json", result)
     elif kind == "bench_encoding_scale":
@@ -147,9 +148,11 @@ def _dispatch(cfg: DictConfig, kind: str, out_dir: Path) -> dict[str, Any]:
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> None:
     if cfg.task.get("kind") in ("motor", "robustness"):  # before anything imports JAX
-        from experiments.runtime import split_host_devices
+        from experiments.runtime import set_cpu_library_fusion, split_host_devices
 
-        split_host_devices((cfg.get("runtime") or {}).get("host_devices", "auto"))
+        runtime = cfg.get("runtime") or {}
+        split_host_devices(runtime.get("host_devices", "auto"))
+        set_cpu_library_fusion(runtime.get("cpu_library_fusion", False))
     run_task(cfg, Path(HydraConfig.get().runtime.output_dir))
 
 

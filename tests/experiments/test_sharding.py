@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 SCRIPT = r"""
@@ -81,3 +83,42 @@ def test_host_devices_are_split_before_jax_starts_and_never_over_the_users_flags
     assert run("3", "--xla_cpu_foo=1") == "3 --xla_cpu_foo=1 --xla_force_host_platform_device_count=3"
     assert run("auto", "--xla_force_host_platform_device_count=1") == "1 --xla_force_host_platform_device_count=1"
     assert run("1", None) == "0"
+
+
+def test_cpu_library_fusion_is_switched_off_before_jax_starts_and_never_over_the_users_flags() -> None:
+    code = ("import os, sys; from experiments.runtime import set_cpu_library_fusion; "
+            "on = set_cpu_library_fusion(sys.argv[1] == 'on'); print(on, os.environ.get('XLA_FLAGS', ''))")
+
+    def run(setting: str, flags: str | None) -> str:
+        env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+        if flags is not None:
+            env["XLA_FLAGS"] = flags
+        return subprocess.run([sys.executable, "-c", code, setting], capture_output=True, text=True, env=env,
+                              check=True).stdout.strip()
+
+    assert run("off", None) == "False --xla_cpu_experimental_ynn_fusion_type="
+    assert run("on", None) == "True"
+    assert run("off", "--xla_cpu_foo=1") == "False --xla_cpu_foo=1 --xla_cpu_experimental_ynn_fusion_type="
+    # the user's own setting wins, whichever it is
+    assert run("off", "--xla_cpu_experimental_ynn_fusion_type=dot") == \
+        "True --xla_cpu_experimental_ynn_fusion_type=dot"
+    assert run("off", "--xla_cpu_experimental_ynn_fusion_type= --xla_cpu_foo=1") == \
+        "False --xla_cpu_experimental_ynn_fusion_type= --xla_cpu_foo=1"
+
+
+def test_cpu_library_fusion_changes_the_arms_rollout_only_by_rounding() -> None:
+    code = ("import sys, numpy as np; from experiments.runtime import set_cpu_library_fusion; "
+            "set_cpu_library_fusion(sys.argv[1] == 'on'); import jax, jax.numpy as jnp; "
+            "from envs.functional import make_functional; env = make_functional('reach', plant='motornet_tf'); "
+            "s = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(0), 16)); "
+            "u = jax.random.uniform(jax.random.PRNGKey(1), (50, 16, 6)); "
+            "f = jax.jit(lambda s, u: jax.lax.scan(lambda s, a: (jax.vmap(env.step)(s, a), s.hand), s, u)[1]); "
+            "np.save(sys.argv[2], np.asarray(f(s, u)))")
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    with tempfile.TemporaryDirectory() as d:
+        paths = [os.path.join(d, f"{s}.npy") for s in ("on", "off")]
+        for setting, path in zip(("on", "off"), paths):
+            subprocess.run([sys.executable, "-c", code, setting, path], env=env, check=True, capture_output=True)
+        on, off = (np.load(p) for p in paths)
+    assert on.shape == (50, 16, 2) and np.isfinite(on).all()
+    np.testing.assert_allclose(off, on, rtol=0, atol=1e-5)  # m, over 50 steps of 16 arms
