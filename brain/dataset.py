@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+
+
+def unusable_voxels(bold_train: np.ndarray, bold_test: np.ndarray) -> np.ndarray:
+    """(n_subjects, n_vox) bool: voxels with a NaN or infinite value, or constant over time
+    (e.g. all zero) in the training data or in any test repeat of that subject.
+
+    ``bold_train`` (n_subjects, n_train, n_vox); ``bold_test`` (n_subjects, n_repeats, n_test, n_vox)."""
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(bold_train).all(axis=1) | ~np.isfinite(bold_test).all(axis=(1, 2))
+        bad |= bold_train.max(axis=1) == bold_train.min(axis=1)
+        bad |= (bold_test.max(axis=2) == bold_test.min(axis=2)).any(axis=1)
+    return bad
 
 
 @dataclass(frozen=True)
@@ -12,11 +24,15 @@ class EncodingData:
     """Features and responses of several subjects to one stimulus.
 
     features_train[space] / features_test[space]: lists of per-layer arrays
-    (n_train, n_features) / (n_test, n_features). bold_train (n_subjects, n_train, n_vox);
-    runs (n_train,) run labels or None; bold_test (n_subjects, n_repeats, n_test, n_vox).
+    (n_train, n_features) / (n_test, n_features), the same width per layer in both.
+    bold_train (n_subjects, n_train, n_vox); runs (n_train,) integer run labels or None;
+    bold_test (n_subjects, n_repeats, n_test, n_vox), n_repeats >= 1 (1: a single
+    presentation, so no split-half noise ceiling: see ``n_repeats``).
     region (n_vox,) indices into region_names; vertices (n_vox,) fsaverage5 vertex indices
     (left then right, 0..20483) or None when the data are not on fsaverage5. tr in s.
     mask: the NIfTI mask image (path) that selected the voxels of volumetric data, or None.
+    notes: what the loader found and did (e.g. voxels with NaN set to 0), for the log.
+    bad_voxels (derived, not an argument): (n_subjects, n_vox) bool, see :func:`unusable_voxels`.
     """
 
     features_train: dict[str, list[np.ndarray]]
@@ -30,21 +46,42 @@ class EncodingData:
     vertices: np.ndarray | None
     tr: float
     mask: str | None = None
+    notes: tuple[str, ...] = ()
+    bad_voxels: np.ndarray = field(init=False, repr=False, compare=False)
+
+    @property
+    def n_repeats(self) -> int:
+        """Test presentations per subject (1: no split-half noise ceiling is possible)."""
+        return int(self.bold_test.shape[1])
 
     def __post_init__(self) -> None:
+        if np.ndim(self.bold_train) != 3:
+            raise ValueError(f"bold_train must be (n_subjects, n_train, n_vox), got {np.shape(self.bold_train)}")
         n_sub, n_train, n_vox = self.bold_train.shape
-        if self.bold_test.ndim != 4 or self.bold_test.shape[0] != n_sub or self.bold_test.shape[3] != n_vox:
-            raise ValueError(f"bold_test must be (n_subjects={n_sub}, n_repeats, n_test, n_vox={n_vox}), "
+        if self.bold_test.ndim != 4 or self.bold_test.shape[0] != n_sub or self.bold_test.shape[3] != n_vox \
+                or self.bold_test.shape[1] < 1:
+            raise ValueError(f"bold_test must be (n_subjects={n_sub}, n_repeats >= 1, n_test, n_vox={n_vox}), "
                              f"got {self.bold_test.shape}")
         n_test = self.bold_test.shape[2]
         for space in self.spaces:
+            if len(self.features_train[space]) != len(self.features_test[space]):
+                raise ValueError(f"{space}: {len(self.features_train[space])} train layers but "
+                                 f"{len(self.features_test[space])} test layers")
             for i, (tr_, te) in enumerate(zip(self.features_train[space], self.features_test[space])):
                 if tr_.shape[0] != n_train or te.shape[0] != n_test:
                     raise ValueError(f"{space} layer {i}: features have {tr_.shape[0]} train / {te.shape[0]} "
                                      f"test rows, BOLD has {n_train} / {n_test} TRs")
+                if tr_.shape[1:] != te.shape[1:]:
+                    raise ValueError(f"{space} layer {i}: {tr_.shape[1:]} train features but {te.shape[1:]} "
+                                     f"test features")
         if self.region.shape != (n_vox,):
             raise ValueError(f"region labels {self.region.shape} do not match {n_vox} voxels")
-        if self.runs is not None and np.shape(self.runs) != (n_train,):
-            raise ValueError(f"runs {np.shape(self.runs)} do not match {n_train} training TRs")
+        if self.runs is not None:
+            if np.shape(self.runs) != (n_train,):
+                raise ValueError(f"runs {np.shape(self.runs)} do not match {n_train} training TRs")
+            kind = np.asarray(self.runs).dtype.kind
+            if kind not in "iu":
+                raise ValueError(f"runs must be integer labels, got dtype {np.asarray(self.runs).dtype}")
         if self.vertices is not None and np.shape(self.vertices) != (n_vox,):
             raise ValueError(f"vertices {np.shape(self.vertices)} do not match {n_vox} voxels")
+        object.__setattr__(self, "bad_voxels", unusable_voxels(self.bold_train, self.bold_test))

@@ -80,3 +80,40 @@ def make_delays(
     valid = (source == clipped) & (segment[clipped] == segment[None, :])
     shifted = np.where(valid[:, :, None], X[clipped], 0.0).astype(X.dtype)  # (d, t, f)
     return shifted.transpose(1, 0, 2).reshape(n_trs, -1)
+
+
+def delays_from_seconds(delays_s: Sequence[float] | np.ndarray, tr: float,
+                        contiguous: bool = True) -> np.ndarray:
+    """FIR delays in TRs (sorted, unique, int64) for delays requested in seconds.
+
+    Each requested delay ``s`` maps to the nearest whole TR, ``floor(s / tr + 0.5)``
+    (halves round up; a delay shorter than half a TR becomes 0, the undelayed copy).
+    ``contiguous=True`` (default) returns every TR delay from the smallest to the largest
+    of these, so the FIR window spans the requested seconds without gaps: at TR 1.49 s,
+    [2, 4, 6, 8, 10] s -> [1, 2, 3, 4, 5, 6, 7] (1.49 .. 10.43 s). ``contiguous=False``
+    keeps only the rounded values: the same request -> [1, 3, 4, 5, 7], which skips lags 2
+    and 6 (2.98 s and 8.94 s; at this TR the SPM HRF is still at half its peak at 8.94 s).
+
+    ``delays_s``: non-empty 1-D, finite, >= 0 (s); ``tr``: positive, finite (s).
+    Raises ``ValueError`` otherwise.
+    """
+    if isinstance(tr, bool) or not isinstance(tr, (int, float, np.integer, np.floating)) \
+            or not (np.isfinite(tr) and tr > 0):
+        raise ValueError(f"tr must be a positive number of seconds, got {tr!r}")
+    try:
+        arr = np.asarray(delays_s, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"delays_s must be numbers of seconds, got {delays_s!r}") from exc
+    if np.asarray(delays_s).dtype == bool:
+        raise ValueError(f"delays_s must be numbers of seconds, got booleans {delays_s!r}")
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"delays_s must be a non-empty 1-D sequence of seconds, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"delays_s must be finite, got {list(arr)}")
+    if np.any(arr < 0):
+        raise ValueError(f"delays_s must be >= 0 s (a stimulus cannot be answered before it is shown), "
+                         f"got {list(arr)}")
+    lags = np.unique(np.floor(arr / float(tr) + 0.5).astype(np.int64))
+    if contiguous:
+        lags = np.arange(lags[0], lags[-1] + 1, dtype=np.int64)
+    return lags

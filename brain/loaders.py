@@ -53,16 +53,18 @@ def _unreadable(p: Path, exc: Exception) -> ValueError:
                       f"{type(exc).__name__}: {exc}")
 
 
-def _as_float32(arr: Any, source: Any, what: str) -> np.ndarray:
+def _as_float32(arr: Any, source: Any, what: str, keep_nonfinite: bool = False) -> np.ndarray:
     """``arr`` as float32, or a ValueError naming ``source`` if it is not real numbers (strings,
-    objects, complex, records, dates), holds NaN or infinite values or exceeds float32 range."""
+    objects, complex, records, dates), holds NaN or infinite values or exceeds float32 range.
+    ``keep_nonfinite``: return NaN and infinite values (and values beyond float32 range, as
+    infinities) instead of raising."""
     arr = np.asarray(arr)
     if arr.dtype.kind not in _REAL_KINDS:
         raise ValueError(f"{source}: {what} must hold real numbers (bool, integer or float), "
                          f"got dtype {arr.dtype}")
     with np.errstate(over="ignore", invalid="ignore"):
         out = arr.astype(np.float32, copy=False)
-    if not np.isfinite(out).all():
+    if not keep_nonfinite and not np.isfinite(out).all():
         n_bad = int(np.count_nonzero(~np.isfinite(arr))) if arr.dtype.kind == "f" else 0
         if n_bad:
             raise ValueError(f"{source}: {what} contains {n_bad} NaN or infinite values")
@@ -122,23 +124,30 @@ def _read_array(p: Path, key: str) -> np.ndarray:
         return f[key][()]
 
 
-def _check_bold(arr: np.ndarray, source: Any, repeats: bool) -> np.ndarray:
+def _check_bold(arr: np.ndarray, source: Any, repeats: bool, keep_nonfinite: bool = False) -> np.ndarray:
     want = 3 if repeats else 2
     shape = "(n_repeats, n_trs, n_voxels)" if repeats else "(n_trs, n_voxels)"
     if arr.ndim != want:
         raise ValueError(f"{source}: BOLD must have shape {shape}, got {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"{source}: BOLD is empty, shape {arr.shape}")
-    return _as_float32(arr, source, "BOLD")
+    return _as_float32(arr, source, "BOLD", keep_nonfinite)
 
 
 def load_bold(path: str | Path, mask: str | Path | None = None, repeats: bool = False,
-              key: str = BOLD_KEY) -> np.ndarray:
+              key: str = BOLD_KEY, keep_nonfinite: bool = False) -> np.ndarray:
     """BOLD responses, float32 (n_trs, n_voxels), or (n_repeats, n_trs, n_voxels) if ``repeats``.
 
     NIfTI needs ``mask`` (a binary 3-D image); HDF5/``.npz`` read dataset ``key``.
     For repeats in NIfTI or GIfTI, give a list of files to ``load_repeats`` instead.
+    NaN or infinite values raise a ValueError, unless ``keep_nonfinite`` (then they are
+    returned as they are, NaN in NIfTI included, and values beyond float32 range as inf).
     """
+    return _check_bold(_read_bold(path, mask, key, keep_nonfinite), Path(path), repeats, keep_nonfinite)
+
+
+def _read_bold(path: str | Path, mask: str | Path | None, key: str, keep_nonfinite: bool) -> np.ndarray:
+    """The raw BOLD array of any file type (not yet checked for shape or values)."""
     p = existing_file(path)
     ext = _suffix(p)
     if ext in (".nii", ".nii.gz"):
@@ -156,13 +165,16 @@ def load_bold(path: str | Path, mask: str | Path | None = None, repeats: bool = 
                 raise ValueError(f"{p}: BOLD must hold real numbers (bool, integer or float), "
                                  f"got dtype {data.dtype}")
             arr = masker.fit().transform(nib.Nifti1Image(data, img.affine))
-            n_bad = _nonfinite_in_mask(masker, data, img.affine)
+            hits = _nonfinite_in_mask(masker, data, img.affine)
         except ImportError:
             raise
         except Exception as exc:  # nibabel / nilearn: unreadable image, mismatched mask
             raise ValueError(f"{p} with mask {mask_p}: {type(exc).__name__}: {exc}") from exc
-        if n_bad:  # nilearn would silently have replaced them by zeros
-            raise ValueError(f"{p}: BOLD contains {n_bad} NaN or infinite values inside the mask {mask_p}")
+        if hits is not None and hits.any():  # nilearn would silently have replaced them by zeros
+            if not keep_nonfinite:
+                raise ValueError(f"{p}: BOLD contains {int(np.count_nonzero(hits))} NaN or infinite values "
+                                 f"inside the mask {mask_p}")
+            arr = np.where(hits.reshape(arr.shape), np.nan, arr)
         if arr.ndim == 2 and arr.shape[1] == 0:
             raise ValueError(f"{p}: the mask {mask_p} selects no voxels")
     elif ext == ".gii":
@@ -188,25 +200,25 @@ def load_bold(path: str | Path, mask: str | Path | None = None, repeats: bool = 
             raise
         except Exception as exc:  # numpy, zipfile, zlib, h5py: truncated or corrupt files
             raise _unreadable(p, exc) from exc
-    return _check_bold(arr, p, repeats)
+    return arr
 
 
-def _nonfinite_in_mask(masker: Any, data: np.ndarray, affine: np.ndarray) -> int:
-    """How many values the fitted NiftiMasker ``masker`` extracts from non-finite ones of ``data``
-    (nilearn replaces NaN and inf by zeros without telling). Scans ``data`` in blocks of volumes."""
+def _nonfinite_in_mask(masker: Any, data: np.ndarray, affine: np.ndarray) -> np.ndarray | None:
+    """Where the fitted NiftiMasker ``masker`` extracts values from non-finite ones of ``data``
+    (nilearn replaces NaN and inf by zeros without telling): a bool array shaped like its
+    output, or None if ``data`` is all finite. Scans ``data`` in blocks of volumes."""
     if data.dtype.kind not in "fc":
-        return 0
+        return None
     if data.ndim >= 4:
         step = max(1, 2 ** 24 // max(1, int(np.prod(data.shape[:3]))))
         clean = all(np.isfinite(data[..., i:i + step]).all() for i in range(0, data.shape[-1], step))
     else:
         clean = bool(np.isfinite(data).all())
     if clean:
-        return 0
+        return None
     import nibabel as nib
 
-    hits = masker.transform(nib.Nifti1Image((~np.isfinite(data)).astype(np.float32), affine))
-    return int(np.count_nonzero(hits))
+    return masker.transform(nib.Nifti1Image((~np.isfinite(data)).astype(np.float32), affine)) > 0
 
 
 def load_repeats(paths: list[str | Path], **kwargs: Any) -> np.ndarray:
@@ -368,36 +380,94 @@ def load_experiment(
     mask: str | Path | None = None,
     tr: float = 1.49,
 ) -> Any:
-    """Assemble an :class:`~brain.dataset.EncodingData` from user files.
+    """Assemble an :class:`~brain.dataset.EncodingData` from user files, checking everything
+    before any fitting.
 
     ``bold``: one training BOLD file per subject. ``test_bold``: per subject, a list of
-    repeat files or one file of (n_repeats, n_trs, n_voxels). ``features``:
-    {space: {"train": file, "test": file, "group": optional HDF5 group}} per-layer files
-    (same layers in both).
-    ``runs``: ``.npy`` run labels (n_train,). ``labels``: ``.npy`` integer region labels
-    (n_voxels,) or, for NIfTI data, a label image; named by ``region_names``. ``vertices``: ``.npy`` fsaverage5 indices for
-    surface maps. ``mask``: for NIfTI BOLD. Sizes that differ between files raise a
-    ValueError naming the files.
+    repeat files, or one file: (n_repeats, n_trs, n_voxels), or (n_trs, n_voxels) / a 4-D
+    NIfTI for a single presentation (then ``bold_test`` has a repeat axis of 1 and
+    ``EncodingData.n_repeats == 1``: no split-half noise ceiling). Every subject needs the
+    same number of presentations. ``features``: {space: {"train": file, "test": file,
+    "group": optional HDF5 group}} per-layer files (same layers, and the same width per
+    layer, in both). ``runs``: ``.npy`` integer run labels (n_train,) (whole-number floats
+    are accepted; strings and fractions are not). ``labels``: ``.npy`` integer region labels
+    (n_voxels,) or, for NIfTI data, a label image; named by ``region_names``. ``vertices``:
+    ``.npy`` fsaverage5 indices for surface maps. ``mask``: for NIfTI BOLD.
+
+    Voxels with NaN or infinite values are set to 0 for that subject (train and test) and,
+    like constant (e.g. all-zero) voxels, counted in ``EncodingData.notes`` and flagged in
+    ``EncodingData.bad_voxels``; a subject with no usable voxel is an error. Any other
+    problem raises a ValueError naming the files.
     """
-    from brain.dataset import EncodingData
+    from brain.dataset import EncodingData, unusable_voxels
 
     bold, test_bold = _as_list(bold), _as_list(test_bold)
     if not bold or len(bold) != len(test_bold):
         raise ValueError(f"need one training and one test entry per subject, got {len(bold)} and "
                          f"{len(test_bold)}")
-    train = np.stack(_same_shape([load_bold(p, mask=mask) for p in bold], "training BOLD", bold))
+    train = np.stack(_same_shape([load_bold(p, mask=mask, keep_nonfinite=True) for p in bold],
+                                 "training BOLD", bold))
+    test = _load_test_bold(test_bold, mask)
+    n_train, n_test, n_vox = train.shape[1], test.shape[2], train.shape[2]
+    if test.shape[3] != n_vox:
+        raise ValueError(f"test BOLD {test_bold[0]} has {test.shape[3]} voxels, training BOLD {bold[0]} "
+                         f"has {n_vox}")
+    f_train, f_test = _load_feature_spaces(features, n_train, n_test, bold[0], _as_list(test_bold[0])[0])
+    region = np.zeros(n_vox, int) if labels is None else _load_labels(labels, mask)
+    if region.shape != (n_vox,):
+        raise ValueError(f"{labels}: {region.size} region labels for {n_vox} voxels of {bold[0]}")
+    names = tuple(region_names) if region_names else tuple(
+        ["all"] if labels is None else [f"region_{i}" for i in range(int(region.max()) + 1)])
+    if region.size and (region.min() < 0 or region.max() >= len(names)):
+        raise ValueError(f"{labels}: region labels span {region.min()}..{region.max()} but {len(names)} "
+                         f"names are given")
+    run_labels = None if runs is None else _load_vector(runs, "run labels", "biuf", integer=True)
+    if run_labels is not None and run_labels.shape != (n_train,):
+        raise ValueError(f"{runs}: {run_labels.size} run labels for {n_train} training TRs of {bold[0]}")
+    vertex_ids = None if vertices is None else _load_vector(vertices, "vertex indices", "biuf", integer=True)
+    if vertex_ids is not None:
+        if vertex_ids.shape != (n_vox,):
+            raise ValueError(f"{vertices}: {vertex_ids.size} vertex indices for {n_vox} voxels of {bold[0]}")
+        if vertex_ids.size and (vertex_ids.min() < 0 or vertex_ids.max() >= N_FSAVERAGE5_VERTICES):
+            raise ValueError(f"{vertices}: vertex indices span {vertex_ids.min()}..{vertex_ids.max()}; "
+                             f"fsaverage5 has 0..{N_FSAVERAGE5_VERTICES - 1}")
+    notes = _bad_voxel_notes(train, test, bold, test_bold, unusable_voxels)
+    if test.shape[1] == 1:
+        notes.append("test BOLD: one presentation per subject, so no split-half noise ceiling")
+    return EncodingData(
+        features_train=f_train, features_test=f_test, bold_train=train, runs=run_labels,
+        bold_test=test, region=region, region_names=names, spaces=tuple(features),
+        vertices=vertex_ids, tr=float(tr), mask=None if mask is None else str(existing_file(mask)),
+        notes=tuple(notes),
+    )
+
+
+def _load_test_bold(test_bold: list[Any], mask: str | Path | None) -> np.ndarray:
+    """(n_subjects, n_repeats, n_test, n_vox) float32 (NaN kept); ValueError naming the files
+    when subjects differ in repeats, TRs or voxels."""
     tests = []
     for subject, entry in enumerate(test_bold):
         files = _as_list(entry)
         if not files:
             raise ValueError(f"test_bold of subject {subject}: no files given")
-        tests.append(load_bold(files[0], mask=mask, repeats=True) if len(files) == 1
-                     else load_repeats(files, mask=mask))
-    test = np.stack(_same_shape(tests, "test BOLD", test_bold))
-    n_train, n_test, n_vox = train.shape[1], test.shape[2], train.shape[2]
-    if test.shape[3] != n_vox:
-        raise ValueError(f"test BOLD {test_bold[0]} has {test.shape[3]} voxels, training BOLD {bold[0]} "
-                         f"has {n_vox}")
+        if len(files) > 1:
+            tests.append(load_repeats(files, mask=mask, keep_nonfinite=True))
+            continue
+        arr = _read_bold(files[0], mask, BOLD_KEY, keep_nonfinite=True)
+        if np.ndim(arr) == 2:  # a single presentation
+            arr = np.asarray(arr)[None]
+        tests.append(_check_bold(arr, Path(files[0]), repeats=True, keep_nonfinite=True))
+    reps = [t.shape[0] for t in tests]
+    if len(set(reps)) != 1:
+        raise ValueError("test BOLD: subjects have different numbers of test presentations: "
+                         + ", ".join(f"{e}: {n}" for e, n in zip(test_bold, reps)))
+    return np.stack(_same_shape(tests, "test BOLD", test_bold))
+
+
+def _load_feature_spaces(features: Any, n_train: int, n_test: int, train_src: Any,
+                         test_src: Any) -> tuple[dict[str, list[np.ndarray]], dict[str, list[np.ndarray]]]:
+    """{space: [per-layer train features]}, {space: [per-layer test features]}, checked against
+    the BOLD TRs and each other (same layers, same width per layer)."""
     if not features or not isinstance(features, Mapping):
         raise ValueError("no feature spaces given (features: {space: {train: ..., test: ...}})")
     f_train, f_test = {}, {}
@@ -414,36 +484,38 @@ def load_experiment(
         if list(tr_layers) != list(te_layers):
             raise ValueError(f"{space}: train layers {list(tr_layers)} ({paths['train']}) differ from test "
                              f"layers {list(te_layers)} ({paths['test']})")
-        for split, layers, n, source in (("train", tr_layers, n_train, bold[0]),
-                                         ("test", te_layers, n_test, _as_list(test_bold[0])[0])):
+        for name in tr_layers:
+            if tr_layers[name].shape[1] != te_layers[name].shape[1]:
+                raise ValueError(f"{paths['test']}: layer {name!r} ({space} test) has {te_layers[name].shape[1]} "
+                                 f"features but {tr_layers[name].shape[1]} in the train file {paths['train']}")
+        for split, layers, n, source in (("train", tr_layers, n_train, train_src),
+                                         ("test", te_layers, n_test, test_src)):
             rows = next(iter(layers.values())).shape[0]
             if rows != n:
                 raise ValueError(f"{paths[split]}: {rows} feature rows ({space} {split}) but the {split} "
                                  f"BOLD ({source}) has {n} TRs")
         f_train[space], f_test[space] = list(tr_layers.values()), list(te_layers.values())
-    region = np.zeros(n_vox, int) if labels is None else _load_labels(labels, mask)
-    if region.shape != (n_vox,):
-        raise ValueError(f"{labels}: {region.size} region labels for {n_vox} voxels of {bold[0]}")
-    names = tuple(region_names) if region_names else tuple(
-        ["all"] if labels is None else [f"region_{i}" for i in range(int(region.max()) + 1)])
-    if region.size and (region.min() < 0 or region.max() >= len(names)):
-        raise ValueError(f"{labels}: region labels span {region.min()}..{region.max()} but {len(names)} "
-                         f"names are given")
-    run_labels = None if runs is None else _load_vector(runs, "run labels", "biufUS")
-    if run_labels is not None and run_labels.shape != (n_train,):
-        raise ValueError(f"{runs}: {run_labels.size} run labels for {n_train} training TRs of {bold[0]}")
-    vertex_ids = None if vertices is None else _load_vector(vertices, "vertex indices", "biuf", integer=True)
-    if vertex_ids is not None:
-        if vertex_ids.shape != (n_vox,):
-            raise ValueError(f"{vertices}: {vertex_ids.size} vertex indices for {n_vox} voxels of {bold[0]}")
-        if vertex_ids.size and (vertex_ids.min() < 0 or vertex_ids.max() >= N_FSAVERAGE5_VERTICES):
-            raise ValueError(f"{vertices}: vertex indices span {vertex_ids.min()}..{vertex_ids.max()}; "
-                             f"fsaverage5 has 0..{N_FSAVERAGE5_VERTICES - 1}")
-    return EncodingData(
-        features_train=f_train, features_test=f_test, bold_train=train, runs=run_labels,
-        bold_test=test, region=region, region_names=names, spaces=tuple(features),
-        vertices=vertex_ids, tr=float(tr), mask=None if mask is None else str(existing_file(mask)),
-    )
+    return f_train, f_test
+
+
+def _bad_voxel_notes(train: np.ndarray, test: np.ndarray, bold: list[Any], test_bold: list[Any],
+                     unusable: Any) -> list[str]:
+    """Set voxels with non-finite values to 0 in place (per subject, train and test) and
+    describe them and the constant voxels; ValueError if a subject has no usable voxel."""
+    notes = []
+    for s in range(train.shape[0]):
+        nonfinite = ~np.isfinite(train[s]).all(axis=0) | ~np.isfinite(test[s]).all(axis=(0, 1))
+        train[s][:, nonfinite] = 0.0
+        test[s][..., nonfinite] = 0.0
+        bad = unusable(train[s:s + 1], test[s:s + 1])[0]
+        if bad.all():
+            raise ValueError(f"subject {s} ({bold[s]}, {test_bold[s]}): no usable voxel; all "
+                             f"{bad.size} are constant or hold NaN or infinite values")
+        if bad.any():
+            notes.append(f"subject {s} ({bold[s]}, {test_bold[s]}): {int(nonfinite.sum())} voxels with NaN or "
+                         f"infinite values (set to 0) and {int((bad & ~nonfinite).sum())} constant voxels "
+                         f"(e.g. all zero), of {bad.size}: flagged in bad_voxels")
+    return notes
 
 
 def _load_vector(path: str | Path, what: str, kinds: str, integer: bool = False) -> np.ndarray:
@@ -464,13 +536,15 @@ def _load_vector(path: str | Path, what: str, kinds: str, integer: bool = False)
     if arr.ndim != 1:
         raise ValueError(f"{p}: {what} must be one-dimensional, got shape {arr.shape}")
     if arr.dtype.kind not in kinds:
-        raise ValueError(f"{p}: {what} have dtype {arr.dtype}; expected "
-                         f"{'integers' if integer else 'numbers or strings'}")
+        found = f"e.g. {arr.reshape(-1)[:3].tolist()!r}" if arr.size and arr.dtype.kind in "USb" else ""
+        raise ValueError(f"{p}: {what} must be {'integers' if integer else 'numbers or strings'}; "
+                         f"found dtype {arr.dtype} {found}".rstrip())
     if arr.dtype.kind == "f":
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"{p}: {what} contain {int(np.sum(~np.isfinite(arr)))} NaN or infinite values")
         if integer and not np.all(arr == np.round(arr)):
-            raise ValueError(f"{p}: {what} must be whole numbers, got e.g. {arr[arr != np.round(arr)][0]}")
+            raise ValueError(f"{p}: {what} must be integers (whole numbers), found "
+                             f"{int(np.sum(arr != np.round(arr)))} with a fraction, e.g. {arr[arr != np.round(arr)][0]}")
     if integer:
         if arr.dtype.kind in "uf" and arr.size and np.abs(arr.astype(np.float64)).max() >= 2 ** 62:
             raise ValueError(f"{p}: {what} are too large, up to {np.abs(arr.astype(np.float64)).max():.3g}")

@@ -3,15 +3,18 @@
 A latent stimulus (fast "sensory" and slow "semantic" components) feeds a stack of model
 layers per feature space (early layers mostly sensory, deep layers mostly semantic; the
 semantic components are shared by the spaces). Vertices of named regions on fsaverage5
-respond to one chosen layer of one space through an SPM haemodynamic response, with a
-known explained-variance fraction; the rest is Gaussian noise. The response is the SPM HRF
-sampled at the lags ``hrf_lags`` (default 1-5 TRs, the encoder's default FIR delays). The same stimulus is shown
-to several subjects (same voxel weights, independent noise); the test segment is viewed
-``n_repeats`` times. Everything needed to check recovery is returned with the data.
+respond to one chosen layer of one space through an SPM haemodynamic response sampled at
+the lags ``hrf_lags`` (default 1-5 TRs). Each subject's response is a shared part plus a
+subject-specific part (same layer, the subject's own weights). A single presentation is
+``sqrt(ev) * response + sqrt(1 - ev) * noise`` with AR(1) noise (``noise_phi``) and a
+per-voxel explained variance ``ev`` drawn from ``ev_range`` (default 0.05-0.15, as in real
+naturalistic data); one region ("noise") has no signal at all. The test segment is viewed
+``n_repeats`` times (1 allowed). Everything needed to check recovery is returned with the data.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,13 +28,14 @@ N_FSAVERAGE5 = 10242  # vertices per hemisphere
 class Region:
     """A planted region: ``seed`` (x, y, z) in mm on the left pial surface (mirrored to the
     right hemisphere), driven by ``space`` at normalised ``depth`` in [0, 1] (0 = first
-    layer), explained variance ``ev``; ``space=None`` makes a noise-only region."""
+    layer); ``ev`` the explained variance of its voxels, or None to draw each voxel's from
+    ``SyntheticConfig.ev_range``; ``space=None`` makes a region with no signal at all."""
 
     name: str
     seed: tuple[float, float, float]
     space: str | None
     depth: float = 0.0
-    ev: float = 0.3
+    ev: float | None = None
 
 
 DEFAULT_REGIONS: tuple[Region, ...] = (
@@ -40,13 +44,20 @@ DEFAULT_REGIONS: tuple[Region, ...] = (
     Region("AC", (-52.0, -20.0, 6.0), "audio", 0.0),
     Region("AG", (-46.0, -64.0, 34.0), "video", 1.0),
     Region("IFG", (-50.0, 20.0, 10.0), "audio", 1.0),
-    Region("PCC", (-6.0, -52.0, 28.0), None),
+    Region("noise", (-6.0, -52.0, 28.0), None),  # posterior cingulate: pure noise
 )
 
 
 @dataclass(frozen=True)
 class SyntheticConfig:
-    """Sizes of the synthetic experiment. TR in s."""
+    """Sizes and noise of the synthetic experiment. TR in s.
+
+    ``noise_phi``: lag-1 autocorrelation of the AR(1) noise (each run and each test
+    presentation starts afresh). ``ev_range``: (low, high) of the uniform draw of each signal
+    voxel's explained variance: the fraction of a single presentation's variance that is the
+    subject's true response. ``subject_share``: fraction of that response shared by all
+    subjects; the rest is subject-specific (same space and layer, the subject's own weights).
+    """
 
     n_subjects: int = 3
     n_runs: int = 4
@@ -61,13 +72,28 @@ class SyntheticConfig:
     hrf_lags: tuple[int, ...] = (1, 2, 3, 4, 5)
     spaces: tuple[str, ...] = ("video", "audio")
     regions: tuple[Region, ...] = field(default=DEFAULT_REGIONS)
+    noise_phi: float = 0.6
+    ev_range: tuple[float, float] = (0.05, 0.15)
+    subject_share: float = 0.7
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.noise_phi < 1:
+            raise ValueError(f"noise_phi must be in [0, 1), got {self.noise_phi}")
+        lo, hi = self.ev_range
+        if not 0 < lo <= hi < 1:
+            raise ValueError(f"ev_range must satisfy 0 < low <= high < 1, got {self.ev_range}")
+        if not 0 <= self.subject_share <= 1:
+            raise ValueError(f"subject_share must be in [0, 1], got {self.subject_share}")
+        if self.n_repeats < 1 or self.n_subjects < 1:
+            raise ValueError(f"need n_repeats >= 1 and n_subjects >= 1, got {self.n_repeats}, {self.n_subjects}")
 
 
 @dataclass(frozen=True, kw_only=True)
 class SyntheticData(EncodingData):
-    """An :class:`EncodingData` plus the planted truth: signal_test (n_test, n_vox) the
-    noiseless test response; true_space (n_vox,) index into spaces or -1; true_layer
-    (n_vox,) or -1; ev (n_vox,) explained variance; theoretical_r (n_vox,): r of a
+    """An :class:`EncodingData` plus the planted truth: signal_test (n_subjects, n_test, n_vox)
+    each subject's noiseless test response (unit variance over all TRs; 0 where there is no
+    signal); true_space (n_vox,) index into spaces or -1; true_layer (n_vox,) or -1; ev
+    (n_vox,) explained variance of a single presentation; theoretical_r (n_vox,): r of a
     perfect model on the repeat-averaged test data."""
 
     signal_test: np.ndarray
@@ -87,6 +113,19 @@ def _ar1(rng: np.random.Generator, n: int, k: int, phi: float) -> np.ndarray:
     return x
 
 
+def ar1_noise(rng: np.random.Generator, shape: tuple[int, ...], phi: float) -> np.ndarray:
+    """Stationary unit-variance AR(1) noise along axis -2 of ``shape`` (..., n_trs, n_vox):
+    x[0] ~ N(0, 1), x[t] = phi x[t - 1] + sqrt(1 - phi^2) e[t]."""
+    from scipy.signal import lfilter
+
+    e = rng.standard_normal(shape)
+    if phi == 0:
+        return e
+    b0 = np.sqrt(1 - phi**2)
+    e[..., 0, :] /= b0  # so that x[0] = e[0]
+    return lfilter([b0], [1.0, -phi], e, axis=-2)
+
+
 def _layers(rng: np.random.Generator, sensory: np.ndarray, semantic: np.ndarray,
             cfg: SyntheticConfig) -> list[np.ndarray]:
     """Layer features (n_trs, n_features): depth d mixes (1 - d) sensory + d semantic."""
@@ -100,18 +139,25 @@ def _layers(rng: np.random.Generator, sensory: np.ndarray, semantic: np.ndarray,
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def _pial_coordinates() -> dict[str, np.ndarray]:
+    """fsaverage5 pial vertex coordinates (mm) per hemisphere (read once per process)."""
+    from nilearn.datasets import load_fsaverage
+
+    parts = load_fsaverage("fsaverage5")["pial"].parts
+    return {hemi: np.asarray(parts[hemi].coordinates) for hemi in ("left", "right")}
+
+
 def region_vertices(cfg: SyntheticConfig) -> tuple[np.ndarray, np.ndarray]:
     """fsaverage5 vertex indices (n_vox,) and region index (n_vox,): for each region the
     ``vertices_per_region`` pial vertices nearest its seed, half per hemisphere."""
-    from nilearn.datasets import load_fsaverage
-
-    pial = load_fsaverage("fsaverage5")["pial"].parts
+    pial = _pial_coordinates()
     per_hemi = max(cfg.vertices_per_region // 2, 1)
     vertices, labels, taken = [], [], set()
     for r, region in enumerate(cfg.regions):
         for h, (hemi, sign) in enumerate((("left", 1.0), ("right", -1.0))):
             seed = np.array(region.seed) * np.array([sign, 1.0, 1.0])
-            dist = np.linalg.norm(pial[hemi].coordinates - seed, axis=1)
+            dist = np.linalg.norm(pial[hemi] - seed, axis=1)
             chosen = [i + h * N_FSAVERAGE5 for i in np.argsort(dist)]
             chosen = [i for i in chosen if i not in taken][:per_hemi]
             taken.update(chosen)
@@ -128,8 +174,6 @@ def make_synthetic(cfg: SyntheticConfig | None = None, seed: int = 0,
     model's features of a stimulus from ``task=features``) used instead of the generated
     layers of that space, so the planted responses are driven by them; each needs
     ``n_runs * trs_per_run + n_test_trs`` rows (training TRs first)."""
-    from nilearn.glm.first_level import spm_hrf
-
     cfg = cfg or SyntheticConfig()
     rng = np.random.default_rng(seed)
     n_train, n_test = cfg.n_runs * cfg.trs_per_run, cfg.n_test_trs
@@ -157,34 +201,59 @@ def make_synthetic(cfg: SyntheticConfig | None = None, seed: int = 0,
     true_layer = np.array([-1 if cfg.regions[r].space is None
                            else int(round(cfg.regions[r].depth * (_depth(cfg.regions[r].space) - 1)))
                            for r in region])
-    ev = np.array([cfg.regions[r].ev if cfg.regions[r].space else 0.0 for r in region])
+    lo, hi = cfg.ev_range
+    drawn = rng.uniform(lo, hi, n_vox)
+    ev = np.array([0.0 if cfg.regions[r].space is None else
+                   drawn[v] if cfg.regions[r].ev is None else cfg.regions[r].ev
+                   for v, r in enumerate(region)])
+    signal = _planted_signal(rng, feats, true_space, true_layer, cfg, n_all)  # (n_sub, n_all, n_vox)
 
-    # The SPM response at the FIR model's lags (TRs) only, so the planted model is exactly
-    # representable by an encoder with those delays and theoretical_r is attainable.
-    full = spm_hrf(cfg.tr, oversampling=1)
-    hrf = np.zeros(max(cfg.hrf_lags) + 1)
-    hrf[list(cfg.hrf_lags)] = full[list(cfg.hrf_lags)]
-    signal = np.zeros((n_all, n_vox))
-    for v in np.flatnonzero(true_space >= 0):
-        x = feats[cfg.spaces[true_space[v]]][true_layer[v]]
-        drive = x @ rng.standard_normal(x.shape[1])
-        s = np.convolve(drive, hrf)[:n_all]
-        signal[:, v] = (s - s.mean()) / s.std()
+    def noisy(sig: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        return np.sqrt(ev) * sig + np.sqrt(1 - ev) * ar1_noise(rng, shape, cfg.noise_phi)
 
-    def noisy(sig: np.ndarray) -> np.ndarray:
-        return np.sqrt(ev) * sig + np.sqrt(1 - ev) * rng.standard_normal(sig.shape)
-
-    bold_train = np.stack([noisy(signal[:n_train]) for _ in range(cfg.n_subjects)])
-    bold_test = np.stack([np.stack([noisy(signal[n_train:]) for _ in range(cfg.n_repeats)])
-                          for _ in range(cfg.n_subjects)])
-    noise_var = (1 - ev) / cfg.n_repeats
+    n_sub, n_rep = cfg.n_subjects, cfg.n_repeats
+    bold_train = np.stack([noisy(signal[s, :n_train].reshape(cfg.n_runs, cfg.trs_per_run, n_vox),
+                                 (cfg.n_runs, cfg.trs_per_run, n_vox)).reshape(n_train, n_vox)
+                           for s in range(n_sub)])
+    bold_test = np.stack([noisy(signal[s, n_train:], (n_rep, n_test, n_vox)) for s in range(n_sub)])
+    noise_var = (1 - ev) / n_rep
     theoretical_r = np.sqrt(ev / np.maximum(ev + noise_var, 1e-12))
     return SyntheticData(
         features_train={s: [f[:n_train] for f in feats[s]] for s in cfg.spaces},
         features_test={s: [f[n_train:] for f in feats[s]] for s in cfg.spaces},
         bold_train=bold_train.astype(np.float32), runs=np.repeat(np.arange(cfg.n_runs), cfg.trs_per_run),
-        bold_test=bold_test.astype(np.float32), signal_test=signal[n_train:].astype(np.float32),
+        bold_test=bold_test.astype(np.float32), signal_test=signal[:, n_train:].astype(np.float32),
         vertices=vertices, region=region, region_names=tuple(r.name for r in cfg.regions),
         spaces=tuple(cfg.spaces), true_space=true_space, true_layer=true_layer, ev=ev,
         theoretical_r=theoretical_r, tr=cfg.tr,
     )
+
+
+def _planted_signal(rng: np.random.Generator, feats: dict[str, list[np.ndarray]], true_space: np.ndarray,
+                    true_layer: np.ndarray, cfg: SyntheticConfig, n_all: int) -> np.ndarray:
+    """Each subject's noiseless response (n_subjects, n_all, n_vox), unit variance per signal
+    voxel, 0 elsewhere: ``sqrt(share) * shared + sqrt(1 - share) * own``, each a random
+    linear readout of the voxel's planted layer passed through the SPM HRF at ``hrf_lags``
+    (so the planted model is exactly representable by an encoder with those FIR delays)."""
+    from nilearn.glm.first_level import spm_hrf
+    from scipy.signal import lfilter
+
+    full = spm_hrf(cfg.tr, oversampling=1)
+    hrf = np.zeros(max(cfg.hrf_lags) + 1)
+    hrf[list(cfg.hrf_lags)] = full[list(cfg.hrf_lags)]
+    n_sub, n_vox = cfg.n_subjects, true_space.size
+    signal = np.zeros((n_sub, n_all, n_vox))
+
+    def unit(x: np.ndarray) -> np.ndarray:
+        return (x - x.mean(0)) / x.std(0)
+
+    for space_i, layer in sorted({(int(a), int(b)) for a, b in zip(true_space, true_layer) if a >= 0}):
+        vox = np.flatnonzero((true_space == space_i) & (true_layer == layer))
+        x = feats[cfg.spaces[space_i]][layer]  # (n_all, n_features)
+        readouts = [lfilter(hrf, [1.0], x @ rng.standard_normal((x.shape[1], vox.size)), axis=0)
+                    for _ in range(n_sub + 1)]  # the shared one, then each subject's own
+        shared = unit(readouts[0])
+        for s in range(n_sub):
+            mix = np.sqrt(cfg.subject_share) * shared + np.sqrt(1 - cfg.subject_share) * unit(readouts[s + 1])
+            signal[s][:, vox] = unit(mix)
+    return signal

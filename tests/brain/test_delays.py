@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from brain.delays import make_delays
+from brain.delays import delays_from_seconds, make_delays
 
 # Six TRs, two features: the second is ten times the first, so every cell is traceable.
 X = np.column_stack([np.arange(1.0, 7.0), 10 * np.arange(1.0, 7.0)])
@@ -99,3 +99,43 @@ def test_bad_inputs_raise_with_sizes() -> None:
         make_delays(X, [1], runs=[0, 0, 0, 1, 1])
     with pytest.raises(ValueError, match="integer labels"):
         make_delays(X, [1], runs=np.zeros(6))
+
+
+def test_delays_from_seconds_round_to_the_nearest_tr() -> None:
+    """Each requested delay maps to round(s / tr) (halves up); by default the gaps are filled."""
+    np.testing.assert_array_equal(delays_from_seconds([2, 4, 6, 8, 10], 1.49, contiguous=False), [1, 3, 4, 5, 7])
+    np.testing.assert_array_equal(delays_from_seconds([2, 4, 6, 8, 10], 1.49), np.arange(1, 8))
+    np.testing.assert_array_equal(delays_from_seconds([10, 2, 6], 2.0), [1, 2, 3, 4, 5])
+    np.testing.assert_array_equal(delays_from_seconds([3.0, 1.0], 2.0, contiguous=False), [1, 2])  # 0.5 and 1.5 up
+    np.testing.assert_array_equal(delays_from_seconds([0.4, 0.0], 1.0), [0])  # under half a TR: no delay
+    rng = np.random.default_rng(3)
+    for _ in range(50):  # against an independent rule: the nearest multiple of tr, computed in seconds
+        tr, secs = rng.uniform(0.5, 3.0), rng.uniform(0, 20, rng.integers(1, 6))
+        want = sorted({int(np.argmin(np.abs(np.arange(60) * tr - s))) for s in secs})
+        got = delays_from_seconds(secs, tr, contiguous=False)
+        assert got.dtype == np.int64 and got.tolist() == want
+        full = delays_from_seconds(secs, tr)
+        assert full.tolist() == list(range(want[0], want[-1] + 1))
+        assert np.all(np.abs(full[[0, -1]] * tr - [secs.min(), secs.max()]) <= tr / 2 + 1e-9)
+    make_delays(X, delays_from_seconds([2, 4], 1.49))  # usable as FIR delays
+
+
+@pytest.mark.parametrize(
+    ("delays_s", "tr", "match"),
+    [
+        ([], 1.49, "non-empty"),
+        ([[2, 4]], 1.49, "1-D"),
+        ([2, -1], 1.49, ">= 0"),
+        ([2, np.nan], 1.49, "finite"),
+        ([np.inf], 1.49, "finite"),
+        (["2s"], 1.49, "seconds"),
+        ([True], 1.49, "booleans"),
+        ([2, 4], 0.0, "tr must be"),
+        ([2, 4], -1.0, "tr must be"),
+        ([2, 4], np.nan, "tr must be"),
+        ([2, 4], "1.49", "tr must be"),
+    ],
+)
+def test_delays_from_seconds_rejects_bad_input(delays_s: list, tr: float, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        delays_from_seconds(delays_s, tr)

@@ -9,7 +9,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from brain.loaders import load_bold, load_features, load_repeats, resample_to_trs
+from brain.loaders import load_bold, load_experiment, load_features, load_repeats, resample_to_trs
 
 
 @pytest.fixture
@@ -111,3 +111,91 @@ def test_features_with_timestamps_are_binned(tmp_path: Path) -> None:
     # An empty bin is interpolated from its neighbours.
     filled = resample_to_trs(np.array([[0.0], [4.0]]), np.array([0.5, 4.5]), 2.0, 3)
     np.testing.assert_allclose(filled[:, 0], [0.0, 2.0, 4.0])
+
+
+def _experiment(d: Path, rng: np.random.Generator, n_rep: int = 2, runs: np.ndarray | None = None,
+                test_width: int = 3, n_sub: int = 2) -> dict:
+    """A consistent tiny experiment in ``d``: the keyword arguments of load_experiment."""
+    n_train, n_test, n_vox = 8, 5, 4
+    for s in range(n_sub):
+        np.save(d / f"bold{s}.npy", rng.standard_normal((n_train, n_vox)))
+        np.save(d / f"test{s}.npy", rng.standard_normal((n_rep, n_test, n_vox)))
+    np.savez(d / "video_train.npz", layer_00=rng.standard_normal((n_train, 3)),
+             layer_01=rng.standard_normal((n_train, 2)))
+    np.savez(d / "video_test.npz", layer_00=rng.standard_normal((n_test, test_width)),
+             layer_01=rng.standard_normal((n_test, 2)))
+    np.save(d / "runs.npy", np.repeat([0, 1], 4) if runs is None else runs)
+    return {"bold": [d / f"bold{s}.npy" for s in range(n_sub)], "test_bold": [d / f"test{s}.npy" for s in range(n_sub)],
+            "features": {"video": {"train": d / "video_train.npz", "test": d / "video_test.npz"}},
+            "runs": d / "runs.npy"}
+
+
+def test_experiment_loads_and_records_repeats(tmp_path: Path, rng: np.random.Generator) -> None:
+    data = load_experiment(**_experiment(tmp_path, rng))
+    assert data.bold_test.shape == (2, 2, 5, 4) and data.n_repeats == 2
+    assert data.runs.dtype == np.int64 and data.runs.tolist() == [0] * 4 + [1] * 4
+    assert not data.bad_voxels.any() and data.notes == ()
+    np.testing.assert_array_equal(data.bold_train[1], np.load(tmp_path / "bold1.npy").astype(np.float32))
+
+
+@pytest.mark.parametrize(("runs", "match"), [
+    (np.array(["run-1"] * 4 + ["run-2"] * 4), r"runs.npy: run labels must be integers; found dtype <U5 e.g. \['run-1'"),
+    (np.array([0.0, 0, 0, 0.5, 1, 1, 1, 1]), r"runs.npy: run labels must be integers .*1 with a fraction, e.g. 0.5"),
+    (np.array([b"a"] * 8), r"runs.npy: run labels must be integers; found dtype \|S1"),
+])
+def test_run_labels_must_be_integers(tmp_path: Path, rng: np.random.Generator, runs: np.ndarray, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        load_experiment(**_experiment(tmp_path, rng, runs=runs))
+    # whole-number floats are integers
+    assert load_experiment(**_experiment(tmp_path, rng, runs=np.repeat([0.0, 1.0], 4))).runs.dtype == np.int64
+
+
+def test_train_and_test_feature_widths_must_match(tmp_path: Path, rng: np.random.Generator) -> None:
+    with pytest.raises(ValueError, match=r"video_test.npz: layer 'layer_00' \(video test\) has 5 features but 3 "
+                                         r"in the train file .*video_train.npz"):
+        load_experiment(**_experiment(tmp_path, rng, test_width=5))
+
+
+def test_single_test_presentation_is_allowed(tmp_path: Path, rng: np.random.Generator) -> None:
+    """No repeated viewings: a 2-D test file, a 3-D file of one repeat, or a one-file list."""
+    kw = _experiment(tmp_path, rng, n_rep=1)
+    np.save(tmp_path / "flat0.npy", np.load(tmp_path / "test0.npy")[0])
+    for test_bold in (kw["test_bold"], [tmp_path / "flat0.npy", [kw["test_bold"][1]]]):
+        data = load_experiment(**{**kw, "test_bold": test_bold})
+        assert data.bold_test.shape == (2, 1, 5, 4) and data.n_repeats == 1
+        np.testing.assert_array_equal(data.bold_test[0, 0], np.load(tmp_path / "flat0.npy").astype(np.float32))
+        assert any("no split-half noise ceiling" in n for n in data.notes)
+
+
+def test_subjects_must_have_the_same_number_of_repeats(tmp_path: Path, rng: np.random.Generator) -> None:
+    kw = _experiment(tmp_path, rng)
+    np.save(tmp_path / "test1.npy", rng.standard_normal((3, 5, 4)))
+    with pytest.raises(ValueError, match=r"different numbers of test presentations: .*test0.npy: 2, .*test1.npy: 3"):
+        load_experiment(**kw)
+    np.save(tmp_path / "test1.npy", rng.standard_normal((5, 4)))  # one presentation beside two
+    with pytest.raises(ValueError, match=r"test0.npy: 2, .*test1.npy: 1"):
+        load_experiment(**kw)
+
+
+def test_nan_and_constant_voxels_are_counted_not_fatal(tmp_path: Path, rng: np.random.Generator) -> None:
+    kw = _experiment(tmp_path, rng)
+    train = np.load(tmp_path / "bold0.npy")
+    train[:, 1] = np.nan  # a voxel outside this subject's field of view
+    train[2, 3] = np.inf
+    train[:, 0] = 0.0  # an all-zero voxel
+    np.save(tmp_path / "bold0.npy", train)
+    test = np.load(tmp_path / "test1.npy")
+    test[1, :, 2] = 5.0  # constant in one repeat of subject 1
+    np.save(tmp_path / "test1.npy", test)
+    data = load_experiment(**kw)
+    np.testing.assert_array_equal(data.bad_voxels, [[True, True, False, True], [False, False, True, False]])
+    assert np.isfinite(data.bold_train).all() and np.isfinite(data.bold_test).all()
+    np.testing.assert_array_equal(data.bold_train[0][:, [1, 3]], 0)  # set to 0 in train and test
+    np.testing.assert_array_equal(data.bold_test[0][..., [1, 3]], 0)
+    np.testing.assert_array_equal(data.bold_train[0][:, 2], train[:, 2].astype(np.float32))  # the rest kept
+    assert len(data.notes) == 2
+    assert "bold0.npy" in data.notes[0] and "2 voxels with NaN or infinite values (set to 0) and 1 constant" in data.notes[0]
+    assert "test1.npy" in data.notes[1] and "0 voxels with NaN" in data.notes[1] and "1 constant" in data.notes[1]
+    np.save(tmp_path / "bold1.npy", np.full((8, 4), np.nan))
+    with pytest.raises(ValueError, match=r"subject 1 \(.*bold1.npy.*\): no usable voxel"):
+        load_experiment(**kw)

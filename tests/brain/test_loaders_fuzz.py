@@ -464,26 +464,29 @@ def test_label_images(values: np.ndarray) -> None:
             assert not isinstance(result, Exception) and result.shape == (18,)
 
 
-PARTS = ("bold1", "test0", "test1", "feat_train", "feat_test", "runs", "labels", "vertices", "repeat")
+PARTS = ("bold1", "test0", "test1", "feat_train", "feat_test", "runs", "labels", "vertices", "repeat", "reps",
+         "width")
 
 
 @fuzz(40)
 @given(deltas=st.fixed_dictionaries({k: st.sampled_from([0, 0, 0, 0, 1, -1]) for k in PARTS}),
        vertex_max=st.sampled_from([20483, 20483, 20484, -1]), runs_nan=st.integers(0, 7))
 def test_experiment_with_mismatched_files(deltas: dict[str, int], vertex_max: int, runs_nan: int) -> None:
-    """Sizes that disagree between files fail with a message naming a disagreeing file."""
+    """Sizes that disagree between files fail with a message naming a disagreeing file
+    (``reps``: subject 0's number of test presentations; ``width``: a test layer's width)."""
     n_train, n_test, n_vox, n_rep = 6, 4, 5, 2
     rng = np.random.default_rng(0)
     with folder_with_sibling() as tmp:
         d = Path(tmp)
         np.save(d / "bold0.npy", rng.standard_normal((n_train, n_vox)))
         np.save(d / "bold1.npy", rng.standard_normal((n_train + deltas["bold1"], n_vox)))
-        np.save(d / "test0.npy", rng.standard_normal((n_rep, n_test + deltas["test0"], n_vox)))
+        np.save(d / "test0.npy", rng.standard_normal((n_rep + deltas["reps"], n_test + deltas["test0"], n_vox)))
         for r in range(2):
             np.save(d / f"test1_rep{r}.npy",  # test1: voxels of both repeats, repeat: rows of one
                     rng.standard_normal((n_test + (deltas["repeat"] if r else 0), n_vox + deltas["test1"])))
         np.savez(d / "video_train.npz", layer_00=rng.standard_normal((n_train + deltas["feat_train"], 3)))
-        np.savez(d / "video_test.npz", layer_00=rng.standard_normal((n_test + deltas["feat_test"], 3)))
+        np.savez(d / "video_test.npz", layer_00=rng.standard_normal((n_test + deltas["feat_test"],
+                                                                     3 + deltas["width"])))
         runs = (np.arange(n_train + deltas["runs"]) // 3).astype(float)
         if runs_nan == 0:
             runs[0] = np.nan
@@ -506,7 +509,8 @@ def test_experiment_with_mismatched_files(deltas: dict[str, int], vertex_max: in
         assert isinstance(result, Exception), f"mismatched files accepted: {bad}"
         named = {"bold1": ["bold1"], "test0": ["test0", "test1"], "test1": ["test1", "test0"],
                  "repeat": ["test1_rep"], "feat_train": ["video_train"], "feat_test": ["video_test"],
-                 "runs": ["runs"], "labels": ["labels"], "vertices": ["vertices"]}
+                 "runs": ["runs"], "labels": ["labels"], "vertices": ["vertices"], "reps": ["test0", "test1"],
+                 "width": ["video_test", "video_train"]}
         assert any(n in str(result) for k in bad for n in named[k]), f"no disagreeing file named: {result}"
 
 
