@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from brain.layers import best_layer, region_curves, region_means, variance_partition
+import warnings
+
+from brain.layers import (
+    best_layer,
+    best_layer_alignment,
+    best_layer_depth,
+    region_curves,
+    region_means,
+    variance_partition,
+)
 
 
 def test_best_layer_and_depth() -> None:
@@ -47,10 +56,42 @@ def test_variance_partition_on_planted_components(rng: np.random.Generator) -> N
 
 
 def test_best_layer_alignment_by_hand() -> None:
-    from brain.layers import best_layer_alignment
-
-    # 1 subject, 2 layers, 4 voxels in regions a (0, 1) and b (2, 3); voxel 3 below the ceiling cut
+    """The layer comes from the selection scores, not from the test r."""
+    # 1 subject, 2 layers, 4 voxels in regions a (0, 1) and b (2, 3); voxel 3 not kept
     r = np.array([[[0.2, 0.1, 0.3, 0.9], [0.1, 0.4, 0.6, 0.9]]])
-    ceiling = np.array([[0.5, 0.8, 0.6, 0.01]])
-    got = best_layer_alignment(r, ceiling, np.array([0, 0, 1, 1]), ("a", "b"), min_ceiling=0.05)
-    np.testing.assert_allclose(got, [[(0.2 / 0.5 + 0.4 / 0.8) / 2, 0.6 / 0.6]])
+    select = np.array([[[0.5, 0.5, 0.1, 0.0], [0.1, 0.1, 0.2, 0.0]]])  # layers 0, 0, 1, -
+    ceiling = np.array([[0.5, 0.8, 0.6, 0.5]])
+    keep = np.array([[True, True, True, False]])
+    got = best_layer_alignment(r, select, ceiling, keep, np.array([0, 0, 1, 1]), ("a", "b"))
+    np.testing.assert_allclose(got, [[(0.2 / 0.5 + 0.1 / 0.8) / 2, 0.6 / 0.6]])
+
+
+def test_best_layer_alignment_over_noise_is_near_zero() -> None:
+    """Chance test r, selection independent of it: the mean normalised alignment is ~0,
+    where the max over layers of test r was biased upward."""
+    rng = np.random.default_rng(3)
+    r = rng.normal(0, 0.05, size=(2, 6, 3000))
+    select = rng.normal(size=(2, 6, 3000))
+    ceiling = np.full((2, 3000), 0.5)
+    labels = np.repeat([0, 1, 2], 1000)
+    got = best_layer_alignment(r, select, ceiling, np.ones(3000, bool), labels, ("a", "b", "c"))
+    assert np.all(np.abs(got) < 0.02)
+    assert np.mean(r.max(axis=1)) / 0.5 > 0.1  # the old max-over-test-r statistic
+
+
+def test_empty_and_unkept_regions_are_nan_without_warnings() -> None:
+    r = np.full((1, 3, 4), 0.2)
+    select = np.random.default_rng(0).normal(size=(1, 3, 4))
+    keep = np.array([True, True, False, False])
+    labels = np.array([0, 0, 1, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = best_layer_alignment(r, select, np.full((1, 4), 0.5), keep, labels, ("a", "b", "c"))
+        depth = best_layer_depth(select, keep, labels, ("a", "b", "c"))
+        means = region_means(np.full(4, np.nan), labels, ("a", "b", "c"))
+    np.testing.assert_allclose(got[0, 0], 0.4)
+    assert np.isnan(got[0, 1]) and np.isnan(got[0, 2])
+    assert 0.0 <= depth[0, 0] <= 1.0 and np.all(np.isnan(depth[0, 1:]))
+    assert all(np.isnan(v) for v in means.values())
+    idx, d = best_layer(select[0], keep)
+    assert idx.tolist()[2:] == [-1, -1] and np.all(np.isnan(d[2:]))
