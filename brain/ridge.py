@@ -30,12 +30,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from brain.delays import check_delays, make_delays
-from brain.scoring import pearson_r, r2_score
+from brain.scoring import neg_mse, pearson_r, r2_score
 
 Method = Literal["auto", "primal", "dual"]
 Folds = list[tuple[np.ndarray, np.ndarray]]
-SCORERS: dict[str, Callable[[Any, Any], Any]] = {"r": pearson_r, "r2": r2_score}
+SCORERS: dict[str, Callable[[Any, Any], Any]] = {"r": pearson_r, "r2": r2_score, "neg_mse": neg_mse}
 MIN_TEST_TRS = 3  # a held-out block shorter than this gives no usable correlation
+TIE_SLOPE = 1e-10  # himalaya's tie-break: + TIE_SLOPE * log(alpha) favours the larger alpha
 
 
 class Spectral(NamedTuple):
@@ -225,14 +226,14 @@ def ridge_cv_scores(
     X (n_trs, n_features), Y (n_trs, n_voxels), alphas (n_alphas,) > 0. Folds from
     ``cv_folds(n_trs, cv, runs)``; each training set is decomposed once, and voxels go
     through in chunks of ``voxel_batch`` (a numpy ``Y`` stays on the host, so only one chunk
-    is ever copied). The score (``"r"``: Pearson r, ``"r2"``) is averaged over folds,
-    ignoring folds where it is NaN (held-out voxel constant). The data are not re-centred
+    is ever copied). The score (``"r2"``, ``"r"``: Pearson r, ``"neg_mse"``: himalaya's
+    default ``l2_neg_loss``) is averaged over folds in float64, as himalaya does, ignoring
+    folds where it is NaN (held-out block constant; himalaya scores such a fold R² 0). The data are not re-centred
     per fold: centre X and Y beforehand, or give ``offset`` (n_voxels,) to subtract from Y.
     """
     X = _as_float(X)
     _check_solver_inputs(X, Y)  # shapes only: Y may stay a numpy array
-    if score not in SCORERS:
-        raise ValueError(f"score must be one of {sorted(SCORERS)}, got {score!r}")
+    check_score(score, "score")
     if voxel_batch < 1:
         raise ValueError(f"voxel_batch must be >= 1, got {voxel_batch}")
     scorer = SCORERS[score]
@@ -283,11 +284,42 @@ def precision_scope(dtype: np.dtype) -> contextlib.AbstractContextManager[Any]:
     return jax.enable_x64(True) if dtype == np.float64 else contextlib.nullcontext()
 
 
-def best_alphas_from_scores(scores: np.ndarray, alphas: np.ndarray) -> np.ndarray:
-    """Alpha with the highest score per voxel (n_voxels,); NaN where every score is NaN."""
+def check_score(score: str, name: str = "score_cv") -> str:
+    """``score`` if it names a CV score (``SCORERS``), else a ``ValueError`` listing them."""
+    if score not in SCORERS:
+        raise ValueError(f"{name} must be one of {sorted(SCORERS)}, got {score!r}")
+    return score
+
+
+def select_alphas(scores: np.ndarray, alphas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Best alpha per voxel from mean CV scores (n_alphas, n_voxels), as himalaya picks it.
+
+    Each score gets ``TIE_SLOPE * log(alpha)`` added (in float64) before the argmax, so
+    alphas whose scores tie (to ~1e-10) go to the larger one. Returns the index into
+    ``alphas`` (n_voxels,), -1 where every score is NaN, and the chosen mean score (n_voxels,)
+    without the slope, NaN there.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
     undefined = np.all(np.isnan(scores), axis=0)
-    best = alphas[np.argmax(np.where(np.isnan(scores), -np.inf, scores), axis=0)]
-    return np.where(undefined, np.nan, best)
+    tilted = scores + TIE_SLOPE * np.log(np.asarray(alphas, dtype=np.float64))[:, None]
+    index = np.argmax(np.where(np.isnan(scores), -np.inf, tilted), axis=0)
+    best = np.take_along_axis(scores, index[None], axis=0)[0]
+    return np.where(undefined, -1, index), np.where(undefined, np.nan, best)
+
+
+def best_alphas_from_scores(scores: np.ndarray, alphas: np.ndarray) -> np.ndarray:
+    """Alpha with the highest score per voxel (n_voxels,), ties to the larger alpha
+    (``select_alphas``); NaN where every score is NaN."""
+    index, _ = select_alphas(scores, alphas)
+    return np.where(index < 0, np.nan, np.asarray(alphas, dtype=np.float64)[index])
+
+
+def grid_edges(best: np.ndarray, alphas: np.ndarray) -> dict[str, int]:
+    """How many scored voxels chose the grid's ends: ``n_at_min``, ``n_at_max`` and
+    ``n_voxels`` (voxels with a chosen alpha, the NaN ones left out). ``best`` (n_voxels,)."""
+    best = best[~np.isnan(best)]
+    return {"n_at_min": int(np.sum(best == alphas[0])), "n_at_max": int(np.sum(best == alphas[-1])),
+            "n_voxels": int(best.size)}
 
 
 def warn_constant(constant: np.ndarray, where: str) -> None:
@@ -300,11 +332,12 @@ def warn_constant(constant: np.ndarray, where: str) -> None:
         )
 
 
-def warn_grid_edges(best: np.ndarray, alphas: np.ndarray) -> None:
-    n_low, n_high = int(np.sum(best == alphas[0])), int(np.sum(best == alphas[-1]))
+def warn_grid_edges(edges: dict[str, int], alphas: np.ndarray) -> None:
+    """Warn when voxels chose an end of the grid; ``edges`` from ``grid_edges``."""
+    n_low, n_high = edges["n_at_min"], edges["n_at_max"]
     if alphas.size > 1 and n_low + n_high > 0:
         warnings.warn(
-            f"{n_low} of {best.size} scored voxels chose the smallest alpha ({alphas[0]:g}) and "
+            f"{n_low} of {edges['n_voxels']} scored voxels chose the smallest alpha ({alphas[0]:g}) and "
             f"{n_high} the largest ({alphas[-1]:g}) of the grid; widen the grid if many do",
             UserWarning,
             stacklevel=3,
@@ -317,10 +350,15 @@ class RidgeEncoder:
     ``fit(X, Y, runs)``: z-score the features (training mean/std; with ``zscore=False``
     only centre them), stack FIR ``delays`` (TRs, never crossing runs), centre ``Y``, score
     every alpha per voxel by CV (``cv`` contiguous blocks, or leave-one-run-out when
-    ``runs`` is given; ``score_cv`` ``"r"`` = mean Pearson r over folds, or ``"r2"``), and
-    refit on all TRs with each voxel's best alpha.
+    ``runs`` is given), and refit on all TRs with each voxel's best alpha. ``score_cv`` is
+    the CV score averaged over folds: ``"r2"`` (default; scale-aware, so a noise voxel
+    prefers a large alpha), ``"r"`` (Pearson r, blind to the prediction's scale) or
+    ``"neg_mse"`` (himalaya's default ``l2_neg_loss``). Ties go to the larger alpha, as in
+    himalaya (``select_alphas``). (Not ``score=``: that would hide the ``score`` method.)
 
-    Fitted: ``alphas_`` (n_alphas,) sorted grid, ``cv_scores_`` (n_alphas, n_voxels),
+    Fitted: ``alphas_`` (n_alphas,) sorted grid, ``cv_score_grid_`` (n_alphas, n_voxels)
+    every mean CV score, ``cv_scores_`` (n_voxels,) the one at each voxel's chosen alpha,
+    ``alpha_edges_`` (``grid_edges``: voxels at the grid's smallest / largest alpha),
     ``best_alphas_`` (n_voxels,) (NaN for constant voxels), ``coef_``
     (n_features * n_delays, n_voxels) on standardised delayed features (delay-major),
     ``intercept_`` (n_voxels,), ``feature_mean_``, ``feature_scale_`` (n_features,).
@@ -334,7 +372,7 @@ class RidgeEncoder:
         cv: int = 5,
         voxel_batch: int = 4096,
         dtype: str = "float32",
-        score_cv: str = "r",
+        score_cv: str = "r2",
         zscore: bool = True,
     ) -> None:
         self.delays = delays
@@ -362,8 +400,7 @@ class RidgeEncoder:
         """Fit on X (n_trs, n_features), Y (n_trs, n_voxels), optional runs (n_trs,) labels."""
         X = self._check("X", X)
         Y = self._check("Y", Y, X.shape[0])
-        if self.score_cv not in SCORERS:
-            raise ValueError(f"score_cv must be one of {sorted(SCORERS)}, got {self.score_cv!r}")
+        check_score(self.score_cv)
         check_delays(self.delays)
         cv_folds(X.shape[0], self.cv, runs)  # fail on bad folds before any heavy work
         self.alphas_ = check_alphas(self.alphas)
@@ -385,15 +422,17 @@ class RidgeEncoder:
                 score=self.score_cv,
                 offset=self.intercept_,
             )
-            self.cv_scores_ = np.where(constant, np.nan, np.asarray(scores))
-            self.best_alphas_ = best_alphas_from_scores(self.cv_scores_, self.alphas_)
-            undefined = np.isnan(self.best_alphas_)
+            self.cv_score_grid_ = np.where(constant, np.nan, np.asarray(scores))
+            index, self.cv_scores_ = select_alphas(self.cv_score_grid_, self.alphas_)
+            undefined = index < 0
+            self.best_alphas_ = np.where(undefined, np.nan, self.alphas_[index])
             refit_alphas = np.where(undefined, self.alphas_[-1], self.best_alphas_)
             coef = ridge_weights(design, Y, refit_alphas, voxel_batch=self.voxel_batch, offset=self.intercept_)
         coef[:, undefined] = 0.0
         self.coef_ = coef.astype(Y.dtype, copy=False)
         warn_constant(constant, "the training data")
-        warn_grid_edges(self.best_alphas_[~undefined], self.alphas_)
+        self.alpha_edges_ = grid_edges(self.best_alphas_, self.alphas_)
+        warn_grid_edges(self.alpha_edges_, self.alphas_)
         return self
 
     def predict(self, X: Any, runs: Any = None) -> np.ndarray:

@@ -85,8 +85,17 @@ def test_chunked_weights_and_scores_from_host_memory(x64: None, rng: np.random.G
     np.testing.assert_allclose(got, ridge_cv_scores(X, Y - offset, ALPHAS, cv=3, voxel_batch=7), rtol=1e-10)
 
 
-def brute_force_cv(X: np.ndarray, Y: np.ndarray, alphas: np.ndarray, tests: list) -> np.ndarray:
-    """Mean held-out Pearson r (n_alphas, n_voxels), one voxel, alpha and fold at a time."""
+def held_out_r(pred: np.ndarray, y: np.ndarray) -> float:
+    return np.corrcoef(pred, y)[0, 1]
+
+
+def held_out_r2(pred: np.ndarray, y: np.ndarray) -> float:
+    return 1 - np.sum((y - pred) ** 2) / np.sum((y - y.mean()) ** 2)
+
+
+def brute_force_cv(X: np.ndarray, Y: np.ndarray, alphas: np.ndarray, tests: list,
+                   metric=held_out_r) -> np.ndarray:
+    """Mean held-out score (n_alphas, n_voxels), one voxel, alpha and fold at a time."""
     scores = np.zeros((len(alphas), Y.shape[1]))
     for v in range(Y.shape[1]):
         for i, alpha in enumerate(alphas):
@@ -94,7 +103,7 @@ def brute_force_cv(X: np.ndarray, Y: np.ndarray, alphas: np.ndarray, tests: list
             for test in tests:
                 train = np.setdiff1d(np.arange(len(X)), test)
                 w = closed_form(X[train], Y[train, v], alpha)
-                rs.append(np.corrcoef(X[test] @ w, Y[test, v])[0, 1])
+                rs.append(metric(X[test] @ w, Y[test, v]))
             scores[i, v] = np.mean(rs)
     return scores
 
@@ -111,19 +120,22 @@ def test_cv_scores_match_brute_force(x64: None, rng: np.random.Generator) -> Non
     np.testing.assert_allclose(ridge_cv_scores(X, Y, ALPHAS, runs=runs), expected, rtol=1e-8)
 
 
-def test_encoder_alpha_selection_matches_brute_force(rng: np.random.Generator) -> None:
+@pytest.mark.parametrize("score", ["r", "r2"])
+def test_encoder_alpha_selection_matches_brute_force(rng: np.random.Generator, score: str) -> None:
     X, Y = data(rng, 40, 6, 6)
     Y *= rng.uniform(0.5, 2, 6)
     Y += rng.standard_normal(Y.shape) * np.array([0.3, 1, 3, 10, 30, 100])
     alphas = np.logspace(-1, 4, 6)
-    model = RidgeEncoder(delays=[0], alphas=alphas, cv=4, dtype="float64")
+    model = RidgeEncoder(delays=[0], alphas=alphas, cv=4, dtype="float64", score_cv=score)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # edge warnings are tested below
         model.fit(X, Y)
     Xz, Yc = (X - X.mean(0)) / X.std(0), Y - Y.mean(0)
-    expected = brute_force_cv(Xz, Yc, alphas, np.array_split(np.arange(40), 4))
-    np.testing.assert_allclose(model.cv_scores_, expected, rtol=1e-8)
+    metric = {"r": held_out_r, "r2": held_out_r2}[score]
+    expected = brute_force_cv(Xz, Yc, alphas, np.array_split(np.arange(40), 4), metric)
+    np.testing.assert_allclose(model.cv_score_grid_, expected, rtol=1e-8)
     np.testing.assert_array_equal(model.best_alphas_, alphas[expected.argmax(0)])
+    np.testing.assert_allclose(model.cv_scores_, expected.max(0), rtol=1e-8)
     refit = [closed_form(Xz, Yc[:, v], a) for v, a in enumerate(model.best_alphas_)]
     np.testing.assert_allclose(model.coef_, np.column_stack(refit), rtol=1e-8, atol=1e-10)
 
@@ -203,7 +215,8 @@ def test_constant_voxels_warn_and_score_nan(rng: np.random.Generator) -> None:
     Y[:, [1, 3]] = 0.1
     with pytest.warns(UserWarning, match="2 of 5 voxels have constant responses"):
         model = RidgeEncoder(delays=[0, 1], cv=3).fit(X, Y)
-    assert np.isnan(model.cv_scores_[:, [1, 3]]).all()
+    assert np.isnan(model.cv_score_grid_[:, [1, 3]]).all() and np.isnan(model.cv_scores_[[1, 3]]).all()
+    assert model.alpha_edges_["n_voxels"] == 3
     assert np.isnan(model.best_alphas_[[1, 3]]).all()
     assert np.isfinite(model.best_alphas_[[0, 2, 4]]).all()
     np.testing.assert_array_equal(model.coef_[:, [1, 3]], 0.0)
@@ -236,7 +249,7 @@ def test_bad_inputs_raise_with_sizes(rng: np.random.Generator) -> None:
         RidgeEncoder(delays=[25], cv=3).fit(X, Y)
     with pytest.raises(ValueError, match="alphas must be finite and > 0"):
         RidgeEncoder(alphas=[-1.0, 1.0]).fit(X, Y)
-    with pytest.raises(ValueError, match="score_cv"):
+    with pytest.raises(ValueError, match=r"score_cv must be one of \['neg_mse', 'r', 'r2'\], got 'mse'"):
         RidgeEncoder(score_cv="mse").fit(X, Y)
     with pytest.raises(RuntimeError, match="not fitted"):
         model.predict(X)
@@ -247,3 +260,111 @@ def test_bad_inputs_raise_with_sizes(rng: np.random.Generator) -> None:
         model.predict(X[:, :2])
     with pytest.raises(ValueError, match=r"need X .* got X \(20, 3\) and Y \(19, 2\)"):
         ridge_path(X, Y[:19], X, ALPHAS)
+
+
+def himalaya_ridge_cv(X: np.ndarray, Y: np.ndarray, alphas: np.ndarray, n_folds: int,
+                      score_func=None):
+    """himalaya RidgeCV (numpy backend, no intercept) on the same contiguous folds as ours:
+    ``KFold(n_folds)`` unshuffled splits like ``np.array_split``."""
+    himalaya = pytest.importorskip("himalaya", reason="himalaya is not installed (test extra)")
+    from himalaya.backend import get_backend, set_backend
+    from himalaya.ridge import RidgeCV
+    from sklearn.model_selection import KFold
+
+    assert all(np.array_equal(t, b) for (_, t), b in
+               zip(KFold(n_folds).split(X), np.array_split(np.arange(len(X)), n_folds), strict=True))
+    previous = get_backend().name
+    set_backend("numpy")
+    try:
+        params = None if score_func is None else {"score_func": score_func}
+        model = RidgeCV(alphas=alphas, cv=KFold(n_folds), fit_intercept=False, solver_params=params)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.fit(X, Y)
+    finally:
+        set_backend(previous)
+    assert himalaya.__version__
+    return model
+
+
+def planted_and_noise(rng: np.random.Generator, n: int = 120, p: int = 8, v: int = 12):
+    """X (n, p); Y (n, 2v): v voxels with signal at a spread of noise levels, v pure noise."""
+    X = rng.standard_normal((n, p))
+    signal = X @ rng.standard_normal((p, v)) * np.logspace(0, -1.5, v)
+    return X, np.hstack([signal + rng.standard_normal((n, v)), rng.standard_normal((n, v))])
+
+
+@pytest.mark.parametrize("score", ["r2", "neg_mse"])
+def test_r2_and_mse_selection_match_himalaya_ridge_cv(rng: np.random.Generator, score: str) -> None:
+    """score_cv="r2" is himalaya's RidgeCV with score_func=r2_score; "neg_mse" is its default
+    (l2_neg_loss): same alpha per voxel, weights and CV score at the chosen alpha."""
+    pytest.importorskip("himalaya", reason="himalaya is not installed (test extra)")
+    from himalaya.scoring import r2_score as him_r2
+
+    X, Y = planted_and_noise(rng)
+    alphas = np.logspace(-2, 5, 15)
+    model = RidgeEncoder(delays=[0], alphas=alphas, cv=5, dtype="float64", score_cv=score)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, Y)
+    Xz, Yc = (X - X.mean(0)) / X.std(0), Y - Y.mean(0)
+    theirs = himalaya_ridge_cv(Xz, Yc, alphas, 5, him_r2 if score == "r2" else None)
+    np.testing.assert_allclose(model.best_alphas_, theirs.best_alphas_, rtol=1e-12)  # exp(-log(a))
+    assert len(np.unique(model.best_alphas_)) > 3  # the data exercise several alphas
+    np.testing.assert_allclose(model.coef_, theirs.coef_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(model.predict(X) - Y.mean(0), theirs.predict(Xz), rtol=1e-9, atol=1e-12)
+    # himalaya's cv_scores_ carry the 1e-10 * log(alpha) tie-break slope
+    np.testing.assert_allclose(model.cv_scores_, theirs.cv_scores_, atol=1e-8)
+
+
+def test_ties_go_to_the_larger_alpha_as_in_himalaya(rng: np.random.Generator) -> None:
+    """Penalties so large that every prediction is ~0: the CV scores of the alphas agree to
+    ~1e-13 and the raw argmax would pick the smallest alpha for many voxels; himalaya's
+    1e-10 * log(alpha) slope sends them all to the largest, and so do we."""
+    X, Y = planted_and_noise(rng)
+    alphas = np.array([1e14, 1e15, 1e16])
+    model = RidgeEncoder(delays=[0], alphas=alphas, cv=5, dtype="float64")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, Y)
+    assert np.ptp(model.cv_score_grid_, axis=0).max() < 1e-11
+    assert np.sum(model.cv_score_grid_.argmax(0) == 0) >= 3  # a raw argmax would differ
+    np.testing.assert_array_equal(model.best_alphas_, 1e16)
+    assert model.alpha_edges_ == {"n_at_min": 0, "n_at_max": 24, "n_voxels": 24}
+    pytest.importorskip("himalaya", reason="himalaya is not installed (test extra)")
+    from himalaya.scoring import r2_score as him_r2
+
+    Xz, Yc = (X - X.mean(0)) / X.std(0), Y - Y.mean(0)
+    np.testing.assert_allclose(himalaya_ridge_cv(Xz, Yc, alphas, 5, him_r2).best_alphas_, 1e16, rtol=1e-12)
+
+
+def test_r2_selection_keeps_noise_voxels_near_zero_test_r2(rng: np.random.Generator) -> None:
+    """Pure white-noise Y: Pearson r ignores the prediction's scale, so many voxels pick the
+    smallest alpha and overfit (negative test R²); R² selection avoids the grid minimum and
+    keeps the test R² near 0."""
+    n, p, v = 200, 20, 200
+    X, Y = rng.standard_normal((2 * n, p)), rng.standard_normal((2 * n, v))
+    alphas = np.logspace(-2, 7, 20)
+    fits = {}
+    for score in ("r2", "r"):
+        model = RidgeEncoder(delays=[0], alphas=alphas, cv=5, dtype="float64", score_cv=score)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.fit(X[:n], Y[:n])
+        test_r2 = 1 - ((Y[n:] - model.predict(X[n:])) ** 2).sum(0) / ((Y[n:] - Y[n:].mean(0)) ** 2).sum(0)
+        fits[score] = (model.alpha_edges_, test_r2)
+    (edges_r2, r2_r2), (edges_r, r2_r) = fits["r2"], fits["r"]
+    assert edges_r["n_at_min"] > 0.2 * v and edges_r2["n_at_min"] < 0.05 * v, (edges_r, edges_r2)
+    assert np.median(r2_r2) > -0.02 and np.median(r2_r2) > np.median(r2_r) + 0.01
+    assert r2_r2.min() > r2_r.min()
+
+
+def test_alpha_edges_count_noise_voxels_at_a_too_small_grid(rng: np.random.Generator) -> None:
+    X = rng.standard_normal((90, 5))
+    Y = np.column_stack([X @ rng.standard_normal((5, 3)), rng.standard_normal((90, 6))])
+    model = RidgeEncoder(delays=[0], alphas=[1e-3, 1e-2, 1e-1], cv=3, dtype="float64")
+    with pytest.warns(UserWarning, match="6 the largest"):
+        model.fit(X, Y)
+    # noiseless voxels want no penalty; noise voxels want far more than 0.1
+    assert model.alpha_edges_ == {"n_at_min": 3, "n_at_max": 6, "n_voxels": 9}
+    assert isinstance(model.alpha_edges_["n_at_max"], int)

@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 from sklearn.metrics import r2_score as sk_r2
 
-from brain.scoring import pearson_r, r2_score
+from brain.scoring import neg_mse, pearson_r, r2_score, r2_score_split
 
 
 def _pair(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -58,3 +58,45 @@ def test_shape_mismatch_raises() -> None:
         pearson_r(np.zeros((10, 3)), np.zeros((10, 4)))
     with pytest.raises(ValueError, match="share a shape"):
         r2_score(np.zeros((2, 3, 4)), np.zeros((2, 3, 4)))
+
+
+def _split(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Centred Y_true (60, 5) and three correlated band predictions (3, 60, 5)."""
+    parts = rng.standard_normal((3, 60, 5)) * [[[1.0]], [[0.5]], [[0.2]]]
+    parts[1] += 0.3 * parts[0]  # correlated bands: the product measure has cross terms
+    Y_true = parts.sum(0) + rng.standard_normal((60, 5))
+    return Y_true - Y_true.mean(0), parts
+
+
+def test_r2_score_split_matches_himalaya_and_sums_to_joint(rng: np.random.Generator) -> None:
+    himalaya_scoring = pytest.importorskip("himalaya.scoring", reason="himalaya is not installed")
+    Y_true, parts = _split(rng)
+    split = r2_score_split(Y_true, parts)
+    assert split.shape == (3, 5)
+    np.testing.assert_allclose(split, himalaya_scoring.r2_score_split(Y_true, parts), rtol=1e-12)
+    # himalaya's property: the parts add up to the joint model's R²
+    np.testing.assert_allclose(split.sum(0), r2_score(Y_true, parts.sum(0)), rtol=1e-12)
+    np.testing.assert_allclose(neg_mse(Y_true, parts[0]), himalaya_scoring.l2_neg_loss(Y_true, parts[0]))
+
+
+def test_r2_score_split_gives_zero_to_a_silent_band(rng: np.random.Generator) -> None:
+    Y_true, parts = _split(rng)
+    parts[2] = 0.0
+    parts[0, :, 3] = parts[1, :, 3] = 0.0  # voxel 3: no band predicts anything
+    split = r2_score_split(Y_true, parts)
+    np.testing.assert_array_equal(split[2], 0.0)
+    np.testing.assert_array_equal(split[:, 3], 0.0)
+    assert np.all(split[0, [0, 1, 2, 4]] > 0.1)
+
+
+def test_r2_score_split_checks_centring_shapes_and_jax(rng: np.random.Generator) -> None:
+    Y_true, parts = _split(rng)
+    with pytest.raises(ValueError, match="zero-mean"):
+        r2_score_split(Y_true + 1.0, parts)
+    with pytest.raises(ValueError, match=r"\(60, 5\) and \(3, 60, 4\)"):
+        r2_score_split(Y_true, parts[..., :4])
+    Y_true[:, 1] = 0.0
+    split = r2_score_split(Y_true, parts)
+    assert np.isnan(split[:, 1]).all() and np.isfinite(np.delete(split, 1, axis=1)).all()
+    got = jax.jit(r2_score_split)(jnp.asarray(Y_true, jnp.float32), jnp.asarray(parts, jnp.float32))
+    np.testing.assert_allclose(got, split, rtol=1e-4, atol=1e-5, equal_nan=True)
