@@ -45,8 +45,11 @@ def closed_loop(model: Any, params: Any, env: FunctionalArmEnv, state0: ArmState
                 lesion: str = "none", steps: int | None = None,
                 plant_outputs: Callable[[ArmState], dict[str, jax.Array]] | None = None) -> Trajectory:
     """Run ``model`` on a batch of environments ``state0`` (leading axis B) for ``steps``
-    control steps (default: the episode length). ``plant_outputs`` (one env state -> named
-    arrays) is applied after every step and kept in ``Trajectory.plant``."""
+    control steps (default: the episode length). ``plant_outputs`` (env states -> named
+    arrays, broadcasting over leading axes) is applied to the state after every step and
+    kept in ``Trajectory.plant``; it runs once on the stacked states of the whole episode,
+    after the time loop, so that a costly function of the state (MotorNet's muscle state)
+    and its gradient are not evaluated step by step inside the loop."""
     steps = env.cfg.episode_steps if steps is None else int(steps)
     batch = state0.obs.shape[:-1]
     if len(batch) != 1:
@@ -58,10 +61,10 @@ def closed_loop(model: Any, params: Any, env: FunctionalArmEnv, state0: ArmState
         s, k = c
         k, u, hid = model.apply(params, k, s.obs, lesion=lesion)
         s = step(s, u)
-        extra = jax.vmap(plant_outputs)(s) if plant_outputs is not None else {}
-        return (s, k), (s.hand, u, s.metrics["position_error"], hid, extra)
+        return (s, k), (s.hand, u, s.metrics["position_error"], hid, s if plant_outputs is not None else ())
 
-    _, (hand, u, err, hid, extra) = jax.lax.scan(body, (state0, carry0), None, length=steps)
+    _, (hand, u, err, hid, states) = jax.lax.scan(body, (state0, carry0), None, length=steps)
+    extra = plant_outputs(states) if plant_outputs is not None else {}  # (steps, B, ...)
     to_batch_major = lambda a: jnp.swapaxes(a, 0, 1)
     return Trajectory(hand=to_batch_major(hand), start=state0.hand, target=state0.target,
                       load=state0.load, excitation=to_batch_major(u),

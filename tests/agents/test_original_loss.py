@@ -73,3 +73,24 @@ def test_motornet_tf_arm_reproduces_kerass_plant_outputs(case: str) -> None:
         want = ref(case, f"out/{OUTPUT[n]}").reshape(np.asarray(got[n]).shape)
         scale = np.abs(want).max(axis=(0, 1), keepdims=True) + 1e-6
         np.testing.assert_allclose(np.asarray(got[n]) / scale, want / scale, atol=2e-4, err_msg=n)
+
+
+def test_closed_loop_plant_outputs_on_the_stacked_episode_equal_them_step_by_step() -> None:
+    """closed_loop evaluates the plant outputs once on the stacked states after the time loop;
+    they equal the outputs of each state taken step by step from the same episode."""
+    from agents.rollout import EpisodeSampler, closed_loop
+    from agents.variants import build_model, make_variant
+
+    sampler = EpisodeSampler(plant="motornet_tf", feedback_delay=0.0, episode_steps=12)
+    env = sampler.env
+    model = build_model(make_variant("bilateral_specialised_cc"), [5, 5], "mlp", 0, None, "glorot_uniform")
+    params = model.init(jax.random.PRNGKey(1), model.initial_carry((1,)), jnp.zeros((1, env.observation_size)))
+    state0 = sampler.states(jax.random.PRNGKey(2), 4, "hold")
+    traj = closed_loop(model, params, env, state0, plant_outputs=lambda s: keras_plant_outputs(env, s))
+    _, states = jax.vmap(env.rollout, in_axes=(0, 0))(state0, traj.excitation)  # (B, T, ...)
+    step_by_step = jax.vmap(jax.vmap(lambda s: keras_plant_outputs(env, s)))(states)
+    assert set(traj.plant) == set(BILATERAL)
+    for name in BILATERAL:
+        assert traj.plant[name].shape[:2] == (4, 12)
+        np.testing.assert_allclose(traj.plant[name], step_by_step[name], rtol=1e-5, atol=1e-6)
+    assert float(jnp.abs(traj.plant["muscle"][..., -1, :]).max()) > 1.0  # forces in N: not a trivial zero
