@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import tempfile
 import sys
+import tempfile
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -67,16 +68,20 @@ def test_two_devices_give_the_one_device_results(tmp_path: Path) -> None:
     assert len(devices) == 2
 
 
+def _fresh_python(code: str, setting: str, flags: str | None) -> str:
+    """stdout of ``code`` run with argument ``setting`` in a fresh Python whose XLA_FLAGS are
+    ``flags`` (None: unset)."""
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    if flags is not None:
+        env["XLA_FLAGS"] = flags
+    return subprocess.run([sys.executable, "-c", code, setting], capture_output=True, text=True, env=env,
+                          check=True).stdout.strip()
+
+
 def test_host_devices_are_split_before_jax_starts_and_never_over_the_users_flags() -> None:
     code = ("import os, sys; from experiments.runtime import split_host_devices; "
             "n = split_host_devices(sys.argv[1]); print(n, os.environ.get('XLA_FLAGS', ''))")
-
-    def run(setting: str, flags: str | None) -> str:
-        env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-        if flags is not None:
-            env["XLA_FLAGS"] = flags
-        return subprocess.run([sys.executable, "-c", code, setting], capture_output=True, text=True, env=env,
-                              check=True).stdout.strip()
+    run = partial(_fresh_python, code)
 
     cores = os.cpu_count() or 1
     assert run("auto", None) == (f"{cores} --xla_force_host_platform_device_count={cores}" if cores > 1 else "1")
@@ -88,13 +93,7 @@ def test_host_devices_are_split_before_jax_starts_and_never_over_the_users_flags
 def test_cpu_library_fusion_is_switched_off_before_jax_starts_and_never_over_the_users_flags() -> None:
     code = ("import os, sys; from experiments.runtime import set_cpu_library_fusion; "
             "on = set_cpu_library_fusion(sys.argv[1] == 'on'); print(on, os.environ.get('XLA_FLAGS', ''))")
-
-    def run(setting: str, flags: str | None) -> str:
-        env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-        if flags is not None:
-            env["XLA_FLAGS"] = flags
-        return subprocess.run([sys.executable, "-c", code, setting], capture_output=True, text=True, env=env,
-                              check=True).stdout.strip()
+    run = partial(_fresh_python, code)
 
     assert run("off", None) == "False --xla_cpu_experimental_ynn_fusion_type="
     assert run("on", None) == "True"
