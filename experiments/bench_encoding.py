@@ -202,7 +202,7 @@ def _bench_ours(data: dict[str, np.ndarray], alphas: np.ndarray, cv: int, repeat
     ``cv_scores`` (n_alphas, V) and ``pred`` (n_test, V).
     """
     enc, first, warm, caught = _timed_fits(
-        lambda: RidgeEncoder(delays=[0], alphas=alphas, cv=cv, zscore=ZSCORE),
+        lambda: RidgeEncoder(delays=[0], alphas=alphas, cv=cv, zscore=ZSCORE, score_cv="r"),
         data["X_train"], data["Y_train"], repeats)
     test_r = np.asarray(enc.score(data["X_test"], data["Y_test"]))
     return {
@@ -210,9 +210,9 @@ def _bench_ours(data: dict[str, np.ndarray], alphas: np.ndarray, cv: int, repeat
                      "voxel_batch": enc.voxel_batch, "dtype": enc.dtype},
         "first_call_s": first["median_s"], "warm": warm, "fit_s": warm["median_s"],
         "test_r": _r_stats(test_r), "alpha_counts": _alpha_counts(enc.best_alphas_, alphas),
-        "cv_score_range_over_alphas": _r_stats(np.ptp(enc.cv_scores_, axis=0)),
+        "cv_score_range_over_alphas": _r_stats(np.ptp(enc.cv_score_grid_, axis=0)),
         "warnings": sorted({str(w.message) for w in caught}),
-        "_arrays": {"test_r": test_r, "best_alphas": enc.best_alphas_, "cv_scores": enc.cv_scores_,
+        "_arrays": {"test_r": test_r, "best_alphas": enc.best_alphas_, "cv_scores": enc.cv_score_grid_,
                     "pred": enc.predict(data["X_test"])},
     }
 
@@ -369,7 +369,8 @@ def _bench_banded_ours(data: dict[str, Any], ratios: np.ndarray, alphas: np.ndar
     penalties, ``cv_scores`` (n_candidates, n_alphas, V), ``pred`` (n_test, V).
     """
     enc, first, warm, caught = _timed_fits(
-        lambda: BandedRidgeEncoder(delays=[0], alphas=alphas, ratios=ratios, cv=cv, zscore=ZSCORE),
+        lambda: BandedRidgeEncoder(delays=[0], alphas=alphas, ratios=ratios, cv=cv, zscore=ZSCORE,
+                                   score_cv="r"),
         data["Xs_train"], data["Y_train"], repeats)
     with warnings.catch_warnings(record=True) as scoring:
         warnings.simplefilter("always")
@@ -385,7 +386,7 @@ def _bench_banded_ours(data: dict[str, Any], ratios: np.ndarray, alphas: np.ndar
                                         minlength=n_candidates).tolist(),
         "chosen_log10_ratio": _ratio_by_group(enc.best_alphas_, data),
         "warnings": sorted({str(w.message) for w in caught}),
-        "_arrays": {"test_r": test_r, "penalties": enc.best_alphas_, "cv_scores": enc.cv_scores_,
+        "_arrays": {"test_r": test_r, "penalties": enc.best_alphas_, "cv_scores": enc.cv_score_grid_,
                     "pred": enc.predict(data["Xs_test"]), "candidates": enc.candidates_},
     }
 
