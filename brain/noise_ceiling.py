@@ -334,12 +334,30 @@ def _bootstrap_fits(
     return v0, tau0
 
 
+EXTRAPOLATIONS: tuple[str, ...] = ("exponential", "spearman_brown")
+
+
+def _triad_ceiling(corr: np.ndarray, target: int) -> np.ndarray:
+    """Attenuation-corrected ceiling of ``target``, (n_voxels,): with ``y_s = c_s signal +
+    noise`` every inter-subject r is ``c_s c_u``, so ``sum_{a<b} r_ta r_tb / sum_{a<b} r_ab
+    = c_t^2`` over pairs of the other subjects, whatever their noise levels. The signed
+    square root of the ratio, clipped to [-1, 1] (voxels without signal average ~0)."""
+    others = [s for s in range(corr.shape[0]) if s != target]
+    pairs = list(combinations(others, 2))
+    with np.errstate(all="ignore"):
+        ratio = (sum(corr[target, a] * corr[target, b] for a, b in pairs)
+                 / sum(corr[a, b] for a, b in pairs))
+        ratio = np.clip(ratio, -1.0, 1.0)
+        return np.sign(ratio) * np.sqrt(np.abs(ratio))
+
+
 def cross_subject_ceiling(
     Y_subjects: np.ndarray,
     n_bootstraps: int = 100,
     rng: np.random.Generator | None = None,
     tau_bounds: tuple[float, float] = (1e-2, 1e2),
     n_permutations: int = 1000,
+    extrapolation: str = "exponential",
 ) -> CrossSubjectCeiling:
     """Cross-subject noise ceiling, extrapolated over the number of subjects (Oota et al.).
 
@@ -359,8 +377,13 @@ def cross_subject_ceiling(
     the limit of the curve. The exponential is not the curve's true shape (that is
     ``sqrt(rho_1 rho_x)``, Spearman-Brown), so with few subjects and low SNR the asymptote
     falls short: about 0.83 of the truth at a single-subject reliability of 0.2 and 0.89 at
-    0.4 with 4 subjects, within 10 % from about 0.5 (see the tests). Conservative:
-    normalised scores come out high where the SNR is low.
+    0.4 with 4 subjects, within 10 % from about 0.5 (see the tests). Not conservative:
+    normalised scores come out too high where the SNR is low (see ``extrapolation``).
+
+    ``extrapolation="spearman_brown"`` replaces the exponential by the curve's own limit
+    (:func:`_triad_ceiling`: ``c_t^2 = sum r_ta r_tb / sum r_ab`` over pairs of other
+    subjects, exact in expectation for any noise levels, so it needs no fit and recovers low
+    ceilings; ``tau0`` is then NaN and ``curve`` is still the pool-size curve).
 
     ``pvalue`` (per target) is :func:`brain.stats.phase_randomisation_test` of the
     correlation between the target and the mean of all other subjects (skipped, NaN, when
@@ -368,6 +391,8 @@ def cross_subject_ceiling(
     Returns a :class:`CrossSubjectCeiling`.
     """
     y = _check_stack(Y_subjects, "Y_subjects", "subjects", minimum=3)
+    if extrapolation not in EXTRAPOLATIONS:
+        raise ValueError(f"extrapolation must be one of {list(EXTRAPOLATIONS)}, got {extrapolation!r}")
     if n_bootstraps < 1:
         raise ValueError(f"n_bootstraps must be >= 1, got {n_bootstraps}")
     rng = np.random.default_rng() if rng is None else rng
@@ -381,7 +406,10 @@ def cross_subject_ceiling(
         others = [s for s in range(n_subjects) if s != t]
         scores = [_pool_scores(corr, t, _draw_pools(others, int(x), n_bootstraps, rng)) for x in sizes]
         curve[t] = np.stack([s.mean(axis=0) for s in scores])
-        v0[t], tau0[t] = _bootstrap_fits(scores, n_bootstraps, rng, tau_bounds)
+        if extrapolation == "spearman_brown":
+            v0[t], tau0[t] = _triad_ceiling(corr, t), np.nan
+        else:
+            v0[t], tau0[t] = _bootstrap_fits(scores, n_bootstraps, rng, tau_bounds)
         if n_permutations > 0:
             pool = np.mean([zscore_columns(y[s]) for s in others], axis=0)
             ok = np.all(np.isfinite(pool), axis=0) & (np.ptp(y[t], axis=0) > 0)
