@@ -5,20 +5,26 @@ region analyses, loaders for user data and a synthetic experiment with planted t
 """
 
 from brain.banded import BandedRidgeEncoder, band_candidates
-from brain.delays import make_delays
+from brain.cleaning import clean_runs, trim_mask
+from brain.delays import delays_from_seconds, make_delays
 from brain.encoding import LayerScores, encode_layers, zscore_runs
-from brain.layers import best_layer, region_curves, region_means, variance_partition
+from brain.layers import (best_layer, best_layer_alignment, best_layer_depth, region_curves, region_means,
+                          variance_partition)
 from brain.loaders import load_bold, load_features, load_repeats
-from brain.noise_ceiling import cross_subject_ceiling, normalised_alignment, split_half_ceiling
+from brain.noise_ceiling import (cross_subject_ceiling, normalised_alignment, split_half_ceiling,
+                                 split_half_reliability)
 from brain.ridge import RidgeEncoder
-from brain.scoring import pearson_r, r2_score
-from brain.stats import block_permutation_test, fdr_bh, wilcoxon_across_subjects
+from brain.scoring import pearson_r, r2_score, r2_score_split
+from brain.stats import (block_permutation_test, fdr_bh, phase_randomisation_test, sign_flip_test,
+                         wilcoxon_across_subjects)
 from brain.synthetic import SyntheticConfig, make_synthetic
 
 __all__ = [
-    "BandedRidgeEncoder", "LayerScores", "band_candidates", "RidgeEncoder", "SyntheticConfig", "best_layer", "block_permutation_test",
-    "cross_subject_ceiling", "encode_layers", "fdr_bh", "load_bold", "load_features",
+    "BandedRidgeEncoder", "LayerScores", "band_candidates", "RidgeEncoder", "SyntheticConfig", "best_layer",
+    "best_layer_alignment", "best_layer_depth", "block_permutation_test", "clean_runs",
+    "cross_subject_ceiling", "delays_from_seconds", "encode_layers", "fdr_bh", "load_bold", "load_features",
     "load_repeats", "make_delays", "make_synthetic", "normalised_alignment", "pearson_r",
-    "r2_score", "region_curves", "region_means", "split_half_ceiling", "variance_partition",
+    "phase_randomisation_test", "r2_score", "r2_score_split", "region_curves", "region_means", "sign_flip_test",
+    "split_half_ceiling", "split_half_reliability", "trim_mask", "variance_partition",
     "wilcoxon_across_subjects", "zscore_runs",
 ]

@@ -21,13 +21,16 @@ from brain.scoring import pearson_r, r2_score
 class LayerScores:
     """Per-layer test scores of one subject and feature space.
 
-    r, r2, best_alphas: (n_layers, n_voxels); predictions: (n_layers, n_test, n_voxels).
+    r, r2, best_alphas: (n_layers, n_voxels); predictions: (n_layers, n_test, n_voxels);
+    cv_scores: (n_layers, n_voxels) mean training cross-validation score at each voxel's
+    chosen penalty (the encoder's ``score_cv``), the score to select layers by.
     """
 
     r: np.ndarray
     r2: np.ndarray
     best_alphas: np.ndarray
     predictions: np.ndarray
+    cv_scores: np.ndarray
 
 
 def zscore_runs(Y: np.ndarray, runs: np.ndarray | None = None) -> np.ndarray:
@@ -63,17 +66,20 @@ def encode_layers(
     if len(layers_train) != len(layers_test) or not layers_train:
         raise ValueError(f"need the same, non-zero number of train and test layers, got "
                          f"{len(layers_train)} and {len(layers_test)}")
-    r, r2, alphas, preds = [], [], [], []
+    r, r2, alphas, preds, cv = [], [], [], [], []
     for i, (x_tr, x_te) in enumerate(zip(layers_train, layers_test)):
         model = RidgeEncoder(**(encoder or {}))
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # edge/constant warnings: summarised by caller
+            # alpha-grid edge and constant-voxel warnings: the caller counts them from best_alphas
+            warnings.simplefilter("ignore", UserWarning)
             model.fit(x_tr, Y_train, runs=runs)
         pred = model.predict(x_te)
         r.append(np.asarray(pearson_r(Y_test, pred)))
         r2.append(np.asarray(r2_score(Y_test, pred)))
         alphas.append(model.best_alphas_)
+        cv.append(model.cv_scores_)
         preds.append(pred)
         if progress is not None:
             progress(i)
-    return LayerScores(np.stack(r), np.stack(r2), np.stack(alphas), np.stack(preds).astype(np.float32))
+    return LayerScores(np.stack(r), np.stack(r2), np.stack(alphas), np.stack(preds).astype(np.float32),
+                       np.stack(cv))

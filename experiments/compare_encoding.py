@@ -2,9 +2,10 @@
 paired Wilcoxon tests between runs with Benjamini-Hochberg FDR, and best-layer maps.
 
 Per subject and region, the normalised alignment is recomputed from each run's
-``encoding.npz`` exactly as ``experiments.encoding.summarise`` computes the model comparison:
-``r / ceiling`` per layer and voxel (voxels with ceiling >= the run's ``task.min_ceiling``),
-the best layer per voxel, then the mean over the region's voxels.
+``encoding.npz`` exactly as ``experiments.encoding_summary.summarise`` computes it: per kept
+voxel (the run's ``keep``: usable, significant ceiling >= ``task.min_ceiling``), the test r
+of the layer with the best training CV score over the run's ceiling, then the mean over the
+region's kept voxels.
 """
 
 from __future__ import annotations
@@ -57,11 +58,16 @@ class PairTests:
     rejected: np.ndarray
 
 
-def subject_alignment(r: np.ndarray, ceiling: np.ndarray, region: np.ndarray,
-                      region_names: tuple[str, ...], n_layers: int, min_ceiling: float) -> np.ndarray:
+def subject_alignment(r: np.ndarray, select: np.ndarray, ceiling: np.ndarray, keep: np.ndarray,
+                      region: np.ndarray, region_names: tuple[str, ...], n_layers: int, min_ceiling: float
+                      ) -> np.ndarray:
     """Best-layer normalised alignment per subject and region, (n_subjects, n_regions), of
-    one feature space whose ``r`` (n_subjects, layers, n_vox) is NaN-padded beyond ``n_layers``."""
-    return best_layer_alignment(np.asarray(r)[:, :n_layers], ceiling, region, region_names, min_ceiling)
+    one feature space whose ``r`` and selection scores ``select`` (training CV) (n_subjects,
+    layers, n_vox) are NaN-padded beyond ``n_layers``; ``keep`` (n_subjects, n_vox) the
+    voxels the run kept (see ``experiments.encoding_summary.keep_voxels``)."""
+    r, select = np.asarray(r)[:, :n_layers], np.asarray(select)[:, :n_layers]
+    return best_layer_alignment(r, select, np.nan_to_num(ceiling, nan=0.0), keep, region, region_names,
+                                min_ceiling)
 
 
 def best_layer_depth(r: np.ndarray, n_layers: int, min_r: float = DEPTH_MIN_R) -> np.ndarray:
@@ -87,7 +93,13 @@ def load_encoding(run: Run, label: str) -> EncodingResult:
         names = tuple(str(n) for n in z["region_names"])
         r, ceiling, region, n_layers = z["r"], z["ceiling"], z["region"], z["n_layers"]
         vertices = z["vertices"] if "vertices" in z.files and z["vertices"].size else None
-    alignment = {s: subject_alignment(r[i], ceiling, region, names, int(n_layers[i]), min_ceiling)
+        if "cv_score" not in z.files or "keep" not in z.files:
+            raise CompareError(f"{run.path}: encoding.npz from before layers were chosen by training CV "
+                               f"(no cv_score/keep); rerun it to compare")
+        select, keep = z["cv_score"], z["keep"]
+        if str(z["ceiling_kind"]) == "none":  # raw r: ceiling 1 everywhere it is kept
+            min_ceiling = 1e-12
+    alignment = {s: subject_alignment(r[i], select[i], ceiling, keep, region, names, int(n_layers[i]), min_ceiling)
                  for i, s in enumerate(spaces)}
     depth = {s: best_layer_depth(r[i], int(n_layers[i])) for i, s in enumerate(spaces)}
     return EncodingResult(label, spaces, names, alignment, depth, vertices)

@@ -1,6 +1,9 @@
 """Task ``encoding``: voxel-wise encoding of every layer of every feature space, with noise
 ceilings, permutation statistics, layer/region analyses and a brain-alignment report.
 
+This module loads and cleans the data and computes the per-voxel scores (resumable, in voxel
+chunks); :mod:`experiments.encoding_summary` turns them into statistics and metrics.
+
 Runs on the embedded synthetic experiment (planted ground truth on fsaverage5).
 """
 
@@ -16,16 +19,17 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from brain.banded import BandedRidgeEncoder
+from brain.cleaning import clean_runs, trim_mask
 from brain.dataset import EncodingData
-from brain.encoding import encode_layers, zscore_runs
-from brain.layers import best_layer, best_layer_alignment, region_curves, region_means, variance_partition
-from brain.loaders import load_experiment, load_features
-from brain.noise_ceiling import cross_subject_ceiling, normalised_alignment, split_half_ceiling
-from brain.scoring import r2_score
-from brain.stats import block_permutation_test, fdr_bh, wilcoxon_across_subjects
+from brain.delays import check_delays, delays_from_seconds
+from brain.encoding import encode_layers
+from brain.loaders import existing_file, load_experiment, load_features
+from brain.noise_ceiling import cross_subject_ceiling, split_half_reliability
+from brain.ridge import check_score
+from brain.stats import block_permutation_test, phase_randomisation_test
 from brain.synthetic import SyntheticConfig, make_synthetic
 from experiments.encoding_report import write_encoding_report
+from experiments.encoding_summary import choose_ceiling, keep_voxels, partition_variance, summarise
 from experiments.validate import differences
 
 log = logging.getLogger("callosum")
@@ -56,8 +60,10 @@ def load_data(cfg: DictConfig) -> EncodingData:
                           features={real.get("space", "audio"): [x[:n_all] for x in layers]})
 
 
-SCORE_KEYS = ("r", "r2", "best_alphas", "pvalues")
+SCORE_KEYS = ("r", "r2", "best_alphas", "pvalues", "cv_score")
+SPLIT_KEYS = ("reliability", "pvalue", "ceiling")  # a subject's split-half unit
 UNIT_SALT_CEILING = 10_000  # rng stream of a subject's split-half ceiling (spaces use their index)
+NULLS = ("phase", "block")
 
 
 def voxel_range(n_voxels: int, chunk: int, chunks: int) -> tuple[int, int]:
@@ -113,52 +119,117 @@ class UnitStore:
         write_npz(self.dir / f"{name}.npz", **arrays)
 
 
+def resolve_delays(t: DictConfig, tr: float) -> list[int]:
+    """FIR delays in TRs: ``task.delays`` (TRs) when given, else ``task.delays_s`` (s) rounded
+    to whole TRs at ``tr`` and made contiguous (:func:`brain.delays.delays_from_seconds`)."""
+    if t.get("delays") is not None:
+        return [int(d) for d in check_delays(list(t.delays))]
+    if t.get("delays_s") is None:
+        raise ValueError("give FIR delays: task.delays_s (seconds) or task.delays (TRs)")
+    return [int(d) for d in delays_from_seconds(list(t.delays_s), tr)]
+
+
+class Prepared:
+    """Cleaned, trimmed training and test data of one subject for a range of voxels.
+
+    ``task.clean`` (detrend, high_pass, standardize, trim, confounds per subject) is applied to
+    the training BOLD run by run and to every test presentation; ``trim`` drops the same TRs
+    of the features and run labels. The test response is the mean of the cleaned repeats."""
+
+    def __init__(self, data: EncodingData, cfg: DictConfig, voxels: tuple[int, int]):
+        t = cfg.task
+        self.data, self.sl = data, slice(*voxels)
+        c = OmegaConf.to_container(t.clean, resolve=True) if t.get("clean") else {}
+        self.opts = {"detrend": bool(c.get("detrend", True)), "high_pass": c.get("high_pass"),
+                     "standardize": c.get("standardize", "zscore_sample")}
+        self.trim = tuple(int(x) for x in (c.get("trim") or (0, 0)))
+        self.confounds = c.get("confounds")
+        n_sub, n_train = data.bold_train.shape[:2]
+        if self.confounds is not None and len(self.confounds) != n_sub:
+            raise ValueError(f"task.clean.confounds: one file per subject ({n_sub}), got {len(self.confounds)}")
+        self.train_keep = trim_mask(data.runs, *self.trim, n_trs=n_train)
+        self.test_keep = trim_mask(None, *self.trim, n_trs=data.bold_test.shape[2])
+        self.runs = None if data.runs is None else np.asarray(data.runs)[self.train_keep]
+        self.delays = resolve_delays(t, float(data.tr))
+        self.x_train = {sp: [x[self.train_keep] for x in data.features_train[sp]] for sp in data.spaces}
+        self.x_test = {sp: [x[self.test_keep] for x in data.features_test[sp]] for sp in data.spaces}
+
+    def _confounds(self, s: int) -> np.ndarray | None:
+        if self.confounds is None:
+            return None
+        conf = np.load(existing_file(self.confounds[s]))
+        if conf.shape[0] != self.data.bold_train.shape[1]:
+            raise ValueError(f"task.clean.confounds[{s}] ({self.confounds[s]}): {conf.shape[0]} rows, the "
+                             f"training BOLD has {self.data.bold_train.shape[1]} TRs")
+        return conf
+
+    def test_repeats(self, s: int) -> np.ndarray:
+        """Cleaned test presentations of subject ``s``: (n_repeats, n_test kept, n_vox in range)."""
+        return np.stack([clean_runs(rep[:, self.sl], None, self.data.tr, trim=self.trim, **self.opts)
+                         for rep in self.data.bold_test[s]])
+
+    def __call__(self, s: int) -> tuple[np.ndarray, np.ndarray, dict, dict, np.ndarray | None]:
+        """(y_train, y_test, features_train, features_test, runs) of subject ``s``."""
+        y_train = clean_runs(self.data.bold_train[s][:, self.sl], self.data.runs, self.data.tr,
+                             confounds=self._confounds(s), trim=self.trim, **self.opts)
+        return y_train, self.test_repeats(s).mean(axis=0), self.x_train, self.x_test, self.runs
+
+
+def _null_pvalues(t: DictConfig, y_test: np.ndarray, predictions: np.ndarray, rng: np.random.Generator
+                  ) -> np.ndarray:
+    """(n_layers, n_vox) one-sided p-values of each layer's test r (``task.null``)."""
+    if t.null == "block":
+        return np.stack([block_permutation_test(y_test, p, block=int(t.block), n_permutations=int(t.n_permutations),
+                                                rng=rng).pvalue for p in predictions])
+    return np.stack([phase_randomisation_test(y_test, p, int(t.n_permutations), rng).pvalue for p in predictions])
+
+
 def _subject_scores(data: EncodingData, cfg: DictConfig, store: UnitStore, voxels: tuple[int, int],
                     bar: tqdm) -> dict[str, Any]:
-    """Per-subject layer scores, p-values and ceilings of the voxels ``voxels`` = [start, stop):
-    per key a list over spaces of arrays (n_subjects, n_layers of that space, ...) (spaces may
-    differ in depth); ceiling (n_subjects, n_vox).
+    """Per-subject layer scores, training CV scores, p-values and split-half ceilings of the
+    voxels ``voxels`` = [start, stop): per key a list over spaces of arrays (n_subjects,
+    n_layers of that space, n_vox) (spaces may differ in depth); ``split_half``: {reliability,
+    pvalue, ceiling} each (n_subjects, n_vox) (NaN with a single test presentation).
 
     Every (subject, space) unit draws its permutations from its own generator seeded by
     (seed, subject, space), and every voxel's numbers depend on that voxel only, so a run
     split into voxel chunks, or resumed, gives the same numbers as one uninterrupted run."""
     t, seed = cfg.task, int(cfg.seed)
-    sl = slice(*voxels)
-    encoder = {"delays": list(t.delays), "cv": int(t.cv),
+    prep = Prepared(data, cfg, voxels)
+    encoder = {"delays": prep.delays, "cv": int(t.cv), "score_cv": str(t.score_cv),
                "alphas": None if t.alphas is None else list(t.alphas)}
-    n_sub = data.bold_train.shape[0]
+    n_sub, n_vox = data.bold_train.shape[0], voxels[1] - voxels[0]
     out: dict[str, Any] = {k: [[None] * n_sub for _ in data.spaces] for k in SCORE_KEYS}  # [space][subject]
-    ceilings = []
+    split = {k: [] for k in SPLIT_KEYS}
     for s in range(n_sub):
         unit = store.get(f"s{s:02d}_ceiling")
         if unit is None:
-            rng = np.random.default_rng([seed, s, UNIT_SALT_CEILING])
-            unit = {"ceiling": split_half_ceiling(data.bold_test[s][..., sl], rng=rng)}
+            unit = {k: np.full(n_vox, np.nan) for k in SPLIT_KEYS}
+            if data.n_repeats >= 2:
+                rng = np.random.default_rng([seed, s, UNIT_SALT_CEILING])
+                rel = split_half_reliability(prep.test_repeats(s), rng=rng, n_permutations=int(t.n_permutations))
+                unit = {k: getattr(rel, k) for k in SPLIT_KEYS}
             store.put(f"s{s:02d}_ceiling", **unit)
-        ceilings.append(unit["ceiling"])
-        y_train = y_test = None
+        for k in SPLIT_KEYS:
+            split[k].append(unit[k])
+        prepared = None
         for i, space in enumerate(data.spaces):
             name = f"s{s:02d}_space{i:02d}"
             unit = store.get(name)
             if unit is None:
-                if y_train is None:
-                    y_train = zscore_runs(data.bold_train[s][:, sl], data.runs)
-                    y_test = zscore_runs(data.bold_test[s][..., sl].mean(axis=0))
-                res = encode_layers(data.features_train[space], y_train, data.features_test[space],
-                                    y_test, runs=data.runs, encoder=encoder,
+                prepared = prepared or prep(s)
+                y_train, y_test, x_train, x_test, runs = prepared
+                res = encode_layers(x_train[space], y_train, x_test[space], y_test, runs=runs, encoder=encoder,
                                     progress=lambda _: bar.update(1))
-                rng = np.random.default_rng([seed, s, i])
-                p = np.stack([block_permutation_test(y_test, pred, block=int(t.block),
-                                                     n_permutations=int(t.n_permutations), rng=rng).pvalue
-                              for pred in res.predictions])
-                unit = dict(zip(SCORE_KEYS, (res.r, res.r2, res.best_alphas, p)))
+                p = _null_pvalues(t, y_test, res.predictions, np.random.default_rng([seed, s, i]))
+                unit = dict(zip(SCORE_KEYS, (res.r, res.r2, res.best_alphas, p, res.cv_scores)))
                 store.put(name, **unit)
             else:
                 bar.update(len(data.features_train[space]))
             for key in SCORE_KEYS:
                 out[key][i][s] = unit[key]
     return {**{k: [np.asarray(per_space) for per_space in v] for k, v in out.items()},
-            "ceiling": np.asarray(ceilings)}
+            "split_half": {k: np.asarray(v) for k, v in split.items()}}
 
 
 def find_chunks(root: Path) -> list[Path]:
@@ -205,7 +276,7 @@ def merge_chunks(root: Path, cfg: DictConfig, n_voxels: int) -> dict[str, Any]:
     n_spaces = int(parts[0]["n_spaces"])
     out: dict[str, Any] = {k: [np.concatenate([p[f"{k}_{i}"] for p in parts], axis=-1) for i in range(n_spaces)]
                            for k in SCORE_KEYS}
-    out["ceiling"] = np.concatenate([p["ceiling"] for p in parts], axis=-1)
+    out["split_half"] = {k: np.concatenate([p[f"split_{k}"] for p in parts], axis=-1) for k in SPLIT_KEYS}
     return out
 
 
@@ -216,73 +287,35 @@ def _stack_spaces(per_space: list[np.ndarray]) -> np.ndarray:
                      for a in per_space])
 
 
-def partition_variance(data: EncodingData, res: dict[str, Any], cfg: DictConfig) -> np.ndarray:
-    """Unique and shared test R^2 of two feature spaces, (n_subjects, 3, n_vox): unique to
-    the first, unique to the second, shared. Each space enters with its best layer (by
-    mean test r for that subject); the joint model is a banded ridge on both."""
+def check_settings(cfg: DictConfig, data: EncodingData) -> tuple[dict[str, str], dict[str, Any]]:
+    """Fail before any fitting on settings the data cannot honour; (ceiling choice, settings)."""
     t = cfg.task
-    parts = []
-    for s in range(data.bold_train.shape[0]):
-        best = [int(np.nanargmax(np.nanmean(res["r"][i][s], axis=1))) for i in range(2)]
-        train = [data.features_train[sp][k] for sp, k in zip(data.spaces, best)]
-        test = [data.features_test[sp][k] for sp, k in zip(data.spaces, best)]
-        y_train = zscore_runs(data.bold_train[s], data.runs)
-        y_test = zscore_runs(data.bold_test[s].mean(axis=0))
-        joint = BandedRidgeEncoder(delays=list(t.delays), cv=int(t.cv),
-                                   alphas=None if t.alphas is None else list(t.alphas))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            joint.fit(train, y_train, runs=data.runs)
-        r2_joint = np.asarray(r2_score(y_test, joint.predict(test)))
-        p = variance_partition(res["r2"][0][s][best[0]], res["r2"][1][s][best[1]], r2_joint)
-        parts.append(np.stack([p["unique_a"], p["unique_b"], p["shared"]]))
-    return np.stack(parts)
+    if t.null not in NULLS:
+        raise ValueError(f"task.null={t.null!r} is not one of: {', '.join(NULLS)}")
+    check_score(str(t.score_cv), "task.score_cv")
+    kind, why = choose_ceiling(str(t.ceiling), data.bold_train.shape[0], data.n_repeats)
+    delays = resolve_delays(t, float(data.tr))
+    settings = {"score_cv": str(t.score_cv), "null": str(t.null), "n_permutations": int(t.n_permutations),
+                "delays_trs": delays, "delays_s": [round(d * float(data.tr), 3) for d in delays],
+                "delays_from": "task.delays (TRs)" if t.get("delays") is not None else "task.delays_s",
+                "tr": float(data.tr)}
+    return {"kind": kind, "why": why}, settings
 
 
-def summarise(data: EncodingData, res: dict[str, Any], cfg: DictConfig) -> dict[str, Any]:
-    """metrics.json content: per feature space and layer, mean r, regional normalised
-    alignment and significant voxels; best layers and model comparison per region."""
-    t, names = cfg.task, data.region_names
-    ceiling = res["ceiling"]  # (n_subjects, n_vox)
-    out: dict[str, Any] = {"subjects": int(ceiling.shape[0]), "voxels": int(ceiling.shape[1]),
-                           "regions": list(names), "spaces": {}}
-    for i, space in enumerate(data.spaces):
-        r = res["r"][i]  # (n_subjects, n_layers, n_vox)
-        norm = normalised_alignment(r, np.broadcast_to(ceiling[:, None, :], r.shape),
-                                    min_ceiling=float(t.min_ceiling))
-        sig = np.stack([[fdr_bh(p, alpha=float(t.fdr_alpha)).rejected for p in subj]
-                        for subj in res["pvalues"][i]])  # (n_subjects, n_layers, n_vox)
-        layers = {}
-        for k in range(r.shape[1]):
-            layers[f"layer_{k:02d}"] = {
-                "mean_r": float(np.nanmean(r[:, k])),
-                "normalised_alignment": region_means(np.nanmean(norm[:, k], axis=0), data.region, names),
-                "significant_voxels": float(sig[:, k].sum(axis=1).mean()),
-            }
-        idx, depth = best_layer(np.nanmean(r, axis=0))
-        out["spaces"][space] = {
-            "layers": layers,
-            "best_layer_depth": region_means(depth, data.region, names),
-            "layer_curves_r": region_curves(np.nanmean(r, axis=0), data.region, names),
-        }
-    if len(data.spaces) == 2 and ceiling.shape[0] >= 2:
-        a, b = (best_layer_alignment(res["r"][i], ceiling, data.region, names, float(t.min_ceiling)) for i in (0, 1))
-        w = wilcoxon_across_subjects(a, b)
-        out["comparison"] = {
-            "spaces": list(data.spaces),
-            "per_region": {n: {"mean_difference": float(w.mean_difference[j]), "pvalue": float(w.pvalue[j])}
-                           for j, n in enumerate(names)},
-        }
-    if res.get("variance_partition") is not None:
-        vp = np.nanmean(res["variance_partition"], axis=0)  # (3, n_vox)
-        a, b = data.spaces
-        out["variance_partition"] = {
-            key: region_means(vp[j], data.region, names)
-            for j, key in enumerate((f"unique_{a}", f"unique_{b}", "shared"))}
-    out["noise_ceiling_mean"] = region_means(np.nanmean(ceiling, axis=0), data.region, names)
-    if res.get("cross_subject_ceiling") is not None:
-        out["cross_subject_ceiling_mean"] = region_means(
-            np.nanmean(res["cross_subject_ceiling"], axis=0), data.region, names)
+def _ceilings(data: EncodingData, cfg: DictConfig, res: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
+    """Every ceiling the data allow: split_half (>= 2 repeats, from the units) and
+    cross_subject (>= 3 subjects, on the cleaned, repeat-averaged test data)."""
+    t = cfg.task
+    out = {}
+    if data.n_repeats >= 2:
+        out["split_half"] = res["split_half"]
+    if data.bold_train.shape[0] >= 3:
+        prep = Prepared(data, cfg, (0, data.bold_train.shape[-1]))
+        y = np.stack([prep.test_repeats(s).mean(axis=0) for s in range(data.bold_train.shape[0])])
+        cross = cross_subject_ceiling(y, n_bootstraps=int(t.n_bootstraps),
+                                      rng=np.random.default_rng([int(cfg.seed), 20_000]),
+                                      n_permutations=int(t.n_permutations))
+        out["cross_subject"] = {"ceiling": cross.ceiling, "pvalue": cross.pvalue}
     return out
 
 
@@ -296,6 +329,9 @@ def run_encoding(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
 
     t = cfg.task
     data = load_data(cfg)
+    ceiling_info, settings = check_settings(cfg, data)
+    for note in data.notes:
+        log.warning("data: %s", note)
     n_vox = data.bold_train.shape[-1]
     chunk, merge = t.get("chunk"), t.get("merge")
     if chunk is not None and merge:
@@ -310,33 +346,35 @@ def run_encoding(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         with tqdm(total=n_fits, desc="encoding fits", unit="layer") as bar:
             res = _subject_scores(data, cfg, store, voxels, bar)
         if chunk is not None:
-            write_npz(out_dir / "scores.npz", ceiling=res["ceiling"], n_spaces=len(data.spaces),
+            write_npz(out_dir / "scores.npz", n_spaces=len(data.spaces),
+                      **{f"split_{k}": a for k, a in res["split_half"].items()},
                       **{f"{k}_{i}": a for k in SCORE_KEYS for i, a in enumerate(res[k])})
             meta = {"chunk": int(chunk), "chunks": int(t.chunks), "voxels": list(voxels),
                     "settings": unit_settings(cfg)}
             write_json(out_dir / "chunk.json", meta)  # last: marks the chunk finished
             log.info("chunk %d of %d: voxels %d..%d done", int(chunk), int(t.chunks), *voxels)
             return {k: v for k, v in meta.items() if k != "settings"}
-    # Cross-subject ceiling (Oota et al.'s extrapolation; needs >= 3 subjects). Reported beside
-    # the split-half ceiling, which normalises: with few subjects the extrapolation runs low.
-    res["cross_subject_ceiling"] = (
-        cross_subject_ceiling(data.bold_test.mean(axis=1), rng=np.random.default_rng([int(cfg.seed), 20_000])).ceiling
-        if data.bold_test.shape[0] >= 3 else None)
-    res["variance_partition"] = partition_variance(data, res, cfg) if len(data.spaces) == 2 else None
-    with warnings.catch_warnings():  # all-NaN voxels (below the ceiling cut) are meant
+    res["settings"] = settings
+    res["ceilings"] = _ceilings(data, cfg, res)
+    res["masks"] = keep_voxels(ceiling_info["kind"], res["ceilings"], data.bad_voxels, float(t.fdr_alpha),
+                               float(t.min_ceiling))
+    res["variance_partition"] = (partition_variance(data, res, cfg, Prepared(data, cfg, (0, n_vox)))
+                                 if len(data.spaces) == 2 else None)
+    with warnings.catch_warnings():  # means over regions or layers without a kept voxel are meant to be NaN
         warnings.simplefilter("ignore", RuntimeWarning)
-        metrics = summarise(data, res, cfg)
+        metrics = summarise(data, res, cfg, ceiling_info)
     truth = {k: getattr(data, k) for k in ("true_space", "true_layer") if hasattr(data, k)}
     write_npz(
         out_dir / "encoding.npz", **{k: _stack_spaces(res[k]) for k in SCORE_KEYS},
-        ceiling=res["ceiling"], n_layers=np.array([len(data.features_train[sp]) for sp in data.spaces]),
-        best_layers=np.stack([best_layer(np.nanmean(r, axis=0))[0] for r in res["r"]]),
+        ceiling=res["masks"]["ceiling"], keep=res["masks"]["keep"], ceiling_kind=np.array(ceiling_info["kind"]),
+        bad_voxels=data.bad_voxels, n_layers=np.array([len(data.features_train[sp]) for sp in data.spaces]),
+        **{f"ceiling_{k}": v["ceiling"] for k, v in res["ceilings"].items()},
         vertices=np.array([]) if data.vertices is None else data.vertices, region=data.region,
         region_names=np.array(data.region_names), spaces=np.array(data.spaces), **truth,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         write_encoding_report(data, res, metrics, out_dir)
-    log.info("encoding: %d subjects x %d spaces; report in %s", res["ceiling"].shape[0],
-             len(data.spaces), out_dir / "report.html")
+    log.info("encoding: %d subjects x %d spaces, ceiling %s; report in %s", data.bold_train.shape[0],
+             len(data.spaces), ceiling_info["kind"], out_dir / "report.html")
     return metrics

@@ -40,7 +40,8 @@ def plot_surface(values: np.ndarray, vertices: np.ndarray, path: Path, title: st
     img = SurfaceImage(mesh=meshes["inflated"], data={"left": full[:10242], "right": full[10242:]})
     plt = _plt()
     fig, axes = plt.subplots(1, 4, subplot_kw={"projection": "3d"}, figsize=(13, 3.4))
-    vmax = float(np.nanmax(np.abs(values))) if vmax is None else vmax
+    if vmax is None:
+        vmax = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
     for ax, (hemi, view) in zip(axes, VIEWS):
         plotting.plot_surf_stat_map(stat_map=img, surf_mesh=meshes["inflated"], hemi=hemi, view=view,
                                     bg_map=sulc, axes=ax, colorbar=False, vmin=0.0, vmax=vmax or 1.0,
@@ -64,7 +65,8 @@ def plot_volume(values: np.ndarray, mask: str, path: Path, title: str, vmax: flo
     img = img.slicer[..., 0] if len(img.shape) == 4 else img
     plt = _plt()
     fig = plt.figure(figsize=(11, 6))
-    vmax = float(np.nanmax(np.abs(values))) if vmax is None else vmax
+    if vmax is None:
+        vmax = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
     plotting.plot_glass_brain(img, display_mode="lzry", colorbar=True, cmap=cmap, vmin=0, vmax=vmax or 1.0,
                               plot_abs=False, threshold=1e-9, figure=fig, axes=fig.add_axes((0, 0.5, 1, 0.45)),
                               title=title)
@@ -92,22 +94,24 @@ def plot_layer_curves(curves: dict[str, dict[str, list[float]]], path: Path) -> 
 
 
 def plot_comparison(values: dict[str, np.ndarray], names: tuple[str, ...], pvalues: dict[str, float] | None,
-                    path: Path) -> None:
-    """Best-layer normalised alignment per region, bars per space (mean +- SEM over subjects);
-    ``*`` marks regions where the spaces differ (Wilcoxon p < 0.05)."""
+                    path: Path, ylabel: str, alpha: float = 0.05) -> None:
+    """Best-layer alignment per region, bars per space (mean +- SEM over subjects, NaN
+    subjects left out); ``*`` marks regions where the sign-flip test across subjects gives p < alpha."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 3.6))
     width = 0.8 / len(values)
     x = np.arange(len(names))
     for k, (space, v) in enumerate(values.items()):  # v: (n_subjects, n_regions)
+        n = np.maximum(np.isfinite(v).sum(axis=0), 1)
         mean = np.nanmean(v, axis=0)
-        sem = np.nanstd(v, axis=0) / np.sqrt(max(v.shape[0], 1))
-        ax.bar(x + k * width, mean, width, yerr=sem, label=space, capsize=2)
+        sem = np.nanstd(v, axis=0) / np.sqrt(n)
+        ax.bar(x + k * width, np.nan_to_num(mean), width, yerr=np.nan_to_num(sem), label=space, capsize=2)
     for j, n in enumerate(names):
-        if pvalues and pvalues.get(n, 1.0) < 0.05:
+        p = (pvalues or {}).get(n)
+        if p is not None and p < alpha:
             ax.text(x[j] + 0.4 - width / 2, ax.get_ylim()[1] * 0.95, "*", ha="center")
     ax.set_xticks(x + 0.4 - width / 2, names)
-    ax.set_ylabel("normalised alignment (r / ceiling)")
+    ax.set_ylabel(ylabel)
     ax.legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, path, dpi=100)
@@ -120,7 +124,8 @@ def plot_variance_partition(parts: dict[str, dict[str, float]], names: tuple[str
     fig, ax = plt.subplots(figsize=(8, 3.4))
     bottom = np.zeros(len(names))
     for label, per_region in parts.items():
-        vals = np.array([max(per_region[n], 0.0) if per_region[n] == per_region[n] else 0.0 for n in names])
+        vals = np.array([0.0 if per_region[n] is None or per_region[n] != per_region[n] else max(per_region[n], 0.0)
+                     for n in names])
         ax.bar(names, vals, bottom=bottom, label=label.replace("_", " "))
         bottom += vals
     ax.set_ylabel("test R^2 (mean over voxels)")
@@ -130,42 +135,144 @@ def plot_variance_partition(parts: dict[str, dict[str, float]], names: tuple[str
     plt.close(fig)
 
 
-def plot_ceiling_histogram(ceiling: np.ndarray, path: Path) -> None:
-    """Histogram of per-voxel noise ceilings (all subjects)."""
+def plot_ceiling_histogram(ceilings: dict[str, np.ndarray], path: Path) -> None:
+    """Histograms of per-voxel noise ceilings (all subjects), one per kind of ceiling."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5, 3.2))
-    ax.hist(ceiling[np.isfinite(ceiling)].ravel(), bins=40, color="#557")
+    for name, c in ceilings.items():
+        ax.hist(c[np.isfinite(c)].ravel(), bins=40, alpha=0.6, label=name.replace("_", " "))
     ax.set_xlabel("noise ceiling (r)")
     ax.set_ylabel("voxels")
+    ax.legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, path, dpi=100)
     plt.close(fig)
+
+
+def _fmt(v: Any) -> Any:
+    """Table cell: None (NaN in metrics) as a dash."""
+    return "-" if v is None else v
+
+
+def _ceiling_section(rep: Report, metrics: dict[str, Any], res: dict[str, Any], names: tuple[str, ...],
+                     out_dir: Path) -> None:
+    c = metrics["ceiling"]
+    rep.heading("Noise ceiling and the voxels kept")
+    if c["normalised"]:
+        rep.text(f"Normalised by the {c['normalises'].replace('_', '-')} ceiling ({c['why']}). Kept voxels: "
+                 f"not bad (NaN or constant in the data), ceiling significant (BH-FDR at {c['fdr_alpha']} over each "
+                 f"subject's voxels, phase-randomisation p-values) and >= min_ceiling = {c['min_ceiling']}. "
+                 "Alignment = test r of the layer chosen by training CV / ceiling, averaged over kept voxels; "
+                 "regions without a kept voxel are reported as such (no value).")
+    else:
+        rep.text(f"No normalisation: {c['why']}. Alignment below is the raw test r of the layer chosen by training "
+                 "CV, over every usable voxel.")
+    if "cross_subject" in c:
+        rep.text("Note: " + c["cross_subject"]["note"] + ".")
+    rep.table(["region", "voxels", "bad", "ceiling not significant", "below min_ceiling", "kept"],
+              [[n, v["total"], *("/".join(map(str, v[k])) for k in ("bad", "not_significant", "below_min_ceiling",
+                                                                       "keep"))]
+               for n, v in c["voxels"].items()])
+    rep.text("Counts per subject (subject 0/1/...). No voxel kept in: " + (", ".join(c["no_voxels_kept"]) or "none") + ".")
+    kinds = [k for k in ("split_half", "cross_subject") if k in c]
+    if kinds:
+        rep.table(["region"] + [f"{k.replace('_', '-')} ceiling (mean)" for k in kinds]
+                  + [f"{k.replace('_', '-')} significant voxels" for k in kinds],
+                  [[n] + [_fmt(c[k]["mean"][n]) for k in kinds] + [c[k]["significant_voxels"][n] for k in kinds]
+                   for n in names])
+        plot_ceiling_histogram({k: res["ceilings"][k]["ceiling"] for k in kinds}, out_dir / "noise_ceiling.png")
+        rep.figure(out_dir / "noise_ceiling.png", "noise ceilings per voxel (all subjects)")
+
+
+def _alpha_edges_section(rep: Report, metrics: dict[str, Any]) -> None:
+    rep.heading("Penalties at the edges of the alpha grid")
+    rows = []
+    for space, m in metrics["spaces"].items():
+        for subject, e in m["alpha_edges"].items():
+            rows.append([space, subject, sum(e["n_at_min"]), sum(e["n_at_max"]), sum(e["n_voxels"])])
+    vp = metrics.get("variance_partition")
+    for s, e in enumerate(vp["alpha_edges"] if vp else []):
+        rows.append(["joint (banded)", f"subject_{s:02d}", e["n_at_min"], e["n_at_max"], e["n_voxels"]])
+    rep.text(f"Penalties chosen by training CV {metrics['settings']['score_cv']}; counts summed over layers. "
+             "Many voxels at the largest alpha are expected where there is no signal (R^2 shrinks them to 0); "
+             "many at the smallest call for a wider grid.")
+    rep.table(["model", "subject", "voxels at smallest alpha", "at largest alpha", "voxels fitted"], rows)
 
 
 def write_encoding_report(data: EncodingData, res: dict[str, Any], metrics: dict[str, Any],
                           out_dir: Path) -> None:
     """All figures as PNG files in ``out_dir`` plus ``report.html`` embedding them."""
     names = data.region_names
+    st = metrics["settings"]
     rep = Report("callosum: brain-alignment report (encoding)")
-    rep.text(f"{metrics['subjects']} subjects, {metrics['voxels']} voxels on fsaverage5, feature spaces: "
-             f"{', '.join(data.spaces)}. Normalised alignment = test r / split-half noise ceiling "
-             "(voxels with ceiling >= min_ceiling).")
-    rep.heading("Layers: mean test r and significant voxels")
-    rows = [[space, layer, m["mean_r"], m["significant_voxels"]]
+    rep.text(f"{metrics['subjects']} subjects, {metrics['voxels']} voxels, {metrics['n_repeats']} test presentation(s) "
+             f"per subject, feature spaces: {', '.join(data.spaces)}. FIR delays {st['delays_trs']} TRs "
+             f"({st['delays_s'][0]}-{st['delays_s'][-1]} s at TR {st['tr']} s); penalties by CV "
+             f"{st['score_cv']}; test-r p-values from the {st['null']} null ({st['n_permutations']} draws), "
+             "BH-FDR over voxels. Best layers are chosen by training CV scores, never by test r.")
+    for note in metrics["notes"]:
+        rep.text("Data: " + note)
+    _ceiling_section(rep, metrics, res, names, out_dir)
+    rep.heading("Layers: mean test r, training CV score and significant voxels")
+    rows = [[space, layer, m["mean_r"], m["mean_cv_score"], m["significant_voxels"]]
             for space, s in metrics["spaces"].items() for layer, m in s["layers"].items()]
-    rep.table(["space", "layer", "mean r", "significant voxels (FDR, mean over subjects)"], rows)
-    rep.heading("Best layer per region (normalised depth, 0 = first layer)")
-    rep.table(["region"] + list(data.spaces),
-              [[n] + [metrics["spaces"][s]["best_layer_depth"][n] for s in data.spaces] for n in names])
+    rep.table(["space", "layer", "mean test r", f"mean CV {st['score_cv']}",
+               "significant voxels (FDR, mean over subjects)"], rows)
+    label = "normalised alignment" if metrics["ceiling"]["normalised"] else "raw test r (no ceiling)"
+    rep.heading(f"Best layer per region (by training CV, kept voxels): {label} and depth")
+    rep.table(["region"] + [f"{s}: {label}" for s in data.spaces] + [f"{s}: depth (0 = first layer)" for s in data.spaces],
+              [[n] + [_fmt(metrics["spaces"][s]["best_layer_alignment"][n]) for s in data.spaces]
+               + [_fmt(metrics["spaces"][s]["best_layer_depth"][n]) for s in data.spaces] for n in names])
+    _maps(rep, data, res, out_dir)
+    rep.heading("Layer curves per region")
+    curves = {s: metrics["spaces"][s]["layer_curves_r"] for s in data.spaces}
+    plot_layer_curves(curves, out_dir / "layer_curves.png")
+    rep.figure(out_dir / "layer_curves.png", "mean test r by layer and region")
+    if "comparison" in metrics:
+        cmp_ = metrics["comparison"]
+        rep.heading("Model comparison across subjects")
+        vals = {s: np.array([[np.nan if v is None else v for v in metrics["spaces"][s]
+                              ["best_layer_alignment_per_subject"][n]] for n in names]).T for s in data.spaces}
+        pv = {n: (v or {}).get("pvalue") for n, v in cmp_["per_region"].items()}
+        plot_comparison(vals, names, pv, out_dir / "comparison.png", label, cmp_["alpha"])
+        rep.figure(out_dir / "comparison.png", f"best-layer {label}; * sign-flip p < {cmp_['alpha']} across subjects")
+        rep.text(f"{cmp_['test']}, {cmp_['spaces'][0]} - {cmp_['spaces'][1]}; the smallest attainable p-value with "
+                 f"these subjects is {_fmt(cmp_['min_attainable_pvalue'])}."
+                 + (f" Warning: {cmp_['warning']}." if cmp_["warning"] else ""))
+        rep.table(["region", "mean difference", "p", "min attainable p", "subjects"],
+                  [[n, *([v["mean_difference"], v["pvalue"], v["min_pvalue"], v["n_subjects"]] if v else ["-"] * 4)]
+                   for n, v in cmp_["per_region"].items()])
+    if "variance_partition" in metrics:
+        rep.heading("Variance partitioning (test R^2)")
+        vp = metrics["variance_partition"]
+        parts = {k: v for k, v in vp.items() if k.startswith(("unique_", "shared"))}
+        plot_variance_partition(parts, names, out_dir / "variance_partition.png")
+        rep.figure(out_dir / "variance_partition.png", "unique and shared test R^2 (negative parts drawn as 0; "
+                   "the table gives them as they are)")
+        rep.text("Per subject and region, each space's layer is the one with the best mean training CV score over "
+                 "the region's voxels; the joint model is a banded ridge on both. r2_*: test R^2 of each space "
+                 "alone and of the joint model; split_r2_*: the joint model's split R^2 (himalaya); unique = joint "
+                 "- other space, shared = a + b - joint. Nothing is clipped.")
+        keys = [k for k in vp if k not in ("layers", "alpha_edges")]
+        rep.table(["region"] + keys, [[n] + [_fmt(vp[k][n]) for k in keys] for n in names])
+    _alpha_edges_section(rep, metrics)
+    rep.write(out_dir / "report.html")
+
+
+def _maps(rep: Report, data: EncodingData, res: dict[str, Any], out_dir: Path) -> None:
+    """Surface or volume maps of the best layer (by mean training CV over subjects) and its
+    mean test r, over voxels kept in at least one subject."""
     if data.vertices is None and data.mask is None:
         rep.text("Neither fsaverage5 vertex indices nor a volume mask were given: brain maps are skipped.")
-    for i, space in enumerate(data.spaces if data.vertices is not None or data.mask else ()):
-        r_mean = np.nanmean(res["r"][i], axis=0)  # (n_layers, n_vox)
-        _, depth = best_layer(r_mean)
-        best_r = np.nanmax(r_mean, axis=0)
-        depth = np.where(best_r > 0.1, depth + 0.01, np.nan)  # +0.01: depth 0 stays visible
-        for what, values, cmap, vmax in (("best_layer", depth, "viridis", 1.01),
-                                         ("r", best_r, "inferno", None)):
+        return
+    shown = res["masks"]["keep"].any(axis=0)
+    for i, space in enumerate(data.spaces):
+        cv_mean = np.nanmean(res["cv_score"][i], axis=0)  # (n_layers, n_vox)
+        idx, depth = best_layer(cv_mean, keep=shown)
+        r_mean = np.nanmean(res["r"][i], axis=0)
+        best_r = np.where(idx >= 0, r_mean[np.maximum(idx, 0), np.arange(idx.size)], np.nan)
+        depth = depth + 0.01  # depth 0 stays visible
+        for what, values, cmap, vmax in (("best_layer", depth, "viridis", 1.01), ("r", best_r, "inferno", None)):
             title = f"{space}: {what.replace('_', ' ')}"
             if data.vertices is not None:
                 png = out_dir / f"surface_{what}_{space}.png"
@@ -173,37 +280,5 @@ def write_encoding_report(data: EncodingData, res: dict[str, Any], metrics: dict
             else:
                 png = out_dir / f"volume_{what}_{space}.png"
                 plot_volume(values, data.mask, png, title, vmax, cmap)
-            rep.figure(png, f"{space}: {'best layer depth (r > 0.1)' if what == 'best_layer' else 'best-layer test r'}")
-    rep.heading("Layer curves per region")
-    curves = {s: metrics["spaces"][s]["layer_curves_r"] for s in data.spaces}
-    plot_layer_curves(curves, out_dir / "layer_curves.png")
-    rep.figure(out_dir / "layer_curves.png", "mean test r by layer and region")
-    if "comparison" in metrics:
-        rep.heading("Model comparison")
-        from brain.layers import region_means
-        from brain.noise_ceiling import normalised_alignment
-
-        vals = {}
-        for i, space in enumerate(data.spaces):
-            norm = normalised_alignment(res["r"][i], np.broadcast_to(res["ceiling"][:, None, :], res["r"][i].shape))
-            best = np.nanmax(norm, axis=1)
-            vals[space] = np.array([[region_means(b, data.region, names)[n] for n in names] for b in best])
-        pv = {n: v["pvalue"] for n, v in metrics["comparison"]["per_region"].items()}
-        plot_comparison(vals, names, pv, out_dir / "comparison.png")
-        rep.figure(out_dir / "comparison.png", "best-layer normalised alignment; * Wilcoxon p < 0.05 across subjects")
-        rep.table(["region", "mean difference", "Wilcoxon p"],
-                  [[n, v["mean_difference"], v["pvalue"]] for n, v in metrics["comparison"]["per_region"].items()])
-    if "variance_partition" in metrics:
-        rep.heading("Variance partitioning")
-        vp = metrics["variance_partition"]
-        plot_variance_partition(vp, names, out_dir / "variance_partition.png")
-        rep.figure(out_dir / "variance_partition.png", "unique and shared test R^2 of the two feature "
-                   "spaces (best layer of each; joint model: banded ridge); negative parts drawn as 0")
-        rep.table(["region"] + list(vp), [[n] + [vp[k][n] for k in vp] for n in names])
-    rep.heading("Noise ceiling")
-    plot_ceiling_histogram(res["ceiling"], out_dir / "noise_ceiling.png")
-    rep.figure(out_dir / "noise_ceiling.png", "split-half noise ceiling per voxel")
-    cross = metrics.get("cross_subject_ceiling_mean")
-    rep.table(["region", "split-half ceiling", "cross-subject ceiling (extrapolated)"],
-              [[n, metrics["noise_ceiling_mean"][n], cross[n] if cross else float("nan")] for n in names])
-    rep.write(out_dir / "report.html")
+            rep.figure(png, f"{space}: {'best layer depth (training CV)' if what == 'best_layer' else 'test r of that layer'}"
+                       " over kept voxels")

@@ -23,6 +23,9 @@ def _choices() -> dict[str, tuple[Any, ...]]:
     from agents.training import KEEP, VAL_LOSSES
     from agents.variants import VARIANTS
     from envs.config import PLANTS, TASKS
+    from brain.ridge import SCORERS
+    from experiments.encoding import NULLS
+    from experiments.encoding_summary import CEILINGS
     from experiments.rollout import CONTROLLERS
 
     return {"agent.cell": CELLS, "agent.callosum": KINDS, "task.train_task": REGIMES,
@@ -30,7 +33,8 @@ def _choices() -> dict[str, tuple[Any, ...]]:
             "train.val_loss": VAL_LOSSES,
             "arm.gradient": ("analytic", "mjx"), "arm.plant": PLANTS, "task.data": ("synthetic", "files"),
             "task.mode": ("generate", "prompt"), "task.controller": CONTROLLERS, "task.env": TASKS,
-            "task.variants": VARIANTS, "task.eval_tasks": TASKS}
+            "task.variants": VARIANTS, "task.eval_tasks": TASKS, "task.score_cv": tuple(SCORERS),
+            "task.ceiling": CEILINGS, "task.null": NULLS}
 
 
 def differences(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> list[str]:

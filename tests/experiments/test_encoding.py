@@ -11,9 +11,11 @@ from hydra import compose, initialize_config_module
 
 from experiments.run import run_task
 
-TINY = ["task=encoding", "task.synthetic.n_subjects=2", "task.synthetic.n_runs=3",
+TINY = ["task=encoding", "task.synthetic.n_subjects=3", "task.synthetic.n_runs=3",
         "task.synthetic.trs_per_run=200", "task.synthetic.n_test_trs=300", "task.synthetic.n_layers=4",
-        "task.synthetic.n_features=16", "task.synthetic.vertices_per_region=30", "task.n_permutations=200"]
+        "task.synthetic.n_features=16", "task.synthetic.vertices_per_region=40", "task.n_permutations=200",
+        "task.n_bootstraps=50"]
+N_VOX = 240  # 6 regions x 40 vertices
 
 
 def compose_and_run(overrides: list[str], out: Path):
@@ -31,40 +33,117 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 
 
 def test_outputs_written(run: tuple[Path, dict]) -> None:
-    out, metrics = run
-    assert json.loads((out / "metrics.json").read_text()) == metrics
+    out, m = run
+    assert json.loads((out / "metrics.json").read_text()) == m
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 7  # 4 surface maps + curves + comparison + ceiling
     for png in ("surface_best_layer_video.png", "layer_curves.png", "comparison.png", "noise_ceiling.png"):
         assert (out / png).stat().st_size > 5000
+    assert "Normalised by the cross-subject ceiling" in html and "smallest attainable p-value" in html
+    assert "Variance partitioning" in html and "voxels at smallest alpha" in html
     with np.load(out / "encoding.npz") as z:
-        assert z["r"].shape == (2, 2, 4, 180)  # spaces, subjects, layers, voxels
-        assert z["pvalues"].shape == z["r"].shape and z["ceiling"].shape == (2, 180)
+        assert z["r"].shape == (2, 3, 4, N_VOX)  # spaces, subjects, layers, voxels
+        assert z["pvalues"].shape == z["r"].shape == z["cv_score"].shape
+        assert z["ceiling"].shape == z["keep"].shape == (3, N_VOX) and str(z["ceiling_kind"]) == "cross_subject"
+        assert z["ceiling_split_half"].shape == (3, N_VOX)
 
 
-def test_best_layer_per_region_is_the_planted_one(run: tuple[Path, dict]) -> None:
+def test_metrics_keys(run: tuple[Path, dict]) -> None:
     _, m = run
-    video, audio = m["spaces"]["video"]["best_layer_depth"], m["spaces"]["audio"]["best_layer_depth"]
-    assert video["EVC"] < 0.2 and audio["AC"] < 0.2  # sensory regions: first layer
-    assert video["AG"] > 0.8 and audio["IFG"] > 0.8  # semantic regions: last layer
-    assert 0.2 < video["LOC"] < 0.7  # planted at depth 0.4 (layer 1 of 0..3 = 0.33)
+    assert m["settings"]["score_cv"] == "r2" and m["settings"]["null"] == "phase"
+    assert m["settings"]["delays_trs"] == [1, 2, 3, 4, 5, 6, 7]  # 2..10 s at TR 1.49 s
+    c = m["ceiling"]
+    assert c["normalises"] == "cross_subject" and "3 subject" in c["why"] and c["normalised"]
+    assert set(c) >= {"split_half", "cross_subject", "voxels", "no_voxels_kept", "min_ceiling", "fdr_alpha"}
+    for counts in c["voxels"].values():  # bad + not significant + below the minimum + kept = all, per subject
+        parts = np.array([counts[k] for k in ("bad", "not_significant", "below_min_ceiling", "keep")])
+        assert (parts.sum(axis=0) == counts["total"]).all()
+    for space in ("video", "audio"):
+        s = m["spaces"][space]
+        assert set(s) >= {"best_layer_alignment", "best_layer_depth", "alpha_edges", "no_voxels_kept", "layers"}
+        edges = s["alpha_edges"]["subject_00"]
+        assert len(edges["n_at_max"]) == 4 and edges["n_voxels"] == [N_VOX] * 4
+        assert "mean_cv_score" in s["layers"]["layer_00"]
+    cmp_ = m["comparison"]
+    assert cmp_["min_attainable_pvalue"] == 0.25 and "0.25" in cmp_["warning"]  # 3 subjects: 2 / 2**3
+    assert set(m["variance_partition"]) >= {"r2_video", "r2_audio", "r2_joint", "split_r2_video", "split_r2_audio",
+                                            "unique_video", "unique_audio", "shared", "layers", "alpha_edges"}
 
 
-def test_alignment_near_one_where_planted_and_nulls_controlled(run: tuple[Path, dict]) -> None:
+def test_planted_layers_recovered_by_training_cv(run: tuple[Path, dict]) -> None:
+    """Over kept voxels, the layer with the best training CV score is most often the planted
+    one (and nearly always within one layer of it), in the planted space, in every signal region."""
     out, m = run
-    layer0 = m["spaces"]["video"]["layers"]["layer_00"]["normalised_alignment"]
-    assert 0.85 < layer0["EVC"] < 1.1
     with np.load(out / "encoding.npz") as z:
-        p, region, names = z["pvalues"], z["region"], list(z["region_names"])
-        null = region == names.index("PCC")  # noise-only voxels
-        from brain.stats import fdr_bh
+        cv, keep, region, names = z["cv_score"], z["keep"], z["region"], list(z["region_names"])
+        true_space, true_layer = z["true_space"], z["true_layer"]
+    for j, name in enumerate(names):
+        vox = region == j
+        if name == "noise":
+            continue
+        space, layer = int(true_space[vox][0]), int(true_layer[vox][0])
+        best = np.concatenate([np.argmax(cv[space, s][:, keep[s] & vox], axis=0) for s in range(3)])
+        # the planted layer is the most common choice; neighbouring layers mix nearly the same features
+        assert np.bincount(best, minlength=4).argmax() == layer and np.mean(abs(best - layer) <= 1) > 0.8, name
+        planted = m["spaces"]["video" if space == 0 else "audio"]
+        assert abs(planted["best_layer_depth"][name] - layer / 3) < 0.25, name
+        assert planted["best_layer_alignment"][name] > 0.4, name
+        other = m["spaces"]["audio" if space == 0 else "video"]["best_layer_alignment"][name]
+        if name in ("EVC", "AC"):  # sensory regions: the other space explains little
+            assert other < 0.3, name
 
-        false = [fdr_bh(p[s, subj, k]).rejected[null].mean()
-                 for s in range(2) for subj in range(2) for k in range(4)]
-        assert np.mean(false) < 0.05
-        ceiling = z["ceiling"][:, region == names.index("EVC")]
-    # Planted ev 0.3 with 2 repeats: ceiling sqrt(0.3 / (0.3 + 0.35)) = 0.679.
-    assert abs(np.nanmean(ceiling) - 0.679) < 0.05
+
+def test_noise_region_comes_out_empty(run: tuple[Path, dict]) -> None:
+    out, m = run
+    kept = m["ceiling"]["voxels"]["noise"]["keep"]
+    assert max(kept) <= 6  # of 40: FDR false positives only
+    for space in ("video", "audio"):
+        a = m["spaces"][space]["best_layer_alignment"]["noise"]
+        assert a is None or abs(a) < 0.2
+    vp = m["variance_partition"]
+    for key in ("unique_video", "unique_audio", "shared", "split_r2_video", "split_r2_audio"):
+        assert abs(vp[key]["noise"]) < 0.02, key
+    # Fitting noise costs a little test R^2 at this size (3 runs of 200 TRs): some noise voxels
+    # still pick a moderate penalty by chance (about -0.02 alone, -0.03 joint; -0.005 at the default size).
+    for key in ("r2_video", "r2_audio", "r2_joint"):
+        assert -0.05 < vp[key]["noise"] < 0.01, key
+    with np.load(out / "encoding.npz") as z:
+        region, names, r2, cv = z["region"], list(z["region_names"]), z["r2"], z["cv_score"]
+    noise = region == names.index("noise")
+    for i in range(2):
+        chosen = np.stack([np.take_along_axis(r2[i, s], np.argmax(cv[i, s], 0)[None], 0)[0] for s in range(3)])
+        assert -0.03 < np.median(chosen[:, noise]) < 0.01  # R^2-chosen penalties shrink noise voxels towards 0
+
+
+def test_variance_partition_follows_the_planted_spaces(run: tuple[Path, dict]) -> None:
+    """EVC sees only video-sensory, AC only audio-sensory, AG the semantic part both share."""
+    vp = run[1]["variance_partition"]
+    assert vp["unique_video"]["EVC"] > 0.05 > abs(vp["unique_audio"]["EVC"])
+    assert vp["unique_audio"]["AC"] > 0.05 > abs(vp["unique_video"]["AC"])
+    assert vp["shared"]["AG"] > max(vp["unique_video"]["AG"], vp["unique_audio"]["AG"])
+
+
+SMALL = ["task=encoding", "task.synthetic.n_subjects=2", "task.synthetic.n_runs=2", "task.synthetic.trs_per_run=150",
+         "task.synthetic.n_test_trs=150", "task.synthetic.n_layers=2", "task.synthetic.n_features=8",
+         "task.synthetic.vertices_per_region=10", "task.n_permutations=50", "task.synthetic.n_repeats=1"]
+
+
+def test_single_presentation_runs_without_a_ceiling(tmp_path: Path) -> None:
+    _, m = compose_and_run(SMALL, tmp_path / "run")
+    assert m["n_repeats"] == 1 and m["ceiling"]["normalises"] == "none" and not m["ceiling"]["normalised"]
+    assert "split_half" not in m["ceiling"] and "cross_subject" not in m["ceiling"]
+    assert m["spaces"]["video"]["best_layer_alignment"]["EVC"] > 0.1  # raw test r
+    assert "No normalisation" in (tmp_path / "run" / "report.html").read_text()
+
+
+def test_impossible_ceiling_fails_before_fitting(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="split_half needs >= 2 test presentations"):
+        compose_and_run(SMALL + ["task.ceiling=split_half"], tmp_path / "a")
+    with pytest.raises(ValueError, match="cross_subject needs >= 3 subjects"):
+        compose_and_run(SMALL + ["task.ceiling=cross_subject"], tmp_path / "b")
+    assert not (tmp_path / "a" / "units").exists()
+    with pytest.raises(ValueError, match="task.ceiling='wobble' is not one of"):
+        compose_and_run(SMALL + ["task.ceiling=wobble"], tmp_path / "c")
 
 
 def test_files_data_source_reproduces_the_planted_layers(tmp_path: Path) -> None:
@@ -76,8 +155,11 @@ def test_files_data_source_reproduces_the_planted_layers(tmp_path: Path) -> None
     d = make_synthetic(SyntheticConfig(n_subjects=2, n_runs=3, trs_per_run=200, n_test_trs=300, n_layers=4,
                                        n_features=16, vertices_per_region=30), seed=0)
     bold, test = [], []
+    loc = d.region == d.region_names.index("LOC")
     for s in range(2):
-        np.save(tmp_path / f"bold{s}.npy", d.bold_train[s])
+        train = d.bold_train[s].copy()
+        train[:, loc] = np.nan  # a region whose voxels are all unusable: zeroed by the loader, never kept
+        np.save(tmp_path / f"bold{s}.npy", train)
         np.save(tmp_path / f"test{s}.npy", d.bold_test[s])
         bold.append(str(tmp_path / f"bold{s}.npy"))
         test.append(str(tmp_path / f"test{s}.npy"))
@@ -91,7 +173,7 @@ def test_files_data_source_reproduces_the_planted_layers(tmp_path: Path) -> None
     np.save(tmp_path / "runs.npy", d.runs)
     np.save(tmp_path / "labels.npy", d.region)
     feat_override = "{" + ",".join(f"{k}:{{train:'{v['train']}',test:'{v['test']}'}}" for k, v in feats.items()) + "}"
-    overrides = ["task=encoding", "task.data=files", "task.n_permutations=100",
+    overrides = ["task=encoding", "task.data=files", "task.n_permutations=100", "task.ceiling=none",
                  f"task.files.bold=[{','.join(repr(b) for b in bold)}]",
                  f"task.files.test_bold=[{','.join(repr(t) for t in test)}]",
                  f"task.files.features={feat_override}", f"task.files.runs='{tmp_path / 'runs.npy'}'",
@@ -99,20 +181,17 @@ def test_files_data_source_reproduces_the_planted_layers(tmp_path: Path) -> None
                  f"task.files.region_names=[{','.join(d.region_names)}]"]
     out = tmp_path / "run"
     cfg, m = compose_and_run(overrides, out)
-    assert m["spaces"]["video"]["best_layer_depth"]["EVC"] < 0.2
-    assert m["spaces"]["video"]["best_layer_depth"]["AG"] > 0.8
+    assert m["spaces"]["video"]["best_layer_depth"]["EVC"] < 0.3
+    assert m["spaces"]["video"]["best_layer_depth"]["AG"] > 0.6
+    assert m["ceiling"]["voxels"]["LOC"]["bad"] == [30, 30] and m["ceiling"]["voxels"]["LOC"]["keep"] == [0, 0]
+    assert "LOC" in m["ceiling"]["no_voxels_kept"] and "LOC" in m["spaces"]["video"]["no_voxels_kept"]
+    assert m["spaces"]["video"]["best_layer_alignment"]["LOC"] is None
+    assert m["comparison"]["per_region"]["LOC"] is None
+    assert m["variance_partition"]["shared"]["LOC"] is None and m["notes"]  # the loader says what it zeroed
     assert "brain maps are skipped" in (out / "report.html").read_text()
     with pytest.raises(ValueError, match="one training and one test entry per subject"):
         cfg.task.files.test_bold = test[:1]
         run_task(cfg, tmp_path / "bad")
-
-
-def test_variance_partition_follows_the_planted_spaces(run: tuple[Path, dict]) -> None:
-    """EVC sees only video-sensory, AC only audio-sensory, AG the semantic part both share."""
-    vp = run[1]["variance_partition"]
-    assert vp["unique_video"]["EVC"] > 0.1 > abs(vp["unique_audio"]["EVC"])
-    assert vp["unique_audio"]["AC"] > 0.1 > abs(vp["unique_video"]["AC"])
-    assert vp["shared"]["AG"] > max(vp["unique_video"]["AG"], vp["unique_audio"]["AG"])
 
 
 def test_volumetric_files_give_glass_brain_maps(tmp_path: Path) -> None:
@@ -144,7 +223,7 @@ def test_volumetric_files_give_glass_brain_maps(tmp_path: Path) -> None:
     np.savez(tmp_path / "video_train.npz", **{f"layer_{i:02d}": x for i, x in enumerate(d.features_train["video"])})
     np.savez(tmp_path / "video_test.npz", **{f"layer_{i:02d}": x for i, x in enumerate(d.features_test["video"])})
     p = tmp_path
-    overrides = ["task=encoding", "task.data=files", "task.n_permutations=50",
+    overrides = ["task=encoding", "task.data=files", "task.n_permutations=50", "task.ceiling=none",
                  f"task.files.bold=['{p / 'train.nii.gz'}']",
                  f"task.files.test_bold=[['{p / 'test0.nii.gz'}','{p / 'test1.nii.gz'}']]",
                  f"task.files.features={{video:{{train:'{p / 'video_train.npz'}',test:'{p / 'video_test.npz'}'}}}}",
@@ -152,9 +231,10 @@ def test_volumetric_files_give_glass_brain_maps(tmp_path: Path) -> None:
                  f"task.files.region_names=[{','.join(d.region_names)}]"]
     out = tmp_path / "run"
     _, m = compose_and_run(overrides, out)
-    assert m["voxels"] == n_vox and m["spaces"]["video"]["layers"]["layer_00"]["mean_r"] > 0.1
+    assert m["voxels"] == n_vox and m["spaces"]["video"]["layers"]["layer_00"]["mean_r"] > 0.03
     assert (out / "volume_r_video.png").stat().st_size > 10_000
     assert "variance_partition" not in m  # one feature space only
-    # Regions came from the label image: EVC (video, first layer) aligns, AC (audio only) not.
+    # Regions came from the label image: EVC (video, first layer) aligns, AC (audio only) not
+    # (raw test r: one presentation pair of one subject gives no usable ceiling at this size).
     r0 = m["spaces"]["video"]["layers"]["layer_00"]["normalised_alignment"]
-    assert r0["EVC"] > 0.8 and abs(r0["AC"]) < 0.2
+    assert r0["EVC"] > 0.15 and abs(r0["AC"]) < 0.1
