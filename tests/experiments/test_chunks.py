@@ -46,7 +46,7 @@ def test_merged_chunks_equal_the_single_run(runs: Path) -> None:
         x, y = a[key], b[key]
         if x.shape == same.shape:
             x, y = x[same], y[same]
-        if key in ("r", "r2"):
+        if key in ("r", "r2", "cv_score"):  # float32 scores of the solve: rounding differs with chunk width
             np.testing.assert_allclose(x, y, rtol=0, atol=2e-6, err_msg=key)
         else:
             np.testing.assert_array_equal(x, y, err_msg=key)
@@ -67,9 +67,9 @@ def test_merged_chunks_equal_the_single_run(runs: Path) -> None:
 
 def test_chunk_jobs_write_only_their_voxels(runs: Path) -> None:
     metas = [json.loads((runs / "multirun" / str(c) / "chunk.json").read_text()) for c in range(3)]
-    assert [m["voxels"] for m in metas] == [[0, 60], [60, 120], [120, 180]]  # 6 regions x 30 vertices
+    assert [m["voxels"] for m in metas] == [[0, 80], [80, 160], [160, 240]]  # 6 regions x 40 vertices
     with np.load(runs / "multirun" / "1" / "scores.npz") as f:
-        assert f["r_0"].shape[-1] == 60 and f["ceiling"].shape == (2, 60)
+        assert f["r_0"].shape[-1] == 80 and f["split_ceiling"].shape == (3, 80)  # subjects, voxels
     assert not (runs / "multirun" / "1" / "encoding.npz").exists()
 
 
