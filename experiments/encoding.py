@@ -24,7 +24,7 @@ from brain.dataset import EncodingData
 from brain.delays import check_delays, delays_from_seconds
 from brain.encoding import encode_layers
 from brain.loaders import existing_file, load_experiment, load_features
-from brain.noise_ceiling import cross_subject_ceiling, split_half_reliability
+from brain.noise_ceiling import EXTRAPOLATIONS, cross_subject_ceiling, split_half_reliability
 from brain.ridge import check_score
 from brain.stats import block_permutation_test, phase_randomisation_test
 from brain.synthetic import SyntheticConfig, make_synthetic
@@ -177,8 +177,8 @@ class Prepared:
 
 def _null_pvalues(t: DictConfig, y_test: np.ndarray, predictions: np.ndarray, rng: np.random.Generator
                   ) -> np.ndarray:
-    """(n_layers, n_vox) one-sided p-values of each layer's test r (``task.null``)."""
-    if t.null == "block":
+    """(n_layers, n_vox) one-sided p-values of each layer's test r (``task.r_null``)."""
+    if t.r_null == "block":
         return np.stack([block_permutation_test(y_test, p, block=int(t.block), n_permutations=int(t.n_permutations),
                                                 rng=rng).pvalue for p in predictions])
     return np.stack([phase_randomisation_test(y_test, p, int(t.n_permutations), rng).pvalue for p in predictions])
@@ -290,15 +290,17 @@ def _stack_spaces(per_space: list[np.ndarray]) -> np.ndarray:
 def check_settings(cfg: DictConfig, data: EncodingData) -> tuple[dict[str, str], dict[str, Any]]:
     """Fail before any fitting on settings the data cannot honour; (ceiling choice, settings)."""
     t = cfg.task
-    if t.null not in NULLS:
-        raise ValueError(f"task.null={t.null!r} is not one of: {', '.join(NULLS)}")
+    if t.r_null not in NULLS:
+        raise ValueError(f"task.r_null={t.r_null!r} is not one of: {', '.join(NULLS)}")
     check_score(str(t.score_cv), "task.score_cv")
+    if str(t.get("ceiling_fit", "exponential")) not in EXTRAPOLATIONS:
+        raise ValueError(f"task.ceiling_fit={t.ceiling_fit!r} is not one of: {', '.join(EXTRAPOLATIONS)}")
     kind, why = choose_ceiling(str(t.ceiling), data.bold_train.shape[0], data.n_repeats)
     delays = resolve_delays(t, float(data.tr))
-    settings = {"score_cv": str(t.score_cv), "null": str(t.null), "n_permutations": int(t.n_permutations),
+    settings = {"score_cv": str(t.score_cv), "r_null": str(t.r_null), "n_permutations": int(t.n_permutations),
                 "delays_trs": delays, "delays_s": [round(d * float(data.tr), 3) for d in delays],
                 "delays_from": "task.delays (TRs)" if t.get("delays") is not None else "task.delays_s",
-                "tr": float(data.tr)}
+                "tr": float(data.tr), "ceiling_fit": str(t.get("ceiling_fit", "exponential"))}
     return {"kind": kind, "why": why}, settings
 
 
@@ -314,7 +316,8 @@ def _ceilings(data: EncodingData, cfg: DictConfig, res: dict[str, Any]) -> dict[
         y = np.stack([prep.test_repeats(s).mean(axis=0) for s in range(data.bold_train.shape[0])])
         cross = cross_subject_ceiling(y, n_bootstraps=int(t.n_bootstraps),
                                       rng=np.random.default_rng([int(cfg.seed), 20_000]),
-                                      n_permutations=int(t.n_permutations))
+                                      n_permutations=int(t.n_permutations),
+                                      extrapolation=str(t.get("ceiling_fit", "exponential")))
         out["cross_subject"] = {"ceiling": cross.ceiling, "pvalue": cross.pvalue}
     return out
 

@@ -208,7 +208,7 @@ def write_encoding_report(data: EncodingData, res: dict[str, Any], metrics: dict
     rep.text(f"{metrics['subjects']} subjects, {metrics['voxels']} voxels, {metrics['n_repeats']} test presentation(s) "
              f"per subject, feature spaces: {', '.join(data.spaces)}. FIR delays {st['delays_trs']} TRs "
              f"({st['delays_s'][0]}-{st['delays_s'][-1]} s at TR {st['tr']} s); penalties by CV "
-             f"{st['score_cv']}; test-r p-values from the {st['null']} null ({st['n_permutations']} draws), "
+             f"{st['score_cv']}; test-r p-values from the {st['r_null']} null ({st['n_permutations']} draws), "
              "BH-FDR over voxels. Best layers are chosen by training CV scores, never by test r.")
     for note in metrics["notes"]:
         rep.text("Data: " + note)

@@ -27,7 +27,8 @@ CEILINGS = ("auto", "cross_subject", "split_half", "none")
 CROSS_SUBJECT_NOTE = ("the cross-subject ceiling (Brain-Score extrapolation) underestimates low ceilings: "
                       "about 0.83x the truth at a true ceiling of 0.45, within 10 % only above ~0.75, so "
                       "normalised alignment comes out high (it can exceed 1) where the SNR is low; it also "
-                      "counts only the response shared across subjects")
+                      "counts only the response shared across subjects (task.ceiling_fit=spearman_brown "
+                      "gives the unbiased attenuation-corrected limit)")
 
 
 def choose_ceiling(requested: str, n_subjects: int, n_repeats: int) -> tuple[str, str]:
@@ -220,7 +221,10 @@ def summarise(data: EncodingData, res: dict[str, Any], cfg: DictConfig, ceiling_
                                 "significant_voxels": {n: float(sig[:, labels == j].sum(axis=1).mean())
                                                        for j, n in enumerate(names)}}
         if name == "cross_subject":
-            out["ceiling"][name]["note"] = CROSS_SUBJECT_NOTE
+            fit = str(t.get("ceiling_fit", "exponential"))
+            out["ceiling"][name]["fit"] = fit
+            if fit == "exponential":
+                out["ceiling"][name]["note"] = CROSS_SUBJECT_NOTE
     alphas = check_alphas(None if t.alphas is None else list(t.alphas))
     out["spaces"], per_subject = {}, {}
     for i, space in enumerate(data.spaces):

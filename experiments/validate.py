@@ -23,6 +23,7 @@ def _choices() -> dict[str, tuple[Any, ...]]:
     from agents.training import KEEP, VAL_LOSSES
     from agents.variants import VARIANTS
     from envs.config import PLANTS, TASKS
+    from brain.noise_ceiling import EXTRAPOLATIONS
     from brain.ridge import SCORERS
     from experiments.encoding import NULLS
     from experiments.encoding_summary import CEILINGS
@@ -34,7 +35,7 @@ def _choices() -> dict[str, tuple[Any, ...]]:
             "arm.gradient": ("analytic", "mjx"), "arm.plant": PLANTS, "task.data": ("synthetic", "files"),
             "task.mode": ("generate", "prompt"), "task.controller": CONTROLLERS, "task.env": TASKS,
             "task.variants": VARIANTS, "task.eval_tasks": TASKS, "task.score_cv": tuple(SCORERS),
-            "task.ceiling": CEILINGS, "task.null": NULLS}
+            "task.ceiling": CEILINGS, "task.r_null": NULLS, "task.ceiling_fit": EXTRAPOLATIONS}
 
 
 def differences(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> list[str]:

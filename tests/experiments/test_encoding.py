@@ -50,10 +50,11 @@ def test_outputs_written(run: tuple[Path, dict]) -> None:
 
 def test_metrics_keys(run: tuple[Path, dict]) -> None:
     _, m = run
-    assert m["settings"]["score_cv"] == "r2" and m["settings"]["null"] == "phase"
+    assert m["settings"]["score_cv"] == "r2" and m["settings"]["r_null"] == "phase"
     assert m["settings"]["delays_trs"] == [1, 2, 3, 4, 5, 6, 7]  # 2..10 s at TR 1.49 s
     c = m["ceiling"]
     assert c["normalises"] == "cross_subject" and "3 subject" in c["why"] and c["normalised"]
+    assert c["cross_subject"]["fit"] == "exponential" and "0.83x" in c["cross_subject"]["note"]
     assert set(c) >= {"split_half", "cross_subject", "voxels", "no_voxels_kept", "min_ceiling", "fdr_alpha"}
     for counts in c["voxels"].values():  # bad + not significant + below the minimum + kept = all, per subject
         parts = np.array([counts[k] for k in ("bad", "not_significant", "below_min_ceiling", "keep")])
@@ -144,6 +145,9 @@ def test_impossible_ceiling_fails_before_fitting(tmp_path: Path) -> None:
     assert not (tmp_path / "a" / "units").exists()
     with pytest.raises(ValueError, match="task.ceiling='wobble' is not one of"):
         compose_and_run(SMALL + ["task.ceiling=wobble"], tmp_path / "c")
+    with pytest.raises(ValueError, match="task.ceiling_fit='linear' is not one of: exponential, spearman_brown"):
+        compose_and_run(SMALL + ["task.ceiling_fit=linear"], tmp_path / "d")
+    assert not (tmp_path / "d" / "units").exists()
 
 
 def test_files_data_source_reproduces_the_planted_layers(tmp_path: Path) -> None:
