@@ -96,23 +96,22 @@ def test_closed_loop_plant_outputs_on_the_stacked_episode_equal_them_step_by_ste
     assert float(jnp.abs(traj.plant["muscle"][..., -1, :]).max()) > 1.0  # forces in N: not a trivial zero
 
 
-@pytest.mark.parametrize("plant", ["motornet_tf", "motornet"])
-def test_rematerialised_rollout_gives_the_same_gradient(plant: str) -> None:
+def test_rematerialised_rollout_gives_the_same_gradient() -> None:
     """closed_loop(remat=True) recomputes each step in the backward pass instead of storing
-    it: the loss and its gradient equal those of the stored rollout (to float32 rounding)."""
+    it: the loss and its gradient (through the MotorNet-TF arm and the plant-output
+    regulariser) equal those of the stored rollout (to float32 rounding)."""
     from agents.rollout import EpisodeSampler, closed_loop
     from agents.variants import build_model, make_variant
 
-    sampler = EpisodeSampler(plant=plant, feedback_delay=0.0, episode_steps=15)
+    sampler = EpisodeSampler(plant="motornet_tf", feedback_delay=0.0, episode_steps=15)
     env = sampler.env
     model = build_model(make_variant("bilateral_specialised_cc"), [5, 5], "mlp", 0, None, "glorot_uniform")
     params = model.init(jax.random.PRNGKey(3), model.initial_carry((1,)), jnp.zeros((1, env.observation_size)))
     state0 = sampler.states(jax.random.PRNGKey(4), 8, "reach")
 
     def loss(p: dict, remat: bool) -> jax.Array:
-        outputs = (lambda s: keras_plant_outputs(env, s)) if plant == "motornet_tf" else None
-        traj = closed_loop(model, p, env, state0, remat=remat, plant_outputs=outputs)
-        extra = sum(jnp.mean(v**2) for v in traj.plant.values()) if plant == "motornet_tf" else 0.0
+        traj = closed_loop(model, p, env, state0, remat=remat, plant_outputs=lambda s: keras_plant_outputs(env, s))
+        extra = sum(jnp.mean(v**2) for v in traj.plant.values())
         return jnp.mean(traj.position_error) + 1e-6 * extra + 0.1 * jnp.mean(traj.excitation**2)
 
     (a, ga), (b, gb) = (jax.value_and_grad(loss)(params, r) for r in (True, False))
