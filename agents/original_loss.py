@@ -32,8 +32,8 @@ BILATERAL: tuple[str, ...] = ("joint", "muscle", "proprioception", "vision")
 
 def keras_plant_outputs(env: Any, state: Any, bilateral: bool = True) -> dict[str, jax.Array]:
     """The plant outputs of an environment state after a step (one state, or states with
-    leading batch / time axes), that the original's regulariser acted on: ``joint`` (4,) q, qd; ``muscle`` (7, 6) MotorNet 0.1.5's
-    muscle state; for a bilateral network also ``proprioception`` (d, 12) and ``vision``
+    leading batch / time axes), that the original's regulariser acted on: ``joint`` (4,)
+    q, qd; ``muscle`` (7, 6) MotorNet 0.1.5's muscle state; for a bilateral network also ``proprioception`` (d, 12) and ``vision``
     (d, 2), the feedback delay line (d entries: MotorNet's delay of d steps is this
     project's ``feedback_delay`` of d - 1 steps)."""
     out = {"joint": env.joint_state(state), "muscle": env.muscle_state(state)}

@@ -59,8 +59,9 @@ def set_cpu_library_fusion(enabled: bool | None = False) -> bool:
     """Before JAX starts, choose whether XLA's CPU backend hands fused element-wise, reduce
     and dot clusters to the YNNPACK library (jaxlib 0.10's default). The motor runs' programs
     are thousands of tiny per-arm operations; with YNNPACK off a training update of the
-    paper's controllers on the MotorNet-TF arm ran 1.3-1.6x faster (same numbers to float32
-    rounding; ``task=bench_runner`` measures it). ``enabled``: False (off), True or None
+    paper's controllers on the MotorNet-TF arm ran 1.3-1.7x faster at 10 seeds per device
+    (same numbers to float32 rounding; ``task=bench_runner`` measures it), but no faster at
+    the 20 models per device of ``task=paper``'s specialised family. ``enabled``: False (off), True or None
     (leave XLA's default). Nothing happens when JAX is already imported or the user's
     ``XLA_FLAGS`` set it. Returns whether YNNPACK fusion is left on."""
     import sys
