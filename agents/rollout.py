@@ -70,7 +70,7 @@ def closed_loop(model: Any, params: Any, env: FunctionalArmEnv, state0: ArmState
         s = step(s, u)
         return (s, k), (s.hand, u, s.metrics["position_error"], hid, s if plant_outputs is not None else ())
 
-    _, (hand, u, err, hid, states) = jax.lax.scan(jax.checkpoint(body) if remat else body, (state0, carry0),
+    _, (hand, u, err, hid, states) = jax.lax.scan(jax.checkpoint(body, prevent_cse=False) if remat else body, (state0, carry0),
                                                   None, length=steps)
     extra = plant_outputs(states) if plant_outputs is not None else {}  # (steps, B, ...)
     to_batch_major = lambda a: jnp.swapaxes(a, 0, 1)
