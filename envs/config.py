@@ -11,6 +11,7 @@ from envs.params import MuscleParams, SkeletonParams
 
 TASKS: tuple[str, ...] = ("reach", "hold", "centre_out")
 PLANTS: tuple[str, ...] = ("motornet", "motornet_tf")
+PHYSICS: tuple[str, ...] = ("closed_form", "mjx")
 _TASK_ALIASES = {"centreout": "centre_out", "center_out": "centre_out", "centre-out": "centre_out"}
 
 
@@ -31,9 +32,14 @@ class ArmConfig:
       (``None``: 10 N for ``hold``, 0 otherwise).
     centre_out_radius, centre_out_start: circle radius and fixed start posture
       (shoulder, elbow in rad) of ``centre_out``; ``centre_out_targets`` targets.
-    gradient: backward pass of the JAX env's physics step: ``analytic`` (the closed-form
-      two-link Euler step, see ``envs.dynamics``; fast) or ``mjx`` (reverse mode through
-      ``mjx.step``). The forward pass is ``mjx.step`` either way. Default plant only.
+    physics: forward pass of the JAX env's skeleton step (default plant): ``closed_form``
+      (MuJoCo's semi-implicit Euler step of the two-link arm written out, with the masses,
+      lengths and inertias read from the MJCF; a few dozen fused operations, differentiated
+      by JAX) or ``mjx`` (``mjx.step`` on the same model). They agree to float rounding
+      (tests: trajectories, gradients and joint limits against ``mjx.step`` and MuJoCo C).
+    gradient: backward pass with ``physics="mjx"``: ``analytic`` (the closed-form step's
+      vector-Jacobian product, see ``envs.dynamics``; fast) or ``mjx`` (reverse mode through
+      ``mjx.step``). Ignored by ``closed_form``, whose backward pass is its own.
     plant: which MotorNet the arm reproduces. ``motornet`` (MotorNet 0.3, torch):
       exponential-Euler activation, forces from this step's activation, semi-implicit
       Euler skeleton. ``motornet_tf`` (MotorNet 0.1.5, TensorFlow, the plant of the
@@ -57,6 +63,7 @@ class ArmConfig:
     centre_out_radius: float = 0.1
     centre_out_start: tuple[float, float] = (math.pi / 4, math.pi / 2)
     centre_out_targets: int = 8
+    physics: str = "closed_form"
     gradient: str = "analytic"
     plant: str = "motornet"
     skeleton: SkeletonParams = field(default_factory=SkeletonParams)
@@ -90,6 +97,9 @@ class ArmConfig:
                "must be (shoulder, elbow) in rad")
         _check(self.gradient in ("analytic", "mjx"), "gradient", self.gradient,
                "must be 'analytic' (closed-form backward pass of mjx.step) or 'mjx' (through mjx.step)")
+        if self.physics not in PHYSICS:
+            raise ValueError(f"invalid setting physics={self.physics!r}: must be one of "
+                             f"{', '.join(PHYSICS)} (closed-form skeleton step or mjx.step)")
         if self.plant not in PLANTS:
             raise ValueError(f"unknown plant {self.plant!r}; valid plants: {', '.join(PLANTS)}")
         if self.muscles is None:

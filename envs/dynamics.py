@@ -1,13 +1,17 @@
-"""Closed-form two-link arm dynamics, used for the backward pass of ``mjx.step``.
+"""Closed-form two-link arm dynamics: the JAX environment's skeleton step.
 
-The forward physics of the JAX environment is ``mjx.step`` (no constraints, Euler). Reverse
-mode through ``mjx.step`` works but is slow: for this 2-joint arm at batch 64 its backward
-pass costs about nine forward passes, and it dominated a training update. The skeleton is
-the textbook planar two-link arm (tests check MuJoCo's mass matrix and bias forces against
-these formulas), so :func:`mjx_step_fn` keeps ``mjx.step`` as the forward pass and takes
-the vector-Jacobian product of the same Euler step written in closed form. Tests check that
-this gradient equals reverse mode through ``mjx.step`` itself; ``gradient="mjx"`` in
-:class:`~envs.config.ArmConfig` switches back to it.
+The skeleton is the textbook planar two-link arm (tests check MuJoCo's mass matrix and bias
+forces against these formulas), and MuJoCo integrates it with semi-implicit Euler (no
+constraints). :func:`euler_step` writes that step out: with the parameters read from the
+MJCF (``envs.model.skeleton_from_model``) it equals ``mjx.step`` to float rounding, in a
+few dozen element-wise operations that XLA fuses, where ``mjx.step`` runs its general
+pipeline (kinematics, composite inertia, factorisation) op by op. It is the default
+(``physics="closed_form"`` in :class:`~envs.config.ArmConfig`).
+
+With ``physics="mjx"`` the forward pass is ``mjx.step``; reverse mode through it is slow
+(for this arm at batch 64 its backward pass cost about nine forward passes), so
+:func:`mjx_step_fn` takes the vector-Jacobian product of the closed-form step instead
+(``gradient="analytic"``) or, with ``gradient="mjx"``, goes through ``mjx.step`` itself.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""The arm as a pure, batched, differentiable JAX environment (skeleton in MJX).
+"""The arm as a pure, batched, differentiable JAX environment.
+
+The skeleton step is the closed-form semi-implicit Euler step of the MJCF's two-link arm
+(``physics="closed_form"``, default) or ``mjx.step`` on the same model (``physics="mjx"``).
 
 ``env = make_functional("reach")``; ``state = env.reset(key)``;
 ``state = env.step(state, action)``. Both are pure and can be ``jit``-ed, ``vmap``-ed and
@@ -18,9 +21,9 @@ from mujoco import mjx
 
 from envs import motornet_tf, muscle, plant
 from envs.config import ArmConfig
-from envs.dynamics import joint_acceleration, mjx_step_fn
+from envs.dynamics import euler_step, joint_acceleration, mjx_step_fn
 from envs.limits import enforce_limits
-from envs.model import load_model
+from envs.model import load_model, skeleton_from_model
 from envs.tasks import Episode, sample_episode
 
 
@@ -63,7 +66,11 @@ class FunctionalArmEnv:
         self.mj_model: mujoco.MjModel = load_model(cfg.physics_dt)
         self._mjx_model = mjx.put_model(self.mj_model)
         self._mjx_data = mjx.make_data(self._mjx_model)
-        self._step = mjx_step_fn(self._mjx_model, self._mjx_data, cfg.skeleton, cfg.physics_dt, cfg.gradient)
+        if cfg.physics == "closed_form":
+            skeleton, dt = skeleton_from_model(self.mj_model), cfg.physics_dt
+            self._step = lambda q, qd, tau: euler_step(q, qd, tau, skeleton, dt)
+        else:
+            self._step = mjx_step_fn(self._mjx_model, self._mjx_data, cfg.skeleton, cfg.physics_dt, cfg.gradient)
 
     # -- public API -------------------------------------------------------------------
     def reset(
@@ -133,14 +140,14 @@ class FunctionalArmEnv:
     def physics_step(
         self, q: jax.Array, qd: jax.Array, activation: jax.Array, u: jax.Array, load: jax.Array
     ) -> tuple[jax.Array, jax.Array, jax.Array]:
-        """One physics substep: activation dynamics, muscle forces, ``mjx.step``, limits.
+        """One physics substep: activation dynamics, muscle forces, skeleton step, limits.
 
         Forces use the activation averaged over the substep (trapezoidal rule), which halves
         the error of using either end of it. ``envs.gym_env`` does exactly the same.
         """
         act = muscle.activation_step(activation, u, self.cfg.physics_dt, self.cfg.muscles, jnp)
         tau = plant.joint_torque(q, qd, 0.5 * (act + activation), load, self.cfg, jnp)
-        q, qd = self._step(q, qd, tau)  # mjx.step (backward pass: see envs.dynamics)
+        q, qd = self._step(q, qd, tau)  # closed form or mjx.step (see envs.dynamics)
         q, qd = enforce_limits(q, qd, self.cfg.skeleton, jnp)
         return q, qd, act
 

@@ -1,4 +1,5 @@
-"""MuJoCo C (gymnasium env) vs MJX (JAX env): same start, same actions, same hand path."""
+"""MuJoCo C (gymnasium env) vs the JAX env (closed-form step or ``mjx.step``): same start,
+same actions, same hand path."""
 
 from __future__ import annotations
 
@@ -34,11 +35,12 @@ def jax_hand_path(task: str, acts: np.ndarray, **settings) -> np.ndarray:
     return np.asarray(traj.hand)
 
 
+@pytest.mark.parametrize("physics", ["closed_form", "mjx"])
 @pytest.mark.parametrize("task,n_substeps", [("hold", 1), ("reach", 3)])
-def test_mujoco_and_mjx_agree_float64(task: str, n_substeps: int) -> None:
+def test_mujoco_and_mjx_agree_float64(task: str, n_substeps: int, physics: str) -> None:
     acts = actions(1)
     with jax.enable_x64(True):
-        jx = jax_hand_path(task, acts, n_substeps=n_substeps)
+        jx = jax_hand_path(task, acts, n_substeps=n_substeps, physics=physics)
     c = gym_hand_path(task, acts, n_substeps=n_substeps)
     moved = np.linalg.norm(c[-1] - c[0])
     assert moved > 0.05, "the test trajectory should really move the hand"

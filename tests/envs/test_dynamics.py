@@ -1,4 +1,5 @@
-"""The closed-form backward pass of mjx.step against reverse mode through mjx.step itself."""
+"""The closed-form skeleton step (the default forward pass, and the backward pass of
+``physics="mjx"``) against ``mjx.step`` and reverse mode through it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 import envs
 from envs.config import ArmConfig
 from envs.dynamics import euler_step, mjx_step_fn
+from envs.model import load_model, skeleton_from_model
 from envs.params import SkeletonParams
 
 SK = SkeletonParams()
@@ -50,7 +52,7 @@ def test_episode_gradient_is_the_same_either_way() -> None:
     acts = jnp.asarray(np.random.default_rng(1).uniform(0.0, 0.6, (50, 6)), jnp.float32)
     grads = []
     for gradient in ("analytic", "mjx"):
-        env = envs.FunctionalArmEnv(ArmConfig.from_overrides("reach", gradient=gradient))
+        env = envs.FunctionalArmEnv(ArmConfig.from_overrides("reach", physics="mjx", gradient=gradient))
         s0 = env.reset(jax.random.key(3), joint_state=[0.7, 1.4], target=[0.1, 0.45])
 
         def loss(a: jax.Array, env=env, s0=s0) -> jax.Array:
@@ -65,3 +67,69 @@ def test_episode_gradient_is_the_same_either_way() -> None:
 def test_unknown_gradient_setting_is_an_error() -> None:
     with pytest.raises(ValueError, match="gradient"):
         ArmConfig.from_overrides("reach", gradient="magic")
+
+
+def test_closed_form_reads_the_skeleton_from_the_mjcf() -> None:
+    """The closed form integrates the MJCF's arm: its parameters are read from the model
+    (equal to MotorNet's numbers in ``SkeletonParams``), and follow an edited model."""
+    model = load_model(0.01)
+    read = skeleton_from_model(model)
+    for name in ("m1", "m2", "l1", "l2", "l1g", "l2g", "i1", "i2"):
+        assert getattr(read, name) == pytest.approx(getattr(SK, name), rel=1e-12), name
+    np.testing.assert_allclose(read.q_upper, SK.q_upper)
+    model.body_mass[model.body("forearm").id] = 2.5
+    model.body_ipos[model.body("upper_arm").id][0] = 0.1
+    edited = skeleton_from_model(model)
+    assert (edited.m2, edited.l1g) == (2.5, 0.1)
+
+
+def _paths(physics: str, acts: np.ndarray, q0: np.ndarray, **extra) -> tuple[np.ndarray, ...]:
+    env = envs.make_functional("hold", physics=physics, **extra)
+    s0 = jax.vmap(lambda q: env.reset(jax.random.key(0), joint_state=q, load=jnp.asarray([3.0, -5.0])))(q0)
+    _, traj = jax.jit(jax.vmap(env.rollout))(s0, acts)
+    return np.asarray(traj.q), np.asarray(traj.qd), np.asarray(traj.hand)
+
+
+def test_closed_form_episodes_equal_mjx_step_episodes_with_limits() -> None:
+    """Whole episodes (muscles, load, feedback, substeps, joint stops) in float64: joint
+    angles, velocities and hand paths of the closed form equal ``mjx.step``'s, also where
+    maximal excitation drives the joints onto their stops."""
+    rng = np.random.default_rng(4)
+    with jax.enable_x64(True):
+        smooth = np.clip(0.25 + np.cumsum(rng.normal(0, 0.08, (3, 50, 6)), axis=1), 0, 1)
+        extreme = np.tile(np.array([[1, 0, 1, 0, 1, 0], [0, 1, 0, 1, 0, 1]], float)[:, None], (1, 50, 1))
+        acts = jnp.asarray(np.concatenate([smooth, extreme]))
+        q0 = jnp.asarray([[0.7, 1.3], [0.3, 2.4], [1.9, 0.4], [0.2, 0.2], [2.2, 2.5]])
+        for substeps in (1, 3):
+            closed = _paths("closed_form", acts, q0, n_substeps=substeps)
+            ref = _paths("mjx", acts, q0, n_substeps=substeps)
+            for a, b in zip(closed, ref):
+                np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+        q = closed[0]
+        sk = SK
+        at_stop = np.isclose(q[3:], sk.q_lower, atol=1e-9) | np.isclose(q[3:], sk.q_upper, atol=1e-9)
+        assert at_stop.any(axis=(0, 2)).mean() > 0.5, "the extreme episodes should reach the stops"
+        assert np.ptp(closed[2][:3], axis=1).max() > 0.05, "the smooth episodes should move the hand"
+
+
+def test_closed_form_episode_gradient_equals_reverse_mode_through_mjx() -> None:
+    """Gradient of a whole episode's loss with respect to the excitations: closed form
+    (JAX's own reverse mode of it) vs reverse mode through ``mjx.step``, float64."""
+    grads = []
+    with jax.enable_x64(True):
+        acts = jnp.asarray(np.random.default_rng(1).uniform(0.0, 0.6, (50, 6)))
+        for physics, gradient in (("closed_form", "analytic"), ("mjx", "mjx")):
+            env = envs.make_functional("reach", physics=physics, gradient=gradient)
+            s0 = env.reset(jax.random.key(3), joint_state=[0.7, 1.4], target=[0.1, 0.45])
+
+            def loss(a: jax.Array, env=env, s0=s0) -> jax.Array:
+                return jnp.mean(env.rollout(s0, a)[1].metrics["position_error"])
+
+            grads.append(np.asarray(jax.jit(jax.grad(loss))(acts)))
+    assert np.abs(grads[1]).max() > 0
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-8, atol=1e-12)
+
+
+def test_unknown_physics_setting_is_an_error() -> None:
+    with pytest.raises(ValueError, match="physics='euler'.*closed_form, mjx"):
+        ArmConfig.from_overrides("reach", physics="euler")
