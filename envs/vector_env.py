@@ -4,6 +4,12 @@ One jitted, vmapped step advances all ``num_envs`` arms at once (no Python copie
 Autoreset mode is ``NEXT_STEP`` (gymnasium's default): the step after an episode ends
 resets that sub-environment (its action is ignored, reward 0), restarting its step counter,
 muscle state and feedback delay line.
+
+Per step the host does one host-to-device copy (the actions) and one device-to-host copy:
+everything gymnasium returns (observations, rewards, truncations, the info arrays) is packed
+into one float32 array on the device and split into views on the host. The autoreset
+bookkeeping stays on the device, and fresh episodes are drawn only on steps where some
+sub-environment needs one (``lax.cond``).
 """
 
 from __future__ import annotations
@@ -62,7 +68,8 @@ class ArmVectorEnv(gym.vector.VectorEnv):
         self._step_batch = jax.jit(self._autoreset_step)
         self.state: ArmState | None = None
         self._key = jax.random.key(0)
-        self._needs_reset = np.zeros(num_envs, bool)
+        self._needs_reset = jnp.zeros(num_envs, bool)
+        self._metric_names: tuple[str, ...] = ()
 
     def _reset_given(self, names: tuple[str, ...]) -> Any:
         """Jitted, vmapped reset taking the options ``names`` per env (others drawn)."""
@@ -75,11 +82,38 @@ class ArmVectorEnv(gym.vector.VectorEnv):
 
     def _autoreset_step(
         self, state: ArmState, actions: jax.Array, needs_reset: jax.Array, key: jax.Array
-    ) -> tuple[ArmState, jax.Array]:
+    ) -> tuple[ArmState, jax.Array, jax.Array, jax.Array]:
+        """Step every arm (resetting those in ``needs_reset``); returns the new state, key,
+        the next step's ``needs_reset`` and the packed outputs (see :meth:`_pack`)."""
         key, sub = jax.random.split(key)
         stepped = jax.vmap(self.env.step)(state, actions)
-        fresh = jax.vmap(self.env.reset)(jax.random.split(sub, self.num_envs))
-        return _select(needs_reset, fresh, stepped), key
+
+        def with_resets(_: None) -> ArmState:
+            fresh = jax.vmap(self.env.reset)(jax.random.split(sub, self.num_envs))
+            return _select(needs_reset, fresh, stepped)
+
+        new = jax.lax.cond(jnp.any(needs_reset), with_resets, lambda _: stepped, None)
+        done = new.done & ~needs_reset
+        reward = jnp.where(needs_reset, 0.0, new.reward)
+        return new, key, done, self._pack(new, reward, done)
+
+    def _pack(self, state: ArmState, reward: jax.Array, done: jax.Array) -> jax.Array:
+        """What gymnasium returns, as one (num_envs, n) float32 array: observation, reward,
+        truncation, the metrics (sorted names), hand, target and load."""
+        cols = [state.obs, reward[:, None], done[:, None]]
+        cols += [state.metrics[k][:, None] for k in sorted(state.metrics)]
+        cols += [state.hand, state.target, state.load]
+        return jnp.concatenate([c.astype(jnp.float32) for c in cols], axis=1)
+
+    def _unpack(self, packed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """Observations, rewards (float64), truncations (bool) and info of :meth:`_pack`."""
+        names = self._metric_names
+        obs, reward, done = packed[:, :N_OBS], packed[:, N_OBS], packed[:, N_OBS + 1]
+        m = N_OBS + 2
+        info: dict[str, Any] = {k: packed[:, m + i] for i, k in enumerate(names)}
+        rest = packed[:, m + len(names):]
+        info.update(hand_pos=rest[:, 0:2], target_pos=rest[:, 2:4], load=rest[:, 4:6])
+        return obs, reward.astype(np.float64), done > 0.5, info
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -104,8 +138,11 @@ class ArmVectorEnv(gym.vector.VectorEnv):
             self.state = self._reset_given(names)(keys, *values)
         else:
             self.state = self._reset_batch(keys)
-        self._needs_reset = np.zeros(self.num_envs, bool)
-        return self._obs(), self._info(self.state)
+        self._needs_reset = jnp.zeros(self.num_envs, bool)
+        self._metric_names = tuple(sorted(self.state.metrics))
+        zero = jnp.zeros(self.num_envs, jnp.float32)
+        obs, _, _, info = self._unpack(np.asarray(self._pack(self.state, zero, zero > 0)))
+        return obs, info
 
     def step(
         self, actions: Any
@@ -117,23 +154,10 @@ class ArmVectorEnv(gym.vector.VectorEnv):
             raise ValueError(f"actions must have shape ({self.num_envs}, 6), got {a.shape}")
         if not np.all(np.isfinite(a)):
             raise ValueError("actions contain NaN or inf")
-        was_reset = self._needs_reset
-        self.state, self._key = self._step_batch(self.state, jnp.asarray(a), was_reset, self._key)
-        done = np.asarray(self.state.done) & ~was_reset
-        rewards = np.where(was_reset, 0.0, np.asarray(self.state.reward, np.float64))
-        self._needs_reset = done
-        terminated = np.zeros(self.num_envs, bool)
-        return self._obs(), rewards, terminated, done, self._info(self.state)
-
-    def _obs(self) -> np.ndarray:
-        return np.asarray(self.state.obs, dtype=np.float32)
-
-    @staticmethod
-    def _info(state: ArmState) -> dict[str, Any]:
-        info = {k: np.asarray(v) for k, v in state.metrics.items()}
-        info.update(hand_pos=np.asarray(state.hand), target_pos=np.asarray(state.target),
-                    load=np.asarray(state.load))
-        return info
+        self.state, self._key, self._needs_reset, packed = self._step_batch(
+            self.state, jax.device_put(a), self._needs_reset, self._key)
+        obs, rewards, done, info = self._unpack(jax.device_get(packed))  # the one device-to-host copy
+        return obs, rewards, np.zeros(self.num_envs, bool), done, info
 
     def _batched_option(self, name: str, value: Any) -> jax.Array:
         """Check one batched reset option: a finite array with one row per env."""

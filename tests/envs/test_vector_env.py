@@ -64,3 +64,21 @@ def test_vector_env_rejects_bad_actions() -> None:
         venv.step(np.zeros((3, 6)))
     with pytest.raises(ValueError, match="NaN"):
         venv.step(np.full((2, 6), np.nan))
+
+
+def test_step_moves_only_the_actions_in_and_one_packed_array_out() -> None:
+    """No implicit transfers in ``step``, also on the autoreset step: the actions go in by
+    one explicit copy (JAX's transfer guard raises on any implicit one; on the CPU backend it
+    checks host-to-device copies only), and the returned arrays equal the device state."""
+    venv = gym.make_vec("callosum/ArmReach-v0", num_envs=3, episode_steps=2)
+    venv.reset(seed=0)
+    acts = np.full((3, 6), 0.3, np.float32)
+    venv.step(acts)  # compile outside the guard
+    with jax.transfer_guard("disallow"):
+        outs = [venv.step(acts) for _ in range(2)]  # the 2nd step ends episodes, the 3rd resets
+    (obs, rew, term, trunc, info), last = outs
+    assert trunc.all() and not last[3].any() and np.all(last[1] == 0.0)
+    assert obs.dtype == np.float32 and rew.dtype == np.float64 and trunc.dtype == bool
+    np.testing.assert_array_equal(last[4]["hand_pos"], np.asarray(venv.state.hand))
+    np.testing.assert_array_equal(last[0], np.asarray(venv.state.obs))
+    np.testing.assert_array_equal(last[4]["position_error"], np.asarray(venv.state.metrics["position_error"]))
