@@ -4,7 +4,8 @@
 median of ``repeats`` timed calls (all times are kept in the result):
 
 1. the pure JAX env (``envs.make_functional("reach")``): ``jit(vmap(rollout))`` at
-   ``batch`` x ``steps`` control steps, smooth random excitations;
+   ``batch`` x ``steps`` control steps, smooth random excitations; the same with the
+   skeleton stepped by ``mjx.step`` (``physics="mjx"``), with the hand-path difference;
 2. one BPTT gradient (``jit(grad)``) of the mean final + running hand-target distance over
    a ``steps``-step rollout w.r.t. the excitations, batch ``grad_batch``;
 3. gymnasium vector envs of the arm: ``SyncVectorEnv`` of the MuJoCo C ``envs.ArmEnv``
@@ -60,16 +61,20 @@ TRADEOFF_SUBSTEPS = (2, 4)
 WALK_SD = 0.1  # excitation random-walk increment per control step
 TARGETS: dict[str, tuple[str, str, float]] = {
     # ratio name: (numerator path, denominator path, target)
-    "jax_ctrl_vs_motornet_ctrl": ("jax_env.ctrl_steps_per_s", "peers.motornet_rollout.ctrl_steps_per_s", 1.5),
+    "jax_ctrl_vs_motornet_ctrl": ("jax_env.ctrl_steps_per_s", "peers.motornet_rollout.ctrl_steps_per_s", 3.0),
+    "jax_vector_env_vs_motornet_step_loop": ("jax_vector_env.arm_jax_vector_env_batch.ctrl_steps_per_s",
+                                             "peers.motornet_rollout.ctrl_steps_per_s", 3.0),
     "jax_physics_vs_mujoco_rollout_physics": (
-        "jax_env.physics_steps_per_s", "peers.mujoco_rollout.physics_steps_per_s", 0.5),
+        "jax_env.physics_steps_per_s", "peers.mujoco_rollout.physics_steps_per_s", 1.5),
+    # the default closed-form skeleton step over mjx.step (arm.physics=mjx), same run
+    "closed_form_vs_mjx_step_rollout": ("jax_env.ctrl_steps_per_s", "jax_env_mjx.ctrl_steps_per_s", 1.0),
     "jax_ctrl_vs_arm_sync_vector_env": (
         "jax_env.ctrl_steps_per_s", "peers.arm_sync_vector_env.ctrl_steps_per_s", 20.0),
     # seconds per training update: MotorNet's over ours (so > 1 means ours is faster)
     "motornet_update_vs_bilateral_specialised_update": (
-        "peers.motornet_bptt.s_per_update", "training.bilateral_specialised_cc.s_per_update", 3.0),
+        "peers.motornet_bptt.s_per_update", "training.bilateral_specialised_cc.s_per_update", 10.0),
     "motornet_update_vs_bilateral_unspecialised_update": (
-        "peers.motornet_bptt.s_per_update", "training.bilateral_unspecialised_cc.s_per_update", 3.0),
+        "peers.motornet_bptt.s_per_update", "training.bilateral_unspecialised_cc.s_per_update", 10.0),
     # our plant=motornet_tf JAX rollout vs MotorNet 0.1.5's own (TensorFlow) plant
     "jax_tf_plant_vs_motornet_tf_b64": ("peers.motornet_tf.batch_64.jax_ctrl_steps_per_s",
                                         "peers.motornet_tf.batch_64.ctrl_steps_per_s", 1.5),
@@ -265,7 +270,10 @@ def run_benchmark(
     inp = _inputs(batch, steps, seed=0)
     log(f"JAX env rollout, batch {batch} x {steps} steps (compiling) ...")
     jax_env, traj = _bench_jax_rollout(envs.make_functional("reach"), inp, repeats)
-    log(f"JAX env: {jax_env['ctrl_steps_per_s']:.3g} control steps/s; BPTT gradient (compiling) ...")
+    log(f"JAX env: {jax_env['ctrl_steps_per_s']:.3g} control steps/s; the same on mjx.step (compiling) ...")
+    jax_env_mjx, traj_mjx = _bench_jax_rollout(envs.make_functional("reach", physics="mjx"), inp, repeats)
+    jax_env_mjx["max_hand_difference_m"] = float(np.abs(traj_mjx["hand"] - traj["hand"]).max())
+    log(f"mjx.step: {jax_env_mjx['ctrl_steps_per_s']:.3g} control steps/s; BPTT gradient (compiling) ...")
     jax_grad = _bench_jax_grad(grad_batch, steps, repeats)
     log("training updates of the default controllers (compiling) ...")
     training = _bench_training(grad_batch, steps, repeats, tuple(training_variants))
@@ -284,7 +292,8 @@ def run_benchmark(
                          "training_variants": list(training_variants)},
             "machine": machine(), "versions": versions(DIST_NAMES),
         },
-        "jax_env": jax_env, "jax_grad": jax_grad, "training": training, "accuracy": accuracy, "jax_vector_env": vec,
+        "jax_env": jax_env, "jax_env_mjx": jax_env_mjx, "jax_grad": jax_grad, "training": training,
+        "accuracy": accuracy, "jax_vector_env": vec,
         "peers": peer_results,
     }
     result["ratios"] = _ratios(result)
@@ -298,6 +307,8 @@ def run_benchmark(
 def _throughput_rows(result: dict[str, Any]) -> list[list[str]]:
     jax_ctrl = result["jax_env"]["ctrl_steps_per_s"]
     entries: list[tuple[str, dict[str, Any]]] = [("JAX env jit(vmap(rollout))", result["jax_env"])]
+    if "jax_env_mjx" in result:
+        entries.append(("JAX env on mjx.step (arm.physics=mjx)", result["jax_env_mjx"]))
     entries += [(f"JAX env, n_substeps={r['n_substeps']}", r) for r in result["accuracy"]["rows"]
                 if not r["is_default"]]
     names = {"arm_jax_vector_env_small": "ArmVectorEnv (JAX make_vec)",

@@ -85,12 +85,14 @@ def prepare_environment() -> dict[str, str]:
 
 @dataclass
 class CompileClock:
-    """Seconds JAX spent compiling (and how many executables came from the persistent cache)
+    """Seconds JAX spent compiling: tracing, lowering and XLA (``xla_compile_seconds``, the
+    part the persistent cache saves), and how many executables came from that cache;
     since :meth:`start`; thread-safe, a no-op until started."""
 
     seconds: float = 0.0
     events: int = 0
     cache_hits: int = 0
+    backend_seconds: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _started: bool = False
     _registered: bool = False
@@ -100,6 +102,8 @@ class CompileClock:
             with self._lock:
                 self.seconds += float(duration)
                 self.events += 1
+                if event == COMPILE_EVENTS[2]:
+                    self.backend_seconds += float(duration)
 
     def _on_event(self, event: str, **_: Any) -> None:
         if self._started and event == CACHE_HIT_EVENT:
@@ -113,23 +117,32 @@ class CompileClock:
             jax.monitoring.register_event_duration_secs_listener(self._on_duration)
             jax.monitoring.register_event_listener(self._on_event)
             self._registered = True
-        self.seconds, self.events, self.cache_hits, self._started = 0.0, 0, 0, True
+        self.seconds, self.events, self.cache_hits, self.backend_seconds = 0.0, 0, 0, 0.0
+        self._started = True
         return self
+
+    def snapshot(self) -> dict[str, float | int]:
+        """The figures so far, without stopping the clock."""
+        with self._lock:
+            return {"compile_seconds": self.seconds, "compilations": self.events,
+                    "persistent_cache_hits": self.cache_hits,
+                    "xla_compile_seconds": self.backend_seconds}
 
     def stop(self) -> dict[str, float | int]:
         self._started = False
-        return {"compile_seconds": self.seconds, "compilations": self.events,
-                "persistent_cache_hits": self.cache_hits}
+        return self.snapshot()
 
 
 COMPILE_CLOCK = CompileClock()
 
 
-def enable_compilation_cache(path: str | Path | None, min_compile_seconds: float = 0.5) -> str | None:
+def enable_compilation_cache(path: str | Path | None, min_compile_seconds: float = 0.0) -> str | None:
     """Use JAX's persistent compilation cache in ``path`` (created; ``None``/"" disables).
 
-    Executables that took at least ``min_compile_seconds`` to compile are stored, and later
-    runs (and the jobs of a sweep) load them instead of compiling again."""
+    Executables that took at least ``min_compile_seconds`` to compile are stored (default:
+    all; a motor run compiles hundreds of small programs whose XLA time adds up to tens of
+    seconds), and later runs (and the jobs of a sweep) load them instead of compiling again.
+    Tracing and lowering to MLIR are not cached: they run again in every process."""
     import jax
     from jax.experimental.compilation_cache import compilation_cache
 

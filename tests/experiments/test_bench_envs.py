@@ -24,5 +24,9 @@ def test_tiny_benchmark_reports_consistent_numbers(tmp_path: Path) -> None:
     assert result["peers"] == {}
     # without the peer the update ratio is reported as missing, not invented
     assert result["ratios"]["motornet_update_vs_bilateral_specialised_update"]["value"] is None
+    # the mjx.step row: same trajectories to float32 rounding, its own throughput and ratio
+    assert result["jax_env_mjx"]["max_hand_difference_m"] < 1e-5 and result["jax_env_mjx"]["ctrl_steps_per_s"] > 0
+    ratio = result["ratios"]["closed_form_vs_mjx_step_rollout"]
+    assert ratio["value"] == env["ctrl_steps_per_s"] / result["jax_env_mjx"]["ctrl_steps_per_s"]
     table = format_table(result)
-    assert "JAX env" in table and "n_substeps" in table
+    assert "JAX env" in table and "n_substeps" in table and "mjx.step" in table
