@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import optax
 
 CLIPS: tuple[str, ...] = ("global", "per_variable")
+SCHEDULES: tuple[str, ...] = ("constant", "cosine")
 
 
 def clip_by_norm_per_variable(max_norm: float) -> optax.GradientTransformation:
@@ -38,10 +39,20 @@ def clip_by_norm_per_variable(max_norm: float) -> optax.GradientTransformation:
 
 
 def make_optimizer(learning_rate: float, clip_norm: float, clip: str = "global",
-                   eps: float = 1e-8) -> optax.GradientTransformation:
-    """Clipping (``clip`` one of ``CLIPS``) then Adam with ``learning_rate`` and ``eps``
-    (optax's default 1e-8; Keras's Adam uses 1e-7)."""
+                   eps: float = 1e-8, schedule: str = "constant", total_steps: int = 0,
+                   final_fraction: float = 0.05) -> optax.GradientTransformation:
+    """Clipping (``clip`` one of ``CLIPS``) then Adam with ``eps`` (optax's default 1e-8;
+    Keras's Adam uses 1e-7) and step size ``learning_rate``: constant, or (``cosine``)
+    decayed along a half cosine to ``final_fraction * learning_rate`` over ``total_steps``
+    updates (``optax.cosine_decay_schedule``), then held there."""
     if clip not in CLIPS:
         raise ValueError(f"unknown clipping rule {clip!r}; valid: {', '.join(CLIPS)}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown learning-rate schedule {schedule!r}; valid: {', '.join(SCHEDULES)}")
     clipper = optax.clip_by_global_norm(clip_norm) if clip == "global" else clip_by_norm_per_variable(clip_norm)
-    return optax.chain(clipper, optax.adam(learning_rate, eps=eps))
+    rate: Any = learning_rate
+    if schedule == "cosine":
+        if total_steps < 1:
+            raise ValueError(f"a cosine schedule needs total_steps >= 1, got {total_steps}")
+        rate = optax.cosine_decay_schedule(learning_rate, total_steps, alpha=final_fraction)
+    return optax.chain(clipper, optax.adam(rate, eps=eps))

@@ -29,7 +29,7 @@ from flax import struct
 
 from agents.controllers import BilateralController, lesion_mask, project_nonnegative
 from agents.objectives import OBJECTIVES, REGULARISERS, TERMS, check_objective, loss_terms, route, weight_matrix
-from agents.optim import CLIPS, make_optimizer
+from agents.optim import CLIPS, SCHEDULES, make_optimizer
 from agents.original_loss import keras_plant_outputs
 from agents.rollout import TRAIN_TASKS, EpisodeSampler, closed_loop
 
@@ -42,7 +42,8 @@ VAL_LOSSES: tuple[str, ...] = ("trained", "original")
 @dataclass(frozen=True)
 class TrainConfig:
     """task: the episodes trained on (``reach``, ``hold``, ``mixed``); Adam with
-    ``learning_rate`` and global-norm clipping ``clip_norm``; ``batch_size`` episodes per
+    ``learning_rate`` (``lr_schedule``: ``constant``, or ``cosine`` decay to 5 % of it over
+    ``max_epochs`` epochs) and clipping ``clip_norm``; ``batch_size`` episodes per
     update, ``updates_per_epoch`` updates per epoch, at most ``max_epochs`` epochs; early
     stopping after ``patience`` epochs without a lower validation loss on
     ``val_episodes`` fixed episodes; ``hold_fraction`` of hold episodes when mixed."""
@@ -53,6 +54,7 @@ class TrainConfig:
     max_epochs: int = 20
     patience: int = 3
     learning_rate: float = 1e-3
+    lr_schedule: str = "constant"
     clip_norm: float = 1.0
     val_episodes: int = 256
     hold_fraction: float = 0.5
@@ -77,7 +79,7 @@ class TrainConfig:
                 raise ValueError(f"invalid training setting {name}={getattr(self, name)!r}: must be > 0")
         if not 0.0 <= self.hold_fraction <= 1.0:
             raise ValueError(f"invalid training setting hold_fraction={self.hold_fraction!r}: must lie in [0, 1]")
-        for name, valid in (("clip", CLIPS), ("keep", KEEP), ("regulariser", REGULARISERS),
+        for name, valid in (("clip", CLIPS), ("lr_schedule", SCHEDULES), ("keep", KEEP), ("regulariser", REGULARISERS),
                             ("val_loss", VAL_LOSSES)):
             if getattr(self, name) not in valid:
                 raise ValueError(f"invalid training setting {name}={getattr(self, name)!r}: "
@@ -157,7 +159,8 @@ class Trainer:
         self.sampler = sampler
         self.cfg = cfg
         self.dt = sampler.env.cfg.control_dt
-        self.optimizer = make_optimizer(cfg.learning_rate, cfg.clip_norm, cfg.clip, cfg.adam_eps)
+        self.optimizer = make_optimizer(cfg.learning_rate, cfg.clip_norm, cfg.clip, cfg.adam_eps,
+                                        cfg.lr_schedule, cfg.max_epochs * cfg.updates)
 
     def member(self, objective: str | None = None, hold_fraction: float | None = None,
                cut_callosum: bool = False) -> Member:

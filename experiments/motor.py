@@ -177,8 +177,9 @@ def run_motor(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     sampler = EpisodeSampler(**settings["arm"])
     seeds = [int(cfg.seed) + i for i in range(int(t.seeds))]
     eval_key = jax.random.PRNGKey(int(t.eval_seed))
-    from experiments.runtime import seed_devices
+    from experiments.runtime import COMPILE_CLOCK, seed_devices
 
+    started = time.perf_counter()
     metrics: dict[str, Any] = {"task": t.name, "train_task": regime, "seeds": seeds,
                                "agent": settings["agent"], "train": settings["train"],
                                "arm": settings["arm"], "variants": {}, "lesions": {},
@@ -219,6 +220,11 @@ def run_motor(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         metrics["claims"] = evaluate_claims(metrics["variants"], metrics["lesions"], "position_error", margin)
         metrics["claims_final_phase"] = evaluate_claims(metrics["variants"], metrics["lesions"],
                                                         "final_phase_error", margin)
+    metrics["accuracy"] = best_variant(metrics["variants"], regime)
+    metrics["timing"] = {"seconds": time.perf_counter() - started,
+                         "train_seconds": sum({t["family"]: t["family_seconds"] for per in metrics["training"].values()
+                                               for t in per.values()}.values()),
+                         **COMPILE_CLOCK.snapshot()}
     from experiments.io import write_npz
 
     write_npz(out_dir / "trajectories.npz", **_flatten(figures_data))
@@ -226,6 +232,21 @@ def run_motor(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
 
     write_report(metrics, figures_data, out_dir)
     return metrics
+
+
+def best_variant(variants: dict[str, Any], regime: str) -> dict[str, Any] | None:
+    """The variant with the lowest final-phase error (mean over seeds) on the task it was
+    trained on (``reach`` for ``per_task`` and ``mixed`` runs), with its 95 % CI over seeds
+    and whether that interval lies below 1 cm; ``None`` without such a task."""
+    task = regime if regime in ("reach", "hold") else "reach"
+    scored = [(r[task]["final_phase_error"], name) for name, r in variants.items()
+              if task in r and r[task].get("final_phase_error") is not None]
+    if not scored:
+        return None
+    err, name = min(scored)
+    ci = variants[name][task].get("final_phase_error_ci95")
+    return {"task": task, "variant": name, "final_phase_error": err, "final_phase_error_ci95": ci,
+            "within_1cm": bool(err < 0.01), "ci_below_1cm": None if ci is None else bool(err + ci < 0.01)}
 
 
 def _evaluate_unit(metrics: dict[str, Any], figures: dict[str, Any], unit: Unit, model: Any, params: Any,

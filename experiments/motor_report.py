@@ -208,6 +208,17 @@ def write_report(metrics: dict[str, Any], data: dict[str, Any], out_dir: Path) -
                   claim_rows(metrics["claims"]) + claim_rows(metrics.get("claims_final_phase", {})))
         rep.text("Numbers behind each verdict: metrics.json, keys 'claims' (episode-mean error) and "
                  "'claims_final_phase' (error over the last 100 ms). Reported as they came out.")
+    best, timing = metrics.get("accuracy"), metrics.get("timing")
+    if best:
+        ci = best.get("final_phase_error_ci95")
+        rep.text(f"Most accurate on {best['task']}: {best['variant']}, final-phase error "
+                 f"{100 * best['final_phase_error']:.2f} cm"
+                 + (f" ± {100 * ci:.2f} cm (95 % CI over seeds)" if ci is not None else "")
+                 + f"; {'within' if best['within_1cm'] else 'not within'} 1 cm of the target.")
+    if timing:
+        rep.text(f"Run time {timing['seconds']:.0f} s: training {timing['train_seconds']:.0f} s, "
+                 f"compiling {timing['compile_seconds']:.1f} s ({timing['compilations']} compilations, "
+                 f"{timing['persistent_cache_hits']} from the persistent cache).")
     rep.heading("Results")
     rep.table(header, _results_rows(metrics["variants"]))
     plot_bars(metrics["variants"], out_dir / "position_error.png")

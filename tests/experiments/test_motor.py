@@ -212,6 +212,7 @@ def test_presets_hold_the_original_codes_settings() -> None:
         t = cfg.train
         assert (t.batch_size, t.dataset_episodes, t.val_episodes, t.max_epochs) == (64, 6400, 64, 10)
         assert (t.clip, t.clip_norm, t.learning_rate, t.adam_eps) == ("per_variable", 1.0, 1e-3, 1e-7)
+        assert t.lr_schedule == "constant"
         assert (t.early_stopping, t.patience, t.val_loss, t.keep) == (True, 3, "original", "last")
         assert t.dominant_effort == 0.0
     assert original.train.regulariser == "plant" and paper.train.regulariser == "hidden"
