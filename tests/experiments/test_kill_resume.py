@@ -63,7 +63,7 @@ def _without_times(metrics: dict) -> dict:
     for per_task in metrics.get("training", {}).values():
         for v in per_task.values():
             v.pop("family_seconds", None)
-    for key in ("seconds", "clips_per_second"):
+    for key in ("seconds", "clips_per_second", "timing"):
         metrics.pop(key, None)
     return metrics
 
