@@ -97,9 +97,8 @@ class ArmConfig:
                "must be (shoulder, elbow) in rad")
         _check(self.gradient in ("analytic", "mjx"), "gradient", self.gradient,
                "must be 'analytic' (closed-form backward pass of mjx.step) or 'mjx' (through mjx.step)")
-        if self.physics not in PHYSICS:
-            raise ValueError(f"invalid setting physics={self.physics!r}: must be one of "
-                             f"{', '.join(PHYSICS)} (closed-form skeleton step or mjx.step)")
+        _check(self.physics in PHYSICS, "physics", self.physics,
+               f"must be one of {', '.join(PHYSICS)} (closed-form skeleton step or mjx.step)")
         if self.plant not in PLANTS:
             raise ValueError(f"unknown plant {self.plant!r}; valid plants: {', '.join(PLANTS)}")
         if self.muscles is None:

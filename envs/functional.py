@@ -64,13 +64,12 @@ class FunctionalArmEnv:
     def __init__(self, cfg: ArmConfig):
         self.cfg = cfg
         self.mj_model: mujoco.MjModel = load_model(cfg.physics_dt)
-        self._mjx_model = mjx.put_model(self.mj_model)
-        self._mjx_data = mjx.make_data(self._mjx_model)
+        skeleton, dt = skeleton_from_model(self.mj_model), cfg.physics_dt  # the closed form's, both ways
         if cfg.physics == "closed_form":
-            skeleton, dt = skeleton_from_model(self.mj_model), cfg.physics_dt
             self._step = lambda q, qd, tau: euler_step(q, qd, tau, skeleton, dt)
         else:
-            self._step = mjx_step_fn(self._mjx_model, self._mjx_data, cfg.skeleton, cfg.physics_dt, cfg.gradient)
+            mjx_model = mjx.put_model(self.mj_model)
+            self._step = mjx_step_fn(mjx_model, mjx.make_data(mjx_model), skeleton, dt, cfg.gradient)
 
     # -- public API -------------------------------------------------------------------
     def reset(

@@ -69,7 +69,6 @@ class ArmVectorEnv(gym.vector.VectorEnv):
         self.state: ArmState | None = None
         self._key = jax.random.key(0)
         self._needs_reset = jnp.zeros(num_envs, bool)
-        self._metric_names: tuple[str, ...] = ()
 
     def _reset_given(self, names: tuple[str, ...]) -> Any:
         """Jitted, vmapped reset taking the options ``names`` per env (others drawn)."""
@@ -107,7 +106,7 @@ class ArmVectorEnv(gym.vector.VectorEnv):
 
     def _unpack(self, packed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """Observations, rewards (float64), truncations (bool) and info of :meth:`_pack`."""
-        names = self._metric_names
+        names = sorted(self.state.metrics)  # the order of _pack
         obs, reward, done = packed[:, :N_OBS], packed[:, N_OBS], packed[:, N_OBS + 1]
         m = N_OBS + 2
         info: dict[str, Any] = {k: packed[:, m + i] for i, k in enumerate(names)}
@@ -139,7 +138,6 @@ class ArmVectorEnv(gym.vector.VectorEnv):
         else:
             self.state = self._reset_batch(keys)
         self._needs_reset = jnp.zeros(self.num_envs, bool)
-        self._metric_names = tuple(sorted(self.state.metrics))
         zero = jnp.zeros(self.num_envs, jnp.float32)
         obs, _, _, info = self._unpack(np.asarray(self._pack(self.state, zero, zero > 0)))
         return obs, info

@@ -217,7 +217,7 @@ def write_report(metrics: dict[str, Any], data: dict[str, Any], out_dir: Path) -
                  + f"; {'within' if best['within_1cm'] else 'not within'} 1 cm of the target.")
     if timing:
         rep.text(f"Run time {timing['seconds']:.0f} s: training {timing['train_seconds']:.0f} s, "
-                 f"compiling {timing['compile_seconds']:.1f} s ({timing['compilations']} compilations, "
+                 f"compiling {timing['compile_seconds']:.1f} s ({timing['compilations']} trace, lowering and XLA events, "
                  f"{timing['persistent_cache_hits']} from the persistent cache).")
     rep.heading("Results")
     rep.table(header, _results_rows(metrics["variants"]))

@@ -17,6 +17,14 @@ from envs.params import SkeletonParams
 SK = SkeletonParams()
 
 
+def _mjx(env: envs.FunctionalArmEnv) -> tuple:
+    """The MJX model and data of ``env``'s MJCF skeleton."""
+    from mujoco import mjx
+
+    model = mjx.put_model(env.mj_model)
+    return model, mjx.make_data(model)
+
+
 def _states(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
     q = rng.uniform(SK.q_lower, SK.q_upper, (n, 2))
     return q, rng.normal(0, 4, (n, 2)), rng.normal(0, 20, (n, 2))
@@ -25,7 +33,7 @@ def _states(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
 def test_closed_form_step_equals_mjx_step(rng: np.random.Generator) -> None:
     with jax.enable_x64(True):
         env = envs.make_functional("reach")
-        mjx_fwd = mjx_step_fn(env._mjx_model, env._mjx_data, SK, env.cfg.physics_dt, gradient="mjx")
+        mjx_fwd = mjx_step_fn(*_mjx(env), SK, env.cfg.physics_dt, gradient="mjx")
         q, qd, tau = (jnp.asarray(a) for a in _states(rng, 20))
         got = jax.jit(jax.vmap(lambda a, b, c: euler_step(a, b, c, SK, env.cfg.physics_dt)))(q, qd, tau)
         want = jax.jit(jax.vmap(mjx_fwd))(q, qd, tau)
@@ -36,7 +44,7 @@ def test_closed_form_step_equals_mjx_step(rng: np.random.Generator) -> None:
 def test_analytic_vjp_equals_reverse_mode_through_mjx(rng: np.random.Generator) -> None:
     with jax.enable_x64(True):
         env = envs.make_functional("reach")
-        args = (env._mjx_model, env._mjx_data, SK, env.cfg.physics_dt)
+        args = (*_mjx(env), SK, env.cfg.physics_dt)
         fast, slow = mjx_step_fn(*args, gradient="analytic"), mjx_step_fn(*args, gradient="mjx")
         q, qd, tau = (jnp.asarray(a) for a in _states(rng, 16))
         cot = (jnp.asarray(rng.normal(size=(16, 2))), jnp.asarray(rng.normal(size=(16, 2))))
@@ -112,8 +120,7 @@ def test_closed_form_episodes_equal_mjx_step_episodes_with_limits() -> None:
             for a, b in zip(closed, ref):
                 np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
         q = closed[0]
-        sk = SK
-        at_stop = np.isclose(q[3:], sk.q_lower, atol=1e-9) | np.isclose(q[3:], sk.q_upper, atol=1e-9)
+        at_stop = np.isclose(q[3:], SK.q_lower, atol=1e-9) | np.isclose(q[3:], SK.q_upper, atol=1e-9)
         assert at_stop.any(axis=(0, 2)).mean() > 0.5, "the extreme episodes should reach the stops"
         assert np.ptp(closed[2][:3], axis=1).max() > 0.05, "the smooth episodes should move the hand"
 
