@@ -79,7 +79,11 @@ def train_variant(trainer: Trainer, keys: jax.Array, path: Path, settings: dict[
         log.info("%s: resumed at epoch %d", desc, epoch)
     devices = devices or jax.local_devices()[:1]
     state = trainer.place(state, devices)
-    step = trainer.epoch_sharded(devices)
+    from experiments.trace_cache import cached
+
+    identity = {**{k: v for k, v in settings.items() if k not in ("seed", "seeds")},
+                "model": repr(trainer.model), "objective": trainer.objective, "masked": trainer.masked}
+    step = cached(trainer.epoch_sharded(devices), "epoch", identity)
     max_epochs = trainer.cfg.max_epochs
     with tqdm(total=max_epochs, initial=epoch, desc=desc, unit="epoch", leave=False) as bar:
         while epoch < max_epochs and not bool(np.all(np.asarray(state.stopped))):

@@ -142,11 +142,15 @@ def enable_compilation_cache(path: str | Path | None, min_compile_seconds: float
     Executables that took at least ``min_compile_seconds`` to compile are stored (default:
     all; a motor run compiles hundreds of small programs whose XLA time adds up to tens of
     seconds), and later runs (and the jobs of a sweep) load them instead of compiling again.
-    Tracing and lowering to MLIR are not cached: they run again in every process."""
+    Lowered programs of the training epochs go to ``path/exported`` (``experiments.trace_cache``),
+    so that a later run neither traces nor lowers them."""
     import jax
     from jax.experimental.compilation_cache import compilation_cache
 
+    from experiments import trace_cache
+
     if not path:
+        trace_cache.set_directory(None)
         if jax.config.jax_compilation_cache_dir:
             jax.config.update("jax_compilation_cache_dir", None)
             compilation_cache.reset_cache()
@@ -158,6 +162,7 @@ def enable_compilation_cache(path: str | Path | None, min_compile_seconds: float
         compilation_cache.reset_cache()
     jax.config.update("jax_persistent_cache_min_compile_time_secs", float(min_compile_seconds))
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    trace_cache.set_directory(p / "exported")
     return str(p)
 
 
