@@ -28,6 +28,9 @@ def save(path: Path, tree: Any, meta: dict[str, Any] | None = None) -> None:
     state = serialization.to_state_dict(jax.device_get(tree))
     payload = serialization.msgpack_serialize({"state": state, "meta": json.dumps(meta or {})})
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(tmp, 0o666 & ~mask)  # the mode open() gives (mkstemp's files are private)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(payload)

@@ -12,6 +12,7 @@ from envs.params import MuscleParams, SkeletonParams
 TASKS: tuple[str, ...] = ("reach", "hold", "centre_out")
 PLANTS: tuple[str, ...] = ("motornet", "motornet_tf")
 PHYSICS: tuple[str, ...] = ("closed_form", "mjx")
+GRADIENTS: tuple[str, ...] = ("analytic", "mjx")  # backward pass of physics="mjx"
 _TASK_ALIASES = {"centreout": "centre_out", "center_out": "centre_out", "centre-out": "centre_out"}
 
 
@@ -95,7 +96,7 @@ class ArmConfig:
                "centre_out_targets", self.centre_out_targets, "must be a whole number >= 1")
         _check(len(self.centre_out_start) == 2, "centre_out_start", self.centre_out_start,
                "must be (shoulder, elbow) in rad")
-        _check(self.gradient in ("analytic", "mjx"), "gradient", self.gradient,
+        _check(self.gradient in GRADIENTS, "gradient", self.gradient,
                "must be 'analytic' (closed-form backward pass of mjx.step) or 'mjx' (through mjx.step)")
         _check(self.physics in PHYSICS, "physics", self.physics,
                f"must be one of {', '.join(PHYSICS)} (closed-form skeleton step or mjx.step)")

@@ -68,7 +68,9 @@ def mjx_step_fn(mjx_model, mjx_data, skeleton: SkeletonParams, dt: float, gradie
     if gradient == "mjx":
         return forward
     if gradient != "analytic":
-        raise ValueError(f"gradient must be 'analytic' or 'mjx', got {gradient!r}")
+        from envs.config import GRADIENTS
+
+        raise ValueError(f"gradient must be one of {', '.join(GRADIENTS)}, got {gradient!r}")
 
     @jax.custom_vjp
     def step(q: jax.Array, qd: jax.Array, tau: jax.Array) -> tuple[jax.Array, jax.Array]:

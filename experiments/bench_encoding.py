@@ -702,3 +702,22 @@ def _main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     _main()
+
+
+def run_task(cfg: Any, out_dir: Any) -> dict[str, Any]:
+    """The runner's entry (``task.kind``): the benchmark with the task's settings; prints
+    the table and writes ``bench_encoding.json`` into ``out_dir``."""
+    from pathlib import Path
+
+    from experiments.io import write_json
+
+    banded_keys = ("banded", "n_banded_train", "n_banded_test", "n_banded_features",
+                   "n_banded_voxels", "n_banded_ratios", "n_banded_alphas")
+    t = cfg.task
+    result = run_benchmark(n_train=t.n_train, n_test=t.n_test, n_features=t.n_features,
+                           n_voxels=t.n_voxels, n_alphas=t.n_alphas, cv=t.cv,
+                           repeats=t.repeats, seed=t.seed, peers=t.peers,
+                           **{k: t[k] for k in banded_keys if k in t})
+    print(format_table(result))
+    write_json(Path(out_dir) / "bench_encoding.json", result)
+    return result

@@ -30,7 +30,7 @@ from brain.stats import block_permutation_test, phase_randomisation_test
 from brain.synthetic import SyntheticConfig, make_synthetic
 from experiments.encoding_report import write_encoding_report
 from experiments.encoding_summary import choose_ceiling, keep_voxels, partition_variance, summarise
-from experiments.validate import differences
+from experiments.validate import differences, whole_number
 
 log = logging.getLogger("callosum")
 DATA_SOURCES = ("synthetic", "files")
@@ -322,6 +322,20 @@ def _ceilings(data: EncodingData, cfg: DictConfig, res: dict[str, Any]) -> dict[
     return out
 
 
+def check_encoding(cfg: DictConfig) -> None:
+    """The runner's up-front check of the settings that need no data."""
+    t = cfg.task
+    if t.data not in DATA_SOURCES:
+        raise ValueError(f"unknown data source {t.data!r}; valid: {', '.join(DATA_SOURCES)}")
+    chunk, merge = t.get("chunk"), t.get("merge")
+    if chunk is not None and merge:
+        raise ValueError("task.chunk and task.merge exclude each other: run the chunks, then merge them")
+    if chunk is not None:
+        chunks = whole_number(cfg, "task.chunks", minimum=1)
+        if not (isinstance(chunk, int) and 0 <= chunk < chunks):
+            raise ValueError(f"task.chunk must be in 0 .. task.chunks - 1 = {chunks - 1}, got {chunk!r}")
+
+
 def run_encoding(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     """Run the encoding task end to end; write encoding.npz, figures and report.html.
 
@@ -331,14 +345,13 @@ def run_encoding(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     from experiments.io import write_json, write_npz
 
     t = cfg.task
+    check_encoding(cfg)
     data = load_data(cfg)
     ceiling_info, settings = check_settings(cfg, data)
     for note in data.notes:
         log.warning("data: %s", note)
     n_vox = data.bold_train.shape[-1]
     chunk, merge = t.get("chunk"), t.get("merge")
-    if chunk is not None and merge:
-        raise ValueError("task.chunk and task.merge exclude each other: run the chunks, then merge them")
     if merge:
         res = merge_chunks(Path(merge), cfg, n_vox)
         log.info("merged %d voxels from the chunk runs under %s", n_vox, merge)

@@ -16,17 +16,22 @@ from omegaconf import DictConfig
 log = logging.getLogger("callosum")
 
 
+def check_features(cfg: DictConfig) -> None:
+    """The runner's up-front check: a model and a stimulus are named."""
+    if cfg.get("model") in (None, ""):
+        raise ValueError("give model=<local model directory> or model=whisper-base")
+    if not str(cfg.get("stimulus") or ""):
+        raise ValueError("give stimulus=<video or audio file> (or stimulus=demo)")
+
+
 def run_features(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     from brain.features.extract import extract_features
     from brain.features.instructions import PRESETS, load_instructions
     from brain.features.models import load_model
 
     t = cfg.task
-    if cfg.get("model") in (None, ""):
-        raise ValueError("give model=<local model directory> or model=whisper-base")
-    stimulus = str(cfg.get("stimulus") or "")
-    if not stimulus:
-        raise ValueError("give stimulus=<video or audio file> (or stimulus=demo)")
+    check_features(cfg)
+    stimulus = str(cfg.get("stimulus"))
     if stimulus == "demo":
         from brain.features.demo import write_demo_audio
 

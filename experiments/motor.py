@@ -36,8 +36,8 @@ from agents.evaluation import aggregate, evaluate
 from agents.rollout import REGIMES, EpisodeSampler
 from agents.training import Member, TrainConfig, Trainer, TrainState
 from agents.variants import Variant, build_model, check_variants, make_variant
-from envs.config import TASKS
-from experiments.validate import differences
+from envs.config import TASKS, ArmConfig
+from experiments.validate import differences, whole_number
 
 log = logging.getLogger("callosum")
 HISTORY_KEYS = ("train_loss", "train_position_error", "val_loss", "val_position_error",
@@ -158,19 +158,27 @@ def hold_fraction(trained_on: str, train_cfg: TrainConfig) -> float:
     return {"reach": 0.0, "hold": 1.0}.get(trained_on, train_cfg.hold_fraction)
 
 
-def run_motor(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
+def check_motor(cfg: DictConfig) -> tuple[list[Unit], dict[str, Any], TrainConfig]:
+    """Every check of a motor run's settings, before anything is written or compiled (the
+    runner calls it up front, for each job of a sweep too): the variants, evaluation tasks
+    and sizes, and the training and arm settings through their own dataclasses' checks.
+    Returns the models to train, the settings and the training config."""
     t = cfg.task
-    variants = [make_variant(n, cfg.agent.callosum) for n in check_variants(t.variants)]
+    callosum = str(cfg.agent.callosum)
+    if callosum == "none":
+        raise ValueError("agent.callosum=none: the _cc variants need a callosum (paper or learned); the "
+                         "_nocc variants are the ones without. Sweep agent.callosum=paper,learned")
+    variants = [make_variant(n, callosum) for n in check_variants(t.variants)]
     eval_tasks = list(t.eval_tasks)
     unknown = [x for x in eval_tasks if x not in TASKS]
     if unknown or not eval_tasks:
         raise ValueError(f"unknown or no evaluation task(s) {unknown}; valid: {', '.join(TASKS)}")
-    if int(t.seeds) < 1 or int(t.eval_episodes) < 1:
-        raise ValueError(f"seeds and eval_episodes must be >= 1, got {t.seeds}, {t.eval_episodes}")
+    for key in ("seeds", "eval_episodes"):
+        whole_number(cfg, f"task.{key}", minimum=1)
+    whole_number(cfg, "seed", minimum=0)
     regime = str(t.train_task)
     units = training_units(variants, regime)
-    per_task = regime == "per_task"
-    if per_task:
+    if regime == "per_task":
         missing = [x for x in ("reach", "hold") if x not in eval_tasks]
         if missing:
             raise ValueError(f"task.train_task=per_task judges each model on its training task: "
@@ -178,6 +186,17 @@ def run_motor(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     settings = _settings(cfg)
     train_cfg = TrainConfig.from_overrides(
         task="mixed" if regime in ("per_task", "mixed") else regime, **settings["train"])
+    for task in TASKS:
+        ArmConfig.from_overrides(task, **settings["arm"])
+    return units, settings, train_cfg
+
+
+def run_motor(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
+    t = cfg.task
+    units, settings, train_cfg = check_motor(cfg)
+    regime = str(t.train_task)
+    per_task = regime == "per_task"
+    eval_tasks = list(t.eval_tasks)
     sampler = EpisodeSampler(**settings["arm"])
     seeds = [int(cfg.seed) + i for i in range(int(t.seeds))]
     eval_key = jax.random.PRNGKey(int(t.eval_seed))

@@ -38,16 +38,26 @@ def summarise(values: np.ndarray) -> tuple[float, float]:
     return float(values.mean()), float(half)
 
 
+def check_rollout(cfg: DictConfig) -> dict[str, Any]:
+    """The runner's up-front check; returns the arm settings."""
+    from envs.config import ArmConfig
+    from experiments.validate import whole_number
+
+    t = cfg.task
+    if t.controller not in CONTROLLERS:
+        raise ValueError(f"unknown controller {t.controller!r}; valid: {', '.join(CONTROLLERS)}")
+    whole_number(cfg, "task.episodes", minimum=1)
+    whole_number(cfg, "seed", minimum=0)
+    env_settings = OmegaConf.to_container(cfg.arm, resolve=True)
+    env_settings.pop("task", None)
+    ArmConfig.from_overrides(str(t.env), **env_settings)
+    return env_settings
+
+
 def run_rollout(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     """Roll out ``cfg.task.controller`` for ``cfg.task.episodes`` episodes; write a plot."""
     t = cfg.task
-    env_settings = OmegaConf.to_container(cfg.arm, resolve=True)
-    env_settings.pop("task", None)
-    env = envs.make_functional(str(t.env), **env_settings)
-    if t.controller not in CONTROLLERS:
-        raise ValueError(f"unknown controller {t.controller!r}; valid: {', '.join(CONTROLLERS)}")
-    if int(t.episodes) < 1:
-        raise ValueError(f"episodes must be >= 1, got {t.episodes}")
+    env = envs.make_functional(str(t.env), **check_rollout(cfg))
     key_reset, key_act = jax.random.split(jax.random.key(int(cfg.seed)))
     n, steps = int(t.episodes), env.cfg.episode_steps
     resets = jax.random.split(key_reset, n)

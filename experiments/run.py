@@ -23,8 +23,37 @@ from omegaconf import DictConfig, OmegaConf  # noqa: E402
 from experiments.io import write_json  # noqa: E402
 
 log = logging.getLogger("callosum")
-TASK_KINDS = ("motor", "robustness", "rollout", "bench_envs", "encoding", "bench_encoding", "features",
-              "bench_features", "bench_encoding_scale", "bench_runner")
+# task.kind -> "module:function" of its run(cfg, out_dir) -> metrics, and of its check(cfg)
+# (every check that needs no data and writes nothing; the runner calls it before anything
+# is written, for each job of a sweep too). Imported only when a run of that kind starts.
+TASKS: dict[str, tuple[str, str | None]] = {
+    "motor": ("experiments.motor:run_motor", "experiments.motor:check_motor"),
+    "robustness": ("experiments.robustness:run_robustness", None),
+    "rollout": ("experiments.rollout:run_rollout", "experiments.rollout:check_rollout"),
+    "encoding": ("experiments.encoding:run_encoding", "experiments.encoding:check_encoding"),
+    "features": ("experiments.features:run_features", "experiments.features:check_features"),
+    "bench_envs": ("experiments.bench_envs:run_task", None),
+    "bench_encoding": ("experiments.bench_encoding:run_task", None),
+    "bench_features": ("experiments.bench_features:run_task", None),
+    "bench_encoding_scale": ("experiments.bench_scale:run_task", None),
+    "bench_runner": ("experiments.bench_runner:run_task", None),
+}
+TASK_KINDS = tuple(TASKS)
+
+
+def _load(target: str) -> Any:
+    import importlib
+
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def task_check(kind: str) -> Any:
+    """The check function of task kind ``kind`` (None: it has none); unknown kinds fail."""
+    if kind not in TASKS:
+        raise ValueError(f"unknown task kind {kind!r}; valid kinds: {', '.join(TASKS)}")
+    check = TASKS[kind][1]
+    return None if check is None else _load(check)
 
 
 def _seeds(cfg: DictConfig) -> list[int]:
@@ -35,22 +64,19 @@ def _seeds(cfg: DictConfig) -> list[int]:
 def run_task(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     """Run the task named by ``cfg.task`` and write its outputs into ``out_dir``.
 
-    The config is checked first (unknown keys or values fail before anything is written);
-    a directory that holds a finished run is only continued with ``resume=true`` (the tasks
-    refuse the same for their partial outputs: checkpoints, encoding units, feature chunks).
+    Every check runs first (``experiments.validate.preflight``: unknown keys, wrong types or
+    values, the task's own check; a directory that holds a finished run is only continued with
+    ``resume=true``, and only with the settings it was started with), before anything is
+    written. The tasks refuse the same for their partial outputs (checkpoints, encoding units,
+    feature chunks).
     """
     from experiments.provenance import Provenance
     from experiments.runtime import COMPILE_CLOCK, describe_devices, enable_compilation_cache
-    from experiments.validate import validate_config
+    from experiments.validate import preflight
 
     out_dir = Path(out_dir)
-    kind = cfg.task.get("kind")
-    if kind not in TASK_KINDS:
-        raise ValueError(f"unknown task kind {kind!r}; valid kinds: {', '.join(TASK_KINDS)}")
-    validate_config(cfg)
-    if (out_dir / "metrics.json").exists() and not cfg.get("resume"):
-        raise FileExistsError(f"{out_dir} already holds a finished run (metrics.json): pass resume=true "
-                              f"to continue it, or use a new run directory (nothing was changed)")
+    kind = str(cfg.task.get("kind"))
+    preflight(cfg, out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     config = OmegaConf.to_container(cfg, resolve=True)
     record = Provenance(out_dir, config, _seeds(cfg), bool(cfg.get("resume")))
@@ -61,7 +87,8 @@ def run_task(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         write_json(out_dir / "config.json", config)
     COMPILE_CLOCK.start()
     try:
-        result = _dispatch(cfg, kind, out_dir)
+        result = _load(TASKS[kind][0])(cfg, out_dir)
+        write_json(out_dir / "metrics.json", result)
     except BaseException as exc:
         record.end("failed", COMPILE_CLOCK.stop(), error=f"{type(exc).__name__}: {exc}")
         raise
@@ -70,78 +97,6 @@ def run_task(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     log.info("wall %.1f s, of which compiling %.1f s (%d persistent-cache hits)",
              record.attempt["wall_seconds"], times["compile_seconds"], times["persistent_cache_hits"])
     log.info("outputs in %s", out_dir)
-    return result
-
-
-def _dispatch(cfg: DictConfig, kind: str, out_dir: Path) -> dict[str, Any]:
-    if kind == "motor":
-        from experiments.motor import run_motor
-
-        result = run_motor(cfg, out_dir)
-    elif kind == "robustness":
-        from experiments.robustness import run_robustness
-
-        result = run_robustness(cfg, out_dir)
-    elif kind == "rollout":
-        from experiments.rollout import run_rollout
-
-        result = run_rollout(cfg, out_dir)
-    elif kind == "features":
-        from experiments.features import run_features
-
-        result = run_features(cfg, out_dir)
-    elif kind == "bench_features":
-        from experiments.bench_features import format_table, run_benchmark
-
-        t = cfg.task
-        result = run_benchmark(n_clips=int(t.n_clips), whisper_clips=int(t.whisper_clips), tr=float(t.tr),
-                               context=float(t.context), batch=int(t.batch), device=str(t.device))
-        print(format_table(result))
-        write_json(out_dir / "bench_features.json", result)
-    elif kind == "bench_runner":
-        from experiments.bench_runner import format_table, run_benchmark
-
-        t = cfg.task
-        result = run_benchmark(seeds=int(t.seeds), batch=int(t.batch), steps=int(t.steps), updates=int(t.updates),
-                               widths=list(t.widths), repeats=int(t.repeats), encoding=list(t.encoding),
-                               fusion_seeds=int(t.get("fusion_seeds", 10)))
-        print(format_table(result))
-        write_json(out_dir / "bench_runner.json", result)
-    elif kind == "bench_encoding_scale":
-        from experiments.bench_scale import format_table, run_benchmark
-
-        t = cfg.task
-        result = run_benchmark(n_train=int(t.n_train), n_test=int(t.n_test), n_features=int(t.n_features),
-                               n_delays=int(t.n_delays), n_voxels=int(t.n_voxels), n_alphas=int(t.n_alphas),
-                               cv=int(t.cv), voxel_batch=int(t.voxel_batch), seed=int(t.seed))
-        print(format_table(result))
-        write_json(out_dir / "bench_encoding_scale.json", result)
-    elif kind == "encoding":
-        from experiments.encoding import run_encoding
-
-        result = run_encoding(cfg, out_dir)
-    elif kind == "bench_encoding":
-        from experiments.bench_encoding import format_table, run_benchmark
-
-        banded_keys = ("banded", "n_banded_train", "n_banded_test", "n_banded_features",
-                       "n_banded_voxels", "n_banded_ratios", "n_banded_alphas")
-
-        t = cfg.task
-        result = run_benchmark(n_train=t.n_train, n_test=t.n_test, n_features=t.n_features,
-                               n_voxels=t.n_voxels, n_alphas=t.n_alphas, cv=t.cv,
-                               repeats=t.repeats, seed=t.seed, peers=t.peers,
-                               **{k: t[k] for k in banded_keys if k in t})
-        print(format_table(result))
-        write_json(out_dir / "bench_encoding.json", result)
-    else:
-        from experiments.bench_envs import format_table, run_benchmark
-
-        t = cfg.task
-        result = run_benchmark(batch=t.batch, steps=t.steps, grad_batch=t.grad_batch,
-                               repeats=t.repeats, peers=t.peers)
-        print(format_table(result))
-        write_json(out_dir / "bench_envs.json", result)
-    write_json(out_dir / "metrics.json", result)
     return result
 
 

@@ -1,10 +1,15 @@
-"""Check a composed run config before any work starts: keys the task does not know (also
-ones added with ``+key=...``) and values outside a setting's choices fail, listing the
-valid ones. In a sweep (``-m``), :class:`CheckSweep` checks every job's config before the
-launcher starts any job (locally or on SLURM)."""
+"""Check a composed run config before anything is written: keys the task does not know (also
+ones added with ``+key=...``), values of the wrong type or outside a setting's choices, and
+the task's own checks (:data:`experiments.run.TASKS`) fail, naming the valid ones; a run
+directory that holds a finished run (without ``resume=true``), or a resume with other
+settings than the saved run's, is refused. :class:`CheckRun` runs these checks before Hydra
+creates the run directory or writes into it; in a sweep (``-m``), :class:`CheckSweep` checks
+every job before the launcher starts any (locally or on SLURM)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -22,20 +27,63 @@ def _choices() -> dict[str, tuple[Any, ...]]:
     from agents.rollout import REGIMES
     from agents.training import KEEP, VAL_LOSSES
     from agents.variants import VARIANTS
-    from envs.config import PLANTS, TASKS
+    from envs.config import GRADIENTS, PHYSICS, PLANTS, TASKS
     from brain.noise_ceiling import EXTRAPOLATIONS
     from brain.ridge import SCORERS
-    from experiments.encoding import NULLS
+    from experiments.encoding import DATA_SOURCES, NULLS
     from experiments.encoding_summary import CEILINGS
     from experiments.rollout import CONTROLLERS
 
     return {"agent.cell": CELLS, "agent.callosum": KINDS, "task.train_task": REGIMES,
             "agent.init": tuple(INITS), "train.clip": CLIPS, "train.keep": KEEP, "train.regulariser": REGULARISERS,
             "train.val_loss": VAL_LOSSES,
-            "arm.gradient": ("analytic", "mjx"), "arm.plant": PLANTS, "task.data": ("synthetic", "files"),
+            "arm.gradient": GRADIENTS, "arm.plant": PLANTS, "arm.physics": PHYSICS, "task.data": DATA_SOURCES,
             "task.mode": ("generate", "prompt"), "task.controller": CONTROLLERS, "task.env": TASKS,
             "task.variants": VARIANTS, "task.eval_tasks": TASKS, "task.score_cv": tuple(SCORERS),
             "task.ceiling": CEILINGS, "task.r_null": NULLS, "task.ceiling_fit": EXTRAPOLATIONS}
+
+
+def whole_number(cfg: DictConfig, key: str, minimum: int = 0) -> int:
+    """The setting ``key`` as an int, or a ``ValueError`` naming it (not a raw traceback)."""
+    value = OmegaConf.select(cfg, key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{key}={value!r} must be a whole number >= {minimum}")
+    return value
+
+
+def _type_problem(key: str, value: Any, ref: Any) -> str | None:
+    """A value of another kind than the shipped default's (int, number, bool, list, map)."""
+    if ref is None or value is None or isinstance(value, str) and value.startswith("${"):
+        return None
+    if isinstance(ref, bool):
+        ok, kind = isinstance(value, bool), "true or false"
+    elif isinstance(ref, int):
+        ok, kind = isinstance(value, int) and not isinstance(value, bool), "a whole number"
+    elif isinstance(ref, float):
+        ok, kind = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+    elif isinstance(ref, list):
+        ok, kind = isinstance(value, list), "a list [...]"
+    elif isinstance(ref, dict):
+        ok, kind = isinstance(value, dict), "a map {...}"
+    else:  # strings: some also take numbers (runtime.devices=auto or 2)
+        ok, kind = not isinstance(value, (list, dict)), "a single value"
+    return None if ok else f"{key}={value!r} must be {kind} (default {ref!r})"
+
+
+def type_problems(cfg: Any, ref: Any, prefix: str = "") -> list[str]:
+    """Problems of every value whose type differs from the shipped default's."""
+    out = []
+    for key in cfg:
+        path = f"{prefix}{key}"
+        if path in FREE_FORM or key not in ref:
+            continue
+        if isinstance(cfg[key], dict) and isinstance(ref[key], dict):
+            out += type_problems(cfg[key], ref[key], path + ".")
+        else:
+            problem = _type_problem(path, cfg[key], ref[key])
+            if problem:
+                out.append(problem)
+    return out
 
 
 def differences(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> list[str]:
@@ -94,6 +142,7 @@ def validate_config(cfg: DictConfig) -> None:
         for key, valid in unknown_keys(mine, theirs):
             parent = key.rpartition(".")[0] or "the top level"
             problems.append(f"unknown key {key!r} (valid keys in {parent}: {', '.join(valid)})")
+        problems += type_problems(mine, theirs)
     for key, valid in _choices().items():
         value = OmegaConf.select(cfg, key, default=None)
         values = list(value) if isinstance(value, (list, ListConfig)) else [value]
@@ -105,6 +154,49 @@ def validate_config(cfg: DictConfig) -> None:
         raise ValueError("invalid config, nothing was run: " + "; ".join(problems))
 
 
+# Settings that may change when a run is resumed: where and how it runs, not what it computes.
+RESUMABLE = ("resume", "runtime", "hydra")
+
+
+def check_run_dir(cfg: DictConfig, out_dir: Path) -> None:
+    """Refuse a directory that holds a run, finished or not, unless ``resume=true``, and a
+    resume whose settings differ from the ones the run was started with (its ``config.json``)."""
+    out_dir = Path(out_dir)
+    resume = bool(cfg.get("resume"))
+    if (out_dir / "metrics.json").exists() and not resume:
+        raise FileExistsError(f"{out_dir} already holds a finished run (metrics.json): pass resume=true "
+                              f"to continue it, or use a new run directory (nothing was changed)")
+    saved_path = out_dir / "config.json"
+    if saved_path.exists() and not resume:
+        raise FileExistsError(f"{out_dir} holds an unfinished run (config.json, no metrics.json): pass "
+                              f"resume=true to continue it, or use a new run directory (nothing was changed)")
+    if resume and saved_path.exists():
+        try:
+            saved = json.loads(saved_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"cannot resume {out_dir}: its config.json is unreadable ({exc}); nothing was "
+                             f"changed") from exc
+        kept = [k for k in cfg if k not in RESUMABLE]
+        now = OmegaConf.to_container(OmegaConf.masked_copy(cfg, kept), resolve=True)
+        diff = differences({k: v for k, v in saved.items() if k not in RESUMABLE}, now)
+        if diff:
+            raise ValueError(f"cannot resume {out_dir}: settings differ: " + "; ".join(diff)
+                             + " (resume with the run's own settings, or start a new run; nothing was changed)")
+
+
+def preflight(cfg: DictConfig, out_dir: Path | None = None) -> None:
+    """All checks of a run before anything is written: :func:`validate_config`, the task's
+    own check, and (``out_dir`` given) :func:`check_run_dir`."""
+    validate_config(cfg)
+    from experiments.run import task_check
+
+    check = task_check(str(cfg.task.get("kind")))
+    if check is not None:
+        check(cfg)
+    if out_dir is not None:
+        check_run_dir(cfg, out_dir)
+
+
 def sweep_jobs(overrides: list[str]) -> list[list[str]]:
     """The override list of every job of a sweep, as Hydra's basic sweeper expands them."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
@@ -114,6 +206,22 @@ def sweep_jobs(overrides: list[str]) -> list[list[str]]:
     return BasicSweeper.split_arguments(parsed, None)[0]
 
 
+def job_dir(job: list[str], jobs: list[list[str]]) -> Path | None:
+    """The directory of ``job`` in a sweep when Hydra's default ``sweep.subdir`` (the job
+    number) is in force, else None (the job's own checks still run)."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    if not GlobalHydra.instance().is_initialized():
+        return None
+    from hydra import compose
+
+    cfg = compose(config_name="config", overrides=job, return_hydra_config=True)
+    raw = OmegaConf.to_container(cfg.hydra.sweep, resolve=False)
+    if raw.get("subdir") != "${hydra.job.num}" or "${now:" in str(raw.get("dir")):
+        return None  # a timestamped sweep directory is new: nothing in it to refuse
+    return Path(str(cfg.hydra.sweep.dir)) / str(jobs.index(job))
+
+
 def check_jobs(jobs: list[list[str]]) -> None:
     """Compose and check every job's config; one error naming every bad job."""
     from hydra import compose
@@ -121,7 +229,7 @@ def check_jobs(jobs: list[list[str]]) -> None:
     problems = []
     for job in jobs:
         try:
-            validate_config(compose(config_name="config", overrides=job))
+            preflight(compose(config_name="config", overrides=job, return_hydra_config=True), job_dir(job, jobs))
         except Exception as exc:  # composition errors and ours alike: collect, then report
             problems.append(f"job [{' '.join(job)}]: {exc}")
     if problems:
@@ -133,6 +241,25 @@ try:
     from hydra.experimental.callback import Callback
 except ImportError:  # pragma: no cover - hydra-core < 1.1
     Callback = object  # type: ignore[assignment,misc]
+
+
+class CheckRun(Callback):  # type: ignore[misc]
+    """Hydra callback: before Hydra creates a single run's directory or writes its
+    ``.hydra/`` record and log, run every check (:func:`preflight`); a refused run writes
+    nothing. A resume keeps the ``.hydra/`` record of the run's first attempt."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        out_dir = Path(str(config.hydra.run.dir))
+        try:
+            preflight(config, out_dir)
+        except (ValueError, FileExistsError, FileNotFoundError) as exc:
+            # Hydra turns a callback's exceptions into warnings and goes on: stop the process.
+            raise SystemExit(f"error: {exc}") from exc
+        if config.get("resume") and (out_dir / ".hydra").is_dir():
+            from omegaconf import open_dict
+
+            with open_dict(config):
+                config.hydra.output_subdir = None
 
 
 class CheckSweep(Callback):  # type: ignore[misc]

@@ -71,3 +71,29 @@ def test_command_line_entry_point(tmp_path: Path) -> None:
     assert set(metrics["variants"]["unilateral_dominant"]) == {"reach", "hold", "centre_out"}
     assert (tmp_path / "report.html").exists()
     assert (tmp_path / "checkpoints" / "unilateral.msgpack").exists()
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["task=reach", "task.seeds=abc"], r"task.seeds='abc' must be a whole number"),
+    (["task=reach", "train.batch_size=-4"], r"batch_size=-4: must be a whole number >= 1"),
+    (["task=reach", "train.learning_rate=fast"], r"train.learning_rate='fast' must be a number"),
+    (["task=reach", "agent.callosum=none"], r"agent.callosum=none: the _cc variants need a callosum"),
+    (["task=reach", "arm.physics=euler"], r"arm.physics='euler' is not one of: closed_form, mjx"),
+    (["task=rollout", "task.episodes=0"], r"task.episodes=0 must be a whole number >= 1"),
+    (["task=encoding", "task.chunks=2", "task.chunk=2"], r"task.chunk must be in 0 .. task.chunks - 1 = 1"),
+])
+def test_wrong_types_ranges_and_combinations_fail_before_anything_is_written(
+        overrides: list[str], message: str, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=message):
+        run_task(compose_cfg(overrides), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_every_shipped_task_config_passes_its_own_checks() -> None:
+    from experiments.validate import preflight
+
+    tasks = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "experiments" / "conf" / "task").glob("*.yaml"))
+    assert "reach" in tasks and "encoding" in tasks
+    for task in tasks:
+        extra = ["model=whisper-base", "stimulus=demo"] if task == "features" else []
+        preflight(compose_cfg([f"task={task}", *extra]))
