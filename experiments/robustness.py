@@ -91,8 +91,13 @@ def summary(claims: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def run_robustness(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
-    from experiments.motor import run_motor
+def check_robustness(cfg: DictConfig) -> tuple[dict[str, list], dict[str, DictConfig], dict[str, str],
+                                                 dict[str, Any]]:
+    """The runner's up-front check: every setting's config composed and checked like a run
+    of its own (the motor task's checks included), and the finished runs ``task.reuse``
+    names read and matched. Returns the settings' overrides, configs, reused run
+    directories and their metrics."""
+    from experiments.motor import check_motor
     from experiments.validate import reference_config, validate_config
 
     t = cfg.task
@@ -111,11 +116,20 @@ def run_robustness(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     for name, overrides in settings.items():  # check every setting before running any
         configs[name] = setting_config(base, list(overrides or []), shared)
         validate_config(configs[name])
+        check_motor(configs[name])
     reuse = OmegaConf.to_container(t.reuse, resolve=True) if t.get("reuse") else {}
     unknown = sorted(set(reuse) - set(configs))
     if unknown:
         raise ValueError(f"task.reuse names unknown setting(s) {unknown}; settings: {', '.join(configs)}")
     reused = {name: reused_metrics(Path(d), configs[name]) for name, d in reuse.items()}
+    return settings, configs, reuse, reused
+
+
+def run_robustness(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
+    from experiments.motor import run_motor
+
+    t = cfg.task
+    settings, configs, reuse, reused = check_robustness(cfg)
     results: dict[str, Any] = {"task": t.name, "base": str(t.base), "seeds": int(t.seeds), "settings": {}}
     for name, sub in configs.items():
         sub_dir = out_dir / "settings" / name

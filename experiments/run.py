@@ -28,7 +28,7 @@ log = logging.getLogger("callosum")
 # is written, for each job of a sweep too). Imported only when a run of that kind starts.
 TASKS: dict[str, tuple[str, str | None]] = {
     "motor": ("experiments.motor:run_motor", "experiments.motor:check_motor"),
-    "robustness": ("experiments.robustness:run_robustness", None),
+    "robustness": ("experiments.robustness:run_robustness", "experiments.robustness:check_robustness"),
     "rollout": ("experiments.rollout:run_rollout", "experiments.rollout:check_rollout"),
     "encoding": ("experiments.encoding:run_encoding", "experiments.encoding:check_encoding"),
     "features": ("experiments.features:run_features", "experiments.features:check_features"),
@@ -102,12 +102,9 @@ def run_task(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> None:
-    if cfg.task.get("kind") in ("motor", "robustness"):  # before anything imports JAX
-        from experiments.runtime import set_cpu_library_fusion, split_host_devices
+    from experiments.runtime import configure_jax
 
-        runtime = cfg.get("runtime") or {}
-        split_host_devices(runtime.get("host_devices", "auto"))
-        set_cpu_library_fusion(runtime.get("cpu_library_fusion", False))
+    configure_jax(cfg)  # before anything imports JAX (the checking callbacks did it already)
     run_task(cfg, Path(HydraConfig.get().runtime.output_dir))
 
 

@@ -76,8 +76,22 @@ def set_cpu_library_fusion(enabled: bool | None = False) -> bool:
     return False
 
 
+def configure_jax(cfg: Any) -> None:
+    """Before anything imports JAX: for motor runs, split the CPU into host devices and
+    choose YNNPACK fusion (``runtime.host_devices``, ``runtime.cpu_library_fusion``). Called
+    by the Hydra callbacks that check a run (they import the task modules) and by ``main``."""
+    if cfg.task.get("kind") in ("motor", "robustness"):
+        runtime = cfg.get("runtime") or {}
+        split_host_devices(runtime.get("host_devices", "auto"))
+        set_cpu_library_fusion(runtime.get("cpu_library_fusion", False))
+
+
 def prepare_environment() -> dict[str, str]:
-    """Set :data:`JAX_ENVIRONMENT` defaults (never overriding the user's); returns them."""
+    """Set :data:`JAX_ENVIRONMENT` defaults (never overriding the user's); returns them.
+    Quiets start-up notes that Hydra's INFO logging would print: PyOpenGL's (imported with
+    MuJoCo's renderer), JAX's backend probing (no TPU library) and cache resets."""
+    for name in ("OpenGL", "jax"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     for key, value in JAX_ENVIRONMENT.items():
         os.environ.setdefault(key, value)
     return {k: os.environ[k] for k in JAX_ENVIRONMENT}

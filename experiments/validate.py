@@ -27,9 +27,9 @@ def _choices() -> dict[str, tuple[Any, ...]]:
     from agents.rollout import REGIMES
     from agents.training import KEEP, VAL_LOSSES
     from agents.variants import VARIANTS
-    from envs.config import GRADIENTS, PHYSICS, PLANTS, TASKS
     from brain.noise_ceiling import EXTRAPOLATIONS
     from brain.ridge import SCORERS
+    from envs.config import GRADIENTS, PHYSICS, PLANTS, TASKS
     from experiments.encoding import DATA_SOURCES, NULLS
     from experiments.encoding_summary import CEILINGS
     from experiments.rollout import CONTROLLERS
@@ -249,6 +249,9 @@ class CheckRun(Callback):  # type: ignore[misc]
     nothing. A resume keeps the ``.hydra/`` record of the run's first attempt."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from experiments.runtime import configure_jax
+
+        configure_jax(config)  # the checks import JAX: split the CPU into devices first
         out_dir = Path(str(config.hydra.run.dir))
         try:
             preflight(config, out_dir)
@@ -267,6 +270,9 @@ class CheckSweep(Callback):  # type: ignore[misc]
     launches anything, compose and check the config of each of its jobs."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from experiments.runtime import configure_jax
+
+        configure_jax(config)  # the checks import JAX: split the CPU into devices first
         overrides = list(OmegaConf.select(config, "hydra.overrides.task", default=[]) or [])
         try:
             check_jobs(sweep_jobs(overrides))

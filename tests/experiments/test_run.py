@@ -64,13 +64,21 @@ def test_command_line_entry_point(tmp_path: Path) -> None:
            "task.variants=[unilateral_dominant]", "task.eval_episodes=4", "train.max_epochs=1",
            "train.updates_per_epoch=2", "train.batch_size=4", "train.val_episodes=4",
            "arm.episode_steps=5", f"hydra.run.dir={tmp_path}"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    import os
+
+    # as a user runs it: without the suite's one-device setting (tests/conftest.py)
+    flags = " ".join(f for f in os.environ.get("XLA_FLAGS", "").split()
+                     if not f.startswith("--xla_force_host_platform_device_count"))
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "XLA_FLAGS": flags})
     assert out.returncode == 0, out.stderr[-2000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["task"] == "reach" and list(metrics["variants"]) == ["unilateral_dominant"]
     assert set(metrics["variants"]["unilateral_dominant"]) == {"reach", "hold", "centre_out"}
     assert (tmp_path / "report.html").exists()
     assert (tmp_path / "checkpoints" / "unilateral.msgpack").exists()
+    # the CPU was split into one JAX device per core before the checks imported JAX
+    devices = json.loads((tmp_path / "provenance.json").read_text())["devices"]
+    assert len(devices) == (os.cpu_count() or 1)
 
 
 @pytest.mark.parametrize("overrides, message", [
