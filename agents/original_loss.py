@@ -24,7 +24,6 @@ from __future__ import annotations
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 
 UNILATERAL: tuple[str, ...] = ("joint", "muscle")
 BILATERAL: tuple[str, ...] = ("joint", "muscle", "proprioception", "vision")

@@ -44,14 +44,14 @@ from brain.delays import check_delays, make_delays
 from brain.ridge import (
     TIE_SLOPE,
     check_alphas,
-    check_score,
-    grid_edges,
-    select_alphas,
     check_matrix,
+    check_score,
     cv_folds,
+    grid_edges,
     precision_scope,
     ridge_cv_scores,
     ridge_weights,
+    select_alphas,
     warn_constant,
     warn_grid_edges,
 )

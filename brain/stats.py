@@ -22,9 +22,8 @@ Everything is NumPy/SciPy, computed in float64.
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
-
 import warnings
+from typing import Literal, NamedTuple
 
 import numpy as np
 from scipy.stats import false_discovery_control, wilcoxon

@@ -119,7 +119,7 @@ class ArmConfig:
         return int(round(self.feedback_delay / self.control_dt))
 
     @classmethod
-    def from_overrides(cls, task: str = "reach", **overrides: Any) -> "ArmConfig":
+    def from_overrides(cls, task: str = "reach", **overrides: Any) -> ArmConfig:
         """Build a config, naming any unknown setting in the error."""
         valid = {f.name for f in dataclasses.fields(cls)} - {"task"}
         unknown = sorted(set(overrides) - valid)

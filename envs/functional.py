@@ -11,13 +11,17 @@ object holds only the static model and settings, as in mujoco_playground.
 
 from __future__ import annotations
 
+import contextlib
+import io
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import mujoco
 from flax import struct
-from mujoco import mjx
+
+with contextlib.redirect_stdout(io.StringIO()):  # mjx prints "Failed to import warp" (a backend not used here)
+    from mujoco import mjx
 
 from envs import motornet_tf, muscle, plant
 from envs.config import ArmConfig

@@ -26,7 +26,6 @@ from envs.model import load_model
 from envs.tasks import sample_episode
 
 
-
 class ArmEnv(gym.Env):
     """Muscle-driven planar arm; see module docstring.
 

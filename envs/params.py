@@ -84,7 +84,7 @@ class MuscleParams:
     tau_deactivation: float = 0.05  # s
 
     @classmethod
-    def motornet_tf(cls) -> "MuscleParams":
+    def motornet_tf(cls) -> MuscleParams:
         """MotorNet 0.1.5's (TensorFlow) muscles: as 0.3's but with the passive element's
         normalised slack length at its default 1.0 (``RigidTendonArm26`` passes no other)."""
         return cls(normalized_slack_length=1.0)

@@ -52,8 +52,19 @@ from envs.config import ArmConfig
 from envs.functional import ArmState, FunctionalArmEnv
 from experiments.bench_peers import SYNC_NUM_ENVS, bench_arm_jax_vector, run_peers
 from experiments.bench_timing import (
-    Logger, cpu_snapshot, finite_or_none, fmt, grid, guard, interference, interference_line, machine,
-    make_logger, rate, time_calls, versions,
+    Logger,
+    cpu_snapshot,
+    finite_or_none,
+    fmt,
+    grid,
+    guard,
+    interference,
+    interference_line,
+    machine,
+    make_logger,
+    rate,
+    time_calls,
+    versions,
 )
 
 REFERENCE_SUBSTEPS = 20
@@ -286,7 +297,7 @@ def run_benchmark(
     peer_results = run_peers(batch, steps, repeats, jax_env["physics_dt"], log) if peers else {}
     result: dict[str, Any] = {
         "meta": {
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "settings": {"batch": batch, "steps": steps, "grad_batch": grad_batch, "repeats": repeats,
                          "peers": peers, "statistic": "median of repeats",
                          "training_variants": list(training_variants)},

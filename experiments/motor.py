@@ -226,7 +226,7 @@ def run_motor(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
             [m for m in spec for _ in seeds])
         kept = jax.device_put(trainer.kept_params(state), jax.local_devices()[0])
         for i, (unit, member) in enumerate(zip(members, spec)):
-            part = lambda tree, i=i: jax.tree.map(lambda a: a[i * n:(i + 1) * n], tree)
+            part = lambda tree, i=i, n=n: jax.tree.map(lambda a: a[i * n:(i + 1) * n], tree)
             _evaluate_unit(metrics, figures_data, unit, model, part(kept), member.mask, sampler,
                            eval_tasks, t, eval_key, per_task)
             metrics["training"].setdefault(unit.variant.name, {})[unit.trained_on] = {

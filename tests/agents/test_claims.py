@@ -9,8 +9,18 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from agents.claims import (FAILS, HOLDS, INCONCLUSIVE, any_holds, combine, compare, evaluate_claims,
-                           per_seed, relative_differences, verdict_from_per_seed)
+from agents.claims import (
+    FAILS,
+    HOLDS,
+    INCONCLUSIVE,
+    any_holds,
+    combine,
+    compare,
+    evaluate_claims,
+    per_seed,
+    relative_differences,
+    verdict_from_per_seed,
+)
 
 C1 = "claim_1_specialised_hemispheres_win_preferred_task"
 C2 = "claim_2_bilateral_at_least_as_good_as_preferred"

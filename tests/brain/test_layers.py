@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
-
-import warnings
 
 from brain.layers import (
     best_layer,
