@@ -21,7 +21,7 @@ from gymnasium import spaces
 
 from envs import geometry, motornet_tf, muscle, plant
 from envs.config import ArmConfig
-from envs.limits import enforce_limits
+from envs.limits import check_joint_state, check_target, enforce_limits
 from envs.model import load_model
 from envs.tasks import sample_episode
 
@@ -75,6 +75,10 @@ class ArmEnv(gym.Env):
             raise ValueError(f"unknown reset option(s) {sorted(unknown)}")
         if self.cfg.task == "centre_out" and opts.get("target_index") is None and opts.get("target") is None:
             opts["target_index"] = self._episode % self.cfg.centre_out_targets
+        if opts.get("joint_state") is not None:
+            check_joint_state(_finite("joint_state", opts["joint_state"]), self.cfg.skeleton)
+        if opts.get("target") is not None:
+            check_target(_finite("target", opts["target"]), self.cfg.skeleton)
         key = jax.random.key(int(self.np_random.integers(2**31 - 1)))
         with jax.default_device(jax.devices("cpu")[0]):
             ep = sample_episode(key, self.cfg, **{k: _finite(k, v) for k, v in opts.items()})

@@ -23,3 +23,35 @@ def enforce_limits(q: Any, qd: Any, p: SkeletonParams, xp: Any = np) -> tuple[An
     at_upper = (q >= p.q_upper) & (qd > 0)
     qd = xp.where(at_lower | at_upper, 0.0, qd)
     return xp.clip(q, p.q_lower, p.q_upper), qd
+
+
+def check_joint_state(joint_state: Any, p: SkeletonParams) -> None:
+    """Refuse start angles (..., 2 or 4: angles first) outside the joint range: the arm would
+    be put on a stop at its first step, with its outward speed lost."""
+    q = np.asarray(joint_state, dtype=float)[..., :2]
+    outside = (q < p.q_lower - 1e-9) | (q > p.q_upper + 1e-9)
+    if np.any(outside):
+        first = tuple(int(i) for i in np.argwhere(outside)[0])
+        raise ValueError(
+            f"joint_state: angle {q[first[:-1]][first[-1]]:.4g} rad of the "
+            f"{('shoulder', 'elbow')[first[-1]]} is outside its range "
+            f"[{p.q_lower[first[-1]]:.4g}, {p.q_upper[first[-1]]:.4g}] rad "
+            f"({int(outside.any(axis=-1).sum())} start state(s) outside)")
+
+
+def check_target(target: Any, p: SkeletonParams, tol: float = 1e-6) -> None:
+    """Refuse targets (..., 2) m the hand cannot reach within the joint ranges (the elbow
+    range starts at 0, so each reachable point has one joint solution: solve for it)."""
+    t = np.asarray(target, dtype=float)
+    r2 = np.sum(t**2, axis=-1)
+    cos_e = (r2 - p.l1**2 - p.l2**2) / (2 * p.l1 * p.l2)
+    e = np.arccos(np.clip(cos_e, -1.0, 1.0))
+    s = np.arctan2(t[..., 1], t[..., 0]) - np.arctan2(p.l2 * np.sin(e), p.l1 + p.l2 * np.cos(e))
+    s = np.where(s < p.q_lower[0] - tol, s + 2 * np.pi, s)
+    ok = ((np.abs(cos_e) <= 1 + tol) & (e <= p.q_upper[1] + tol) & (e >= p.q_lower[1] - tol)
+          & (s >= p.q_lower[0] - tol) & (s <= p.q_upper[0] + tol))
+    if not np.all(ok):
+        bad = t.reshape(-1, 2)[~np.asarray(ok).reshape(-1)]
+        raise ValueError(f"target: {bad[0].round(4).tolist()} m is out of the hand's reach within the joint "
+                         f"ranges ({len(bad)} target(s); the hand reaches at most {p.l1 + p.l2:.3f} m from "
+                         f"the shoulder at (0, 0))")

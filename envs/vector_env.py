@@ -26,6 +26,7 @@ from gymnasium.vector.utils import batch_space
 
 from envs.config import ArmConfig
 from envs.functional import ArmState, FunctionalArmEnv
+from envs.limits import check_joint_state, check_target
 from envs.plant import N_OBS, OBS_BOUND
 
 
@@ -165,4 +166,8 @@ class ArmVectorEnv(gym.vector.VectorEnv):
                 f"reset option {name!r} must be a finite array with one row per env "
                 f"({self.num_envs}), got shape {arr.shape}"
             )
+        if name == "joint_state":
+            check_joint_state(arr, self.cfg.skeleton)
+        if name == "target":
+            check_target(arr, self.cfg.skeleton)
         return jnp.asarray(arr, dtype=jnp.result_type(float))

@@ -174,6 +174,9 @@ def _ceiling_section(rep: Report, metrics: dict[str, Any], res: dict[str, Any], 
                                                                        "keep"))]
                for n, v in c["voxels"].items()])
     rep.text("Counts per subject (subject 0/1/...). No voxel kept in: " + (", ".join(c["no_voxels_kept"]) or "none") + ".")
+    for dead in metrics.get("excluded_subjects") or []:
+        rep.text(f"Subject {dead['subject']}" + (f" ({dead['file']})" if dead.get("file") else "")
+                 + f": {dead['why']}; left out of every mean over subjects.")
     kinds = [k for k in ("split_half", "cross_subject") if k in c]
     if kinds:
         rep.table(["region"] + [f"{k.replace('_', '-')} ceiling (mean)" for k in kinds]

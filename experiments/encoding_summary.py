@@ -13,7 +13,7 @@ import warnings
 from typing import Any
 
 import numpy as np
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from brain.banded import BandedRidgeEncoder
 from brain.dataset import EncodingData
@@ -198,6 +198,22 @@ def _comparison(a: np.ndarray, b: np.ndarray, names: tuple[str, ...], alpha: flo
             "alpha": alpha, "min_attainable_pvalue": min_p, "warning": warning, "per_region": per_region}
 
 
+def dead_subjects(bad_voxels: np.ndarray, cfg: DictConfig) -> list[dict[str, Any]]:
+    """Subjects with no usable voxel (all constant or non-finite: a dead recording), which
+    every mean over subjects leaves out; named (their BOLD file, for task.data=files) and
+    logged as a warning."""
+    files = list(OmegaConf.select(cfg, "task.files.bold", default=None) or []) if cfg.task.get("data") == "files" else []
+    out = []
+    for s in np.flatnonzero(np.all(bad_voxels, axis=1)):
+        entry = {"subject": int(s), "why": "every voxel is constant or non-finite"}
+        if s < len(files):
+            entry["file"] = str(files[s])
+        out.append(entry)
+        log.warning("subject %d%s: every voxel is constant or non-finite; left out of every mean over subjects",
+                    s, f" ({files[s]})" if s < len(files) else "")
+    return out
+
+
 def summarise(data: EncodingData, res: dict[str, Any], cfg: DictConfig, ceiling_info: dict[str, str]
               ) -> dict[str, Any]:
     """metrics.json content (NaN as null): see the README's encoding section for the keys."""
@@ -207,6 +223,7 @@ def summarise(data: EncodingData, res: dict[str, Any], cfg: DictConfig, ceiling_
     kind = ceiling_info["kind"]
     out: dict[str, Any] = {"subjects": int(keep.shape[0]), "voxels": int(keep.shape[1]), "regions": list(names),
                            "n_repeats": data.n_repeats, "notes": list(data.notes), "settings": res["settings"]}
+    out["excluded_subjects"] = dead_subjects(data.bad_voxels, cfg)
     counts = _region_counts(masks, labels, names)
     out["ceiling"] = {
         "normalises": kind, "why": ceiling_info["why"], "normalised": kind != "none",

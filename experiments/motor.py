@@ -259,8 +259,9 @@ def run_motor(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
 
 def best_variant(variants: dict[str, Any], regime: str) -> dict[str, Any] | None:
     """The variant with the lowest final-phase error (mean over seeds) on the task it was
-    trained on (``reach`` for ``per_task`` and ``mixed`` runs), with its 95 % CI over seeds
-    and whether that interval lies below 1 cm; ``None`` without such a task."""
+    trained on (``reach`` for ``per_task`` and ``mixed`` runs), with its 95 % CI (over seeds;
+    over episodes with one seed: ``ci_over``) and whether that interval lies below 1 cm;
+    ``None`` without such a task."""
     task = regime if regime in ("reach", "hold") else "reach"
     scored = [(r[task]["final_phase_error"], name) for name, r in variants.items()
               if task in r and r[task].get("final_phase_error") is not None]
@@ -269,6 +270,7 @@ def best_variant(variants: dict[str, Any], regime: str) -> dict[str, Any] | None
     err, name = min(scored)
     ci = variants[name][task].get("final_phase_error_ci95")
     return {"task": task, "variant": name, "final_phase_error": err, "final_phase_error_ci95": ci,
+            "ci_over": variants[name][task].get("ci_over", "seeds"),
             "within_1cm": bool(err < 0.01), "ci_below_1cm": None if ci is None else bool(err + ci < 0.01)}
 
 

@@ -43,7 +43,9 @@ def plot_bars(variants: dict[str, Any], path: Path) -> None:
         ax.invert_yaxis()
         ax.set_xlabel("mean position error (cm)")
         ax.set_title(task)
-    fig.suptitle("Position error per variant (mean over seeds, 95 % CI)")
+    over = {r.get("ci_over") for per in variants.values() for r in per.values() if isinstance(r, dict)}
+    fig.suptitle("Position error per variant (one seed: mean and 95 % CI over its episodes)" if over == {"episodes"}
+                 else "Position error per variant (mean over seeds, 95 % CI over seeds)")
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)
@@ -213,7 +215,8 @@ def write_report(metrics: dict[str, Any], data: dict[str, Any], out_dir: Path) -
         ci = best.get("final_phase_error_ci95")
         rep.text(f"Most accurate on {best['task']}: {best['variant']}, final-phase error "
                  f"{100 * best['final_phase_error']:.2f} cm"
-                 + (f" ± {100 * ci:.2f} cm (95 % CI over seeds)" if ci is not None else "")
+                 + (f" ± {100 * ci:.2f} cm (95 % CI over {best.get('ci_over', 'seeds')}"
+                    + (", one seed" if best.get("ci_over") == "episodes" else "") + ")" if ci is not None else "")
                  + f"; {'within' if best['within_1cm'] else 'not within'} 1 cm of the target.")
     if timing:
         rep.text(f"Run time {timing['seconds']:.0f} s: training {timing['train_seconds']:.0f} s, "

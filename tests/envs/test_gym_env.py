@@ -77,13 +77,35 @@ def test_determinism_under_seed() -> None:
 
 def test_reset_options_give_deterministic_starts() -> None:
     env = gym.make("callosum/ArmReach-v0")
-    _, info = env.reset(seed=0, options={"joint_state": [0.4, 1.1], "target": [0.2, 0.3]})
+    _, info = env.reset(seed=0, options={"joint_state": [0.4, 1.1], "target": [0.1, 0.4]})
     np.testing.assert_allclose(info["joint_state"], [0.4, 1.1, 0, 0])
-    np.testing.assert_allclose(info["target_pos"], [0.2, 0.3])
+    np.testing.assert_allclose(info["target_pos"], [0.1, 0.4])
     with pytest.raises(ValueError, match="unknown reset option"):
         env.reset(options={"posture": [0, 0]})
     with pytest.raises(ValueError, match="NaN"):
         env.reset(options={"target": [np.nan, 0.0]})
+
+
+def test_start_states_out_of_range_and_unreachable_targets_are_refused() -> None:
+    from envs.geometry import hand_position
+    from envs.limits import check_target
+
+    env = gym.make("callosum/ArmReach-v0")
+    with pytest.raises(ValueError, match=r"angle 10 rad of the shoulder is outside its range \[0, 2.356\]"):
+        env.reset(options={"joint_state": [10.0, -5.0]})
+    # [0.2, 0.3] m needs the shoulder at -2.8 degrees, past its stop at 0
+    with pytest.raises(ValueError, match=r"target: \[0.2, 0.3\] m is out of the hand's reach"):
+        env.reset(options={"target": [0.2, 0.3]})
+    vec = gym.make_vec("callosum/ArmReach-v0", num_envs=2)
+    with pytest.raises(ValueError, match="elbow is outside its range"):
+        vec.reset(options={"joint_state": np.array([[0.5, 1.0], [0.5, 3.0]])})
+    with pytest.raises(ValueError, match="out of the hand's reach"):
+        vec.reset(options={"target": np.array([[0.1, 0.4], [0.7, 0.0]])})
+    # every hand position the joint ranges allow passes, edges included
+    p = env.unwrapped.cfg.skeleton
+    q = np.random.default_rng(0).uniform(p.q_lower, p.q_upper, size=(5000, 2))
+    edges = np.array([[a, b] for a in (p.q_lower[0], p.q_upper[0]) for b in (p.q_lower[1] + 1e-3, p.q_upper[1])])
+    check_target(hand_position(np.concatenate([q, edges]), p), p)
 
 
 def test_centre_out_cycles_through_targets() -> None:

@@ -242,3 +242,19 @@ def test_volumetric_files_give_glass_brain_maps(tmp_path: Path) -> None:
     # (raw test r: one presentation pair of one subject gives no usable ceiling at this size).
     r0 = m["spaces"]["video"]["layers"]["layer_00"]["normalised_alignment"]
     assert r0["EVC"] > 0.15 and abs(r0["AC"]) < 0.1
+
+
+def test_a_dead_subject_is_named_not_silently_dropped(run: tuple[Path, dict], caplog) -> None:
+    from omegaconf import OmegaConf
+
+    from experiments.encoding_summary import dead_subjects
+
+    assert run[1]["excluded_subjects"] == []
+    bad = np.zeros((3, 5), bool)
+    bad[1] = True  # subject 1: every voxel constant (a dead recording)
+    bad[2, :4] = True  # subject 2 keeps one voxel
+    cfg = OmegaConf.create({"task": {"data": "files", "files": {"bold": ["s0.npy", "s1.npy", "s2.npy"]}}})
+    with caplog.at_level("WARNING", logger="callosum"):
+        assert dead_subjects(bad, cfg) == [{"subject": 1, "why": "every voxel is constant or non-finite",
+                                            "file": "s1.npy"}]
+    assert "subject 1 (s1.npy)" in caplog.text

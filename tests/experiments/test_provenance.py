@@ -108,14 +108,13 @@ def test_git_state_outside_a_checkout_is_none(tmp_path: Path) -> None:
 
 
 def test_a_resume_with_other_settings_is_refused_and_changes_nothing(tmp_path: Path) -> None:
-    from tests.experiments.test_encoding import TINY
-
-    run_task(compose_cfg(TINY), tmp_path)
+    rollout = ["task=rollout", "task.episodes=4", "arm.episode_steps=5"]
+    run_task(compose_cfg(rollout), tmp_path)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
-    bad = [*TINY, "resume=true", "task.data=files", f"task.files.bold=[{tmp_path / 'missing.npy'}]",
-           f"task.files.test_bold=[{tmp_path / 'missing_test.npy'}]"]
-    with pytest.raises(ValueError, match=r"settings differ: .*task.data: saved 'synthetic', now 'files'"):
-        run_task(compose_cfg(bad), tmp_path)
+    with pytest.raises(ValueError, match=r"settings differ: .*task.env: saved 'reach', now 'hold'"):
+        run_task(compose_cfg([*rollout, "resume=true", "task.env=hold"]), tmp_path)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
     attempts = json.loads((tmp_path / "provenance.json").read_text())["attempts"]
     assert [a["status"] for a in attempts] == ["finished"]
+    run_task(compose_cfg([*rollout, "resume=true", "runtime.devices=1"]), tmp_path)  # where it runs may change
+    assert [a["resumed"] for a in json.loads((tmp_path / "provenance.json").read_text())["attempts"]] == [False, True]
