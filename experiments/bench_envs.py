@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import time
 from typing import Any
 
@@ -132,12 +133,17 @@ def _get(result: dict[str, Any], path: str) -> Any:
 
 # -- JAX measurements ----------------------------------------------------------------------
 def _bench_jax_rollout(
-    env: FunctionalArmEnv, inp: dict[str, jax.Array], repeats: int
+    env: FunctionalArmEnv, inp: dict[str, jax.Array], repeats: int, devices: list[Any] | None = None
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """jit(vmap(rollout)) throughput; also returns the trajectories of ``hand``, ``q``, ``qd``
-    (batch, steps, 2)."""
+    (batch, steps, 2). ``devices``: split the batch over these (XLA partitions the program)."""
     state0 = jax.block_until_ready(_start_states(env, inp))
     actions = inp["actions"]
+    if devices is not None:
+        from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+        split = NamedSharding(Mesh(np.asarray(devices), ("batch",)), PartitionSpec("batch"))
+        state0, actions = jax.device_put(state0, split), jax.device_put(actions, split)
     t0 = time.perf_counter()
     compiled = jax.jit(jax.vmap(env.rollout)).lower(state0, actions).compile()
     compile_s = time.perf_counter() - t0
@@ -148,7 +154,7 @@ def _bench_jax_rollout(
     record = {
         "batch": int(batch), "steps": int(steps), "n_substeps": env.cfg.n_substeps,
         "physics_dt": env.cfg.physics_dt, "control_dt": env.cfg.control_dt,
-        "dtype": str(state0.q.dtype), "compile_s": compile_s, **timing,
+        "dtype": str(state0.q.dtype), "compile_s": compile_s, "devices": len(devices or [None]), **timing,
         "ctrl_steps_per_s": ctrl, "physics_steps_per_s": ctrl * env.cfg.n_substeps,
     }
     return record, {k: np.asarray(getattr(traj, k)) for k in ("hand", "q", "qd")}
@@ -281,6 +287,13 @@ def run_benchmark(
     inp = _inputs(batch, steps, seed=0)
     log(f"JAX env rollout, batch {batch} x {steps} steps (compiling) ...")
     jax_env, traj = _bench_jax_rollout(envs.make_functional("reach"), inp, repeats)
+    sharded = None
+    cpus = [d for d in jax.devices() if d.platform == "cpu"]
+    if len(cpus) > 1 and batch % len(cpus) == 0:
+        log(f"JAX env: {jax_env['ctrl_steps_per_s']:.3g} control steps/s; batch split over {len(cpus)} "
+            f"host devices (compiling) ...")
+        sharded, traj_sharded = _bench_jax_rollout(envs.make_functional("reach"), inp, repeats, cpus)
+        sharded["max_hand_difference_m"] = float(np.abs(traj_sharded["hand"] - traj["hand"]).max())
     log(f"JAX env: {jax_env['ctrl_steps_per_s']:.3g} control steps/s; the same on mjx.step (compiling) ...")
     jax_env_mjx, traj_mjx = _bench_jax_rollout(envs.make_functional("reach", physics="mjx"), inp, repeats)
     jax_env_mjx["max_hand_difference_m"] = float(np.abs(traj_mjx["hand"] - traj["hand"]).max())
@@ -302,8 +315,12 @@ def run_benchmark(
                          "peers": peers, "statistic": "median of repeats",
                          "training_variants": list(training_variants)},
             "machine": machine(), "versions": versions(DIST_NAMES),
+            # the runner's runtime settings for the arm (experiments.runtime.configure_jax): host
+            # devices, and whether XLA hands fusions to YNNPACK (off: jax_env ran 1.7x faster)
+            "xla_flags": os.environ.get("XLA_FLAGS", ""), "devices": [str(d) for d in jax.devices()],
         },
-        "jax_env": jax_env, "jax_env_mjx": jax_env_mjx, "jax_grad": jax_grad, "training": training,
+        "jax_env": jax_env, "jax_env_sharded": sharded, "jax_env_mjx": jax_env_mjx, "jax_grad": jax_grad,
+        "training": training,
         "accuracy": accuracy, "jax_vector_env": vec,
         "peers": peer_results,
     }
@@ -318,6 +335,9 @@ def run_benchmark(
 def _throughput_rows(result: dict[str, Any]) -> list[list[str]]:
     jax_ctrl = result["jax_env"]["ctrl_steps_per_s"]
     entries: list[tuple[str, dict[str, Any]]] = [("JAX env jit(vmap(rollout))", result["jax_env"])]
+    if result.get("jax_env_sharded"):
+        entries.append((f"JAX env, batch over {result['jax_env_sharded']['devices']} host devices",
+                        result["jax_env_sharded"]))
     if "jax_env_mjx" in result:
         entries.append(("JAX env on mjx.step (arm.physics=mjx)", result["jax_env_mjx"]))
     entries += [(f"JAX env, n_substeps={r['n_substeps']}", r) for r in result["accuracy"]["rows"]

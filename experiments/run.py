@@ -71,9 +71,10 @@ def run_task(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     feature chunks).
     """
     from experiments.provenance import Provenance
-    from experiments.runtime import COMPILE_CLOCK, describe_devices, enable_compilation_cache
+    from experiments.runtime import COMPILE_CLOCK, describe_devices, enable_compilation_cache, quiet_third_party_logs
     from experiments.validate import preflight
 
+    quiet_third_party_logs()
     out_dir = Path(out_dir)
     kind = str(cfg.task.get("kind"))
     preflight(cfg, out_dir)

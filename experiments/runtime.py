@@ -76,14 +76,37 @@ def set_cpu_library_fusion(enabled: bool | None = False) -> bool:
     return False
 
 
+# Task kinds whose programs are the arm's many tiny per-step operations: the CPU is split
+# into host devices (seeds or batches sharded over the cores) and YNNPACK fusion is off.
+ARM_KINDS = ("motor", "robustness", "rollout", "bench_envs")
+
+
 def configure_jax(cfg: Any) -> None:
-    """Before anything imports JAX: for motor runs, split the CPU into host devices and
-    choose YNNPACK fusion (``runtime.host_devices``, ``runtime.cpu_library_fusion``). Called
-    by the Hydra callbacks that check a run (they import the task modules) and by ``main``."""
-    if cfg.task.get("kind") in ("motor", "robustness"):
+    """Before anything imports JAX: for the arm's task kinds (:data:`ARM_KINDS`), split the
+    CPU into host devices and choose YNNPACK fusion (``runtime.host_devices``,
+    ``runtime.cpu_library_fusion``). Called by the Hydra callbacks that check a run (they
+    import the task modules) and by ``main``."""
+    if cfg.task.get("kind") in ARM_KINDS:
         runtime = cfg.get("runtime") or {}
         split_host_devices(runtime.get("host_devices", "auto"))
         set_cpu_library_fusion(runtime.get("cpu_library_fusion", False))
+
+
+class _DropNotes(logging.Filter):
+    """Drops third-party INFO notes logged on the root logger (mjx's "Using JAX default
+    device" for every model it places)."""
+
+    NOTES = ("Using JAX default device",)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno <= logging.INFO and str(record.msg).startswith(self.NOTES))
+
+
+def quiet_third_party_logs() -> None:
+    """After Hydra configured logging: drop the root-logger notes of :class:`_DropNotes`."""
+    root = logging.getLogger()
+    if not any(isinstance(f, _DropNotes) for f in root.filters):
+        root.addFilter(_DropNotes())
 
 
 def prepare_environment() -> dict[str, str]:
