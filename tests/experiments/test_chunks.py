@@ -37,7 +37,9 @@ def test_merged_chunks_equal_the_single_run(runs: Path) -> None:
     differently), except where that rounding flips a near-tie between two penalties in the
     cross-validation: on the 2-core CI machine kind one voxel of 2,880 chose another alpha
     (and so another r), so at most 0.1 % of the voxels may differ in their alpha, and those
-    are left out of the per-voxel comparison; the metrics agree all the same."""
+    are left out of the per-voxel comparison; at most 0.1 % of the other values may exceed
+    plain float32 rounding (an ill-conditioned solve amplifies it), none by more than 1e-3;
+    the metrics agree all the same."""
     a, b = np.load(runs / "single" / "encoding.npz"), np.load(runs / "merged" / "encoding.npz")
     assert a.files == b.files
     same = a["best_alphas"] == b["best_alphas"]
@@ -47,7 +49,12 @@ def test_merged_chunks_equal_the_single_run(runs: Path) -> None:
         if x.shape == same.shape:
             x, y = x[same], y[same]
         if key in ("r", "r2", "cv_score"):  # float32 scores of the solve: rounding differs with chunk width
-            np.testing.assert_allclose(x, y, rtol=0, atol=2e-6, err_msg=key)
+            # A misplaced voxel or column would move many values by about the spread of r
+            # (~0.1); rounding moves almost all by < 2e-6, and a rare ill-conditioned solve
+            # (smallest alpha) by up to ~1e-4 (8.3e-5 seen on another machine of this kind).
+            diff = np.abs(x - y)
+            assert np.mean(diff > 2e-6) <= 1e-3, f"{key}: {int(np.sum(diff > 2e-6))} values differ by > 2e-6"
+            assert diff.max() <= 1e-3, f"{key}: max difference {diff.max():.2e}"
         else:
             np.testing.assert_array_equal(x, y, err_msg=key)
     single = json.loads((runs / "single" / "metrics.json").read_text())
