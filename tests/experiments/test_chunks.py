@@ -11,6 +11,8 @@ import pytest
 from experiments.encoding import voxel_range
 from tests.experiments.test_encoding import TINY, compose_and_run
 
+pytestmark = pytest.mark.slow  # five encoding runs (chunks, merge, single); CI runs them, `-m 'not slow'` skips them
+
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # real runner processes killed and resumed (about 2 minutes); CI runs them, `-m 'not slow'` skips them
+
 ROOT = Path(__file__).parents[2]
 MOTOR = ["task=reach", "task.seeds=2", "task.variants=[bilateral_specialised_cc]",
          "task.eval_episodes=4", "task.lesions=false", "train.max_epochs=3", "train.patience=5",

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_module
 
+pytestmark = pytest.mark.slow  # sweeps through the joblib and submitit launchers (separate processes); CI runs them, `-m 'not slow'` skips them
+
 ROLLOUT = ["task=rollout", "task.episodes=4", "task.plot_episodes=2", "arm.episode_steps=5"]
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # the real command line, a process per refusal; CI runs them, `-m 'not slow'` skips them
+
 ROOT = Path(__file__).resolve().parents[2]
 ROLLOUT = ["task=rollout", "task.episodes=4", "arm.episode_steps=5"]
 
