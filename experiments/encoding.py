@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -322,6 +325,16 @@ def _ceilings(data: EncodingData, cfg: DictConfig, res: dict[str, Any]) -> dict[
     return out
 
 
+@contextmanager
+def _phase(name: str) -> Iterator[None]:
+    """One log line when a phase after the fits starts and one with its seconds when it ends
+    (they run without a progress bar of their own)."""
+    log.info("%s ...", name)
+    start = time.perf_counter()
+    yield
+    log.info("%s: done in %.1f s", name, time.perf_counter() - start)
+
+
 def check_encoding(cfg: DictConfig) -> None:
     """The runner's up-front check of the settings that need no data."""
     t = cfg.task
@@ -371,11 +384,15 @@ def run_encoding(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
             log.info("chunk %d of %d: voxels %d..%d done", int(chunk), int(t.chunks), *voxels)
             return {k: v for k, v in meta.items() if k != "settings"}
     res["settings"] = settings
-    res["ceilings"] = _ceilings(data, cfg, res)
+    with _phase(f"noise ceilings ({n_vox} voxels, {int(t.n_bootstraps)} bootstraps, "
+                f"{int(t.n_permutations)} permutations)"):
+        res["ceilings"] = _ceilings(data, cfg, res)
     res["masks"] = keep_voxels(ceiling_info["kind"], res["ceilings"], data.bad_voxels, float(t.fdr_alpha),
                                float(t.min_ceiling))
-    res["variance_partition"] = (partition_variance(data, res, cfg, Prepared(data, cfg, (0, n_vox)))
-                                 if len(data.spaces) == 2 else None)
+    res["variance_partition"] = None
+    if len(data.spaces) == 2:
+        with _phase("variance partition of the two feature spaces"):
+            res["variance_partition"] = partition_variance(data, res, cfg, Prepared(data, cfg, (0, n_vox)))
     with warnings.catch_warnings():  # means over regions or layers without a kept voxel are meant to be NaN
         warnings.simplefilter("ignore", RuntimeWarning)
         metrics = summarise(data, res, cfg, ceiling_info)
@@ -388,7 +405,7 @@ def run_encoding(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         vertices=np.array([]) if data.vertices is None else data.vertices, region=data.region,
         region_names=np.array(data.region_names), spaces=np.array(data.spaces), **truth,
     )
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _phase("report and surface maps"):
         warnings.simplefilter("ignore", RuntimeWarning)
         write_encoding_report(data, res, metrics, out_dir)
     log.info("encoding: %d subjects x %d spaces, ceiling %s; report in %s", data.bold_train.shape[0],

@@ -129,7 +129,9 @@ def partition_variance(data: EncodingData, res: dict[str, Any], cfg: DictConfig,
     keys = ("r2_a", "r2_b", "r2_joint", "split_a", "split_b", "unique_a", "unique_b", "shared")
     out = {k: np.full((n_sub, n_vox), np.nan) for k in keys}
     layers, edges = [], []
-    for s in range(n_sub):
+    from tqdm.auto import tqdm
+
+    for s in tqdm(range(n_sub), desc="variance partition", unit="subject"):
         y_train, y_test, x_train, x_test, runs = prepared(s)
         usable = ~data.bad_voxels[s]
         pairs: dict[tuple[int, int], np.ndarray] = {}
@@ -149,8 +151,8 @@ def partition_variance(data: EncodingData, res: dict[str, Any], cfg: DictConfig,
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", UserWarning)
                 joint.fit([x_train[sp[0]][la], x_train[sp[1]][lb]], y_train[:, vox], runs=runs)
-            for w in caught:
-                log.info("variance partition, subject %d, layers (%d, %d): %s", s, la, lb, w.message)
+            for w in caught:  # alpha-grid edges: counted in alpha_edges and the report, logged at debug level
+                log.debug("variance partition, subject %d, layers (%d, %d): %s", s, la, lb, w.message)
             for k in sub_edges:
                 sub_edges[k] += int(joint.alpha_edges_[k])
             test = [x_test[sp[0]][la], x_test[sp[1]][lb]]
