@@ -64,6 +64,11 @@ def plot_paths(paths: dict[str, Any], path: Path, title: str) -> None:
         ax.set_aspect("equal")
         ax.set_title(name, fontsize=8)
         ax.tick_params(labelsize=7)
+    for i, ax in enumerate(list(axes.flat)[:len(paths)]):
+        if i % cols == 0:
+            ax.set_ylabel("hand y (m)", fontsize=8)
+        if i + cols >= len(paths):  # nothing drawn below it
+            ax.set_xlabel("hand x (m)", fontsize=8)
     for ax in list(axes.flat)[len(paths):]:
         ax.axis("off")
     fig.suptitle(title)
@@ -75,18 +80,29 @@ def plot_paths(paths: dict[str, Any], path: Path, title: str) -> None:
 def plot_learning(history: dict[str, Any], path: Path) -> None:
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=110)
+    n_epochs = max((len(h["train_position_error"]) for h in history.values()), default=0)
     for name, h in history.items():
         train = np.asarray(h["train_position_error"], float)  # (epochs, seeds)
         val = np.asarray(h["val_position_error"], float)
         if train.size == 0:
             continue
         epochs = np.arange(1, len(train) + 1)
-        axes[0].plot(epochs, 100 * train.reshape(len(train), -1).mean(axis=1), label=name)
-        axes[1].plot(epochs, 100 * val.reshape(len(val), -1).mean(axis=1), label=name)
+        marker = "o" if len(epochs) <= 3 else None  # one or two epochs: points, not an empty line
+        axes[0].plot(epochs, 100 * train.reshape(len(train), -1).mean(axis=1), label=name, marker=marker)
+        axes[1].plot(epochs, 100 * val.reshape(len(val), -1).mean(axis=1), label=name, marker=marker)
+    from matplotlib.ticker import MaxNLocator, ScalarFormatter
+
     for ax, title in zip(axes, ("training batches", "validation set")):
         ax.set_xlabel("epoch")
         ax.set_ylabel("mean position error (cm)")
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(ScalarFormatter())
+        ax.yaxis.set_minor_formatter(ScalarFormatter())
+        if 0 < n_epochs <= 10:
+            ax.set_xticks(range(1, n_epochs + 1))
+            ax.set_xlim(0.5, n_epochs + 0.5)
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(title)
     axes[1].legend(fontsize=7)
     fig.tight_layout()
