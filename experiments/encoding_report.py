@@ -26,7 +26,7 @@ def _plt() -> Any:
 
 
 def plot_surface(values: np.ndarray, vertices: np.ndarray, path: Path, title: str,
-                 vmax: float | None = None, cmap: str = "inferno") -> None:
+                 vmax: float | None = None, cmap: str = "inferno", label: str = "") -> None:
     """Non-negative per-voxel ``values`` (n_vox,) at fsaverage5 ``vertices`` on the inflated
     surface, four views, sulcal depth underneath, colour scale [0, vmax]; NaN and 0 are
     left unpainted."""
@@ -49,13 +49,13 @@ def plot_surface(values: np.ndarray, vertices: np.ndarray, path: Path, title: st
         ax.set_title(f"{hemi} {view}", fontsize=9)
     fig.suptitle(title)
     sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0.0, vmax or 1.0))
-    fig.colorbar(sm, ax=axes, shrink=0.6, location="right")
+    fig.colorbar(sm, ax=axes, shrink=0.6, location="right").set_label(label, fontsize=8)
     save_figure(fig, path, dpi=90)
     plt.close(fig)
 
 
 def plot_volume(values: np.ndarray, mask: str, path: Path, title: str, vmax: float | None = None,
-                cmap: str = "inferno") -> None:
+                cmap: str = "inferno", label: str = "") -> None:
     """Per-voxel ``values`` (n_vox,) of volumetric data, put back into ``mask``'s space, as a
     glass brain (four views) above a stat map on the MNI152 template."""
     from nilearn import datasets, plotting
@@ -69,7 +69,7 @@ def plot_volume(values: np.ndarray, mask: str, path: Path, title: str, vmax: flo
         vmax = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
     plotting.plot_glass_brain(img, display_mode="lzry", colorbar=True, cmap=cmap, vmin=0, vmax=vmax or 1.0,
                               plot_abs=False, threshold=1e-9, figure=fig, axes=fig.add_axes((0, 0.5, 1, 0.45)),
-                              title=title)
+                              title=f"{title} (colour: {label})" if label else title)
     plotting.plot_stat_map(img, bg_img=datasets.load_mni152_template(), display_mode="ortho", colorbar=True,
                            cmap=cmap, vmin=0, vmax=vmax or 1.0, threshold=1e-9, figure=fig,
                            axes=fig.add_axes((0, 0, 1, 0.45)))
@@ -275,13 +275,15 @@ def _maps(rep: Report, data: EncodingData, res: dict[str, Any], out_dir: Path) -
         r_mean = np.nanmean(res["r"][i], axis=0)
         best_r = np.where(idx >= 0, r_mean[np.maximum(idx, 0), np.arange(idx.size)], np.nan)
         depth = depth + 0.01  # depth 0 stays visible
-        for what, values, cmap, vmax in (("best_layer", depth, "viridis", 1.01), ("r", best_r, "inferno", None)):
+        for what, values, cmap, vmax, label in (
+                ("best_layer", depth, "viridis", 1.01, "layer depth (0 first, 1 last)"),
+                ("r", best_r, "inferno", None, "test r, best layer (subject mean)")):
             title = f"{space}: {what.replace('_', ' ')}"
             if data.vertices is not None:
                 png = out_dir / f"surface_{what}_{space}.png"
-                plot_surface(values, data.vertices, png, title, vmax, cmap)
+                plot_surface(values, data.vertices, png, title, vmax, cmap, label)
             else:
                 png = out_dir / f"volume_{what}_{space}.png"
-                plot_volume(values, data.mask, png, title, vmax, cmap)
+                plot_volume(values, data.mask, png, title, vmax, cmap, label)
             rep.figure(png, f"{space}: {'best layer depth (training CV)' if what == 'best_layer' else 'test r of that layer'}"
                        " over kept voxels")
