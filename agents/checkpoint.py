@@ -22,15 +22,25 @@ import numpy as np
 from flax import serialization
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# The mode a plain open() gives (mkstemp's files are private, 0600); read once, at import:
+# reading the umask sets it for a moment. experiments.io does the same for run outputs (the
+# library cannot import the runner).
+FILE_MODE = 0o666 & ~_umask()
+
+
 def save(path: Path, tree: Any, meta: dict[str, Any] | None = None) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = serialization.to_state_dict(jax.device_get(tree))
     payload = serialization.msgpack_serialize({"state": state, "meta": json.dumps(meta or {})})
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(tmp, 0o666 & ~mask)  # the mode open() gives (mkstemp's files are private)
+    os.chmod(tmp, FILE_MODE)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(payload)

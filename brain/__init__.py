@@ -9,23 +9,23 @@ from brain.cleaning import clean_runs, trim_mask
 from brain.delays import delays_from_seconds, make_delays
 from brain.encoding import LayerScores, encode_layers, zscore_runs
 from brain.layers import (
-                          best_layer,
-                          best_layer_alignment,
-                          best_layer_depth,
-                          region_curves,
-                          region_means,
-                          variance_partition,
+    best_layer,
+    best_layer_alignment,
+    best_layer_depth,
+    region_curves,
+    region_means,
+    variance_partition,
 )
 from brain.loaders import load_bold, load_features, load_repeats
 from brain.noise_ceiling import cross_subject_ceiling, normalised_alignment, split_half_ceiling, split_half_reliability
 from brain.ridge import RidgeEncoder
 from brain.scoring import pearson_r, r2_score, r2_score_split
 from brain.stats import (
-                          block_permutation_test,
-                          fdr_bh,
-                          phase_randomisation_test,
-                          sign_flip_test,
-                          wilcoxon_across_subjects,
+    block_permutation_test,
+    fdr_bh,
+    phase_randomisation_test,
+    sign_flip_test,
+    wilcoxon_across_subjects,
 )
 from brain.synthetic import SyntheticConfig, make_synthetic
 

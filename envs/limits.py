@@ -31,11 +31,11 @@ def check_joint_state(joint_state: Any, p: SkeletonParams) -> None:
     q = np.asarray(joint_state, dtype=float)[..., :2]
     outside = (q < p.q_lower - 1e-9) | (q > p.q_upper + 1e-9)
     if np.any(outside):
-        first = tuple(int(i) for i in np.argwhere(outside)[0])
+        first = tuple(np.argwhere(outside)[0])  # the first angle outside; its last index is the joint
+        joint = int(first[-1])
         raise ValueError(
-            f"joint_state: angle {q[first[:-1]][first[-1]]:.4g} rad of the "
-            f"{('shoulder', 'elbow')[first[-1]]} is outside its range "
-            f"[{p.q_lower[first[-1]]:.4g}, {p.q_upper[first[-1]]:.4g}] rad "
+            f"joint_state: angle {q[first]:.4g} rad of the {('shoulder', 'elbow')[joint]} is outside its "
+            f"range [{p.q_lower[joint]:.4g}, {p.q_upper[joint]:.4g}] rad "
             f"({int(outside.any(axis=-1).sum())} start state(s) outside)")
 
 

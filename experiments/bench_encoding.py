@@ -707,9 +707,7 @@ if __name__ == "__main__":
 def run_task(cfg: Any, out_dir: Any) -> dict[str, Any]:
     """The runner's entry (``task.kind``): the benchmark with the task's settings; prints
     the table and writes ``bench_encoding.json`` into ``out_dir``."""
-    from pathlib import Path
-
-    from experiments.io import write_json
+    from experiments.bench_timing import report_result
 
     banded_keys = ("banded", "n_banded_train", "n_banded_test", "n_banded_features",
                    "n_banded_voxels", "n_banded_ratios", "n_banded_alphas")
@@ -718,6 +716,4 @@ def run_task(cfg: Any, out_dir: Any) -> dict[str, Any]:
                            n_voxels=t.n_voxels, n_alphas=t.n_alphas, cv=t.cv,
                            repeats=t.repeats, seed=t.seed, peers=t.peers,
                            **{k: t[k] for k in banded_keys if k in t})
-    print(format_table(result))
-    write_json(Path(out_dir) / "bench_encoding.json", result)
-    return result
+    return report_result(result, format_table(result), out_dir, "bench_encoding.json")

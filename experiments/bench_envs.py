@@ -445,13 +445,9 @@ if __name__ == "__main__":
 def run_task(cfg: Any, out_dir: Any) -> dict[str, Any]:
     """The runner's entry (``task.kind``): the benchmark with the task's settings; prints
     the table and writes ``bench_envs.json`` into ``out_dir``."""
-    from pathlib import Path
-
-    from experiments.io import write_json
+    from experiments.bench_timing import report_result
 
     t = cfg.task
     result = run_benchmark(batch=t.batch, steps=t.steps, grad_batch=t.grad_batch,
                            repeats=t.repeats, peers=t.peers)
-    print(format_table(result))
-    write_json(Path(out_dir) / "bench_envs.json", result)
-    return result
+    return report_result(result, format_table(result), out_dir, "bench_envs.json")

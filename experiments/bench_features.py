@@ -88,13 +88,9 @@ def format_table(result: dict[str, Any]) -> str:
 def run_task(cfg: Any, out_dir: Any) -> dict[str, Any]:
     """The runner's entry (``task.kind``): the benchmark with the task's settings; prints
     the table and writes ``bench_features.json`` into ``out_dir``."""
-    from pathlib import Path
-
-    from experiments.io import write_json
+    from experiments.bench_timing import report_result
 
     t = cfg.task
     result = run_benchmark(n_clips=int(t.n_clips), whisper_clips=int(t.whisper_clips), tr=float(t.tr),
                            context=float(t.context), batch=int(t.batch), device=str(t.device))
-    print(format_table(result))
-    write_json(Path(out_dir) / "bench_features.json", result)
-    return result
+    return report_result(result, format_table(result), out_dir, "bench_features.json")

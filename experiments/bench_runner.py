@@ -206,14 +206,10 @@ def format_table(result: dict[str, Any]) -> str:
 def run_task(cfg: Any, out_dir: Any) -> dict[str, Any]:
     """The runner's entry (``task.kind``): the benchmark with the task's settings; prints
     the table and writes ``bench_runner.json`` into ``out_dir``."""
-    from pathlib import Path
-
-    from experiments.io import write_json
+    from experiments.bench_timing import report_result
 
     t = cfg.task
     result = run_benchmark(seeds=int(t.seeds), batch=int(t.batch), steps=int(t.steps), updates=int(t.updates),
                            widths=list(t.widths), repeats=int(t.repeats), encoding=list(t.encoding),
                            fusion_seeds=int(t.get("fusion_seeds", 10)))
-    print(format_table(result))
-    write_json(Path(out_dir) / "bench_runner.json", result)
-    return result
+    return report_result(result, format_table(result), out_dir, "bench_runner.json")

@@ -123,14 +123,10 @@ def format_table(result: dict[str, Any]) -> str:
 def run_task(cfg: Any, out_dir: Any) -> dict[str, Any]:
     """The runner's entry (``task.kind``): the benchmark with the task's settings; prints
     the table and writes ``bench_encoding_scale.json`` into ``out_dir``."""
-    from pathlib import Path
-
-    from experiments.io import write_json
+    from experiments.bench_timing import report_result
 
     t = cfg.task
     result = run_benchmark(n_train=int(t.n_train), n_test=int(t.n_test), n_features=int(t.n_features),
                            n_delays=int(t.n_delays), n_voxels=int(t.n_voxels), n_alphas=int(t.n_alphas),
                            cv=int(t.cv), voxel_batch=int(t.voxel_batch), seed=int(t.seed))
-    print(format_table(result))
-    write_json(Path(out_dir) / "bench_encoding_scale.json", result)
-    return result
+    return report_result(result, format_table(result), out_dir, "bench_encoding_scale.json")

@@ -18,6 +18,18 @@ import jax
 Logger = Callable[[str], None]
 
 
+def report_result(result: dict[str, Any], table: str, out_dir: Any, name: str) -> dict[str, Any]:
+    """A benchmark's end as a runner task: print its ``table``, write ``result`` to
+    ``out_dir/name`` (JSON, atomically) and return it."""
+    from pathlib import Path
+
+    from experiments.io import write_json
+
+    print(table)
+    write_json(Path(out_dir) / name, result)
+    return result
+
+
 def make_logger(enabled: bool, name: str = "bench") -> Logger:
     start = time.perf_counter()
 

@@ -206,20 +206,14 @@ def sweep_jobs(overrides: list[str]) -> list[list[str]]:
     return BasicSweeper.split_arguments(parsed, None)[0]
 
 
-def job_dir(job: list[str], jobs: list[list[str]]) -> Path | None:
-    """The directory of ``job`` in a sweep when Hydra's default ``sweep.subdir`` (the job
-    number) is in force, else None (the job's own checks still run)."""
-    from hydra.core.global_hydra import GlobalHydra
-
-    if not GlobalHydra.instance().is_initialized():
-        return None
-    from hydra import compose
-
-    cfg = compose(config_name="config", overrides=job, return_hydra_config=True)
+def job_dir(cfg: DictConfig, number: int) -> Path | None:
+    """The directory of sweep job ``number`` (its config ``cfg``, composed with the hydra
+    node) when Hydra's default ``sweep.subdir`` (the job number) is in force, else None (the
+    job's own checks still run)."""
     raw = OmegaConf.to_container(cfg.hydra.sweep, resolve=False)
     if raw.get("subdir") != "${hydra.job.num}" or "${now:" in str(raw.get("dir")):
         return None  # a timestamped sweep directory is new: nothing in it to refuse
-    return Path(str(cfg.hydra.sweep.dir)) / str(jobs.index(job))
+    return Path(str(cfg.hydra.sweep.dir)) / str(number)
 
 
 def check_jobs(jobs: list[list[str]]) -> None:
@@ -227,9 +221,10 @@ def check_jobs(jobs: list[list[str]]) -> None:
     from hydra import compose
 
     problems = []
-    for job in jobs:
+    for number, job in enumerate(jobs):
         try:
-            preflight(compose(config_name="config", overrides=job, return_hydra_config=True), job_dir(job, jobs))
+            cfg = compose(config_name="config", overrides=job, return_hydra_config=True)
+            preflight(cfg, job_dir(cfg, number))
         except Exception as exc:  # composition errors and ours alike: collect, then report
             problems.append(f"job [{' '.join(job)}]: {exc}")
     if problems:
