@@ -41,10 +41,6 @@ def set_directory(path: str | Path | None) -> None:
     _directory = None if path is None else Path(path)
 
 
-def directory() -> Path | None:
-    return _directory
-
-
 @lru_cache(maxsize=1)
 def code_fingerprint() -> str:
     """A hash of the traced packages' source files and assets, and of the library versions."""
