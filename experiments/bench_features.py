@@ -50,9 +50,9 @@ def _bench_one(spec: str, stimulus: Path, n_clips: int, tr: float, context: floa
 def run_benchmark(n_clips: int = 48, whisper_clips: int = 200, tr: float = 1.49, context: float = 2.98,
                   batch: int = 8, device: str = "auto") -> dict[str, Any]:
     from brain.features.demo import write_demo_audio
-    from brain.features.media import write_test_video
     from brain.features.models import pick_device
     from brain.features.tiny import FAMILIES, VIDEO_FAMILIES, write_tiny_model
+    from brain.features.video import write_test_video
 
     device = pick_device(device)
     start = cpu_snapshot()

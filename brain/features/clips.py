@@ -5,7 +5,8 @@ that: with ``context`` seconds the window is ``[(k+1) tr - context, (k+1) tr)``,
 into the past so that each TR's features see what led up to it (and never the future,
 which the BOLD response at that TR cannot depend on). Windows of the first TRs then start
 before 0; the start stays negative so callers know how much to pad (silence for audio,
-the first frame for video). Pure numpy: media decoding lives in ``brain.features.media``.
+the first frame for video). Pure numpy: media decoding lives in ``brain.features.audio``
+and ``brain.features.video``.
 """
 
 from __future__ import annotations

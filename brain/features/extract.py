@@ -28,15 +28,16 @@ class _Stimulus:
     """Clip inputs of one stimulus file in the form ``model`` takes."""
 
     def __init__(self, path: Path, model: FeatureModel) -> None:
-        from brain.features import media
+        from brain.features.audio import load_audio
+        from brain.features.video import VideoReader
 
         self.model = model
         self.video = None
         if model.modality == "audio":
-            self.samples, self.rate = media.load_audio(path, model.sampling_rate)
+            self.samples, self.rate = load_audio(path, model.sampling_rate)
             self.duration = self.samples.shape[0] / self.rate
         else:
-            self.video = media.VideoReader(path)
+            self.video = VideoReader(path)
             self.duration = self.video.duration
 
     def clips(self, windows: np.ndarray) -> list[np.ndarray]:

