@@ -14,6 +14,11 @@ processes (plus the merge) vs one process.
   processes started together (``task.chunks=2 task.chunk=0|1``) followed by
   ``task.merge``; wall seconds of each, and whether the merged metrics match.
 
+The training programs run in their fresh processes as ``python -m
+experiments.bench_runner_workers shard|fusion ...``; this side sets their ``XLA_FLAGS`` (host
+device count, YNNPACK flag) in the environment it starts them with, so the flags are in force
+before JAX starts there (the workers import JAX only when they run).
+
 ``python -m experiments.run task=bench_runner``; results in ``bench_runner.json``.
 """
 
@@ -28,62 +33,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from experiments import bench_runner_workers as workers
+
 ROOT = Path(__file__).resolve().parents[1]
-
-SHARD_SCRIPT = r"""
-import json, sys, time
-import jax, jax.numpy as jnp
-from agents.rollout import EpisodeSampler
-from agents.training import Trainer, TrainConfig
-from agents.variants import build_model, make_variant
-s = json.loads(sys.argv[1])
-variant = make_variant("bilateral_specialised_cc")
-cfg = TrainConfig(batch_size=s["batch"], updates_per_epoch=s["updates"], max_epochs=100, patience=100,
-                  val_episodes=s["batch"])
-trainer = Trainer(build_model(variant, s["widths"]), variant.objective, EpisodeSampler(episode_steps=s["steps"]), cfg)
-keys = jnp.stack([jax.random.PRNGKey(i) for i in range(s["seeds"])])
-out = {"devices": [str(d) for d in jax.devices()], "platform": jax.default_backend()}
-for n in (1, 2):
-    devices = jax.local_devices()[:n]
-    state = trainer.place(trainer.init_seeds(keys), devices)
-    step = trainer.epoch_sharded(devices)
-    t0 = time.perf_counter()
-    state, _ = step(state); jax.block_until_ready(state)
-    compile_and_first = time.perf_counter() - t0
-    times = []
-    for _ in range(s["repeats"]):
-        t0 = time.perf_counter()
-        state, logs = step(state); jax.block_until_ready(state)
-        times.append(time.perf_counter() - t0)
-    out[f"devices_{n}"] = {"epoch_s": min(times), "epoch_s_all": times, "first_epoch_s": compile_and_first}
-print("RESULT" + json.dumps(out))
-"""
-
-FUSION_SCRIPT = r"""
-import json, sys, time
-import jax, jax.numpy as jnp
-from agents.rollout import EpisodeSampler
-from agents.training import Trainer, TrainConfig
-from agents.variants import build_model, make_variant
-s = json.loads(sys.argv[1])
-variant = make_variant("unilateral_dominant")
-cfg = TrainConfig(batch_size=s["batch"], updates_per_epoch=s["updates"], max_epochs=100, patience=100,
-                  val_episodes=64, clip="per_variable", adam_eps=1e-7)
-model = build_model(variant, [5, 5], "mlp", 0, [10, 10], "glorot_uniform")
-trainer = Trainer(model, variant.objective, EpisodeSampler(episode_steps=s["steps"], plant="motornet_tf",
-                                                           feedback_delay=0.0), cfg)
-state = trainer.init_seeds(jnp.stack([jax.random.PRNGKey(i) for i in range(s["seeds"])]))
-step = trainer.epoch_seeds
-t0 = time.perf_counter()
-state, logs = step(state); jax.block_until_ready(state)
-first, val, times = time.perf_counter() - t0, [logs["val_loss"].tolist()], []
-for _ in range(s["repeats"]):
-    t0 = time.perf_counter()
-    state, logs = step(state); jax.block_until_ready(state)
-    times.append(time.perf_counter() - t0)
-    val.append(logs["val_loss"].tolist())
-print("RESULT" + json.dumps({"epoch_s": min(times), "epoch_s_all": times, "first_epoch_s": first, "val_loss": val}))
-"""
 
 
 def bench_library_fusion(seeds: int, batch: int, steps: int, updates: int, repeats: int) -> dict[str, Any]:
@@ -98,11 +50,11 @@ def bench_library_fusion(seeds: int, batch: int, steps: int, updates: int, repea
                                     and not f.startswith("--xla_force_host_platform_device_count"))
         if flag:
             env["XLA_FLAGS"] += " " + flag
-        done = subprocess.run([sys.executable, "-c", FUSION_SCRIPT, json.dumps(settings)], capture_output=True,
-                              text=True, env=env, cwd=ROOT, timeout=3600)
+        done = subprocess.run(workers.command("fusion", settings), capture_output=True, text=True, env=env, cwd=ROOT,
+                              timeout=3600)
         if done.returncode != 0:
             raise RuntimeError(f"YNNPACK fusion benchmark ({name}) failed: {done.stderr[-2000:]}")
-        out[name] = json.loads(done.stdout.split("RESULT", 1)[1])
+        out[name] = workers.parse_result(done.stdout)
     out["speedup_off_vs_on"] = out["ynn_on"]["epoch_s"] / out["ynn_off"]["epoch_s"]
     on, off = out["ynn_on"].pop("val_loss"), out["ynn_off"].pop("val_loss")
     out["max_val_loss_difference"] = max(abs(a - b) / max(abs(a), 1e-12)
@@ -122,11 +74,11 @@ def _env(devices: int | None = None) -> dict[str, str]:
 def bench_sharding(seeds: int, batch: int, steps: int, updates: int, widths: list[int], repeats: int) -> dict[str, Any]:
     settings = {"seeds": seeds, "batch": batch, "steps": steps, "updates": updates, "widths": widths,
                 "repeats": repeats}
-    out = subprocess.run([sys.executable, "-c", SHARD_SCRIPT, json.dumps(settings)], capture_output=True,
-                         text=True, env=_env(2), cwd=ROOT, timeout=3600)
+    out = subprocess.run(workers.command("shard", settings), capture_output=True, text=True, env=_env(2), cwd=ROOT,
+                         timeout=3600)
     if out.returncode != 0:
         raise RuntimeError(f"sharding benchmark failed: {out.stderr[-2000:]}")
-    result = json.loads(out.stdout.split("RESULT", 1)[1])
+    result = workers.parse_result(out.stdout)
     result["speedup_2_vs_1"] = result["devices_1"]["epoch_s"] / result["devices_2"]["epoch_s"]
     return {"settings": settings, **result}
 
