@@ -18,6 +18,7 @@ import jax
 import mujoco
 import numpy as np
 from gymnasium import spaces
+from gymnasium.envs.registration import EnvSpec
 
 from envs import geometry, motornet_tf, muscle, plant
 from envs.config import ArmConfig
@@ -32,9 +33,10 @@ class ArmEnv(gym.Env):
     Observation (16,) float32: 6 muscle lengths / optimal length, 6 muscle velocities /
     max velocity, hand x, y (m) — all delayed by ``feedback_delay`` — and target x, y (m).
     Action (6,) float32: excitations, clipped to [0, 1]. Episodes end by truncation after
-    ``episode_steps`` control steps. ``reset`` options: ``joint_state`` ([shoulder, elbow]
-    rad, optionally with velocities), ``target`` ([x, y] m), ``load`` ([fx, fy] N),
-    ``target_index`` (centre-out).
+    ``episode_steps`` control steps; made by ``gymnasium.make``, after its
+    ``max_episode_steps`` (see :attr:`spec`). ``reset`` options: ``joint_state``
+    ([shoulder, elbow] rad, optionally with velocities), ``target`` ([x, y] m), ``load``
+    ([fx, fy] N), ``target_index`` (centre-out).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 100}
@@ -61,6 +63,48 @@ class ArmEnv(gym.Env):
         self._target_mocap = self.model.body("target").mocapid[0]
         self._episode = 0
         self._ready = False
+        self._spec: EnvSpec | None = None
+        # the step at which this env truncates; None: a TimeLimit wrapper does (see spec)
+        self._truncate_at: int | None = self.cfg.episode_steps
+
+    @property
+    def spec(self) -> EnvSpec | None:
+        """The gymnasium spec ``gymnasium.make`` gives the env (``None`` if built directly).
+
+        ``gymnasium.make`` builds the env, then sets this spec (its ``max_episode_steps`` is
+        always ``None`` here) and wraps the env in ``TimeLimit(max_episode_steps)``: the
+        ``max_episode_steps`` passed to ``make``, else the registered 50. ``make`` never
+        tells the env that number, so once it sets the spec the env stops truncating by
+        itself and the TimeLimit ends episodes: ``make(id, max_episode_steps=100)`` gives
+        100-step episodes, not 50 cut short by ``episode_steps`` (``-1``, gymnasium's "no
+        TimeLimit", gives episodes without end). ``env.spec.max_episode_steps`` on the
+        wrapped env reports the length; ``cfg.episode_steps`` applies only to an ``ArmEnv``
+        built directly.
+
+        ``make(id, episode_steps=100)`` raises ``ValueError``. Its TimeLimit would still cut
+        the episodes at max_episode_steps (50), and the env cannot tell that call from
+        ``make(id, episode_steps=100, max_episode_steps=100)``, nor follow episode_steps,
+        so no value is accepted: refusing costs the user one edit and names it, silently
+        accepting (or ignoring) it would cut episodes the user asked to be longer.
+        ``gymnasium.make_vec`` follows the same rule (see ``ArmVectorEnv``).
+        """
+        return self._spec
+
+    @spec.setter
+    def spec(self, spec: EnvSpec | None) -> None:
+        if spec is not None and "episode_steps" in (spec.kwargs or {}):
+            n = spec.kwargs["episode_steps"]
+            registered = gym.registry.get(spec.id)
+            default = registered.max_episode_steps if registered is not None else None
+            raise ValueError(
+                f"gymnasium.make({spec.id!r}, episode_steps={n!r}): under gymnasium.make the episode "
+                f"length is max_episode_steps (gymnasium's TimeLimit, registered as {default}), which would "
+                f"cut episodes whatever episode_steps says. Pass max_episode_steps={n!r} instead of "
+                f"episode_steps, or build envs.ArmEnv({spec.kwargs.get('task', 'reach')!r}, "
+                f"episode_steps={n!r}) without gymnasium.make."
+            )
+        self._spec = spec
+        self._truncate_at = None if spec is not None else self.cfg.episode_steps
 
     # -- gymnasium API ------------------------------------------------------------------
     def reset(
@@ -122,7 +166,7 @@ class ArmEnv(gym.Env):
         self._feedback = plant.push_delay(self._feedback, fb)
         self._steps += 1
         terms = plant.loss_terms(self.hand, self.target, u)
-        truncated = self._steps >= cfg.episode_steps
+        truncated = self._truncate_at is not None and self._steps >= self._truncate_at
         self._ready = not truncated
         return self._observe(), float(plant.reward(terms, cfg)), False, truncated, self._info(terms)
 

@@ -14,6 +14,7 @@ sub-environment needs one (``lax.cond``).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import gymnasium as gym
@@ -21,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from gymnasium import spaces
+from gymnasium.envs.registration import EnvSpec
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
@@ -38,7 +40,14 @@ def _select(mask: jax.Array, fresh: ArmState, old: ArmState) -> ArmState:
 
 
 class ArmVectorEnv(gym.vector.VectorEnv):
-    """``num_envs`` arms of one task on the JAX backend; settings as :class:`ArmConfig`."""
+    """``num_envs`` arms of one task on the JAX backend; settings as :class:`ArmConfig`.
+
+    Episode length: ``max_episode_steps`` if given (``gymnasium.make_vec`` always passes
+    it: the caller's, else the registered 50), else ``episode_steps`` (default 50). Giving
+    both raises ``ValueError``, as ``episode_steps`` does under ``gymnasium.make`` (see
+    ``ArmEnv.spec``): through ``make_vec`` it would otherwise override, without a word,
+    the registered ``max_episode_steps`` that single envs are held to.
+    """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
 
@@ -55,7 +64,19 @@ class ArmVectorEnv(gym.vector.VectorEnv):
         if render_mode is not None:
             raise ValueError("the JAX vector env does not render; use gymnasium.make(...) per env")
         if max_episode_steps is not None:
-            settings.setdefault("episode_steps", max_episode_steps)
+            if "episode_steps" in settings:
+                n = settings["episode_steps"]
+                raise ValueError(
+                    f"episode_steps={n!r} and max_episode_steps={max_episode_steps!r} both given (gymnasium."
+                    f"make_vec passes max_episode_steps, the registered one unless you pass yours): set the "
+                    f"episode length with max_episode_steps={n!r} alone, as for gymnasium.make."
+                )
+            if not (isinstance(max_episode_steps, int) and max_episode_steps >= 1):
+                raise ValueError(
+                    f"max_episode_steps must be a whole number >= 1 (the JAX vector env has no "
+                    f"episodes without end), got {max_episode_steps!r}"
+                )
+            settings["episode_steps"] = max_episode_steps
         self.cfg = ArmConfig.from_overrides(task, **settings)
         self.env = FunctionalArmEnv(self.cfg)
         self.num_envs = num_envs
@@ -64,12 +85,25 @@ class ArmVectorEnv(gym.vector.VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.render_mode = None
+        self._spec: EnvSpec | None = None
         self._reset_batch = jax.jit(jax.vmap(self.env.reset))
         self._reset_with: dict[tuple[str, ...], Any] = {}
         self._step_batch = jax.jit(self._autoreset_step)
         self.state: ArmState | None = None
         self._key = jax.random.key(0)
         self._needs_reset = jnp.zeros(num_envs, bool)
+
+    @property
+    def spec(self) -> EnvSpec | None:
+        """The spec ``gymnasium.make_vec`` sets, its ``max_episode_steps`` the episode length
+        in use (``make_vec`` copies the registered one even when given another)."""
+        return self._spec
+
+    @spec.setter
+    def spec(self, spec: EnvSpec | None) -> None:
+        if spec is not None and spec.max_episode_steps != self.cfg.episode_steps:
+            spec = dataclasses.replace(spec, max_episode_steps=self.cfg.episode_steps)
+        self._spec = spec
 
     def _reset_given(self, names: tuple[str, ...]) -> Any:
         """Jitted, vmapped reset taking the options ``names`` per env (others drawn)."""

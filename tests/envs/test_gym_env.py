@@ -59,6 +59,10 @@ def test_episode_truncates_after_50_steps() -> None:
     env.reset(seed=1)
     flags = [env.step(env.action_space.sample())[3] for _ in range(50)]
     assert flags[-1] and not any(flags[:-1])
+    env = envs.ArmEnv("reach")  # built directly, the env truncates by itself
+    env.reset(seed=1)
+    flags = [env.step(env.action_space.sample())[3] for _ in range(50)]
+    assert flags[-1] and not any(flags[:-1])
     with pytest.raises(RuntimeError, match="reset"):
         env.step(np.zeros(6))
 

@@ -36,7 +36,7 @@ def test_vector_env_matches_functional_env() -> None:
 
 
 def test_autoreset_restarts_counters_and_delay_line() -> None:
-    venv = gym.make_vec("callosum/ArmReach-v0", num_envs=2, episode_steps=3, feedback_delay=0.02)
+    venv = gym.make_vec("callosum/ArmReach-v0", num_envs=2, max_episode_steps=3, feedback_delay=0.02)
     venv.reset(seed=1)
     ones = np.ones((2, 6), np.float32)
     truncs = [venv.step(ones)[3] for _ in range(3)]
@@ -70,7 +70,7 @@ def test_step_moves_only_the_actions_in_and_one_packed_array_out() -> None:
     """No implicit transfers in ``step``, also on the autoreset step: the actions go in by
     one explicit copy (JAX's transfer guard raises on any implicit one; on the CPU backend it
     checks host-to-device copies only), and the returned arrays equal the device state."""
-    venv = gym.make_vec("callosum/ArmReach-v0", num_envs=3, episode_steps=2)
+    venv = gym.make_vec("callosum/ArmReach-v0", num_envs=3, max_episode_steps=2)
     venv.reset(seed=0)
     acts = np.full((3, 6), 0.3, np.float32)
     venv.step(acts)  # compile outside the guard
