@@ -23,6 +23,7 @@ Shapes: ``(n_repeats, n_trs, n_voxels)``, ``(n_subjects, n_trs, n_voxels)``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import combinations
 from math import comb
 from typing import NamedTuple
@@ -302,27 +303,38 @@ def fit_saturating_exponential(
     return np.where(ok, v0, np.nan), np.where(ok, np.exp(log_tau), np.nan)
 
 
+_MAX_COLUMNS = 2**17  # bootstrap curves (n_bootstraps x voxels) fitted at once
+
+
+def _voxel_chunks(n_voxels: int, n_bootstraps: int, max_columns: int = _MAX_COLUMNS) -> list[slice]:
+    """The voxel slices :func:`_bootstrap_fits` fits one at a time (<= ``max_columns``
+    bootstrap curves each, at least one voxel)."""
+    chunk = max(1, max_columns // n_bootstraps)
+    return [slice(start, start + chunk) for start in range(0, n_voxels, chunk)]
+
+
 def _bootstrap_fits(
     scores: list[np.ndarray],
     n_bootstraps: int,
     rng: np.random.Generator,
     tau_bounds: tuple[float, float],
-    max_columns: int = 2**17,
+    max_columns: int = _MAX_COLUMNS,
+    advance: Callable[[], object] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Median ``v0`` and ``tau0`` over bootstrap fits of one target's pool-size curve.
 
     ``scores[i]``: (n_pools, n_voxels), r of every drawn pool of size ``i + 1``. Each
     bootstrap resamples each size's pools with replacement, averages them, and fits
     ``v0 (1 - exp(-x / tau0))`` at ``x`` = pool size + 1 (the number of subjects in the
-    subsample, Brain-Score's convention), ``v0`` in [-1, 1]. Returns two (n_voxels,) arrays.
+    subsample, Brain-Score's convention), ``v0`` in [-1, 1]. Voxels are fitted in the chunks
+    of :func:`_voxel_chunks`; ``advance()`` is called after each. Returns two (n_voxels,)
+    arrays.
     """
     x = np.arange(2.0, len(scores) + 2.0)
     picks = [rng.integers(0, len(s), size=(n_bootstraps, len(s))) for s in scores]
     n_voxels = scores[0].shape[1]
     v0, tau0 = np.empty(n_voxels), np.empty(n_voxels)
-    chunk = max(1, max_columns // n_bootstraps)
-    for start in range(0, n_voxels, chunk):
-        cols = slice(start, start + chunk)
+    for cols in _voxel_chunks(n_voxels, n_bootstraps, max_columns):
         curves = np.stack([s[:, cols][p].mean(axis=1) for s, p in zip(scores, picks)])
         fit_v0, fit_tau = fit_saturating_exponential(
             x, curves.reshape(len(x), -1), tau_bounds, v0_min=-1.0, n_grid=30, n_refine=15
@@ -331,6 +343,8 @@ def _bootstrap_fits(
         with np.errstate(all="ignore"):
             v0[cols] = np.median(fit_v0.reshape(shape), axis=0)
             tau0[cols] = np.median(fit_tau.reshape(shape), axis=0)
+        if advance is not None:
+            advance()
     return v0, tau0
 
 
@@ -358,6 +372,7 @@ def cross_subject_ceiling(
     tau_bounds: tuple[float, float] = (1e-2, 1e2),
     n_permutations: int = 1000,
     extrapolation: str = "exponential",
+    progress: bool = True,
 ) -> CrossSubjectCeiling:
     """Cross-subject noise ceiling, extrapolated over the number of subjects (Oota et al.).
 
@@ -388,8 +403,14 @@ def cross_subject_ceiling(
     ``pvalue`` (per target) is :func:`brain.stats.phase_randomisation_test` of the
     correlation between the target and the mean of all other subjects (skipped, NaN, when
     ``n_permutations`` is 0). ``rng``: a fresh unseeded generator if None.
+
+    ``progress``: a tqdm bar (``leave=False``) over the steps of every target subject: each
+    voxel chunk of the bootstrap fits (one step for ``"spearman_brown"``), then the
+    permutation test (if any); ``False`` prints nothing. It does not change the result.
     Returns a :class:`CrossSubjectCeiling`.
     """
+    from tqdm.auto import tqdm
+
     y = _check_stack(Y_subjects, "Y_subjects", "subjects", minimum=3)
     if extrapolation not in EXTRAPOLATIONS:
         raise ValueError(f"extrapolation must be one of {list(EXTRAPOLATIONS)}, got {extrapolation!r}")
@@ -402,19 +423,25 @@ def cross_subject_ceiling(
     curve = np.empty((n_subjects, len(sizes), n_voxels))
     v0, tau0 = np.empty((n_subjects, n_voxels)), np.empty((n_subjects, n_voxels))
     pvalue = np.full((n_subjects, n_voxels), np.nan)
-    for t in range(n_subjects):
-        others = [s for s in range(n_subjects) if s != t]
-        scores = [_pool_scores(corr, t, _draw_pools(others, int(x), n_bootstraps, rng)) for x in sizes]
-        curve[t] = np.stack([s.mean(axis=0) for s in scores])
-        if extrapolation == "spearman_brown":
-            v0[t], tau0[t] = _triad_ceiling(corr, t), np.nan
-        else:
-            v0[t], tau0[t] = _bootstrap_fits(scores, n_bootstraps, rng, tau_bounds)
-        if n_permutations > 0:
-            pool = np.mean([zscore_columns(y[s]) for s in others], axis=0)
-            ok = np.all(np.isfinite(pool), axis=0) & (np.ptp(y[t], axis=0) > 0)
-            test = phase_randomisation_test(y[t][:, ok], pool[:, ok], n_permutations, rng)
-            pvalue[t, ok] = test.pvalue
+    n_fits = 1 if extrapolation == "spearman_brown" else len(_voxel_chunks(n_voxels, n_bootstraps))
+    with tqdm(total=n_subjects * (n_fits + int(n_permutations > 0)), desc="cross-subject ceiling",
+              unit="step", leave=False, disable=not progress) as bar:
+        for t in range(n_subjects):
+            bar.set_postfix_str(f"subject {t + 1}/{n_subjects}", refresh=False)
+            others = [s for s in range(n_subjects) if s != t]
+            scores = [_pool_scores(corr, t, _draw_pools(others, int(x), n_bootstraps, rng)) for x in sizes]
+            curve[t] = np.stack([s.mean(axis=0) for s in scores])
+            if extrapolation == "spearman_brown":
+                v0[t], tau0[t] = _triad_ceiling(corr, t), np.nan
+                bar.update()
+            else:
+                v0[t], tau0[t] = _bootstrap_fits(scores, n_bootstraps, rng, tau_bounds, advance=bar.update)
+            if n_permutations > 0:
+                pool = np.mean([zscore_columns(y[s]) for s in others], axis=0)
+                ok = np.all(np.isfinite(pool), axis=0) & (np.ptp(y[t], axis=0) > 0)
+                test = phase_randomisation_test(y[t][:, ok], pool[:, ok], n_permutations, rng)
+                pvalue[t, ok] = test.pvalue
+                bar.update()
     with np.errstate(all="ignore"):
         median = np.median(v0, axis=0)
     return CrossSubjectCeiling(

@@ -6,9 +6,11 @@ from itertools import combinations
 
 import numpy as np
 import pytest
+import tqdm.auto
 from scipy.optimize import curve_fit
 from scipy.signal import lfilter
 
+from brain import noise_ceiling
 from brain.noise_ceiling import (
     cross_subject_ceiling,
     fit_saturating_exponential,
@@ -303,3 +305,52 @@ def test_spearman_brown_extrapolation_recovers_low_and_unequal_ceilings() -> Non
     np.testing.assert_allclose(got, per_subject, rtol=0.1)
     with pytest.raises(ValueError, match="extrapolation must be one of"):
         cross_subject_ceiling(y, extrapolation="linear")
+
+
+@pytest.mark.parametrize("extrapolation", ["exponential", "spearman_brown"])
+def test_cross_subject_ceiling_progress_bar_changes_nothing(
+    extrapolation: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """4 subjects x 50 TRs x 30 voxels: the bar shows on stderr, ``progress=False`` prints
+    nothing, and the result is bit-identical either way."""
+    _, y = _planted(np.random.default_rng(30), 4, np.full(30, 1.0), n_trs=50)
+    kwargs = {"n_bootstraps": 20, "n_permutations": 50, "extrapolation": extrapolation}
+    shown = cross_subject_ceiling(y, rng=np.random.default_rng(31), **kwargs)
+    out, err = capsys.readouterr()
+    assert out == "" and "cross-subject ceiling" in err
+    quiet = cross_subject_ceiling(y, rng=np.random.default_rng(31), progress=False, **kwargs)
+    assert capsys.readouterr() == ("", "")
+    for name, a in shown._asdict().items():
+        np.testing.assert_array_equal(a, getattr(quiet, name), err_msg=name)
+    assert np.all(np.isfinite(shown.ceiling)) and np.all(np.isfinite(shown.pvalue))
+
+
+class _CountingBar(tqdm.auto.tqdm):
+    """A tqdm that records its total and its count when it closes."""
+
+    closed: list[tuple[float, float]] = []
+
+    def close(self) -> None:
+        if not self.disable:
+            _CountingBar.closed.append((self.total, self.n))
+        super().close()
+
+
+@pytest.mark.parametrize(
+    ("extrapolation", "n_permutations", "steps"),
+    [("exponential", 50, 4 * (5 + 1)), ("exponential", 0, 4 * 5), ("spearman_brown", 50, 4 * (1 + 1))],
+)
+def test_cross_subject_ceiling_progress_counts_steps(
+    extrapolation: str, n_permutations: int, steps: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One step per voxel chunk of the bootstrap fits (one for spearman_brown) and one per
+    permutation test, per target subject; the bar ends at its total. Chunks of 7 voxels: 30
+    voxels make 5 chunks."""
+    chunks = noise_ceiling._voxel_chunks
+    monkeypatch.setattr(noise_ceiling, "_voxel_chunks", lambda n, b, m=0: chunks(n, b, max_columns=7 * b))
+    monkeypatch.setattr(tqdm.auto, "tqdm", _CountingBar)
+    monkeypatch.setattr(_CountingBar, "closed", [])
+    _, y = _planted(np.random.default_rng(32), 4, np.full(30, 1.0), n_trs=50)
+    cross_subject_ceiling(y, n_bootstraps=20, rng=np.random.default_rng(33), n_permutations=n_permutations,
+                          extrapolation=extrapolation)
+    assert _CountingBar.closed == [(steps, steps)]
