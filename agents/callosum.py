@@ -16,7 +16,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-KINDS: tuple[str, ...] = ("none", "paper", "learned")
+from agents.config import CALLOSA as KINDS
 
 
 def check_kind(kind: str) -> str:

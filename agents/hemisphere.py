@@ -11,8 +11,8 @@ import jax
 import jax.numpy as jnp
 
 from agents.callosum import check_kind, pool_and_pad
+from agents.config import CELLS
 
-CELLS: tuple[str, ...] = ("mlp", "gru")
 # kernel initialisers of the dense layers: flax's default, or Keras's (the original code's)
 INITS: dict[str, Callable[..., Any]] = {"lecun_normal": nn.initializers.lecun_normal(),
                                         "glorot_uniform": nn.initializers.glorot_uniform()}

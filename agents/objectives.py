@@ -40,7 +40,6 @@ OBJECTIVES: dict[str, tuple[str, ...]] = {
 ROUTES = {"dominant": "left", "nondominant": "right"}
 # what the activity regulariser acts on: the hemispheres' hidden activity (the paper's text)
 # or the plant outputs the original Keras code's loss mapping gave it (see plant_reg)
-REGULARISERS: tuple[str, ...] = ("hidden", "plant")
 
 
 # the order of the terms in a weight matrix (see weight_matrix)

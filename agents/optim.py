@@ -18,8 +18,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-CLIPS: tuple[str, ...] = ("global", "per_variable")
-SCHEDULES: tuple[str, ...] = ("constant", "cosine")
+from agents.config import CLIPS, SCHEDULES
 
 
 def clip_by_norm_per_variable(max_norm: float) -> optax.GradientTransformation:

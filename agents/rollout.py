@@ -14,10 +14,10 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from agents.config import TRAIN_TASKS
 from envs.config import TASKS, ArmConfig
 from envs.functional import ArmState, FunctionalArmEnv
 
-TRAIN_TASKS: tuple[str, ...] = ("reach", "hold", "mixed")
 # training regimes of a run: one model per variant on those episodes, or one per variant and task
 REGIMES: tuple[str, ...] = TRAIN_TASKS + ("per_task",)
 

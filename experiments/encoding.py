@@ -32,7 +32,7 @@ from brain.ridge import check_score
 from brain.stats import block_permutation_test, phase_randomisation_test
 from brain.synthetic import SyntheticConfig, make_synthetic
 from experiments.encoding_report import write_encoding_report
-from experiments.encoding_summary import choose_ceiling, keep_voxels, partition_variance, summarise
+from experiments.encoding_summary import CEILINGS, choose_ceiling, keep_voxels, partition_variance, summarise
 from experiments.validate import differences, whole_number
 
 log = logging.getLogger("callosum")
@@ -293,11 +293,6 @@ def _stack_spaces(per_space: list[np.ndarray]) -> np.ndarray:
 def check_settings(cfg: DictConfig, data: EncodingData) -> tuple[dict[str, str], dict[str, Any]]:
     """Fail before any fitting on settings the data cannot honour; (ceiling choice, settings)."""
     t = cfg.task
-    if t.r_null not in NULLS:
-        raise ValueError(f"task.r_null={t.r_null!r} is not one of: {', '.join(NULLS)}")
-    check_score(str(t.score_cv), "task.score_cv")
-    if str(t.get("ceiling_fit", "exponential")) not in EXTRAPOLATIONS:
-        raise ValueError(f"task.ceiling_fit={t.ceiling_fit!r} is not one of: {', '.join(EXTRAPOLATIONS)}")
     kind, why = choose_ceiling(str(t.ceiling), data.bold_train.shape[0], data.n_repeats)
     delays = resolve_delays(t, float(data.tr))
     settings = {"score_cv": str(t.score_cv), "r_null": str(t.r_null), "n_permutations": int(t.n_permutations),
@@ -328,7 +323,8 @@ def _ceilings(data: EncodingData, cfg: DictConfig, res: dict[str, Any]) -> dict[
 @contextmanager
 def _phase(name: str) -> Iterator[None]:
     """One log line when a phase after the fits starts and one with its seconds when it ends
-    (they run without a progress bar of their own)."""
+    (the long ones show their own progress bar too: the cross-subject ceiling, the variance
+    partition)."""
     log.info("%s ...", name)
     start = time.perf_counter()
     yield
@@ -338,8 +334,11 @@ def _phase(name: str) -> Iterator[None]:
 def check_encoding(cfg: DictConfig) -> None:
     """The runner's up-front check of the settings that need no data."""
     t = cfg.task
-    if t.data not in DATA_SOURCES:
-        raise ValueError(f"unknown data source {t.data!r}; valid: {', '.join(DATA_SOURCES)}")
+    for key, valid in (("data", DATA_SOURCES), ("r_null", NULLS), ("ceiling", CEILINGS),
+                       ("ceiling_fit", EXTRAPOLATIONS)):
+        if t[key] not in valid:
+            raise ValueError(f"task.{key}={t[key]!r} is not one of: {', '.join(valid)}")
+    check_score(str(t.score_cv), "task.score_cv")
     chunk, merge = t.get("chunk"), t.get("merge")
     if chunk is not None and merge:
         raise ValueError("task.chunk and task.merge exclude each other: run the chunks, then merge them")

@@ -16,12 +16,18 @@ from omegaconf import DictConfig
 log = logging.getLogger("callosum")
 
 
+MODES = ("generate", "prompt")
+
+
 def check_features(cfg: DictConfig) -> None:
-    """The runner's up-front check: a model and a stimulus are named."""
-    if cfg.get("model") in (None, ""):
-        raise ValueError("give model=<local model directory> or model=whisper-base")
-    if not str(cfg.get("stimulus") or ""):
-        raise ValueError("give stimulus=<video or audio file> (or stimulus=demo)")
+    """The runner's up-front check: a model and a stimulus are named, a known mode."""
+    t = cfg.task
+    if not str(t.model or ""):
+        raise ValueError("give task.model=<local model directory> or task.model=whisper-base")
+    if not str(t.stimulus or ""):
+        raise ValueError("give task.stimulus=<video or audio file> (or task.stimulus=demo)")
+    if t.mode not in MODES:
+        raise ValueError(f"task.mode={t.mode!r} is not one of: {', '.join(MODES)}")
 
 
 def run_features(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
@@ -31,7 +37,7 @@ def run_features(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
 
     t = cfg.task
     check_features(cfg)
-    stimulus = str(cfg.get("stimulus"))
+    stimulus = str(t.stimulus)
     if stimulus == "demo":
         from brain.features.demo import write_demo_audio
 
@@ -39,10 +45,10 @@ def run_features(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         if not path.exists():
             write_demo_audio(path, float(t.demo_duration), seed=int(cfg.seed))
         stimulus = str(path)
-    model = load_model(cfg.model, device=t.device, half=bool(t.half), mode=t.mode,
+    model = load_model(t.model, device=t.device, half=bool(t.half), mode=t.mode,
                        max_new_tokens=int(t.max_new_tokens), n_frames=t.n_frames,
                        window_seconds=float(t.context) if t.context else None)
-    spec = cfg.get("instructions", "auto")
+    spec = t.instructions
     if spec == "auto":
         spec = model.modality if model.instruction_tuned else "none"
     instructions = load_instructions(spec)

@@ -171,8 +171,10 @@ def check_motor(cfg: DictConfig) -> tuple[list[Unit], dict[str, Any], TrainConfi
     variants = [make_variant(n, callosum) for n in check_variants(t.variants)]
     eval_tasks = list(t.eval_tasks)
     unknown = [x for x in eval_tasks if x not in TASKS]
-    if unknown or not eval_tasks:
-        raise ValueError(f"unknown or no evaluation task(s) {unknown}; valid: {', '.join(TASKS)}")
+    if unknown:
+        raise ValueError(f"task.eval_tasks={unknown} is not one of: {', '.join(TASKS)}")
+    if not eval_tasks:
+        raise ValueError(f"task.eval_tasks is empty; choose from: {', '.join(TASKS)}")
     for key in ("seeds", "eval_episodes"):
         whole_number(cfg, f"task.{key}", minimum=1)
     whole_number(cfg, "seed", minimum=0)

@@ -15,6 +15,7 @@ options; the table says how many seeds each column has.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from pathlib import Path
@@ -33,8 +34,9 @@ CLAIMS = {"claim_1_specialised_hemispheres_win_preferred_task": "1: specialised 
 
 def setting_config(base: DictConfig, overrides: list[str], shared: list[str]) -> DictConfig:
     """The base task's composed config with ``shared`` then ``overrides`` (dotted
-    ``key=value``, values parsed as YAML) applied; every key must already exist."""
-    cfg = OmegaConf.create(OmegaConf.to_container(base, resolve=False))
+    ``key=value``, values parsed as YAML) applied; every key must already exist, and each
+    value is checked against its setting's type (the schemas stay attached)."""
+    cfg = copy.deepcopy(base)
     for item in [*shared, *overrides]:
         key, sep, value = str(item).partition("=")
         if not sep or OmegaConf.select(cfg, key, default="__missing__") == "__missing__":

@@ -40,12 +40,13 @@ def summarise(values: np.ndarray) -> tuple[float, float]:
 
 def check_rollout(cfg: DictConfig) -> dict[str, Any]:
     """The runner's up-front check; returns the arm settings."""
-    from envs.config import ArmConfig
+    from envs.config import TASKS, ArmConfig
     from experiments.validate import whole_number
 
     t = cfg.task
-    if t.controller not in CONTROLLERS:
-        raise ValueError(f"unknown controller {t.controller!r}; valid: {', '.join(CONTROLLERS)}")
+    for key, valid in (("controller", CONTROLLERS), ("env", TASKS)):
+        if t[key] not in valid:
+            raise ValueError(f"task.{key}={t[key]!r} is not one of: {', '.join(valid)}")
     whole_number(cfg, "task.episodes", minimum=1)
     whole_number(cfg, "seed", minimum=0)
     env_settings = OmegaConf.to_container(cfg.arm, resolve=True)

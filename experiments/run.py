@@ -20,6 +20,7 @@ import hydra  # noqa: E402
 from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
+import experiments.conf  # noqa: E402, F401  (registers the settings' schemas before Hydra composes)
 from experiments.io import write_json  # noqa: E402
 
 log = logging.getLogger("callosum")

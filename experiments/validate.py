@@ -1,6 +1,7 @@
-"""Check a composed run config before anything is written: keys the task does not know (also
-ones added with ``+key=...``), values of the wrong type or outside a setting's choices, and
-the task's own checks (:data:`experiments.run.TASKS`) fail, naming the valid ones; a run
+"""Check a composed run config before anything is written: keys its schema does not know
+(also ones added with ``+key=...``), values outside a setting's choices or range
+(``experiments.settings``: Hydra itself refuses wrong types when it composes), and the
+task's own checks (:data:`experiments.run.TASKS`) fail, naming the valid ones; a run
 directory that holds a finished run (without ``resume=true``), or a resume with other
 settings than the saved run's, is refused. :class:`CheckRun` runs these checks before Hydra
 creates the run directory or writes into it; in a sweep (``-m``), :class:`CheckSweep` checks
@@ -12,35 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, ListConfig, OmegaConf
-
-# Free-form nodes: their children are the user's (file maps, sizes of a user's experiment).
-FREE_FORM = ("task.files", "task.settings", "task.reuse", "hydra")
-
-
-def _choices() -> dict[str, tuple[Any, ...]]:
-    """Setting -> valid values, taken from the modules that define them."""
-    from agents.callosum import KINDS
-    from agents.hemisphere import CELLS, INITS
-    from agents.objectives import REGULARISERS
-    from agents.optim import CLIPS
-    from agents.rollout import REGIMES
-    from agents.training import KEEP, VAL_LOSSES
-    from agents.variants import VARIANTS
-    from brain.noise_ceiling import EXTRAPOLATIONS
-    from brain.ridge import SCORERS
-    from envs.config import GRADIENTS, PHYSICS, PLANTS, TASKS
-    from experiments.encoding import DATA_SOURCES, NULLS
-    from experiments.encoding_summary import CEILINGS
-    from experiments.rollout import CONTROLLERS
-
-    return {"agent.cell": CELLS, "agent.callosum": KINDS, "task.train_task": REGIMES,
-            "agent.init": tuple(INITS), "train.clip": CLIPS, "train.keep": KEEP, "train.regulariser": REGULARISERS,
-            "train.val_loss": VAL_LOSSES,
-            "arm.gradient": GRADIENTS, "arm.plant": PLANTS, "arm.physics": PHYSICS, "task.data": DATA_SOURCES,
-            "task.mode": ("generate", "prompt"), "task.controller": CONTROLLERS, "task.env": TASKS,
-            "task.variants": VARIANTS, "task.eval_tasks": TASKS, "task.score_cv": tuple(SCORERS),
-            "task.ceiling": CEILINGS, "task.r_null": NULLS, "task.ceiling_fit": EXTRAPOLATIONS}
+from omegaconf import DictConfig, OmegaConf
 
 
 def whole_number(cfg: DictConfig, key: str, minimum: int = 0) -> int:
@@ -49,41 +22,6 @@ def whole_number(cfg: DictConfig, key: str, minimum: int = 0) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise ValueError(f"{key}={value!r} must be a whole number >= {minimum}")
     return value
-
-
-def _type_problem(key: str, value: Any, ref: Any) -> str | None:
-    """A value of another kind than the shipped default's (int, number, bool, list, map)."""
-    if ref is None or value is None or isinstance(value, str) and value.startswith("${"):
-        return None
-    if isinstance(ref, bool):
-        ok, kind = isinstance(value, bool), "true or false"
-    elif isinstance(ref, int):
-        ok, kind = isinstance(value, int) and not isinstance(value, bool), "a whole number"
-    elif isinstance(ref, float):
-        ok, kind = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
-    elif isinstance(ref, list):
-        ok, kind = isinstance(value, list), "a list [...]"
-    elif isinstance(ref, dict):
-        ok, kind = isinstance(value, dict), "a map {...}"
-    else:  # strings: some also take numbers (runtime.devices=auto or 2)
-        ok, kind = not isinstance(value, (list, dict)), "a single value"
-    return None if ok else f"{key}={value!r} must be {kind} (default {ref!r})"
-
-
-def type_problems(cfg: Any, ref: Any, prefix: str = "") -> list[str]:
-    """Problems of every value whose type differs from the shipped default's."""
-    out = []
-    for key in cfg:
-        path = f"{prefix}{key}"
-        if path in FREE_FORM or key not in ref:
-            continue
-        if isinstance(cfg[key], dict) and isinstance(ref[key], dict):
-            out += type_problems(cfg[key], ref[key], path + ".")
-        else:
-            problem = _type_problem(path, cfg[key], ref[key])
-            if problem:
-                out.append(problem)
-    return out
 
 
 def differences(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> list[str]:
@@ -109,49 +47,14 @@ def reference_config(task: str) -> DictConfig:
         return compose(config_name="config", overrides=[f"task={task}"])
 
 
-def unknown_keys(cfg: Any, ref: Any, prefix: str = "") -> list[tuple[str, list[str]]]:
-    """(dotted key, valid keys at that level) for every key of ``cfg`` missing from ``ref``."""
-    out = []
-    for key in cfg:
-        path = f"{prefix}{key}"
-        if path in FREE_FORM:
-            continue
-        if key not in ref:
-            out.append((path, sorted(str(k) for k in ref)))
-        elif isinstance(cfg[key], dict) and isinstance(ref[key], dict):
-            out += unknown_keys(cfg[key], ref[key], path + ".")
-    return out
-
-
 def validate_config(cfg: DictConfig) -> None:
-    """Raise ``ValueError`` naming every unknown key and every value outside its choices."""
-    task = OmegaConf.select(cfg, "task.name")
-    if task is None:
+    """Raise ``ValueError`` naming every unknown key and every value its schema refuses
+    (:func:`experiments.settings.check_settings`; Hydra checked the types when composing)."""
+    from experiments.settings import check_settings
+
+    if OmegaConf.select(cfg, "task.name") is None:
         raise ValueError("the config has no task.name; choose a task with task=<name>")
-    try:
-        ref = reference_config(str(task))
-    except Exception as exc:  # a task name without a shipped config (a user's own task file)
-        if "task" in str(exc) and "not found" in str(exc).lower():
-            ref = None
-        else:
-            raise
-    problems = []
-    if ref is not None:
-        mine = OmegaConf.to_container(cfg, resolve=False)
-        theirs = OmegaConf.to_container(ref, resolve=False)
-        for key, valid in unknown_keys(mine, theirs):
-            parent = key.rpartition(".")[0] or "the top level"
-            problems.append(f"unknown key {key!r} (valid keys in {parent}: {', '.join(valid)})")
-        problems += type_problems(mine, theirs)
-    for key, valid in _choices().items():
-        value = OmegaConf.select(cfg, key, default=None)
-        values = list(value) if isinstance(value, (list, ListConfig)) else [value]
-        bad = [v for v in values if v is not None and v not in valid]
-        if bad:
-            shown = bad if isinstance(value, (list, ListConfig)) else bad[0]
-            problems.append(f"{key}={shown!r} is not one of: {', '.join(map(str, valid))}")
-    if problems:
-        raise ValueError("invalid config, nothing was run: " + "; ".join(problems))
+    check_settings(cfg)
 
 
 # Settings that may change when a run is resumed: where and how it runs, not what it computes.

@@ -29,7 +29,6 @@ DATA = Path(__file__).with_name("data")
 REFERENCE = DATA / "motornet_tf_reference.npz"
 GENERATOR = DATA / "make_motornet_tf_reference.py"
 PYTHON_VAR = "CALLOSUM_MOTORNET_TF_PYTHON"
-ARM_CONF = Path(__file__).parents[2] / "experiments" / "conf" / "arm"
 
 
 def load(path: Path = REFERENCE) -> dict[str, np.ndarray]:
@@ -209,6 +208,9 @@ def test_plant_setting_is_validated_and_defaults_are_unchanged() -> None:
 
 
 def test_arm_presets_build_their_plants() -> None:
-    for name, plant in (("default", "motornet"), ("motornet_tf", "motornet_tf")):
-        settings = OmegaConf.to_container(OmegaConf.load(ARM_CONF / f"{name}.yaml"))
-        assert ArmConfig.from_overrides("reach", **settings).plant == plant
+    from hydra import compose, initialize_config_module
+
+    with initialize_config_module(config_module="experiments.conf", version_base="1.3"):
+        for name, plant, delay in (("default", "motornet", 0.01), ("motornet_tf", "motornet_tf", 0.0)):
+            arm = OmegaConf.to_object(compose(config_name="config", overrides=[f"arm={name}"]).arm).library()
+            assert (arm.plant, arm.feedback_delay) == (plant, delay)

@@ -27,7 +27,7 @@ def test_features_task_then_encoding_on_its_output(tmp_path: Path) -> None:
 
     model = write_tiny_model("whisper", tmp_path / "tiny_whisper")
     run = tmp_path / "features_run"
-    m = _run(["task=features", f"model={model}", "stimulus=demo", "task.demo_duration=30.2", "task.tr=0.5",
+    m = _run(["task=features", f"task.model={model}", "task.stimulus=demo", "task.demo_duration=30.2", "task.tr=0.5",
               "task.context=1.0", "task.batch_size=16"], run)
     assert m["n_clips"] == 60 and m["model"]["n_layers"] == 3 and m["clips_per_second"] > 0
     assert json.loads((run / "metrics.json").read_text())["n_clips"] == 60
@@ -45,9 +45,9 @@ def test_features_task_then_encoding_on_its_output(tmp_path: Path) -> None:
 
 def test_features_task_errors_before_work(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="not a directory and not a preset"):
-        _run(["task=features", f"model={tmp_path / 'nothing'}", "stimulus=demo"], tmp_path / "a")
-    with pytest.raises(ValueError, match="give stimulus"):
-        _run(["task=features", "stimulus=null"], tmp_path / "b")
+        _run(["task=features", f"task.model={tmp_path / 'nothing'}", "task.stimulus=demo"], tmp_path / "a")
+    with pytest.raises(ValueError, match="give task.stimulus"):
+        _run(["task=features", "task.stimulus=''"], tmp_path / "b")
     assert not (tmp_path / "b" / "features.h5").exists()
 
 

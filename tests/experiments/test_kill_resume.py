@@ -111,8 +111,8 @@ def test_feature_extraction_killed_mid_run_resumes_to_the_same_file(tmp_path: Pa
 
     model = write_tiny_model("qwen2_audio", tmp_path / "tiny_qwen2_audio")
     env = _env(tmp_path)
-    overrides = ["task=features", f"model={model}", "stimulus=demo", "task.demo_duration=20.2", "task.tr=0.5",
-                 "task.context=1.0", "task.batch_size=2", "instructions=audio", "task.max_new_tokens=2"]
+    overrides = ["task=features", f"task.model={model}", "task.stimulus=demo", "task.demo_duration=20.2", "task.tr=0.5",
+                 "task.context=1.0", "task.batch_size=2", "task.instructions=audio", "task.max_new_tokens=2"]
     ref, killed = tmp_path / "ref", tmp_path / "killed"
     run(overrides, ref, env)
     partial = killed / "features.h5.partial"

@@ -52,7 +52,7 @@ def test_robustness_runs_every_setting_and_tabulates_their_claims(tmp_path: Path
 def test_bad_robustness_setting_fails_before_any_run(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="train.no_such_thing"):
         run_task(compose_cfg(robustness(["+task.settings.b=['train.no_such_thing=1']"], "[paper,b]")), tmp_path)
-    with pytest.raises(ValueError, match="train.clip='sideways'"):
+    with pytest.raises(ValueError, match="train: invalid training setting clip='sideways'"):
         run_task(compose_cfg(robustness(["+task.settings.a=['train.clip=sideways']"], "[a]")), tmp_path)
     with pytest.raises(ValueError, match=r"task.only names unknown setting\(s\) \['nope'\]"):
         run_task(compose_cfg(robustness([], "[nope]")), tmp_path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -82,11 +83,26 @@ def test_command_line_entry_point(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("overrides, message", [
-    (["task=reach", "task.seeds=abc"], r"task.seeds='abc' must be a whole number"),
+    (["task=reach", "task.seeds=abc"], r"(?s)task.seeds=abc.*'abc' of type 'str' could not be converted to Integer"),
+    (["task=reach", "train.learning_rate=fast"], r"(?s)train.learning_rate=fast.*could not be converted to Float"),
+    (["task=reach", "arm.colour=red"], r"(?s)arm.colour=red.*Key 'colour' not in 'ArmSettings'"),
+    (["task=encoding", "task.synthetic.n_runs=[1]"], r"(?s)task.synthetic.n_runs.*Integer"),
+])
+def test_hydra_refuses_wrong_types_and_unknown_keys_when_it_composes(overrides: list[str], message: str) -> None:
+    from hydra.errors import ConfigCompositionException
+
+    with pytest.raises(ConfigCompositionException) as info:
+        compose_cfg(overrides)
+    assert re.search(message, f"{info.value}\n{info.value.__cause__}"), (info.value, info.value.__cause__)
+
+
+@pytest.mark.parametrize("overrides, message", [
     (["task=reach", "train.batch_size=-4"], r"batch_size=-4: must be a whole number >= 1"),
-    (["task=reach", "train.learning_rate=fast"], r"train.learning_rate='fast' must be a number"),
     (["task=reach", "agent.callosum=none"], r"agent.callosum=none: the _cc variants need a callosum"),
-    (["task=reach", "arm.physics=euler"], r"arm.physics='euler' is not one of: closed_form, mjx"),
+    (["task=reach", "arm.physics=euler"], r"arm: invalid setting physics='euler': must be one of closed_form, mjx"),
+    (["task=reach", "agent.widths=[0]"], r"agent: invalid agent setting widths=\[0\]"),
+    (["task=encoding", "task.r_null=shuffle"], r"task.r_null='shuffle' is not one of: phase, block"),
+    (["task=features", "task.mode=chat"], r"task.mode='chat' is not one of: generate, prompt"),
     (["task=rollout", "task.episodes=0"], r"task.episodes=0 must be a whole number >= 1"),
     (["task=encoding", "task.chunks=2", "task.chunk=2"], r"task.chunk must be in 0 .. task.chunks - 1 = 1"),
 ])
@@ -103,5 +119,5 @@ def test_every_shipped_task_config_passes_its_own_checks() -> None:
     tasks = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "experiments" / "conf" / "task").glob("*.yaml"))
     assert "reach" in tasks and "encoding" in tasks
     for task in tasks:
-        extra = ["model=whisper-base", "stimulus=demo"] if task == "features" else []
+        extra = ["task.model=whisper-base", "task.stimulus=demo"] if task == "features" else []
         preflight(compose_cfg([f"task={task}", *extra]))

@@ -1,0 +1,405 @@
+"""Every setting of the runner, described once, as dataclass schemas registered with Hydra's
+ConfigStore (structured configs).
+
+Hydra composes the YAML files in ``conf/`` onto these schemas, so it rejects an unknown key
+or a value of the wrong type itself, before anything runs. The settings of the arm, the
+controller and the training are the library's own dataclasses (``envs.config.ArmConfig``,
+``agents.config.AgentConfig``, ``agents.config.TrainConfig``): their fields, types and
+defaults are read from there, and :func:`check_settings` builds them, so that their own
+checks (choices, ranges) judge a run's settings. The tasks' settings are the dataclasses
+below; a task's YAML file names only what differs from its schema.
+
+Plain Python: importing this module must not start JAX (``experiments.run`` registers the
+schemas before the runner sets JAX's flags).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+from agents.config import AgentConfig, TrainConfig
+from envs.config import ArmConfig
+
+# ---------------------------------------------------------------------------------------------
+# Schemas derived from the library's dataclasses
+
+
+def _omegaconf_type(hint: Any) -> Any:
+    """The type OmegaConf can hold for a library field's type (tuples become lists)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) != 1:
+            return Any
+        return Optional[_omegaconf_type(rest[0])]  # noqa: UP045 (a type built at run time)
+    if origin in (tuple, list):
+        items = [a for a in args if a is not Ellipsis]
+        item = items[0] if items and all(a == items[0] for a in items) else Any
+        return list[_omegaconf_type(item)]
+    return hint
+
+
+def _schema_field(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        value = f.default
+        if isinstance(value, tuple):
+            return field(default_factory=lambda v=value: list(v))
+        return field(default=value)
+    return field(default_factory=f.default_factory)
+
+
+def schema_of(cls: type, name: str, exclude: tuple[str, ...] = (), **given: Any) -> type:
+    """A structured-config schema with the fields, types and defaults of the library
+    dataclass ``cls`` (less ``exclude``: settings the runner gives per run, or nested
+    parameter sets it does not expose). Building the schema builds ``cls`` (with ``given``
+    for the excluded settings it needs), so ``cls``'s own checks run."""
+    hints = typing.get_type_hints(cls)
+    fields = [(f.name, _omegaconf_type(hints[f.name]), _schema_field(f))
+              for f in dataclasses.fields(cls) if f.name not in exclude]
+
+    def library(self: Any) -> Any:
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        for key, value in values.items():  # lists back to the library's tuples
+            if isinstance(value, list) and typing.get_origin(hints[key]) is tuple:
+                values[key] = tuple(value)
+        return cls(**given, **values)
+
+    return dataclasses.make_dataclass(name, fields, namespace={
+        "__doc__": f"The runner's settings of ``{cls.__module__}.{cls.__qualname__}`` (see there).",
+        "library": library, "__post_init__": _build_library})
+
+
+def _build_library(self: Any) -> None:
+    self.library()  # the library dataclass's own checks
+
+
+# The arm: every ArmConfig setting but the task (each run's tasks choose it) and the nested
+# skeleton and muscle constants (the plant's own; ``arm.plant`` picks them).
+ArmSettings = schema_of(ArmConfig, "ArmSettings", exclude=("task", "centre_out_start", "skeleton", "muscles"))
+# Training: every TrainConfig setting but the trained task (``task.train_task``).
+TrainSettings = schema_of(TrainConfig, "TrainSettings", exclude=("task",))
+AgentSettings = schema_of(AgentConfig, "AgentSettings")
+
+
+@dataclass
+class RuntimeSettings:
+    """Where and how a run computes, not what: the only settings a resume may change."""
+
+    devices: str = "auto"  # motor runs: JAX devices the seeds are sharded over; auto = most that divide the seeds, 1 = none
+    host_devices: str = "auto"  # the arm's tasks on a CPU: split it into this many JAX devices (auto = one per core; 1 = no split)
+    cpu_library_fusion: bool | None = False  # let XLA fuse into YNNPACK calls (1.7x slower env rollouts); null = XLA's default
+    compilation_cache: str | None = "${oc.env:CALLOSUM_JAX_CACHE,'~/.cache/callosum/jax'}"  # JAX's persistent cache; null = off
+
+
+@dataclass
+class RunSettings:
+    """The root: the first seed (a motor run trains seeds ``seed .. seed + task.seeds - 1``),
+    ``resume`` (continue an interrupted run: ``resume=true hydra.run.dir=<its directory>``),
+    the runtime, and the four groups."""
+
+    seed: int = 0
+    resume: bool = False
+    runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
+    arm: Any = MISSING
+    agent: Any = MISSING
+    train: Any = MISSING
+    task: Any = MISSING
+
+
+# ---------------------------------------------------------------------------------------------
+# The tasks' settings (one schema per task kind; a task's YAML file sets its name and what differs)
+
+ALL_VARIANTS = ["bilateral_specialised_cc", "bilateral_specialised_nocc", "bilateral_unspecialised_cc",
+                "bilateral_unspecialised_nocc", "unilateral_dominant", "unilateral_nondominant",
+                "unilateral_unspecialised"]
+
+
+@dataclass
+class MotorTask:
+    """Train the controller variants (``task.seeds`` seeds each) and evaluate them on every
+    evaluation task, with lesions; ``claims``: test the paper's claims (paired CIs)."""
+
+    name: str = MISSING
+    kind: str = "motor"
+    train_task: str = "reach"  # reach | hold | mixed | per_task (a model per variant and task)
+    variants: list[str] = field(default_factory=lambda: list(ALL_VARIANTS))
+    seeds: int = 5
+    eval_tasks: list[str] = field(default_factory=lambda: ["reach", "hold", "centre_out"])
+    eval_episodes: int = 256  # per seed and task (centre_out: its targets)
+    eval_seed: int = 12345  # the same evaluation episodes for every variant
+    lesions: bool = True
+    claims: bool = False
+    claims_margin: float = 0.0  # m; non-inferiority margin of claim 2's "as good as" (0: must be better)
+
+
+@dataclass
+class RobustnessTask:
+    """The claims re-tested over settings: one ``task=<base>`` grid per setting."""
+
+    name: str = MISSING
+    kind: str = "robustness"
+    base: str = "paper"  # the task every setting runs
+    seeds: int = 5
+    overrides: list[str] = field(default_factory=list)  # applied to every setting
+    only: list[str] = field(default_factory=list)  # run only these settings
+    settings: dict[str, list[str]] = field(default_factory=dict)  # setting name -> overrides
+    reuse: Any = None  # {setting name: a finished run directory to take it from}
+
+
+@dataclass
+class RolloutTask:
+    """An open-loop baseline controller on one task's episodes."""
+
+    name: str = MISSING
+    kind: str = "rollout"
+    env: str = "reach"
+    controller: str = "random"  # random | zero
+    episodes: int = 32
+    plot_episodes: int = 8
+
+
+@dataclass
+class SyntheticSizes:
+    """``brain.synthetic.SyntheticConfig`` sizes of the embedded experiment."""
+
+    n_subjects: int = 3
+    n_runs: int = 4
+    trs_per_run: int = 300
+    n_test_trs: int = 300
+    n_layers: int = 6
+    n_features: int = 32
+    vertices_per_region: int = 150
+    n_repeats: int = 2  # test presentations per subject (1: a single presentation, no split-half ceiling)
+
+
+@dataclass
+class StimulusFeatures:
+    """Drive one synthetic space's planted responses by real features (``task=features`` output)."""
+
+    file: str | None = None  # features .h5/.npz; its TRs set trs_per_run = (TRs - n_test_trs) // n_runs
+    group: str | None = None  # instruction group in the file (null for a plain encoder's file)
+    space: str = "audio"  # which synthetic space the real features replace
+
+
+@dataclass
+class Cleaning:
+    """``brain.cleaning.clean_runs`` on the training BOLD (per run) and every test presentation."""
+
+    detrend: bool = True  # remove a linear trend per run
+    high_pass: float | None = None  # cutoff in Hz (e.g. 0.0078 = 1/128 s), discrete-cosine drift regressors
+    standardize: str | None = "zscore_sample"  # zscore_sample | psc | null
+    trim: list[int] = field(default_factory=lambda: [0, 0])  # TRs dropped at the start and end of every run
+    confounds: list[str] | None = None  # one .npy (n_train_trs, n_confounds) per subject, training data only
+
+
+@dataclass
+class ExperimentFiles:
+    """``task.data=files``: your own experiment (``brain.loaders.load_experiment``)."""
+
+    bold: list[str] = field(default_factory=list)  # one training BOLD file per subject
+    test_bold: list[Any] = field(default_factory=list)  # per subject: a list of repeat files, or one file
+    features: Any = None  # {space: {train: file, test: file}}, per-layer .npz/.h5
+    runs: str | None = None  # .npy run labels of the training TRs
+    labels: str | None = None  # .npy integer region label per voxel, or a NIfTI label image
+    region_names: list[str] | None = None  # names of the labels
+    vertices: str | None = None  # .npy fsaverage5 vertex index per voxel (for surface maps)
+    mask: str | None = None  # mask image for NIfTI BOLD
+    tr: float = 1.49
+
+
+@dataclass
+class EncodingTask:
+    """Voxel-wise encoding of per-layer model features (synthetic default with planted truth)."""
+
+    name: str = MISSING
+    kind: str = "encoding"
+    data: str = "synthetic"  # synthetic (embedded, planted truth on fsaverage5) | files
+    synthetic: SyntheticSizes = field(default_factory=SyntheticSizes)
+    stimulus_features: StimulusFeatures = field(default_factory=StimulusFeatures)
+    delays_s: list[float] | None = field(default_factory=lambda: [2, 4, 6, 8, 10])  # FIR delays in s -> whole TRs
+    delays: list[int] | None = None  # FIR delays in TRs ([0] = none); when given it overrides delays_s
+    alphas: list[float] | None = None  # null = logspace(-2, 7, 20)
+    cv: int = 5  # folds of contiguous blocks (leave-one-run-out when runs are known)
+    score_cv: str = "r2"  # CV score that picks each voxel's penalty: r2 | r | neg_mse
+    r_null: str = "phase"  # null of each layer's test r: phase (calibrated) | block (the paper's)
+    n_permutations: int = 1000  # draws of that null (also of the ceilings' p-values)
+    block: int | None = 10  # TRs per permutation block
+    fdr_alpha: float = 0.05  # BH-FDR level over voxels; alpha of the subject test
+    ceiling: str = "auto"  # auto | cross_subject | split_half | none
+    n_bootstraps: int = 100  # bootstrap resamples of the cross-subject ceiling's extrapolation
+    ceiling_fit: str = "exponential"  # exponential (the paper's) | spearman_brown (attenuation-corrected)
+    min_ceiling: float = 0.05  # normalised alignment only over voxels whose significant ceiling is >= this
+    clean: Cleaning = field(default_factory=Cleaning)
+    chunks: int = 1  # split the voxels into this many chunks ...
+    chunk: int | None = None  # ... and run only chunk i as one job: -m task.chunk=0,1,2,3
+    merge: str | None = None  # a directory holding the chunk runs: merge them into one result
+    files: ExperimentFiles = field(default_factory=ExperimentFiles)
+
+
+@dataclass
+class FeaturesTask:
+    """Per-layer model features of a stimulus, one row per TR, per task instruction."""
+
+    name: str = MISSING
+    kind: str = "features"
+    stimulus: str = "demo"  # a video or audio file, or demo (generated sound events, no download)
+    model: str = "whisper-base"  # a local transformers model directory, or the preset whisper-base
+    instructions: str = "auto"  # video | audio | none | a text file (one per line); auto: by the model
+    tr: float = 1.49  # s; one clip (and one output row) per whole TR of the stimulus
+    context: float = 2.98  # s of input per clip, ending at its TR's end (>= tr)
+    batch_size: int = 8  # clips per forward pass
+    mode: str = "generate"  # instruction-tuned models: generate (mean over answer tokens) | prompt
+    max_new_tokens: int = 16
+    n_frames: int | None = None  # video models: frames per clip (null: the model's setting, else 8)
+    device: str = "auto"  # auto (GPU when torch sees one) | cpu | cuda | cuda:1 ...
+    half: bool = True  # bfloat16/float16 weights on a GPU (always float32 on the CPU)
+    max_clips: int | None = None  # only the first clips (a quick look)
+    demo_duration: float = 1117.5  # stimulus=demo: seconds of generated audio (750 TRs of 1.49 s)
+
+
+@dataclass
+class BenchEnvsTask:
+    name: str = MISSING
+    kind: str = "bench_envs"
+    batch: int = 1024
+    steps: int = 50
+    grad_batch: int = 64
+    repeats: int = 3
+    peers: bool = True
+
+
+@dataclass
+class BenchRunnerTask:
+    name: str = MISSING
+    kind: str = "bench_runner"
+    seeds: int = 4
+    batch: int = 64
+    steps: int = 50
+    updates: int = 20
+    widths: list[int] = field(default_factory=lambda: [64, 64])
+    repeats: int = 3
+    fusion_seeds: int = 10
+    encoding: list[str] = field(default_factory=lambda: ["task=encoding", "task.n_permutations=1000"])
+
+
+@dataclass
+class BenchFeaturesTask:
+    name: str = MISSING
+    kind: str = "bench_features"
+    n_clips: int = 48
+    whisper_clips: int = 200
+    tr: float = 1.49
+    context: float = 2.98
+    batch: int = 8
+    device: str = "auto"
+
+
+@dataclass
+class BenchEncodingTask:
+    name: str = MISSING
+    kind: str = "bench_encoding"
+    n_train: int = 3000
+    n_test: int = 1000
+    n_features: int = 512
+    n_voxels: int = 20000
+    n_alphas: int = 20
+    cv: int = 5
+    repeats: int = 1
+    seed: int = 0
+    peers: bool = True
+    banded: bool = True
+    n_banded_train: int = 2000
+    n_banded_test: int = 500
+    n_banded_features: int = 128
+    n_banded_voxels: int = 5000
+    n_banded_ratios: int = 9
+    n_banded_alphas: int = 11
+
+
+@dataclass
+class BenchScaleTask:
+    name: str = MISSING
+    kind: str = "bench_encoding_scale"
+    n_train: int = 11000
+    n_test: int = 2013
+    n_features: int = 4096
+    n_delays: int = 5
+    n_voxels: int = 81924
+    n_alphas: int = 20
+    cv: int = 5
+    voxel_batch: int = 4096
+    seed: int = 0
+
+
+TASK_SCHEMAS: dict[str, type] = {
+    "motor": MotorTask, "robustness": RobustnessTask, "rollout": RolloutTask, "encoding": EncodingTask,
+    "features": FeaturesTask, "bench_envs": BenchEnvsTask, "bench_runner": BenchRunnerTask,
+    "bench_features": BenchFeaturesTask, "bench_encoding": BenchEncodingTask,
+    "bench_encoding_scale": BenchScaleTask,
+}
+
+
+def register() -> None:
+    """Store the schemas in Hydra's ConfigStore: ``run_schema`` (the root), ``arm/default``,
+    ``agent/default``, ``train/schema`` and ``task/<kind>_schema``, which the YAML files
+    in ``conf/`` extend."""
+    from hydra.core.config_store import ConfigStore
+
+    cs = ConfigStore.instance()
+    cs.store(name="run_schema", node=RunSettings)
+    cs.store(group="arm", name="default", node=ArmSettings)
+    cs.store(group="agent", name="default", node=AgentSettings)
+    cs.store(group="train", name="schema", node=TrainSettings)
+    for kind, schema in TASK_SCHEMAS.items():
+        cs.store(group="task", name=f"{kind}_schema", node=schema)
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks Hydra cannot make
+
+
+def unknown_keys(node: Any, path: str = "") -> list[str]:
+    """Keys of ``node`` that its schema does not have (OmegaConf lets ``+key=...`` add them
+    to a structured config), each with the valid keys at its level."""
+    out = []
+    if not isinstance(node, DictConfig):
+        return out
+    schema = OmegaConf.get_type(node)
+    if dataclasses.is_dataclass(schema):
+        valid = [f.name for f in dataclasses.fields(schema)]
+        out += [f"unknown key {path + str(k)!r} (valid keys in {path.rstrip('.') or 'the top level'}: "
+                f"{', '.join(valid)})" for k in node if k not in valid]
+    for key in node:
+        if not OmegaConf.is_missing(node, key) and (not dataclasses.is_dataclass(schema) or key in valid):
+            out += unknown_keys(node._get_node(key), f"{path}{key}.")
+    return out
+
+
+def check_settings(cfg: DictConfig) -> None:
+    """Raise ``ValueError`` naming every unknown key, and every setting that the library's
+    or the task's schema refuses (``arm``, ``agent``, ``train`` through the library's own
+    checks). Types were checked by Hydra when it composed ``cfg``."""
+    valid = [f.name for f in dataclasses.fields(RunSettings)]
+    problems = [f"unknown key {k!r} (valid keys at the top level: {', '.join(valid)})"
+                for k in cfg if k not in valid and k != "hydra"]
+    for key in valid:
+        if key in cfg and not OmegaConf.is_missing(cfg, key):
+            problems += unknown_keys(cfg._get_node(key), f"{key}.")
+    for group in ("arm", "agent", "train", "task"):
+        node = cfg.get(group)
+        if not isinstance(node, DictConfig) or not dataclasses.is_dataclass(OmegaConf.get_type(node)):
+            problems.append(f"{group}: no settings schema (choose a {group} shipped in experiments/conf/{group}/ or "
+                            f"extend its schema)")
+            continue
+        try:
+            OmegaConf.to_object(node)
+        except (ValueError, TypeError) as exc:
+            problems.append(f"{group}: {exc}")
+    if problems:
+        raise ValueError("invalid config, nothing was run: " + "; ".join(problems))

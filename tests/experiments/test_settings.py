@@ -1,0 +1,89 @@
+"""The runner's settings are described once: the schemas are the library's dataclasses (or
+the task's), the YAML files carry no second copy of a default, and Hydra refuses wrong types
+and unknown keys itself."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from hydra import compose, initialize_config_module
+from omegaconf import OmegaConf
+
+from agents.config import AgentConfig, TrainConfig
+from envs.config import ArmConfig
+from experiments.settings import TASK_SCHEMAS, ArmSettings, TrainSettings, check_settings
+
+CONF = Path(__file__).resolve().parents[2] / "experiments" / "conf"
+
+
+def compose_cfg(overrides: list[str]):
+    with initialize_config_module(config_module="experiments.conf", version_base="1.3"):
+        return compose(config_name="config", overrides=overrides)
+
+
+@pytest.mark.parametrize("library, schema, runner_only", [
+    (ArmConfig, ArmSettings, {"task", "centre_out_start", "skeleton", "muscles"}),
+    (TrainConfig, TrainSettings, {"task"}),
+])
+def test_schemas_are_the_library_dataclasses(library, schema, runner_only) -> None:
+    mine = {f.name: f for f in dataclasses.fields(schema)}
+    theirs = {f.name: f for f in dataclasses.fields(library)}
+    assert set(mine) == set(theirs) - runner_only
+    built, default = OmegaConf.to_object(OmegaConf.structured(schema)).library(), library()
+    assert isinstance(built, library)
+    assert all(getattr(built, k) == getattr(default, k) for k in mine)
+
+
+def test_the_composed_defaults_are_the_librarys_except_what_the_yaml_names() -> None:
+    cfg = compose_cfg(["task=reach"])
+    deviations = yaml.safe_load((CONF / "train" / "default.yaml").read_text())
+    deviations.pop("defaults")
+    train = OmegaConf.to_container(cfg.train)
+    library = dataclasses.asdict(TrainConfig())
+    assert {k: v for k, v in train.items() if library[k] != v} == deviations
+    assert OmegaConf.to_container(cfg.agent) == dataclasses.asdict(AgentConfig())
+    arm = ArmConfig()
+    assert all(v == getattr(arm, k) or (k == "load_range" and v is None) for k, v in cfg.arm.items())
+
+
+@pytest.mark.parametrize("path", sorted((CONF / "task").glob("*.yaml")), ids=lambda p: p.stem)
+def test_task_files_repeat_no_default_of_their_schema(path: Path) -> None:
+    data = yaml.safe_load(path.read_text())
+    task = data.get("task", data)  # @package _global_ files hold task: and other groups
+    schemas = [d.split("@")[0] for d in data["defaults"] if isinstance(d, str) and d.split("@")[0].endswith("_schema")]
+    if not schemas:  # a file that extends another task's file (task=paper_original: task=paper)
+        assert any(isinstance(d, str) and (CONF / "task" / f"{d}.yaml").exists() for d in data["defaults"])
+        return
+    schema = schemas[0]
+    defaults = OmegaConf.to_container(OmegaConf.structured(TASK_SCHEMAS[schema.removesuffix("_schema")]))
+
+    def copies(values: dict, ref: dict, prefix: str = "") -> list[str]:
+        out = []
+        for key, value in values.items():
+            if isinstance(value, dict) and isinstance(ref.get(key), dict) and ref[key]:
+                out += copies(value, ref[key], f"{prefix}{key}.")
+            elif key in ref and value == ref[key]:
+                out.append(prefix + key)
+        return out
+
+    assert copies({k: v for k, v in task.items() if k not in ("defaults", "name")}, defaults) == []
+
+
+def test_unknown_keys_added_with_plus_are_refused_naming_the_valid_ones() -> None:
+    with pytest.raises(ValueError, match=r"unknown key 'arm.colour' \(valid keys in arm: control_dt, n_substeps"):
+        check_settings(compose_cfg(["+arm.colour=red"]))
+    with pytest.raises(ValueError, match=r"unknown key 'task.clean.x'.*valid keys in task.clean: detrend"):
+        check_settings(compose_cfg(["task=encoding", "+task.clean.x=1"]))
+    check_settings(compose_cfg(["task=encoding", "task.files.features={video: {train: a.h5, test: b.h5}}"]))
+
+
+def test_the_schemas_load_without_starting_jax() -> None:
+    code = "import sys, experiments.settings; print('jax' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "False"
