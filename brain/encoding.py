@@ -1,6 +1,6 @@
 """Per-layer encoding of one subject: fit a ridge encoder on every layer, score on test data.
 
-Pure arrays in, arrays out; the runner (``experiments.encoding``) loops over subjects and
+Pure arrays in, arrays out; the runner (``experiments.tasks.encoding``) loops over subjects and
 feature spaces and writes results.
 """
 

@@ -24,37 +24,37 @@ import experiments.conf  # noqa: E402, F401  (registers the settings' schemas be
 from experiments.io import write_json  # noqa: E402
 
 log = logging.getLogger("callosum")
-# task.kind -> "module:function" of its run(cfg, out_dir) -> metrics, and of its check(cfg)
-# (every check that needs no data and writes nothing; the runner calls it before anything
-# is written, for each job of a sweep too). Imported only when a run of that kind starts.
-TASKS: dict[str, tuple[str, str | None]] = {
-    "motor": ("experiments.motor:run_motor", "experiments.motor:check_motor"),
-    "robustness": ("experiments.robustness:run_robustness", "experiments.robustness:check_robustness"),
-    "rollout": ("experiments.rollout:run_rollout", "experiments.rollout:check_rollout"),
-    "encoding": ("experiments.encoding:run_encoding", "experiments.encoding:check_encoding"),
-    "features": ("experiments.features:run_features", "experiments.features:check_features"),
-    "bench_envs": ("experiments.bench_envs:run_task", None),
-    "bench_encoding": ("experiments.bench_encoding:run_task", None),
-    "bench_features": ("experiments.bench_features:run_task", None),
-    "bench_encoding_scale": ("experiments.bench_scale:run_task", None),
-    "bench_runner": ("experiments.bench_runner:run_task", None),
+# task.kind -> the module of that task. Every task module has ``run(cfg, out_dir) -> metrics``
+# and may have ``check(cfg)``: every check that needs no data and writes nothing, which the
+# runner calls before anything is written (for each job of a sweep too). A module is
+# imported only when a run of its kind starts or is checked.
+TASKS: dict[str, str] = {
+    "motor": "experiments.tasks.motor",
+    "robustness": "experiments.tasks.robustness",
+    "rollout": "experiments.tasks.rollout",
+    "encoding": "experiments.tasks.encoding",
+    "features": "experiments.tasks.features",
+    "bench_envs": "experiments.bench.envs",
+    "bench_encoding": "experiments.bench.encoding",
+    "bench_features": "experiments.bench.features",
+    "bench_encoding_scale": "experiments.bench.scale",
+    "bench_runner": "experiments.bench.runner",
 }
 TASK_KINDS = tuple(TASKS)
 
 
-def _load(target: str) -> Any:
+def task_module(kind: str) -> Any:
+    """The module of task kind ``kind``; unknown kinds fail naming the valid ones."""
     import importlib
 
-    module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)
+    if kind not in TASKS:
+        raise ValueError(f"unknown task kind {kind!r}; valid kinds: {', '.join(TASKS)}")
+    return importlib.import_module(TASKS[kind])
 
 
 def task_check(kind: str) -> Any:
-    """The check function of task kind ``kind`` (None: it has none); unknown kinds fail."""
-    if kind not in TASKS:
-        raise ValueError(f"unknown task kind {kind!r}; valid kinds: {', '.join(TASKS)}")
-    check = TASKS[kind][1]
-    return None if check is None else _load(check)
+    """The check function of task kind ``kind`` (None: it has none)."""
+    return getattr(task_module(kind), "check", None)
 
 
 def _seeds(cfg: DictConfig) -> list[int]:
@@ -89,7 +89,7 @@ def run_task(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         write_json(out_dir / "config.json", config)
     COMPILE_CLOCK.start()
     try:
-        result = _load(TASKS[kind][0])(cfg, out_dir)
+        result = task_module(kind).run(cfg, out_dir)
         write_json(out_dir / "metrics.json", result)
     except BaseException as exc:
         record.end("failed", COMPILE_CLOCK.stop(), error=f"{type(exc).__name__}: {exc}")

@@ -346,18 +346,18 @@ TASK_SCHEMAS: dict[str, type] = {
 
 
 def register() -> None:
-    """Store the schemas in Hydra's ConfigStore: ``run_schema`` (the root), ``arm/default``,
-    ``agent/default``, ``train/schema`` and ``task/<kind>_schema``, which the YAML files
-    in ``conf/`` extend."""
+    """Store the schemas in Hydra's ConfigStore: ``run_schema`` (the root), ``arm/default``
+    and ``agent/default`` (the defaults themselves), and ``schema/train``,
+    ``schema/task/<kind>``, which the YAML files in ``conf/`` extend."""
     from hydra.core.config_store import ConfigStore
 
     cs = ConfigStore.instance()
     cs.store(name="run_schema", node=RunSettings)
     cs.store(group="arm", name="default", node=ArmSettings)
     cs.store(group="agent", name="default", node=AgentSettings)
-    cs.store(group="train", name="schema", node=TrainSettings)
+    cs.store(group="schema", name="train", node=TrainSettings)
     for kind, schema in TASK_SCHEMAS.items():
-        cs.store(group="task", name=f"{kind}_schema", node=schema)
+        cs.store(group="schema/task", name=kind, node=schema)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments.encoding import voxel_range
+from experiments.tasks.encoding import voxel_range
 from tests.experiments.test_encoding import TINY, compose_and_run
 
 pytestmark = pytest.mark.slow  # five encoding runs (chunks, merge, single); CI runs them, `-m 'not slow'` skips them

@@ -17,9 +17,9 @@ from scipy import stats
 
 from brain.stats import sign_flip_test
 from experiments.compare import build_report, main
-from experiments.compare_encoding import compare_runs, load_encoding, paired_tests
-from experiments.compare_motor import Cell, format_cell, group_labels, group_runs, summarise_group, t_interval
-from experiments.compare_runs import CompareError, Run, differing_labels, discover, run_labels
+from experiments.compare.encoding import compare_runs, load_encoding, paired_tests
+from experiments.compare.motor import Cell, format_cell, group_labels, group_runs, summarise_group, t_interval
+from experiments.compare.runs import CompareError, Run, differing_labels, discover, run_labels
 from experiments.run import run_task
 
 ENCODING = ["task=encoding", "task.synthetic.n_subjects=4", "task.synthetic.n_runs=2",

@@ -247,7 +247,7 @@ def test_volumetric_files_give_glass_brain_maps(tmp_path: Path) -> None:
 def test_a_dead_subject_is_named_not_silently_dropped(run: tuple[Path, dict], caplog) -> None:
     from omegaconf import OmegaConf
 
-    from experiments.encoding_summary import dead_subjects
+    from experiments.tasks.encoding_summary import dead_subjects
 
     assert run[1]["excluded_subjects"] == []
     bad = np.zeros((3, 5), bool)

@@ -18,8 +18,8 @@ from agents.claims import combine, verdict_from_per_seed
 from agents.rollout import EpisodeSampler
 from agents.training import TrainConfig, Trainer
 from agents.variants import build_model, make_variant
-from experiments.motor import train_variant
 from experiments.run import run_task
+from experiments.tasks.motor import train_variant
 
 TINY = ["task.seeds=2", "task.eval_episodes=8", "train.max_epochs=2", "train.updates_per_epoch=2",
         "train.batch_size=4", "train.val_episodes=4", "arm.episode_steps=6", "agent.widths=[4,4]"]

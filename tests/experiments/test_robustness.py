@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_module
 
-from experiments.robustness import format_table
 from experiments.run import run_task
+from experiments.tasks.robustness import format_table
 
 TINY = ["task.seeds=2", "task.variants=[unilateral_dominant,unilateral_nondominant]", "task.eval_episodes=8",
         "task.lesions=false", "train.max_epochs=1", "train.batch_size=4", "train.dataset_episodes=8",

@@ -55,12 +55,12 @@ def test_the_composed_defaults_are_the_librarys_except_what_the_yaml_names() -> 
 def test_task_files_repeat_no_default_of_their_schema(path: Path) -> None:
     data = yaml.safe_load(path.read_text())
     task = data.get("task", data)  # @package _global_ files hold task: and other groups
-    schemas = [d.split("@")[0] for d in data["defaults"] if isinstance(d, str) and d.split("@")[0].endswith("_schema")]
+    schemas = [d.split("@")[0].removeprefix("/schema/task/") for d in data["defaults"]
+               if isinstance(d, str) and d.startswith("/schema/task/")]
     if not schemas:  # a file that extends another task's file (task=paper_original: task=paper)
         assert any(isinstance(d, str) and (CONF / "task" / f"{d}.yaml").exists() for d in data["defaults"])
         return
-    schema = schemas[0]
-    defaults = OmegaConf.to_container(OmegaConf.structured(TASK_SCHEMAS[schema.removesuffix("_schema")]))
+    defaults = OmegaConf.to_container(OmegaConf.structured(TASK_SCHEMAS[schemas[0]]))
 
     def copies(values: dict, ref: dict, prefix: str = "") -> list[str]:
         out = []
@@ -87,3 +87,19 @@ def test_the_schemas_load_without_starting_jax() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "False"
+
+
+def test_every_task_kind_has_a_schema_and_a_module_with_run() -> None:
+    import importlib
+
+    from experiments.run import TASKS
+
+    assert set(TASK_SCHEMAS) == set(TASKS)
+    for kind, module in TASKS.items():
+        assert callable(importlib.import_module(module).run), kind
+
+
+def test_the_entry_points_are_unchanged() -> None:
+    for module, expected in (("experiments.run", "Configuration groups"), ("experiments.compare", "usage:")):
+        out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0 and expected in out.stdout, out.stderr[-2000:]

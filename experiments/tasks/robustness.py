@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from experiments.report import Report
+from experiments.report.html import Report
 
 log = logging.getLogger("callosum")
 CLAIMS = {"claim_1_specialised_hemispheres_win_preferred_task": "1: specialised hemispheres win their preferred task",
@@ -93,13 +93,13 @@ def summary(claims: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def check_robustness(cfg: DictConfig) -> tuple[dict[str, list], dict[str, DictConfig], dict[str, str],
+def check(cfg: DictConfig) -> tuple[dict[str, list], dict[str, DictConfig], dict[str, str],
                                                  dict[str, Any]]:
     """The runner's up-front check: every setting's config composed and checked like a run
     of its own (the motor task's checks included), and the finished runs ``task.reuse``
     names read and matched. Returns the settings' overrides, configs, reused run
     directories and their metrics."""
-    from experiments.motor import check_motor
+    from experiments.tasks import motor
     from experiments.validate import reference_config, validate_config
 
     t = cfg.task
@@ -118,7 +118,7 @@ def check_robustness(cfg: DictConfig) -> tuple[dict[str, list], dict[str, DictCo
     for name, overrides in settings.items():  # check every setting before running any
         configs[name] = setting_config(base, list(overrides or []), shared)
         validate_config(configs[name])
-        check_motor(configs[name])
+        motor.check(configs[name])
     reuse = OmegaConf.to_container(t.reuse, resolve=True) if t.get("reuse") else {}
     unknown = sorted(set(reuse) - set(configs))
     if unknown:
@@ -127,11 +127,11 @@ def check_robustness(cfg: DictConfig) -> tuple[dict[str, list], dict[str, DictCo
     return settings, configs, reuse, reused
 
 
-def run_robustness(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
-    from experiments.motor import run_motor
+def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
+    from experiments.tasks import motor
 
     t = cfg.task
-    settings, configs, reuse, reused = check_robustness(cfg)
+    settings, configs, reuse, reused = check(cfg)
     results: dict[str, Any] = {"task": t.name, "base": str(t.base), "seeds": int(t.seeds), "settings": {}}
     for name, sub in configs.items():
         sub_dir = out_dir / "settings" / name
@@ -145,7 +145,7 @@ def run_robustness(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         else:
             log.info("setting %s: %s", name, " ".join(settings[name] or ["(the base task)"]))
             sub_dir.mkdir(parents=True, exist_ok=True)
-            metrics = run_motor(sub, sub_dir)
+            metrics = motor.run(sub, sub_dir)
             from experiments.io import write_json
 
             write_json(done, metrics)

@@ -10,7 +10,7 @@ import numpy as np
 from brain.dataset import EncodingData
 from brain.layers import best_layer
 from experiments.io import save_figure
-from experiments.report import Report
+from experiments.report.html import Report
 
 N_FSAVERAGE5 = 20484
 VIEWS = (("left", "lateral"), ("left", "medial"), ("right", "lateral"), ("right", "medial"))

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from experiments.io import save_figure
-from experiments.report import Report
+from experiments.report.html import Report
 
 MUSCLES = ("pectoralis", "deltoid", "brachioradialis", "triceps lat.", "biceps", "triceps long")
 

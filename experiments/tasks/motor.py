@@ -158,7 +158,7 @@ def hold_fraction(trained_on: str, train_cfg: TrainConfig) -> float:
     return {"reach": 0.0, "hold": 1.0}.get(trained_on, train_cfg.hold_fraction)
 
 
-def check_motor(cfg: DictConfig) -> tuple[list[Unit], dict[str, Any], TrainConfig]:
+def check(cfg: DictConfig) -> tuple[list[Unit], dict[str, Any], TrainConfig]:
     """Every check of a motor run's settings, before anything is written or compiled (the
     runner calls it up front, for each job of a sweep too): the variants, evaluation tasks
     and sizes, and the training and arm settings through their own dataclasses' checks.
@@ -193,9 +193,9 @@ def check_motor(cfg: DictConfig) -> tuple[list[Unit], dict[str, Any], TrainConfi
     return units, settings, train_cfg
 
 
-def run_motor(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
+def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     t = cfg.task
-    units, settings, train_cfg = check_motor(cfg)
+    units, settings, train_cfg = check(cfg)
     regime = str(t.train_task)
     per_task = regime == "per_task"
     eval_tasks = list(t.eval_tasks)
@@ -253,7 +253,7 @@ def run_motor(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     from experiments.io import write_npz
 
     write_npz(out_dir / "trajectories.npz", **_flatten(figures_data))
-    from experiments.motor_report import write_report
+    from experiments.report.motor import write_report
 
     write_report(metrics, figures_data, out_dir)
     return metrics

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from agents.evaluation import t_interval
-from experiments.compare_runs import (
+from experiments.compare.runs import (
     CompareError,
     Run,
     common_overrides,
@@ -32,7 +32,7 @@ from experiments.compare_runs import (
     override_map,
 )
 from experiments.io import save_figure
-from experiments.report import Report
+from experiments.report.html import Report
 
 METRICS = ("position_error", "final_position_error", "effort")
 POOL_IGNORED = ("seed", "resume", "task.seeds", "runtime")  # config paths that do not split a group

@@ -2,7 +2,7 @@
 paired Wilcoxon tests between runs with Benjamini-Hochberg FDR, and best-layer maps.
 
 Per subject and region, the normalised alignment is recomputed from each run's
-``encoding.npz`` exactly as ``experiments.encoding_summary.summarise`` computes it: per kept
+``encoding.npz`` exactly as ``experiments.tasks.encoding_summary.summarise`` computes it: per kept
 voxel (the run's ``keep``: usable, significant ceiling >= ``task.min_ceiling``), the test r
 of the layer with the best training CV score over the run's ceiling, then the mean over the
 region's kept voxels.
@@ -20,9 +20,9 @@ import numpy as np
 
 from brain.layers import best_layer, best_layer_alignment
 from brain.stats import fdr_bh, wilcoxon_across_subjects
-from experiments.compare_runs import CompareError, Run
+from experiments.compare.runs import CompareError, Run
 from experiments.io import save_figure
-from experiments.report import Report
+from experiments.report.html import Report
 
 DEPTH_MIN_R = 0.1  # best-layer maps show voxels whose best mean test r exceeds this (as the run's report)
 
@@ -64,7 +64,7 @@ def subject_alignment(r: np.ndarray, select: np.ndarray, ceiling: np.ndarray, ke
     """Best-layer normalised alignment per subject and region, (n_subjects, n_regions), of
     one feature space whose ``r`` and selection scores ``select`` (training CV) (n_subjects,
     layers, n_vox) are NaN-padded beyond ``n_layers``; ``keep`` (n_subjects, n_vox) the
-    voxels the run kept (see ``experiments.encoding_summary.keep_voxels``)."""
+    voxels the run kept (see ``experiments.tasks.encoding_summary.keep_voxels``)."""
     r, select = np.asarray(r)[:, :n_layers], np.asarray(select)[:, :n_layers]
     return best_layer_alignment(r, select, np.nan_to_num(ceiling, nan=0.0), keep, region, region_names,
                                 min_ceiling)
@@ -82,7 +82,7 @@ def best_layer_depth(r: np.ndarray, n_layers: int, min_r: float = DEPTH_MIN_R) -
 
 
 def load_encoding(run: Run, label: str) -> EncodingResult:
-    """Read ``encoding.npz`` of ``run`` (see ``experiments.encoding.run_encoding``)."""
+    """Read ``encoding.npz`` of ``run`` (see ``experiments.tasks.encoding.run``)."""
     path = run.path / "encoding.npz"
     if not path.is_file():
         raise CompareError(f"{run.path}: encoding run with metrics.json but no encoding.npz, "
@@ -210,7 +210,7 @@ def _mean_sem(v: np.ndarray) -> str:
 def add_encoding_section(rep: Report, runs: list[Run], labels: list[str], fig_dir: Path,
                          alpha: float = 0.05) -> int:
     """Append the encoding comparison to ``rep``; returns the number of figures added."""
-    from experiments.encoding_report import plot_surface
+    from experiments.report.encoding import plot_surface
 
     results = [load_encoding(run, label) for run, label in zip(runs, labels)]
     tests, notes = compare_runs(results, alpha)

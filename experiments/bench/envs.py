@@ -31,7 +31,7 @@ median of ``repeats`` timed calls (all times are kept in the result):
 the accuracy study are kept). Each peer runs under ``try``/``except``; a failure is recorded
 with its reason. ``format_table(result)`` renders the result as plain text.
 
-Run ``python -m experiments.bench_envs`` (``--quick`` for a smaller run) from the repository
+Run ``python -m experiments.bench.envs`` (``--quick`` for a smaller run) from the repository
 root; it prints the table to stdout, then the JSON.
 """
 
@@ -51,8 +51,8 @@ import numpy as np
 import envs
 from envs.config import ArmConfig
 from envs.functional import ArmState, FunctionalArmEnv
-from experiments.bench_peers import SYNC_NUM_ENVS, bench_arm_jax_vector, run_peers
-from experiments.bench_timing import (
+from experiments.bench.peers import SYNC_NUM_ENVS, bench_arm_jax_vector, run_peers
+from experiments.bench.timing import (
     Logger,
     cpu_snapshot,
     finite_or_none,
@@ -442,10 +442,10 @@ if __name__ == "__main__":
     _main()
 
 
-def run_task(cfg: Any, out_dir: Any) -> dict[str, Any]:
+def run(cfg: Any, out_dir: Any) -> dict[str, Any]:
     """The runner's entry (``task.kind``): the benchmark with the task's settings; prints
     the table and writes ``bench_envs.json`` into ``out_dir``."""
-    from experiments.bench_timing import report_result
+    from experiments.bench.timing import report_result
 
     t = cfg.task
     result = run_benchmark(batch=t.batch, steps=t.steps, grad_batch=t.grad_batch,

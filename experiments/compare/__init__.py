@@ -3,7 +3,7 @@
 Each RUN_DIR is a run directory of ``experiments.run``, a Hydra multirun directory (numbered
 run directories) or any directory holding run directories. Writes one self-contained HTML
 file (figures embedded as PNG data URIs): a section per kind of run, encoding
-(``experiments.compare_encoding``) and motor (``experiments.compare_motor``). Runs are
+(``experiments.compare.encoding``) and motor (``experiments.compare.motor``). Runs are
 labelled by the Hydra overrides that differ between them; unfinished runs are skipped and
 listed in the report. Default output: ``<RUN_DIR>/comparison.html`` for one directory,
 ``./comparison.html`` for several.
@@ -17,8 +17,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from experiments.compare_runs import COMPARABLE_KINDS, CompareError, Run, discover, load_runs, run_labels
-from experiments.report import Report
+from experiments.compare.runs import COMPARABLE_KINDS, CompareError, Run, discover, load_runs, run_labels
+from experiments.report.html import Report
 
 TITLE = "callosum: cross-run comparison"
 
@@ -68,11 +68,11 @@ def build_report(paths: list[str | Path], out: str | Path | None = None) -> Buil
     figures: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="compare-") as tmp:
         if "encoding" in by_kind:
-            from experiments.compare_encoding import add_encoding_section
+            from experiments.compare.encoding import add_encoding_section
 
             figures["encoding"] = add_encoding_section(rep, by_kind["encoding"], labels["encoding"], Path(tmp))
         if "motor" in by_kind:
-            from experiments.compare_motor import add_motor_section
+            from experiments.compare.motor import add_motor_section
 
             figures["motor"] = add_motor_section(rep, by_kind["motor"], Path(tmp))
     rep.write(out)
@@ -96,7 +96,3 @@ def main(argv: list[str] | None = None) -> int:
     n = sum(built.figures.values())
     print(f"{built.path}: {', '.join(f'{len(v)} {k} run(s)' for k, v in built.runs.items())}, {n} figure(s)")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

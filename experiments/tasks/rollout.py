@@ -16,7 +16,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 import envs
-from experiments.plots import plot_hand_paths
+from experiments.report.plots import plot_hand_paths
 
 log = logging.getLogger("callosum")
 CONTROLLERS = ("random", "zero")
@@ -38,7 +38,7 @@ def summarise(values: np.ndarray) -> tuple[float, float]:
     return float(values.mean()), float(half)
 
 
-def check_rollout(cfg: DictConfig) -> dict[str, Any]:
+def check(cfg: DictConfig) -> dict[str, Any]:
     """The runner's up-front check; returns the arm settings."""
     from envs.config import TASKS, ArmConfig
     from experiments.validate import whole_number
@@ -55,10 +55,10 @@ def check_rollout(cfg: DictConfig) -> dict[str, Any]:
     return env_settings
 
 
-def run_rollout(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
+def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     """Roll out ``cfg.task.controller`` for ``cfg.task.episodes`` episodes; write a plot."""
     t = cfg.task
-    env = envs.make_functional(str(t.env), **check_rollout(cfg))
+    env = envs.make_functional(str(t.env), **check(cfg))
     key_reset, key_act = jax.random.split(jax.random.key(int(cfg.seed)))
     n, steps = int(t.episodes), env.cfg.episode_steps
     resets = jax.random.split(key_reset, n)

@@ -19,7 +19,7 @@ log = logging.getLogger("callosum")
 MODES = ("generate", "prompt")
 
 
-def check_features(cfg: DictConfig) -> None:
+def check(cfg: DictConfig) -> None:
     """The runner's up-front check: a model and a stimulus are named, a known mode."""
     t = cfg.task
     if not str(t.model or ""):
@@ -30,13 +30,13 @@ def check_features(cfg: DictConfig) -> None:
         raise ValueError(f"task.mode={t.mode!r} is not one of: {', '.join(MODES)}")
 
 
-def run_features(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
+def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     from brain.features.extract import extract_features
     from brain.features.instructions import PRESETS, load_instructions
     from brain.features.models import load_model
 
     t = cfg.task
-    check_features(cfg)
+    check(cfg)
     stimulus = str(t.stimulus)
     if stimulus == "demo":
         from brain.features.demo import write_demo_audio

@@ -44,7 +44,7 @@ whose CV scores differ by less than ``TIE_TOL`` count as numerical ties), the la
 between the per-candidate best CV scores of the two, and how far himalaya's chosen penalties
 lie off our grid (0 up to float rounding when the mapping is right).
 
-Run ``python -m experiments.bench_encoding`` (``--quick`` for a small run) from the
+Run ``python -m experiments.bench.encoding`` (``--quick`` for a small run) from the
 repository root; it prints the table to stdout, then the JSON.
 """
 
@@ -63,7 +63,7 @@ import numpy as np
 from brain import BandedRidgeEncoder, RidgeEncoder, pearson_r
 from brain.banded import band_candidates
 from brain.ridge import cv_folds
-from experiments.bench_timing import (
+from experiments.bench.timing import (
     Logger,
     cpu_snapshot,
     finite_or_none,
@@ -704,10 +704,10 @@ if __name__ == "__main__":
     _main()
 
 
-def run_task(cfg: Any, out_dir: Any) -> dict[str, Any]:
+def run(cfg: Any, out_dir: Any) -> dict[str, Any]:
     """The runner's entry (``task.kind``): the benchmark with the task's settings; prints
     the table and writes ``bench_encoding.json`` into ``out_dir``."""
-    from experiments.bench_timing import report_result
+    from experiments.bench.timing import report_result
 
     banded_keys = ("banded", "n_banded_train", "n_banded_test", "n_banded_features",
                    "n_banded_voxels", "n_banded_ratios", "n_banded_alphas")

@@ -20,7 +20,7 @@ import numpy as np
 import envs
 from envs.config import ArmConfig
 from envs.model import load_model
-from experiments.bench_timing import Logger, guard, rate, time_calls
+from experiments.bench.timing import Logger, guard, rate, time_calls
 
 SYNC_NUM_ENVS = 64  # sub-environments of the Python-loop vector envs
 REACHER_SINGLE_STEPS = 2000  # steps of the single-env Reacher loop (resets included)
@@ -29,7 +29,7 @@ MOTORNET_BPTT_STEPS = 50
 MOTORNET_HIDDEN = 32
 MOTORNET_TF_PYTHON = "CALLOSUM_MOTORNET_TF_PYTHON"
 MOTORNET_TF_BATCHES = (64, 1024)
-MOTORNET_TF_WORKER = Path(__file__).with_name("peers") / "motornet_tf_peer.py"
+MOTORNET_TF_WORKER = Path(__file__).parents[1] / "peers" / "motornet_tf_peer.py"
 
 
 def bench_gym_vector(env: Any, steps: int, repeats: int, seed: int) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 ceilings, permutation statistics, layer/region analyses and a brain-alignment report.
 
 This module loads and cleans the data and computes the per-voxel scores (resumable, in voxel
-chunks); :mod:`experiments.encoding_summary` turns them into statistics and metrics.
+chunks); :mod:`experiments.tasks.encoding_summary` turns them into statistics and metrics.
 
 Runs on the embedded synthetic experiment (planted ground truth on fsaverage5).
 """
@@ -31,8 +31,8 @@ from brain.noise_ceiling import EXTRAPOLATIONS, cross_subject_ceiling, split_hal
 from brain.ridge import check_score
 from brain.stats import block_permutation_test, phase_randomisation_test
 from brain.synthetic import SyntheticConfig, make_synthetic
-from experiments.encoding_report import write_encoding_report
-from experiments.encoding_summary import CEILINGS, choose_ceiling, keep_voxels, partition_variance, summarise
+from experiments.report.encoding import write_encoding_report
+from experiments.tasks.encoding_summary import CEILINGS, choose_ceiling, keep_voxels, partition_variance, summarise
 from experiments.validate import differences, whole_number
 
 log = logging.getLogger("callosum")
@@ -331,7 +331,7 @@ def _phase(name: str) -> Iterator[None]:
     log.info("%s: done in %.1f s", name, time.perf_counter() - start)
 
 
-def check_encoding(cfg: DictConfig) -> None:
+def check(cfg: DictConfig) -> None:
     """The runner's up-front check of the settings that need no data."""
     t = cfg.task
     for key, valid in (("data", DATA_SOURCES), ("r_null", NULLS), ("ceiling", CEILINGS),
@@ -348,7 +348,7 @@ def check_encoding(cfg: DictConfig) -> None:
             raise ValueError(f"task.chunk must be in 0 .. task.chunks - 1 = {chunks - 1}, got {chunk!r}")
 
 
-def run_encoding(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
+def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     """Run the encoding task end to end; write encoding.npz, figures and report.html.
 
     ``task.chunks=N task.chunk=i``: only the voxel-wise scores of voxel chunk ``i`` (a job of
@@ -357,7 +357,7 @@ def run_encoding(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     from experiments.io import write_json, write_npz
 
     t = cfg.task
-    check_encoding(cfg)
+    check(cfg)
     data = load_data(cfg)
     ceiling_info, settings = check_settings(cfg, data)
     for note in data.notes:
