@@ -62,14 +62,15 @@ def _seeds(cfg: DictConfig) -> list[int]:
     return [int(cfg.seed) + i for i in range(n)]
 
 
-def run_task(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
+def run_task(cfg: DictConfig, out_dir: Path, checked: bool = False) -> dict[str, Any]:
     """Run the task named by ``cfg.task`` and write its outputs into ``out_dir``.
 
     Every check runs first (``experiments.validate.preflight``: unknown keys, wrong types or
     values, the task's own check; a directory that holds a finished run is only continued with
     ``resume=true``, and only with the settings it was started with), before anything is
-    written. The tasks refuse the same for their partial outputs (checkpoints, encoding units,
-    feature chunks).
+    written (``checked=True``: the caller ran them, as the CLI's ``CheckRun`` callback does
+    for a single run). The tasks refuse the same for their partial outputs (checkpoints,
+    encoding units, feature chunks).
     """
     from experiments.provenance import Provenance
     from experiments.runtime import COMPILE_CLOCK, describe_devices, enable_compilation_cache, quiet_third_party_logs
@@ -78,7 +79,8 @@ def run_task(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     quiet_third_party_logs()
     out_dir = Path(out_dir)
     kind = str(cfg.task.get("kind"))
-    preflight(cfg, out_dir)
+    if not checked:  # the CLI's single runs were checked by the CheckRun callback already
+        preflight(cfg, out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     config = OmegaConf.to_container(cfg, resolve=True)
     record = Provenance(out_dir, config, _seeds(cfg), bool(cfg.get("resume")))
@@ -107,7 +109,11 @@ def main(cfg: DictConfig) -> None:
     from experiments.runtime import configure_jax
 
     configure_jax(cfg)  # before anything imports JAX (the checking callbacks did it already)
-    run_task(cfg, Path(HydraConfig.get().runtime.output_dir))
+    from hydra.types import RunMode
+
+    hc = HydraConfig.get()
+    checked = hc.mode == RunMode.RUN and "check_run" in (hc.callbacks or {})  # a sweep's jobs check here
+    run_task(cfg, Path(hc.runtime.output_dir), checked=checked)
 
 
 if __name__ == "__main__":

@@ -24,3 +24,10 @@ import pytest  # noqa: E402
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The runner's end-to-end files first (stable otherwise): pytest-xdist hands out whole
+    files in this order, so the long ones start early and the many short ones fill in at the
+    end, instead of one long file running alone after the rest."""
+    items.sort(key=lambda item: 0 if "tests/experiments/" in item.nodeid else 1)

@@ -268,7 +268,11 @@ def _maps(rep: Report, data: EncodingData, res: dict[str, Any], out_dir: Path) -
     if data.vertices is None and data.mask is None:
         rep.text("Neither fsaverage5 vertex indices nor a volume mask were given: brain maps are skipped.")
         return
+    from tqdm.auto import tqdm
+
     shown = res["masks"]["keep"].any(axis=0)
+    kind = "surface" if data.vertices is not None else "volume"
+    bar = tqdm(total=2 * len(data.spaces), desc=f"{kind} maps", unit="map", leave=False)  # seconds each
     for i, space in enumerate(data.spaces):
         cv_mean = np.nanmean(res["cv_score"][i], axis=0)  # (n_layers, n_vox)
         idx, depth = best_layer(cv_mean, keep=shown)
@@ -287,3 +291,5 @@ def _maps(rep: Report, data: EncodingData, res: dict[str, Any], out_dir: Path) -
                 plot_volume(values, data.mask, png, title, vmax, cmap, label)
             rep.figure(png, f"{space}: {'best layer depth (training CV)' if what == 'best_layer' else 'test r of that layer'}"
                        " over kept voxels")
+            bar.update()
+    bar.close()

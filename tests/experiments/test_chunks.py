@@ -11,15 +11,15 @@ import pytest
 from experiments.tasks.encoding import voxel_range
 from tests.experiments.test_encoding import TINY, compose_and_run
 
-pytestmark = pytest.mark.slow  # five encoding runs (chunks, merge, single); CI runs them, `-m 'not slow'` skips them
+pytestmark = pytest.mark.slow  # four encoding runs (chunks, merge, single); CI runs them, `-m 'not slow'` skips them
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("chunks")
     compose_and_run(TINY, root / "single")
-    for c in range(3):
-        compose_and_run([*TINY, "task.chunks=3", f"task.chunk={c}"], root / "multirun" / str(c))
+    for c in range(2):
+        compose_and_run([*TINY, "task.chunks=2", f"task.chunk={c}"], root / "multirun" / str(c))
     compose_and_run([*TINY, f"task.merge={root / 'multirun'}"], root / "merged")
     return root
 
@@ -75,10 +75,10 @@ def test_merged_chunks_equal_the_single_run(runs: Path) -> None:
 
 
 def test_chunk_jobs_write_only_their_voxels(runs: Path) -> None:
-    metas = [json.loads((runs / "multirun" / str(c) / "chunk.json").read_text()) for c in range(3)]
-    assert [m["voxels"] for m in metas] == [[0, 80], [80, 160], [160, 240]]  # 6 regions x 40 vertices
+    metas = [json.loads((runs / "multirun" / str(c) / "chunk.json").read_text()) for c in range(2)]
+    assert [m["voxels"] for m in metas] == [[0, 120], [120, 240]]  # 6 regions x 40 vertices
     with np.load(runs / "multirun" / "1" / "scores.npz") as f:
-        assert f["r_0"].shape[-1] == 80 and f["split_ceiling"].shape == (3, 80)  # subjects, voxels
+        assert f["r_0"].shape[-1] == 120 and f["split_ceiling"].shape == (3, 120)  # subjects, voxels
     assert not (runs / "multirun" / "1" / "encoding.npz").exists()
 
 
@@ -86,9 +86,8 @@ def test_merge_refuses_missing_or_foreign_chunks(runs: Path, tmp_path: Path) -> 
     import shutil
 
     part = tmp_path / "part"
-    shutil.copytree(runs / "multirun" / "0", part / "0")
-    shutil.copytree(runs / "multirun" / "2", part / "2")
-    with pytest.raises(ValueError, match=r"chunk\(s\) \[1\] of 3 are missing"):
+    shutil.copytree(runs / "multirun" / "1", part / "1")
+    with pytest.raises(ValueError, match=r"chunk\(s\) \[0\] of 2 are missing"):
         compose_and_run([*TINY, f"task.merge={part}"], tmp_path / "m1")
     with pytest.raises(ValueError, match="other settings"):
         compose_and_run([*TINY, "task.n_permutations=100", f"task.merge={runs / 'multirun'}"], tmp_path / "m2")
@@ -102,5 +101,5 @@ def test_resume_with_other_settings_names_them(runs: Path) -> None:
     run_dir = runs / "multirun" / "0"
     before = (run_dir / "scores.npz").read_bytes()
     with pytest.raises(ValueError, match=r"settings differ: .*task.n_permutations: saved 200, now 100"):
-        compose_and_run([*TINY, "task.chunks=3", "task.chunk=0", "task.n_permutations=100", "resume=true"], run_dir)
+        compose_and_run([*TINY, "task.chunks=2", "task.chunk=0", "task.n_permutations=100", "resume=true"], run_dir)
     assert (run_dir / "scores.npz").read_bytes() == before
