@@ -44,13 +44,12 @@ whose CV scores differ by less than ``TIE_TOL`` count as numerical ties), the la
 between the per-candidate best CV scores of the two, and how far himalaya's chosen penalties
 lie off our grid (0 up to float rounding when the mapping is right).
 
-Run ``python -m experiments.bench.encoding`` (``--quick`` for a small run) from the
-repository root; it prints the table to stdout, then the JSON.
+Run it as ``python -m experiments.run task=bench_encoding`` (settings: ``task.*``, e.g.
+``task.n_voxels=2000``); it prints the table and writes ``bench_encoding.json``.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import os
@@ -665,43 +664,6 @@ def format_table(result: dict) -> str:
     parts += ["", *_banded_table(result["banded"])]
     parts += ["", f"wall time {result['wall_s']:.1f} s; " + interference_line(meta.get("interference", {}))]
     return "\n".join(parts)
-
-
-def _main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--n-train", type=int, default=3000)
-    parser.add_argument("--n-test", type=int, default=1000)
-    parser.add_argument("--n-features", type=int, default=512)
-    parser.add_argument("--n-voxels", type=int, default=20000)
-    parser.add_argument("--n-alphas", type=int, default=20)
-    parser.add_argument("--cv", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-peers", action="store_true")
-    parser.add_argument("--no-banded", action="store_true", help="skip the banded-ridge comparison")
-    parser.add_argument("--n-banded-train", type=int, default=2000)
-    parser.add_argument("--n-banded-test", type=int, default=500)
-    parser.add_argument("--n-banded-features", type=int, default=128, help="per space (2 spaces)")
-    parser.add_argument("--n-banded-voxels", type=int, default=5000)
-    parser.add_argument("--n-banded-ratios", type=int, default=9)
-    parser.add_argument("--n-banded-alphas", type=int, default=11)
-    parser.add_argument("--quick", action="store_true",
-                        help="1000/300 TRs, 128 features, 2000 voxels; banded 1000/300 TRs, 2 x 64, 2000 voxels")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.n_train, args.n_test, args.n_features, args.n_voxels = 1000, 300, 128, 2000
-        args.n_banded_train, args.n_banded_test, args.n_banded_features, args.n_banded_voxels = 1000, 300, 64, 2000
-    result = run_benchmark(args.n_train, args.n_test, args.n_features, args.n_voxels, args.n_alphas, args.cv,
-                           args.repeats, args.seed, peers=not args.no_peers, banded=not args.no_banded,
-                           n_banded_train=args.n_banded_train, n_banded_test=args.n_banded_test,
-                           n_banded_features=args.n_banded_features, n_banded_voxels=args.n_banded_voxels,
-                           n_banded_ratios=args.n_banded_ratios, n_banded_alphas=args.n_banded_alphas)
-    print(format_table(result))
-    print(json.dumps(result, indent=2))
-
-
-if __name__ == "__main__":
-    _main()
 
 
 def run(cfg: Any, out_dir: Any) -> dict[str, Any]:

@@ -31,13 +31,13 @@ median of ``repeats`` timed calls (all times are kept in the result):
 the accuracy study are kept). Each peer runs under ``try``/``except``; a failure is recorded
 with its reason. ``format_table(result)`` renders the result as plain text.
 
-Run ``python -m experiments.bench.envs`` (``--quick`` for a smaller run) from the repository
-root; it prints the table to stdout, then the JSON.
+Run it as ``python -m experiments.run task=bench_envs`` (settings: ``task.*``, e.g.
+``task.batch=256``; the runner also sets JAX's CPU flags, see ``experiments.runtime``); it
+prints the table and writes ``bench_envs.json``.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import os
@@ -420,26 +420,6 @@ def format_table(result: dict) -> str:
     parts += ["", "Targets", grid(["ratio", "value", "target", "meets_target"], ratio_rows),
               "", f"wall time {result['wall_s']:.1f} s; " + interference_line(meta.get("interference", {}))]
     return "\n".join(parts)
-
-
-def _main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=1024)
-    parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--grad-batch", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--no-peers", action="store_true")
-    parser.add_argument("--quick", action="store_true", help="batch 256, 20 steps, 2 repeats")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.batch, args.steps, args.repeats = 256, 20, 2
-    result = run_benchmark(args.batch, args.steps, args.grad_batch, args.repeats, peers=not args.no_peers)
-    print(format_table(result))
-    print(json.dumps(result, indent=2))
-
-
-if __name__ == "__main__":
-    _main()
 
 
 def run(cfg: Any, out_dir: Any) -> dict[str, Any]:
