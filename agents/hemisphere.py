@@ -12,10 +12,11 @@ import jax.numpy as jnp
 
 from agents.callosum import check_kind, pool_and_pad
 from agents.config import CELLS
+from agents.config import INITS as INIT_NAMES
 
-# kernel initialisers of the dense layers: flax's default, or Keras's (the original code's)
-INITS: dict[str, Callable[..., Any]] = {"lecun_normal": nn.initializers.lecun_normal(),
-                                        "glorot_uniform": nn.initializers.glorot_uniform()}
+# kernel initialisers of the dense layers by name (agents.config.INITS: flax's default, or
+# Keras's, the original code's)
+INITS: dict[str, Callable[..., Any]] = {name: getattr(nn.initializers, name)() for name in INIT_NAMES}
 
 
 def check_widths(widths: Sequence[int]) -> tuple[int, ...]:

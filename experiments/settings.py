@@ -54,11 +54,11 @@ def _schema_field(f: dataclasses.Field) -> Any:
     return field(default_factory=f.default_factory)
 
 
-def schema_of(cls: type, name: str, exclude: tuple[str, ...] = (), **given: Any) -> type:
+def schema_of(cls: type, name: str, exclude: tuple[str, ...] = ()) -> type:
     """A structured-config schema with the fields, types and defaults of the library
     dataclass ``cls`` (less ``exclude``: settings the runner gives per run, or nested
-    parameter sets it does not expose). Building the schema builds ``cls`` (with ``given``
-    for the excluded settings it needs), so ``cls``'s own checks run."""
+    parameter sets it does not expose). Building the schema builds ``cls`` (the excluded
+    settings at their defaults), so ``cls``'s own checks run."""
     hints = typing.get_type_hints(cls)
     fields = [(f.name, _omegaconf_type(hints[f.name]), _schema_field(f))
               for f in dataclasses.fields(cls) if f.name not in exclude]
@@ -68,7 +68,7 @@ def schema_of(cls: type, name: str, exclude: tuple[str, ...] = (), **given: Any)
         for key, value in values.items():  # lists back to the library's tuples
             if isinstance(value, list) and typing.get_origin(hints[key]) is tuple:
                 values[key] = tuple(value)
-        return cls(**given, **values)
+        return cls(**values)
 
     return dataclasses.make_dataclass(name, fields, namespace={
         "__doc__": f"The runner's settings of ``{cls.__module__}.{cls.__qualname__}`` (see there).",
@@ -364,19 +364,22 @@ def register() -> None:
 # Checks Hydra cannot make
 
 
-def unknown_keys(node: Any, path: str = "") -> list[str]:
-    """Keys of ``node`` that its schema does not have (OmegaConf lets ``+key=...`` add them
-    to a structured config), each with the valid keys at its level."""
-    out = []
+def unknown_keys(node: Any, path: str = "", schema: Any = None, ignore: tuple[str, ...] = ()) -> list[str]:
+    """Keys of ``node`` that its schema (default: the one OmegaConf keeps on the node) does
+    not have, at every depth (OmegaConf lets ``+key=...`` add them to a structured config),
+    each with the valid keys at its level; keys in ``ignore`` are skipped."""
     if not isinstance(node, DictConfig):
-        return out
-    schema = OmegaConf.get_type(node)
-    if dataclasses.is_dataclass(schema):
-        valid = [f.name for f in dataclasses.fields(schema)]
-        out += [f"unknown key {path + str(k)!r} (valid keys in {path.rstrip('.') or 'the top level'}: "
-                f"{', '.join(valid)})" for k in node if k not in valid]
+        return []
+    schema = schema or OmegaConf.get_type(node)
+    valid = [f.name for f in dataclasses.fields(schema)] if dataclasses.is_dataclass(schema) else list(node)
+    where = f"in {path.rstrip('.')}" if path else "at the top level"
+    out = []
     for key in node:
-        if not OmegaConf.is_missing(node, key) and (not dataclasses.is_dataclass(schema) or key in valid):
+        if key in ignore:
+            continue
+        if key not in valid:
+            out.append(f"unknown key {path + str(key)!r} (valid keys {where}: {', '.join(valid)})")
+        elif not OmegaConf.is_missing(node, key):
             out += unknown_keys(node._get_node(key), f"{path}{key}.")
     return out
 
@@ -385,12 +388,7 @@ def check_settings(cfg: DictConfig) -> None:
     """Raise ``ValueError`` naming every unknown key, and every setting that the library's
     or the task's schema refuses (``arm``, ``agent``, ``train`` through the library's own
     checks). Types were checked by Hydra when it composed ``cfg``."""
-    valid = [f.name for f in dataclasses.fields(RunSettings)]
-    problems = [f"unknown key {k!r} (valid keys at the top level: {', '.join(valid)})"
-                for k in cfg if k not in valid and k != "hydra"]
-    for key in valid:
-        if key in cfg and not OmegaConf.is_missing(cfg, key):
-            problems += unknown_keys(cfg._get_node(key), f"{key}.")
+    problems = unknown_keys(cfg, schema=RunSettings, ignore=("hydra",))
     for group in ("arm", "agent", "train", "task"):
         node = cfg.get(group)
         if not isinstance(node, DictConfig) or not dataclasses.is_dataclass(OmegaConf.get_type(node)):
