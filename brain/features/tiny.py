@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-FAMILIES = ("llava_onevision", "qwen2_5_vl", "video_llava", "qwen2_audio", "whisper", "videomae")
-VIDEO_FAMILIES = ("llava_onevision", "qwen2_5_vl", "video_llava", "videomae")
+FAMILIES = ("llava_onevision", "qwen2_5_vl", "video_llava", "llava_next_video", "instructblipvideo", "qwen2_audio",
+            "whisper", "ast", "videomae")
+VIDEO_FAMILIES = ("llava_onevision", "qwen2_5_vl", "video_llava", "llava_next_video", "instructblipvideo", "videomae")
 
 _WORDS = ["describe", "the", "scene", "in", "this", "video", "audio", "clip", "one", "sentence", "what", "action", "is", "happening", "list", "main", "objects", "visible", "how", "many", "people", "are", "there", "distinct", "can", "you", "see", "emotion", "do", "express", "where", "does", "it", "take", "place", "sounds", "hear", "transcribe", "said", "speaker", "voice", "convey", "music", "summarise"]
 _CHAT = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{% for c in m['content'] %}"
@@ -21,7 +22,7 @@ _CHAT = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{% for c in m['con
 _SPECIAL = ("<pad>", "<unk>", "<|im_start|>", "<|im_end|>", "<video>", "<image>", "<|AUDIO|>",
             "<|audio_bos|>", "<|audio_eos|>", "<|vision_start|>", "<|vision_end|>", "<|video_pad|>",
             "<|image_pad|>")
-_VIDEO_PLACEHOLDER = {"llava_onevision": "<video>", "video_llava": "<video>",
+_VIDEO_PLACEHOLDER = {"llava_onevision": "<video>", "video_llava": "<video>", "llava_next_video": "<video>",
                       "qwen2_5_vl": "<|vision_start|><|video_pad|><|vision_end|>"}
 
 
@@ -38,6 +39,16 @@ def _tokenizer(video_placeholder: str = "<video>"):
     tok.add_special_tokens({"additional_special_tokens": list(_SPECIAL[4:])})
     tok.chat_template = _CHAT.replace("VIDEO", video_placeholder)
     return tok, vocab
+
+
+def _bert_tokenizer(directory: Path):
+    """A BERT-style WordPiece tokenizer ([CLS] text [SEP]), like InstructBLIP's Q-Former tokenizer."""
+    from transformers import BertTokenizer
+
+    directory.mkdir(parents=True, exist_ok=True)
+    vocab = directory / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(set(_WORDS)), "?", ".", ","]) + "\n")
+    return BertTokenizer(vocab_file=str(vocab))
 
 
 def _text_config(vocab_size: int, layers: int) -> dict:
@@ -84,6 +95,44 @@ def write_tiny_model(family: str, directory: str | Path, n_layers: int = 3, seed
                 "num_frames": 4}
         (out / "preprocessor_config.json").write_text(json.dumps(prep, indent=2))
         tok.save_pretrained(out)
+    elif family == "llava_next_video":
+        tok, vocab = _tokenizer(_VIDEO_PLACEHOLDER[family])
+        cfg = tf.LlavaNextVideoConfig(
+            vision_config={"model_type": "clip_vision_model", "hidden_size": 32, "intermediate_size": 64,
+                           "num_hidden_layers": 2, "num_attention_heads": 2, "image_size": 32, "patch_size": 8,
+                           "projection_dim": 32},
+            text_config=_text_config(len(tok), n_layers), image_token_index=vocab["<image>"],
+            video_token_index=vocab["<video>"], image_grid_pinpoints=[[32, 32]], spatial_pool_stride=2)
+        model = tf.LlavaNextVideoForConditionalGeneration(cfg)
+        prep = {"image_mean": [0.48145466, 0.4578275, 0.40821073],
+                "image_std": [0.26862954, 0.26130258, 0.27577711], "size": {"shortest_edge": 32},
+                "crop_size": {"height": 32, "width": 32}, "num_frames": 4,
+                "video_processor_type": "LlavaNextVideoVideoProcessor"}
+        (out / "video_preprocessor_config.json").write_text(json.dumps(prep, indent=2))
+        tok.save_pretrained(out)
+    elif family == "instructblipvideo":
+        # No chat template: InstructBLIP's processor puts the video tokens before the plain
+        # instruction; the Q-Former reads the instruction with its own BERT tokenizer.
+        tok, vocab = _tokenizer()
+        tok.chat_template = None
+        qformer_tok = _bert_tokenizer(out / "qformer_tokenizer")
+        cfg = tf.InstructBlipVideoConfig(
+            vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                               image_size=32, patch_size=8, initializer_range=0.02),  # default 1e-10: a dead tower
+            qformer_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                                vocab_size=len(qformer_tok), max_position_embeddings=64,
+                                pad_token_id=qformer_tok.pad_token_id),
+            text_config={**_text_config(len(tok), n_layers), "eos_token_id": vocab["<|im_end|>"]},
+            num_query_tokens=4, video_token_index=vocab["<video>"])
+        model = tf.InstructBlipVideoForConditionalGeneration(cfg)
+        with torch.no_grad():  # initialised to zeros: every query would read the frames alike
+            model.query_tokens.normal_(0.0, 0.02)
+        prep = {"image_mean": [0.48145466, 0.4578275, 0.40821073],
+                "image_std": [0.26862954, 0.26130258, 0.27577711], "size": {"height": 32, "width": 32},
+                "video_processor_type": "InstructBlipVideoVideoProcessor"}
+        (out / "video_preprocessor_config.json").write_text(json.dumps(prep, indent=2))
+        tok.save_pretrained(out)
+        qformer_tok.save_pretrained(out / "qformer_tokenizer")
     elif family == "qwen2_5_vl":
         tok, vocab = _tokenizer(_VIDEO_PLACEHOLDER[family])
         text = {**_text_config(len(tok), n_layers), "model_type": "qwen2_5_vl_text",
@@ -118,6 +167,12 @@ def write_tiny_model(family: str, directory: str | Path, n_layers: int = 3, seed
                                pad_token_id=0, bos_token_id=1, eos_token_id=2, decoder_start_token_id=1)
         model = tf.WhisperModel(cfg)
         tf.WhisperFeatureExtractor(feature_size=16).save_pretrained(out)
+    elif family == "ast":
+        # 16 mel bins x 320 frames (3.2 s): one frequency patch row, 31 time patches.
+        cfg = tf.ASTConfig(hidden_size=32, num_hidden_layers=n_layers, num_attention_heads=2, intermediate_size=64,
+                           patch_size=16, frequency_stride=10, time_stride=10, max_length=320, num_mel_bins=16)
+        model = tf.ASTModel(cfg)
+        tf.ASTFeatureExtractor(num_mel_bins=16, max_length=320).save_pretrained(out)
     else:
         cfg = tf.VideoMAEConfig(image_size=32, patch_size=8, num_frames=4, tubelet_size=2, hidden_size=32,
                                 num_hidden_layers=n_layers, num_attention_heads=2, intermediate_size=64)

@@ -13,7 +13,7 @@ pytest.importorskip("transformers")
 
 from brain.features.models import _answer_mask, load_model, qwen_video_patches
 
-INSTRUCTED = ("llava_onevision", "qwen2_5_vl", "video_llava", "qwen2_audio")
+INSTRUCTED = ("llava_onevision", "qwen2_5_vl", "video_llava", "llava_next_video", "instructblipvideo", "qwen2_audio")
 
 
 def _clips(fm, n: int, seed: int = 0) -> list[np.ndarray]:
@@ -23,8 +23,7 @@ def _clips(fm, n: int, seed: int = 0) -> list[np.ndarray]:
     return [(0.1 * rng.standard_normal(int(1.5 * fm.sampling_rate))).astype(np.float32) for _ in range(n)]
 
 
-@pytest.mark.parametrize("family", ["llava_onevision", "qwen2_5_vl", "video_llava", "qwen2_audio", "whisper",
-                                    "videomae"])
+@pytest.mark.parametrize("family", [*INSTRUCTED, "whisper", "ast", "videomae"])
 def test_one_row_per_layer_and_batches_agree(tiny_dirs, family: str) -> None:
     fm = load_model(tiny_dirs[family], max_new_tokens=3, window_seconds=1.5)
     config = fm.model.config
