@@ -1,19 +1,16 @@
-"""Checkpoints of training state: flax msgpack serialisation, written atomically.
+"""Checkpoints of training state as bytes: flax msgpack of the pytree and a JSON meta.
 
-``save(path, tree, meta)`` writes the pytree and a JSON-able ``meta`` dict to a temporary
-file beside ``path`` and renames it into place, so a crash never leaves a half-written
-checkpoint and the previous one survives until the new one is complete. ``load(path,
-target)`` restores into the structure of ``target`` (e.g. a freshly initialised state);
-a file that is missing raises ``FileNotFoundError``, one that is truncated, corrupt, or
-holds other keys, shapes or dtypes than ``target`` (or a meta that is not a JSON object)
-raises ``ValueError`` naming the file. Loading writes nothing.
+``dumps(tree, meta)`` gives the bytes of a pytree and a JSON-able ``meta`` dict;
+``loads(data, target, source)`` restores them into the structure of ``target`` (e.g. a
+freshly initialised state). Bytes that are truncated, corrupt, or hold other keys, shapes
+or dtypes than ``target`` (or a meta that is not a JSON object) raise ``ValueError``
+naming ``source`` (the file they came from). Writing and reading files is the runner's
+(:mod:`experiments.checkpoints`: atomic writes, resume).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,43 +19,17 @@ import numpy as np
 from flax import serialization
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-# The mode a plain open() gives (mkstemp's files are private, 0600); read once, at import:
-# reading the umask sets it for a moment. experiments.io does the same for run outputs (the
-# library cannot import the runner).
-FILE_MODE = 0o666 & ~_umask()
-
-
-def save(path: Path, tree: Any, meta: dict[str, Any] | None = None) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def dumps(tree: Any, meta: dict[str, Any] | None = None) -> bytes:
+    """The msgpack bytes of ``tree`` (fetched to the host) and ``meta``."""
     state = serialization.to_state_dict(jax.device_get(tree))
-    payload = serialization.msgpack_serialize({"state": state, "meta": json.dumps(meta or {})})
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.chmod(tmp, FILE_MODE)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    return serialization.msgpack_serialize({"state": state, "meta": json.dumps(meta or {})})
 
 
-def load(path: Path, target: Any) -> tuple[Any, dict[str, Any]]:
-    """The tree saved at ``path``, restored into ``target``'s structure, and its meta."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
+def loads(data: bytes, target: Any, source: str | Path = "checkpoint") -> tuple[Any, dict[str, Any]]:
+    """The tree in ``data``, restored into ``target``'s structure, and its meta."""
+    path = source
     try:
-        raw = serialization.msgpack_restore(path.read_bytes())
+        raw = serialization.msgpack_restore(data)
         state, meta = raw["state"], json.loads(raw["meta"])
         _check_keys(serialization.to_state_dict(target), state, path)
         tree = serialization.from_state_dict(target, state)
@@ -83,7 +54,7 @@ def _key_paths(tree: Any) -> set[str]:
     return {jax.tree_util.keystr(k) for k, _ in leaves}
 
 
-def _check_keys(want: Any, got: Any, path: Path) -> None:
+def _check_keys(want: Any, got: Any, path: str | Path) -> None:
     """The checkpoint's state dict has exactly the entries of the target's."""
     want_keys, got_keys = _key_paths(want), _key_paths(got)
     if want_keys != got_keys:
@@ -92,7 +63,7 @@ def _check_keys(want: Any, got: Any, path: Path) -> None:
                          f"unexpected {extra}; another model or version?)")
 
 
-def _check_shapes(target: Any, tree: Any, path: Path) -> None:
+def _check_shapes(target: Any, tree: Any, path: str | Path) -> None:
     want = jax.tree.map(np.shape, target)
     got = jax.tree.map(np.shape, tree)
     if want != got:

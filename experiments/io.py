@@ -1,4 +1,8 @@
-"""Run outputs written atomically (a crash never leaves a half-written file)."""
+"""Run outputs written atomically (a crash never leaves a half-written file).
+
+:func:`atomic_path` is the project's one way to write a file that must never be seen half
+written: every run output, checkpoint, feature file and resumable piece goes through it.
+Files get the mode a plain ``open()`` would give them (the user's umask)."""
 
 from __future__ import annotations
 
@@ -42,10 +46,25 @@ def atomic_path(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
     os.chmod(tmp, FILE_MODE)
     try:
         yield Path(tmp)
+        _fsync(tmp)  # the data on disk before the rename makes it the file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _fsync(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file and an atomic rename."""
+    with atomic_path(path) as tmp:
+        Path(tmp).write_bytes(data)
 
 
 def write_json(path: Path, data: Any) -> None:

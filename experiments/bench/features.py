@@ -26,7 +26,7 @@ from experiments.bench.timing import (
 
 def _bench_one(spec: str, stimulus: Path, n_clips: int, tr: float, context: float, batch: int,
                device: str, out_dir: Path) -> dict[str, Any]:
-    from brain.features.extract import extract_features
+    from brain.features.extract import Extraction
     from brain.features.instructions import load_instructions
     from brain.features.models import load_model
 
@@ -35,11 +35,16 @@ def _bench_one(spec: str, stimulus: Path, n_clips: int, tr: float, context: floa
     load_s = time.perf_counter() - t0
     instructions = load_instructions(model.modality)[:1] if model.instruction_tuned else ()
     # Warm-up batch (allocations, lazy initialisation) outside the timing.
-    extract_features(stimulus, model, instructions, out_dir / f"warm_{model.name}.h5", tr=tr, context=context,
-                     batch_size=batch, progress=False, max_clips=batch)
+    from experiments.tasks.features import extract_to_file
+
+    def extract(out: Path, clips: int) -> None:
+        with Extraction(stimulus, model, instructions, tr=tr, context=context, batch_size=batch,
+                        max_clips=clips) as job:
+            extract_to_file(job, out, progress=False)
+
+    extract(out_dir / f"warm_{model.name}.h5", batch)
     t0 = time.perf_counter()
-    extract_features(stimulus, model, instructions, out_dir / f"{model.name}.h5", tr=tr, context=context,
-                     batch_size=batch, progress=False, max_clips=n_clips)
+    extract(out_dir / f"{model.name}.h5", n_clips)
     seconds = time.perf_counter() - t0
     return {"model": model.name, "family": model.family, "modality": model.modality,
             "instruction_tuned": model.instruction_tuned, "n_layers": model.n_layers,

@@ -32,6 +32,7 @@ from brain.ridge import check_score
 from brain.stats import block_permutation_test, phase_randomisation_test
 from brain.synthetic import SyntheticConfig, make_synthetic
 from experiments.report.encoding import write_encoding_report
+from experiments.store import ResumableStore
 from experiments.tasks.encoding_summary import CEILINGS, choose_ceiling, keep_voxels, partition_variance, summarise
 from experiments.validate import differences, whole_number
 
@@ -85,41 +86,6 @@ def unit_settings(cfg: DictConfig) -> dict[str, Any]:
     for key in ("chunks", "chunk", "merge"):
         task.pop(key, None)
     return {"task": task, "seed": int(cfg.seed)}
-
-
-class UnitStore:
-    """Voxel-wise results of one (subject, space) or one subject's ceiling, for one range
-    of voxels, each an atomically written ``units/<name>.npz``: a killed run keeps every
-    finished unit, and ``resume=true`` (or a merge) reads them back."""
-
-    def __init__(self, out_dir: Path, settings: dict[str, Any], voxels: tuple[int, int], resume: bool):
-        from experiments.io import write_json
-
-        self.dir = Path(out_dir) / "units"
-        self.dir.mkdir(parents=True, exist_ok=True)
-        meta = {"settings": settings, "voxels": list(voxels)}
-        path = self.dir / "settings.json"
-        if path.exists():
-            saved = json.loads(path.read_text())
-            if not resume:
-                raise FileExistsError(f"{self.dir} holds results: pass resume=true to continue that run")
-            diff = differences(saved, json.loads(json.dumps(meta)))
-            if diff:
-                raise ValueError(f"cannot resume from {self.dir}: settings differ: " + "; ".join(diff))
-        else:
-            write_json(path, meta)
-
-    def get(self, name: str) -> dict[str, np.ndarray] | None:
-        path = self.dir / f"{name}.npz"
-        if not path.exists():
-            return None
-        with np.load(path) as f:
-            return {k: f[k] for k in f.files}
-
-    def put(self, name: str, **arrays: np.ndarray) -> None:
-        from experiments.io import write_npz
-
-        write_npz(self.dir / f"{name}.npz", **arrays)
 
 
 def resolve_delays(t: DictConfig, tr: float) -> list[int]:
@@ -187,7 +153,7 @@ def _null_pvalues(t: DictConfig, y_test: np.ndarray, predictions: np.ndarray, rn
     return np.stack([phase_randomisation_test(y_test, p, int(t.n_permutations), rng).pvalue for p in predictions])
 
 
-def _subject_scores(data: EncodingData, cfg: DictConfig, store: UnitStore, voxels: tuple[int, int],
+def _subject_scores(data: EncodingData, cfg: DictConfig, store: ResumableStore, voxels: tuple[int, int],
                     bar: tqdm) -> dict[str, Any]:
     """Per-subject layer scores, training CV scores, p-values and split-half ceilings of the
     voxels ``voxels`` = [start, stop): per key a list over spaces of arrays (n_subjects,
@@ -369,7 +335,8 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         log.info("merged %d voxels from the chunk runs under %s", n_vox, merge)
     else:
         voxels = voxel_range(n_vox, int(chunk or 0), int(t.get("chunks", 1) or 1)) if chunk is not None else (0, n_vox)
-        store = UnitStore(out_dir, unit_settings(cfg), voxels, bool(cfg.get("resume")))
+        store = ResumableStore(out_dir / "units", {"settings": unit_settings(cfg), "voxels": list(voxels)},
+                               bool(cfg.get("resume")), what="encoding run")
         n_fits = data.bold_train.shape[0] * sum(len(data.features_train[sp]) for sp in data.spaces)
         with tqdm(total=n_fits, desc="encoding fits", unit="layer") as bar:
             res = _subject_scores(data, cfg, store, voxels, bar)

@@ -1,7 +1,11 @@
 """``task=features``: per-layer features of a stimulus for the encoding pipeline.
 
-Writes ``features.h5`` (layout in :mod:`brain.features.store`) and ``metrics.json`` into
-the run directory; ``resume=true hydra.run.dir=<run dir>`` continues an interrupted run.
+Writes ``features.h5`` (layout in :mod:`brain.features.layout`) and ``metrics.json`` into
+the run directory. Each finished batch of clips (per instruction) is kept in
+``features.h5.partial/`` (:class:`experiments.store.ResumableStore`), so
+``resume=true hydra.run.dir=<run dir>`` continues an interrupted run where it stopped; the
+HDF5 file is written to a temporary name and renamed into place, and only then is the
+partial folder removed.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from omegaconf import DictConfig
 
 log = logging.getLogger("callosum")
@@ -30,8 +35,38 @@ def check(cfg: DictConfig) -> None:
         raise ValueError(f"task.mode={t.mode!r} is not one of: {', '.join(MODES)}")
 
 
+def extract_to_file(job: Any, out: Path, resume: bool = False, progress: bool = True) -> Path:
+    """Run every batch of the :class:`brain.features.extract.Extraction` ``job`` not yet
+    kept in ``<out>.partial/``, then write the features file ``out`` atomically."""
+    from tqdm.auto import tqdm
+
+    from brain.features.layout import write_features
+    from experiments.io import atomic_path
+    from experiments.store import ResumableStore
+
+    out = Path(out)
+    if out.suffix not in (".h5", ".hdf5"):
+        raise ValueError(f"output {out} must end in .h5 or .hdf5")
+    if out.exists():
+        raise FileExistsError(f"{out} exists; choose another output or delete it")
+    store = ResumableStore(out.with_name(out.name + ".partial"), job.manifest, resume, what="feature extraction")
+    name = lambda group, start: f"{group}/{start:07d}"
+    todo = [b for b in job.batches if not store.has(name(*b))]
+    with tqdm(total=len(job.batches), initial=len(job.batches) - len(todo), desc=f"{job.model.name} features",
+              unit="batch", disable=not progress) as bar:
+        for group, start in todo:
+            store.put(name(group, start), values=job.features(group, start))
+            bar.update()
+    rows = {g: np.concatenate([store.get(name(g, s))["values"] for gg, s in job.batches if gg == g])
+            for g in job.groups}
+    with atomic_path(out, suffix=out.suffix) as tmp:
+        write_features(tmp, job.groups, rows, job.windows, job.attrs)
+    store.remove()
+    return out
+
+
 def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
-    from brain.features.extract import extract_features
+    from brain.features.extract import Extraction
     from brain.features.instructions import PRESETS, load_instructions
     from brain.features.models import load_model
 
@@ -55,9 +90,9 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     if spec not in PRESETS:
         log.info("%d instructions from %s", len(instructions), spec)
     start = time.perf_counter()
-    out = extract_features(stimulus, model, instructions, out_dir / "features.h5", tr=float(t.tr),
-                           context=float(t.context) if t.context else None, batch_size=int(t.batch_size),
-                           resume=bool(cfg.resume), max_clips=t.max_clips)
+    with Extraction(stimulus, model, instructions, tr=float(t.tr), context=float(t.context) if t.context else None,
+                    batch_size=int(t.batch_size), max_clips=t.max_clips) as job:
+        out = extract_to_file(job, out_dir / "features.h5", resume=bool(cfg.resume))
     seconds = time.perf_counter() - start
     import h5py
 

@@ -31,12 +31,12 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
-from agents import checkpoint
 from agents.evaluation import aggregate, evaluate
 from agents.rollout import REGIMES, EpisodeSampler
 from agents.training import Member, TrainConfig, Trainer, TrainState
 from agents.variants import Variant, build_model, check_variants, make_variant
 from envs.config import TASKS, ArmConfig
+from experiments import checkpoints
 from experiments.validate import differences, whole_number
 
 log = logging.getLogger("callosum")
@@ -71,7 +71,7 @@ def train_variant(trainer: Trainer, keys: jax.Array, path: Path, settings: dict[
         if not resume:
             raise FileExistsError(f"{path} exists: pass resume=true to continue that run, or "
                                   f"use a new run directory (nothing was overwritten)")
-        state, meta = checkpoint.load(path, state)
+        state, meta = checkpoints.load(path, state)
         diff = differences(meta["settings"], settings)
         if diff:
             raise ValueError(f"cannot resume from {path}: settings differ: " + "; ".join(diff))
@@ -101,7 +101,7 @@ def train_variant(trainer: Trainer, keys: jax.Array, path: Path, settings: dict[
             for k in HISTORY_KEYS:
                 value = np.asarray(logs[k])
                 history[k].append((value.mean(axis=-1) if value.ndim > 1 else value).tolist())
-            checkpoint.save(path, state, {"settings": settings, "history": history,
+            checkpoints.save(path, state, {"settings": settings, "history": history,
                                           "epoch": epoch, "seconds": seconds})
             bar.update(1)
             bar.set_postfix(val_err=f"{np.mean(logs['val_position_error']):.4f} m")

@@ -1,11 +1,7 @@
 """Training: loss goes down, one-function and epoch-by-epoch training agree, early stopping,
-checkpoints (round trip, errors, atomic writes), resuming, settings and variants."""
+checkpoint bytes (round trip, errors), resuming, settings and variants."""
 
 from __future__ import annotations
-
-import os
-import re
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -140,49 +136,38 @@ def test_stopped_seed_is_frozen_while_other_trains(trained: dict) -> None:
         assert not np.array_equal(a, b)
 
 
-# -- checkpoints ---------------------------------------------------------------------------
-def test_checkpoint_round_trip(trained: dict, tmp_path: Path) -> None:
+# -- checkpoints (bytes; the runner's files: tests/experiments/test_checkpoints.py) ---------
+def test_checkpoint_round_trip(trained: dict) -> None:
     state, target = trained["states"][2], trained["states"][0]
     meta = {"variant": "bilateral_unspecialised_cc", "epoch": 2, "seeds": [0, 1], "val": 0.25}
-    path = tmp_path / "run" / "state.msgpack"
-    checkpoint.save(path, state, meta)
-    loaded, loaded_meta = checkpoint.load(path, target)
+    loaded, loaded_meta = checkpoint.loads(checkpoint.dumps(state, meta), target)
     assert loaded_meta == meta
     assert_trees_equal(loaded, state)
-    assert sorted(os.listdir(path.parent)) == ["state.msgpack"]
-    _, empty_meta = checkpoint.load(_saved(tmp_path / "nometa.msgpack", state), target)
+    _, empty_meta = checkpoint.loads(checkpoint.dumps(state), target)
     assert empty_meta == {}
 
 
-def _saved(path: Path, tree) -> Path:
-    checkpoint.save(path, tree)
-    return path
-
-
-def test_checkpoint_errors(trained: dict, sampler: EpisodeSampler, tmp_path: Path) -> None:
+def test_checkpoint_errors(trained: dict, sampler: EpisodeSampler) -> None:
     state, target = trained["states"][1], trained["states"][0]
-    good = _saved(tmp_path / "good.msgpack", state)
-    raw = good.read_bytes()
+    raw = checkpoint.dumps(state)
     for name, data in [("truncated.msgpack", raw[: len(raw) // 2]), ("garbage.msgpack", b"\x00nonsense")]:
-        bad = tmp_path / name
-        bad.write_bytes(data)
-        with pytest.raises(ValueError, match=re.escape(str(bad))):
-            checkpoint.load(bad, target)
-    with pytest.raises(FileNotFoundError, match="missing"):
-        checkpoint.load(tmp_path / "missing.msgpack", target)
+        with pytest.raises(ValueError, match=name):
+            checkpoint.loads(data, target, source=name)
     # a model of other widths, or another number of seeds
     other = Trainer(BilateralController(widths=(4, 4), callosum="paper"), "unspecialised", sampler,
                     TrainConfig(**CFG))
     with pytest.raises(ValueError, match="good.msgpack"):
-        checkpoint.load(good, zeros_like_init(other, seed_keys(0, 1)))
+        checkpoint.loads(raw, zeros_like_init(other, seed_keys(0, 1)), source="good.msgpack")
     with pytest.raises(ValueError, match="good.msgpack"):
-        checkpoint.load(good, zeros_like_init(trained["trainer"], seed_keys(0, 1, 2)))
+        checkpoint.loads(raw, zeros_like_init(trained["trainer"], seed_keys(0, 1, 2)), source="good.msgpack")
     # a unilateral model: another structure altogether
     uni = Trainer(UnilateralController(widths=WIDTHS), "unspecialised", sampler, TrainConfig(**CFG))
     with pytest.raises(ValueError, match="good.msgpack"):
-        checkpoint.load(good, zeros_like_init(uni, seed_keys(0, 1)))
+        checkpoint.loads(raw, zeros_like_init(uni, seed_keys(0, 1)), source="good.msgpack")
     # the right structure, though: loads
-    assert_trees_equal(checkpoint.load(good, zeros_like_init(trained["trainer"], seed_keys(0, 1)))[0], state)
+    assert_trees_equal(checkpoint.loads(raw, zeros_like_init(trained["trainer"], seed_keys(0, 1)))[0], state)
+    with pytest.raises(TypeError):  # not serialisable
+        checkpoint.dumps({"params": object()})
 
 
 def zeros_like_init(trainer: Trainer, keys: jax.Array):
@@ -191,38 +176,11 @@ def zeros_like_init(trainer: Trainer, keys: jax.Array):
     return jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), shapes)
 
 
-def test_failed_save_keeps_previous_checkpoint(trained: dict, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    state, target = trained["states"][1], trained["states"][0]
-    path = _saved(tmp_path / "state.msgpack", state)
-    before = path.read_bytes()
-
-    def unchanged() -> None:
-        assert path.read_bytes() == before
-        assert os.listdir(tmp_path) == ["state.msgpack"]  # no temporary files left
-        assert_trees_equal(checkpoint.load(path, target)[0], state)
-
-    with pytest.raises(TypeError):  # not serialisable
-        checkpoint.save(path, {"params": object()})
-    unchanged()
-
-    def broken(*args, **kwargs):
-        raise OSError("disk full")
-
-    for name in ("fsync", "replace"):  # fail while writing, and at the final rename
-        with monkeypatch.context() as m:
-            m.setattr(checkpoint.os, name, broken)
-            with pytest.raises(OSError, match="disk full"):
-                checkpoint.save(path, trained["states"][2])
-        unchanged()
-
-
-def test_resume_from_checkpoint_is_identical(trained: dict, tmp_path: Path) -> None:
+def test_resume_from_checkpoint_is_identical(trained: dict) -> None:
     epoch, states = trained["epoch"], trained["states"]
-    path = _saved(tmp_path / "epoch1.msgpack", states[1])
     fresh = trained["init"](seed_keys(5, 6))  # a target with other values
     assert not np.array_equal(fresh.key, states[1].key)
-    state, _ = checkpoint.load(path, fresh)
+    state, _ = checkpoint.loads(checkpoint.dumps(states[1]), fresh)
     for _ in range(2):
         state, _ = epoch(state)
     assert_trees_equal(state, states[3])
@@ -300,13 +258,12 @@ def test_variant_validation() -> None:
     assert isinstance(make_variant("unilateral_dominant"), Variant)
 
 
-def test_typed_keys_are_stored_raw_so_checkpoints_work(trained: dict, tmp_path: Path) -> None:
+def test_typed_keys_are_stored_raw_so_checkpoints_work(trained: dict) -> None:
     trainer = trained["trainer"]
     typed, raw = trainer.init(jax.random.key(3)), trainer.init(jax.random.PRNGKey(3))
     assert typed.key.dtype == jnp.uint32
     assert_trees_equal(typed, raw)  # the same state, whichever key flavour started it
-    checkpoint.save(tmp_path / "t.msgpack", typed, {"ok": 1})
-    restored, meta = checkpoint.load(tmp_path / "t.msgpack", raw)
+    restored, meta = checkpoint.loads(checkpoint.dumps(typed, {"ok": 1}), raw)
     assert_trees_equal(restored, typed) and meta == {"ok": 1}
 
 

@@ -116,7 +116,7 @@ def test_feature_extraction_killed_mid_run_resumes_to_the_same_file(tmp_path: Pa
     ref, killed = tmp_path / "ref", tmp_path / "killed"
     run(overrides, ref, env)
     partial = killed / "features.h5.partial"
-    kill_when(overrides, killed, env, lambda: len(list(partial.glob("*/*.npy"))) >= 3)
+    kill_when(overrides, killed, env, lambda: len(list(partial.glob("*/*.npz"))) >= 3)
     assert not (killed / "features.h5").exists()
     run([*overrides, "resume=true"], killed, env)
     assert _metrics(killed) == _metrics(ref) | {"features": str(killed / "features.h5"),

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_module
 
-from agents import checkpoint
 from agents.claims import combine, verdict_from_per_seed
 from agents.rollout import EpisodeSampler
 from agents.training import TrainConfig, Trainer
 from agents.variants import build_model, make_variant
+from experiments import checkpoints as checkpoint
 from experiments.run import run_task
 from experiments.tasks.motor import train_variant
 

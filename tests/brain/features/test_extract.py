@@ -1,4 +1,5 @@
-"""Extraction of per-layer features per TR into HDF5: layout, TR alignment, resume, errors."""
+"""Extraction of per-layer features per TR and the features file's HDF5 layout: TR
+alignment, instruction groups, batches, errors (resuming is the runner's: tests/experiments/test_features.py)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ h5py = pytest.importorskip("h5py")
 
 from brain.features.audio import write_test_audio
 from brain.features.clips import clip_windows
-from brain.features.extract import extract_features
+from brain.features.extract import Extraction
 from brain.features.instructions import load_instructions
+from brain.features.layout import write_features
 from brain.features.models import load_model
 from brain.features.video import write_test_video
 from brain.loaders import load_features
@@ -33,23 +35,12 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"video": video, "audio": audio}
 
 
-def _contents(path: Path) -> dict[str, object]:
-    """Every dataset and attribute of an HDF5 file, by path."""
-    out: dict[str, object] = {f"@{k}": v for k, v in h5py.File(path, "r").attrs.items()}
-    with h5py.File(path, "r") as f:
-        def visit(name: str, obj) -> None:
-            out.update({f"{name}@{k}": v for k, v in obj.attrs.items()})
-            if isinstance(obj, h5py.Dataset):
-                out[name] = obj[()]
-        f.visititems(visit)
+def extract_features(stimulus: Path, fm, instructions, out: Path, **kwargs) -> Path:
+    """Every batch of an extraction, assembled into the features file ``out``."""
+    with Extraction(stimulus, fm, instructions, **kwargs) as job:
+        rows = {g: np.concatenate([job.features(g, s) for gg, s in job.batches if gg == g]) for g in job.groups}
+        write_features(out, job.groups, rows, job.windows, job.attrs)
     return out
-
-
-def _assert_same(a: Path, b: Path) -> None:
-    ca, cb = _contents(a), _contents(b)
-    assert sorted(ca) == sorted(cb)
-    for key in ca:
-        np.testing.assert_array_equal(np.asarray(ca[key]), np.asarray(cb[key]), err_msg=key)
 
 
 @pytest.mark.parametrize("family", ["llava_onevision", "qwen2_5_vl", "video_llava"])
@@ -57,7 +48,7 @@ def test_video_model_writes_one_row_per_tr_per_instruction_and_layer(tiny_dirs, 
     fm = load_model(tiny_dirs[family], max_new_tokens=3)
     instructions = load_instructions("video")[:2]
     out = extract_features(media["video"], fm, instructions, tmp_path / "f.h5", tr=TR, context=3.0,
-                           batch_size=2, progress=False)
+                           batch_size=2)
     n_rows = math.floor(7.4 / TR)
     with h5py.File(out, "r") as f:
         assert sorted(k for k in f if k != "clips") == sorted(i.name for i in instructions)
@@ -68,7 +59,6 @@ def test_video_model_writes_one_row_per_tr_per_instruction_and_layer(tiny_dirs, 
             assert g.attrs["instruction"] == ins.text
             assert sorted(g) == [f"layer_{k:02d}" for k in range(fm.n_layers)]
             assert all(g[k].shape == (n_rows, fm.hidden_size) for k in g)
-    assert not out.with_name(out.name + ".partial").exists()
     # The encoding pipeline reads one instruction group at a time.
     layers = load_features(out, group=instructions[1].name)
     assert len(layers) == fm.n_layers and layers["layer_00"].shape == (n_rows, fm.hidden_size)
@@ -82,42 +72,27 @@ def test_video_model_writes_one_row_per_tr_per_instruction_and_layer(tiny_dirs, 
 
 def test_audio_model_reads_the_sound_track_of_a_video(tiny_dirs, media, tmp_path) -> None:
     fm = load_model(tiny_dirs["whisper"], window_seconds=TR)
-    out = extract_features(media["video"], fm, (), tmp_path / "a.h5", tr=TR, progress=False)
+    out = extract_features(media["video"], fm, (), tmp_path / "a.h5", tr=TR)
     layers = load_features(out)  # a plain encoder's layers sit at the root
     assert list(layers) == [f"layer_{k:02d}" for k in range(fm.n_layers)]
     assert layers["layer_00"].shape == (4, fm.hidden_size)
 
 
-def test_resume_after_an_interruption_gives_identical_files(tiny_dirs, media, tmp_path, monkeypatch) -> None:
+def test_batches_cover_every_clip_once_and_match_a_single_batch(tiny_dirs, media) -> None:
     fm = load_model(tiny_dirs["qwen2_audio"], max_new_tokens=2)
     instructions = load_instructions("audio")[:2]
-    kwargs = dict(tr=TR, context=3.0, batch_size=1, progress=False)
-    reference = extract_features(media["audio"], fm, instructions, tmp_path / "ref.h5", **kwargs)
-
-    calls = {"n": 0}
-    original = type(fm).features
-
-    def crash_after_three(self, clips, instruction=None, **kwargs):
-        calls["n"] += 1
-        if calls["n"] > 3:
-            raise KeyboardInterrupt
-        return original(self, clips, instruction, **kwargs)
-
-    out = tmp_path / "run.h5"
-    monkeypatch.setattr(type(fm), "features", crash_after_three)
-    with pytest.raises(KeyboardInterrupt):
-        extract_features(media["audio"], fm, instructions, out, **kwargs)
-    monkeypatch.setattr(type(fm), "features", original)
-    partial = out.with_name(out.name + ".partial")
-    assert not out.exists() and len(list(partial.rglob("*.npy"))) == 3
-    with pytest.raises(FileExistsError, match="resume=true"):
-        extract_features(media["audio"], fm, instructions, out, **kwargs)
-    with pytest.raises(ValueError, match="settings changed.*tr"):
-        extract_features(media["audio"], fm, instructions, out, **{**kwargs, "tr": 1.0}, resume=True)
-    extract_features(media["audio"], fm, instructions, out, **kwargs, resume=True)
-    _assert_same(reference, out)
-    with pytest.raises(FileExistsError, match="exists"):
-        extract_features(media["audio"], fm, instructions, out, **kwargs)
+    with Extraction(media["audio"], fm, instructions, tr=TR, context=3.0, batch_size=3) as job:
+        n = len(job.windows)
+        assert [s for g, s in job.batches if g == instructions[0].name] == list(range(0, n, 3))
+        assert len(job.batches) == 2 * len(range(0, n, 3))
+        batched = np.concatenate([job.features(instructions[1].name, s) for s in range(0, n, 3)])
+        with pytest.raises(ValueError, match="no batch"):
+            job.features(instructions[1].name, 1)
+    with Extraction(media["audio"], fm, instructions, tr=TR, context=3.0, batch_size=n) as whole:
+        one = whole.features(instructions[1].name, 0)
+        assert whole.manifest["batch_size"] == n and whole.manifest["stimulus_sha256"] == job.manifest["stimulus_sha256"]
+    assert batched.shape == (n, fm.n_layers, fm.hidden_size) and batched.dtype == np.float32
+    np.testing.assert_allclose(batched, one, rtol=1e-4, atol=1e-5)  # batching does not change a clip's features
 
 
 def test_bad_stimuli_and_settings_are_clear_errors(tiny_dirs, media, tmp_path) -> None:
@@ -125,17 +100,16 @@ def test_bad_stimuli_and_settings_are_clear_errors(tiny_dirs, media, tmp_path) -
     short = tmp_path / "short.wav"
     write_test_audio(short, 0.8)
     with pytest.raises(ValueError, match="shorter than one TR"):
-        extract_features(short, fm, (), tmp_path / "s.h5", tr=TR, progress=False)
+        extract_features(short, fm, (), tmp_path / "s.h5", tr=TR)
     junk = tmp_path / "junk.mp4"
     junk.write_text("not a video")
     with pytest.raises(ValueError, match="junk.mp4"):
-        extract_features(junk, fm, (), tmp_path / "j.h5", tr=TR, progress=False)
+        extract_features(junk, fm, (), tmp_path / "j.h5", tr=TR)
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        extract_features(tmp_path / "missing.wav", fm, (), tmp_path / "m.h5", tr=TR, progress=False)
+        extract_features(tmp_path / "missing.wav", fm, (), tmp_path / "m.h5", tr=TR)
     with pytest.raises(ValueError, match="instructions=none"):
-        extract_features(media["audio"], fm, load_instructions("audio"), tmp_path / "i.h5", tr=TR,
-                         progress=False)
+        extract_features(media["audio"], fm, load_instructions("audio"), tmp_path / "i.h5", tr=TR)
     video_model = load_model(tiny_dirs["videomae"])
     with pytest.raises(ValueError, match="no video stream"):
-        extract_features(media["audio"], video_model, (), tmp_path / "v.h5", tr=TR, progress=False)
+        extract_features(media["audio"], video_model, (), tmp_path / "v.h5", tr=TR)
     assert not list(tmp_path.glob("*.h5"))

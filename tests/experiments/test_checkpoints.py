@@ -1,4 +1,5 @@
-"""Fuzzing ``agents.checkpoint.load`` (hypothesis): truncated, corrupt and mismatched checkpoints.
+"""Checkpoint files (``experiments.checkpoints``): atomic saves, and fuzzing (hypothesis)
+``load`` with truncated, corrupt and mismatched checkpoints.
 
 Contract: ``load`` returns a tree of exactly the target's keys, shapes and dtypes and a
 dict meta, or raises ``ValueError`` (``FileNotFoundError`` for a missing file) -- exactly
@@ -20,7 +21,7 @@ from flax import serialization
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from agents import checkpoint
+from experiments import checkpoints as checkpoint
 
 ALLOWED = (ValueError, FileNotFoundError)
 TARGET = {"params": {"w": np.zeros((3, 2), np.float32), "b": np.zeros(2, np.float32)},
@@ -168,3 +169,40 @@ def test_failed_load_keeps_both_checkpoints_byte_identical(tmp_path: Path) -> No
     assert sorted(os.listdir(tmp_path)) == ["epoch_001.msgpack", "epoch_002.msgpack"]
     tree, meta = checkpoint.load(good, TARGET)
     assert meta == {"epoch": 1} and np.array_equal(tree["params"]["w"], SAVED["params"]["w"])
+
+
+def test_failed_save_keeps_previous_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import experiments.io
+
+    path = tmp_path / "state.msgpack"
+    checkpoint.save(path, SAVED, {"epoch": 1})
+    before = path.read_bytes()
+
+    def unchanged() -> None:
+        assert path.read_bytes() == before
+        assert os.listdir(tmp_path) == ["state.msgpack"]  # no temporary files left
+        tree, meta = checkpoint.load(path, TARGET)
+        assert meta == {"epoch": 1} and np.array_equal(tree["params"]["w"], SAVED["params"]["w"])
+
+    with pytest.raises(TypeError):  # not serialisable
+        checkpoint.save(path, {"params": object()})
+    unchanged()
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    for name in ("fsync", "replace"):  # fail while writing, and at the final rename
+        with monkeypatch.context() as m:
+            m.setattr(experiments.io.os, name, broken)
+            with pytest.raises(OSError, match="disk full"):
+                checkpoint.save(path, {**SAVED, "step": np.array(8, np.int32)}, {"epoch": 2})
+        unchanged()
+    checkpoint.save(path, {**SAVED, "step": np.array(8, np.int32)}, {"epoch": 2})
+    assert checkpoint.load(path, TARGET)[1] == {"epoch": 2}
+    assert (path.stat().st_mode & 0o777) == (0o666 & ~_umask())  # the user's mode, not mkstemp's 0600
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
