@@ -11,6 +11,12 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=1 "
                       "--xla_backend_optimization_level=1 --xla_cpu_use_fusion_emitters=false")
 
+# One BLAS/OpenMP/torch thread per pytest-xdist worker: the workers already fill the cores,
+# and oversubscribed threads made a tiny model's forward pass up to 100x slower.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
+
 import tempfile  # noqa: E402
 
 # Runs in tests keep JAX's persistent compilation cache in a fresh folder of this session,

@@ -263,4 +263,7 @@ def add_encoding_section(rep: Report, runs: list[Run], labels: list[str], fig_di
             rep.figure(png, f"{r.label} / {space}: normalised depth of the best layer (0 = first, "
                        f"1 = last) where its subject-mean test r > {DEPTH_MIN_R}")
             n_fig += 1
+    from experiments.compare.families import add_family_section
+
+    add_family_section(rep, results, runs)
     return n_fig

@@ -1,0 +1,183 @@
+"""Model families compared as the paper compares them: instruction-tuned vs plain
+(non-instruction) models of each modality, as a percent difference in normalised alignment
+with a confidence interval across subjects.
+
+A feature space's *category* comes from the features file it was read from (the attributes
+``task=features`` stores: ``instruction_tuned``, ``modality``): ``instruction-tuned video``,
+``instruction-tuned audio``, ``unimodal video``, ``unimodal audio``. Synthetic spaces and
+files without those attributes are left out, and listed. No installed transformers family is
+a non-instruction *multimodal* model (TVLT is not in transformers 5.x), so that category of
+the paper stays empty unless a file says otherwise.
+
+Per category and subject, the alignment (``experiments.compare.encoding.subject_alignment``:
+best-layer normalised alignment per region) is averaged over the category's spaces (models).
+For two categories A and B measured on the same subjects, per region and over all regions
+(each subject's mean over regions): percent difference ``100 (mean_s a - mean_s b) /
+mean_s b`` with a 95 % t-interval of the paired subject differences scaled by the same
+denominator (the denominator is treated as fixed, so the interval understates the
+uncertainty when B's mean is near zero: then the percent is not reported). The verdict is
+``A higher`` or ``B higher`` only when the interval excludes zero, else ``inconclusive``;
+with fewer than 2 subjects there is no interval and the verdict is ``inconclusive``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+MIN_DENOMINATOR = 0.05  # |mean alignment of B| below this: no percent (a ratio of noise)
+
+
+def category(attrs: dict[str, Any]) -> str | None:
+    """The family category of a features file's root attributes, or None if unlabelled."""
+    if "instruction_tuned" not in attrs or "modality" not in attrs:
+        return None
+    tuned = attrs["instruction_tuned"]
+    tuned = bool(tuned) if not isinstance(tuned, str) else tuned.lower() == "true"
+    multimodal = str(attrs["modality"]) in ("audio-visual", "audiovisual", "multimodal")
+    kind = "instruction-tuned" if tuned else ("non-instruction" if multimodal else "unimodal")
+    return f"{kind} {attrs['modality']}"
+
+
+def file_attrs(path: str | Path) -> dict[str, Any]:
+    """Root attributes of an HDF5 features file ({} for other formats or unreadable files)."""
+    p = Path(path)
+    if p.suffix not in (".h5", ".hdf5") or not p.is_file():
+        return {}
+    try:
+        import h5py
+
+        with h5py.File(p, "r") as f:
+            return {k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()}
+    except (OSError, ValueError):
+        return {}
+
+
+def space_files(config: dict[str, Any]) -> dict[str, str]:
+    """The features file (training) each real feature space of an encoding run read."""
+    task = config.get("task", {})
+    out: dict[str, str] = {}
+    if task.get("data") == "files":
+        for space, paths in (task.get("files", {}).get("features") or {}).items():
+            if isinstance(paths, dict) and paths.get("train"):
+                out[str(space)] = str(paths["train"])
+    stim = task.get("stimulus_features") or {}
+    if task.get("data", "synthetic") == "synthetic" and stim.get("file"):
+        out[str(stim.get("space", "audio"))] = str(stim["file"])
+    return out
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """Category ``a`` vs ``b`` on ``n`` subjects. Per region (and ``all`` = each subject's
+    mean over regions): mean alignments, percent difference, its 95 % CI, the verdict."""
+
+    a: str
+    b: str
+    n: int
+    rows: dict[str, dict[str, Any]]
+
+
+def contrast(a: np.ndarray, b: np.ndarray, regions: tuple[str, ...], names: tuple[str, str]) -> Contrast:
+    """``a``, ``b``: (n_subjects, n_regions) category alignments (same subjects, NaN allowed)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        cols = {**{r: (a[:, j], b[:, j]) for j, r in enumerate(regions)},
+                "all regions": (np.nanmean(a, axis=1), np.nanmean(b, axis=1))}
+    rows = {}
+    for region, (x, y) in cols.items():
+        ok = np.isfinite(x) & np.isfinite(y)
+        x, y = x[ok], y[ok]
+        row: dict[str, Any] = {"n_subjects": int(ok.sum()), "mean_a": float(x.mean()) if x.size else None,
+                               "mean_b": float(y.mean()) if y.size else None, "percent": None,
+                               "ci95": None, "verdict": "inconclusive"}
+        if x.size:
+            d = x - y
+            lo = hi = None
+            if d.size >= 2:
+                half = stats.t.ppf(0.975, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size)
+                lo, hi = d.mean() - half, d.mean() + half
+                if lo > 0:
+                    row["verdict"] = f"{names[0]} higher"
+                elif hi < 0:
+                    row["verdict"] = f"{names[1]} higher"
+            row["difference"] = float(d.mean())
+            row["difference_ci95"] = None if lo is None else [float(lo), float(hi)]
+            if abs(y.mean()) >= MIN_DENOMINATOR:
+                scale = 100.0 / abs(y.mean())
+                row["percent"] = float(d.mean() * scale)
+                row["ci95"] = None if lo is None else [float(lo * scale), float(hi * scale)]
+        rows[region] = row
+    return Contrast(names[0], names[1], int(np.isfinite(a).any(axis=1).sum()), rows)
+
+
+def compare_families(results: list[Any], runs: list[Any]) -> tuple[list[Contrast], dict[str, list[str]], list[str]]:
+    """Category contrasts of encoding runs (``results``: ``EncodingResult`` per run, same
+    order as ``runs``). Returns the contrasts, {category: [run label / space]} and notes."""
+    regions = tuple(n for n in results[0].region_names if all(n in r.region_names for r in results))
+    members: dict[str, list[np.ndarray]] = {}
+    names: dict[str, list[str]] = {}
+    notes, unlabelled = [], []
+    for res, run in zip(results, runs):
+        files = space_files(run.config)
+        for space in res.spaces:
+            cat = category(file_attrs(files[space])) if space in files else None
+            if cat is None:
+                unlabelled.append(f"{res.label} / {space}")
+                continue
+            cols = [res.region_names.index(n) for n in regions]
+            members.setdefault(cat, []).append(res.alignment[space][:, cols])
+            names.setdefault(cat, []).append(f"{res.label} / {space}")
+    if unlabelled:
+        notes.append("left out (synthetic, or a features file without task=features' model attributes): "
+                     + ", ".join(unlabelled))
+    means = {}
+    for cat, arrays in members.items():
+        counts = {x.shape[0] for x in arrays}
+        if len(counts) > 1:
+            notes.append(f"{cat}: runs with different subject counts {sorted(counts)}; not compared")
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            means[cat] = np.nanmean(np.stack(arrays), axis=0)
+    contrasts = []
+    for ca, cb in combinations(sorted(means), 2):
+        if means[ca].shape[0] != means[cb].shape[0]:
+            notes.append(f"{ca} vs {cb}: different subject counts; not compared")
+            continue
+        contrasts.append(contrast(means[ca], means[cb], regions, (ca, cb)))
+    return contrasts, names, notes
+
+
+def add_family_section(rep: Any, results: list[Any], runs: list[Any]) -> None:
+    """Append the family comparison to the report ``rep``."""
+    contrasts, names, notes = compare_families(results, runs)
+    rep.heading("Encoding: model families (instruction-tuned vs plain)")
+    rep.text("Category of each feature space from its features file (task=features' attributes); per "
+             "category and subject the alignment is averaged over its models. Percent difference = 100 (A - B) "
+             "/ B of the subject means, 95 % CI from the paired subject differences (t), scaled by the same "
+             f"denominator (not given when |B| < {MIN_DENOMINATOR}). A verdict only when the CI excludes 0. "
+             "No installed family is a non-instruction multimodal model (TVLT is not in transformers 5.x).")
+    for cat, members in names.items():
+        rep.text(f"{cat}: {', '.join(members)}")
+    for note in notes:
+        rep.text(note)
+    if not contrasts:
+        rep.text("No two categories to compare (needs encoding runs on features of at least two categories).")
+        return
+
+    def fmt(x: Any, ci: Any) -> str:
+        if x is None:
+            return "n/a"
+        return f"{x:+.1f} %" + ("" if ci is None else f" [{ci[0]:+.1f}, {ci[1]:+.1f}]")
+
+    rows = [[f"{c.a} vs {c.b}", region, r["n_subjects"], r["mean_a"], r["mean_b"], fmt(r["percent"], r["ci95"]),
+             r["verdict"]] for c in contrasts for region, r in c.rows.items()]
+    rep.table(["A vs B", "region", "subjects", "mean A", "mean B", "A vs B (95 % CI)", "verdict"], rows, fmt=".3f")
