@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import stats
+
+from agents.evaluation import t_interval
 
 MIN_DENOMINATOR = 0.05  # |mean alignment of B| below this: no percent (a ratio of noise)
 
@@ -102,8 +103,8 @@ def contrast(a: np.ndarray, b: np.ndarray, regions: tuple[str, ...], names: tupl
             d = x - y
             lo = hi = None
             if d.size >= 2:
-                half = stats.t.ppf(0.975, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size)
-                lo, hi = d.mean() - half, d.mean() + half
+                mean, half, _ = t_interval(d)
+                lo, hi = mean - half, mean + half
                 if lo > 0:
                     row["verdict"] = f"{names[0]} higher"
                 elif hi < 0:

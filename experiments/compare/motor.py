@@ -33,6 +33,7 @@ from experiments.compare.runs import (
 )
 from experiments.io import save_figure
 from experiments.report.html import Report
+from experiments.report.plots import pyplot
 
 METRICS = ("position_error", "final_position_error", "effort")
 POOL_IGNORED = ("seed", "resume", "task.seeds", "runtime")  # config paths that do not split a group
@@ -216,15 +217,6 @@ def format_cell(cell: Cell | None, metric: str = "position_error") -> str:
     return f"{scale * cell.mean:.{digits}f} ± {half} ({n})"
 
 
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _bars(ax: Any, names: list[str], cells: list[Cell | None], scale: float, colors: Any) -> None:
     y = np.arange(len(names))
     mean = [scale * c.mean if c else np.nan for c in cells]
@@ -239,7 +231,7 @@ def _bars(ax: Any, names: list[str], cells: list[Cell | None], scale: float, col
 def plot_variants(group: MotorGroup, path: Path) -> None:
     """Position error per variant, one panel per task: mean over seeds with 95 % CI, points
     per seed."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(group.tasks), figsize=(4.2 * len(group.tasks), 1.2 + 0.45 * len(group.variants)),
                              dpi=100, squeeze=False)
     colors = plt.cm.tab10(np.arange(len(group.variants)) % 10)
@@ -258,7 +250,7 @@ def plot_variants(group: MotorGroup, path: Path) -> None:
 
 def plot_lesions(group: MotorGroup, path: Path) -> None:
     """Lesioned minus intact position error per variant and lesion, one panel per task."""
-    plt = _plt()
+    plt = pyplot()
     keys = list(dict.fromkeys((v, les) for v, les, _ in group.lesions))
     names = [f"{v}: {les}" for v, les in keys]
     fig, axes = plt.subplots(1, len(group.tasks), figsize=(4.6 * len(group.tasks), 1.2 + 0.45 * len(keys)),

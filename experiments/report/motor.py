@@ -10,17 +10,9 @@ import numpy as np
 
 from experiments.io import save_figure
 from experiments.report.html import Report
+from experiments.report.plots import pyplot
 
 MUSCLES = ("pectoralis", "deltoid", "brachioradialis", "triceps lat.", "biceps", "triceps long")
-
-
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _grid(n: int) -> tuple[int, int]:
@@ -29,7 +21,7 @@ def _grid(n: int) -> tuple[int, int]:
 
 
 def plot_bars(variants: dict[str, Any], path: Path) -> None:
-    plt = _plt()
+    plt = pyplot()
     names = list(variants)
     tasks = list(dict.fromkeys(t for per in variants.values() for t in per))
     variants = {n: {t: per.get(t, {"position_error": None, "position_error_ci95": None}) for t in tasks}
@@ -52,7 +44,7 @@ def plot_bars(variants: dict[str, Any], path: Path) -> None:
 
 
 def plot_paths(paths: dict[str, Any], path: Path, title: str) -> None:
-    plt = _plt()
+    plt = pyplot()
     rows, cols = _grid(len(paths))
     fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.4 * rows), dpi=110, squeeze=False)
     for ax, (name, p) in zip(axes.flat, paths.items()):
@@ -78,7 +70,7 @@ def plot_paths(paths: dict[str, Any], path: Path, title: str) -> None:
 
 
 def plot_learning(history: dict[str, Any], path: Path) -> None:
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=110)
     n_epochs = max((len(h["train_position_error"]) for h in history.values()), default=0)
     for name, h in history.items():
@@ -115,7 +107,7 @@ def plot_weights(training: dict[str, Any], path: Path) -> bool:
     names = [n for n, t in training.items() if "w_left" in t]
     if not names:
         return False
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(names)), 3.8), dpi=110)
     for i, name in enumerate(names):
         for j, (side, color) in enumerate((("w_left", "tab:blue"), ("w_right", "tab:orange"))):
@@ -135,7 +127,7 @@ def plot_weights(training: dict[str, Any], path: Path) -> bool:
 
 
 def plot_excitations(paths: dict[str, Any], path: Path, episode: int = 0) -> None:
-    plt = _plt()
+    plt = pyplot()
     rows, cols = _grid(len(paths))
     fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.8 * rows), dpi=110, squeeze=False,
                              sharey=True)

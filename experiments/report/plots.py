@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from experiments.io import save_figure
 
 
-def plot_hand_paths(hands: np.ndarray, targets: np.ndarray, path: Path, title: str = "") -> None:
-    """Hand paths (episodes, steps + 1, 2) m with their targets (episodes, 2) m, to PNG."""
+def pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend (files only, no display), imported on first use."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_hand_paths(hands: np.ndarray, targets: np.ndarray, path: Path, title: str = "") -> None:
+    """Hand paths (episodes, steps + 1, 2) m with their targets (episodes, 2) m, to PNG."""
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(5, 5), dpi=120)
     colors = plt.cm.viridis(np.linspace(0, 1, len(hands)))
