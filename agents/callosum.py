@@ -16,14 +16,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from agents.config import CALLOSA as KINDS
-
-
-def check_kind(kind: str) -> str:
-    if kind not in KINDS:
-        raise ValueError(f"unknown callosum {kind!r}; valid: {', '.join(KINDS)}")
-    return kind
-
 
 def pool_and_pad(activity: jax.Array, width: int) -> jax.Array:
     """Max-pool the last axis by 2 (an odd last unit is dropped, as Keras' ``MaxPooling1D``

@@ -26,6 +26,23 @@ def _whole(value: Any, minimum: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
 
 
+def check_choice(name: str, value: Any, valid: tuple[str, ...], what: str = "agent setting") -> str:
+    """``value`` if it is one of ``valid``, else ``ValueError`` naming the setting and the choices."""
+    if value not in valid:
+        raise ValueError(f"invalid {what} {name}={value!r}: valid: {', '.join(valid)}")
+    return value
+
+
+def check_widths(widths: Any, name: str = "widths") -> tuple[int, ...]:
+    """Hidden widths as a tuple: a non-empty list of whole numbers >= 1 (numpy integers
+    count; floats and bools do not), else ``ValueError`` naming the setting."""
+    ok = isinstance(widths, (list, tuple)) and len(widths) > 0 and all(
+        hasattr(w, "__index__") and not isinstance(w, bool) and w >= 1 for w in widths)
+    if not ok:
+        raise ValueError(f"invalid agent setting {name}={widths!r}: must be a non-empty list of whole numbers >= 1")
+    return tuple(int(w) for w in widths)
+
+
 @dataclass(frozen=True)
 class AgentConfig:
     """A controller's size and kind (``agents.variants.build_model``): hidden ``widths``
@@ -43,13 +60,10 @@ class AgentConfig:
 
     def __post_init__(self) -> None:
         for name, valid in (("cell", CELLS), ("callosum", CALLOSA), ("init", INITS)):
-            if getattr(self, name) not in valid:
-                raise ValueError(f"invalid agent setting {name}={getattr(self, name)!r}: valid: {', '.join(valid)}")
+            check_choice(name, getattr(self, name), valid)
         for name in ("widths", "unilateral_widths"):
-            widths = getattr(self, name)
-            if widths is not None and (not widths or not all(_whole(w, 1) for w in widths)):
-                raise ValueError(f"invalid agent setting {name}={widths!r}: must be a non-empty list of "
-                                 f"whole numbers >= 1")
+            if getattr(self, name) is not None:
+                check_widths(list(getattr(self, name)), name)
         if not _whole(self.callosal_delay, 0):
             raise ValueError(f"invalid agent setting callosal_delay={self.callosal_delay!r}: must be a whole "
                              f"number >= 0")

@@ -27,8 +27,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from agents.callosum import check_kind, delayed
-from agents.hemisphere import Hemisphere, check_cell, check_widths, kernel_init
+from agents.callosum import delayed
+from agents.config import CALLOSA, CELLS, check_choice, check_widths
+from agents.hemisphere import Hemisphere, kernel_init
 
 N_MUSCLES = 6
 LESIONS: tuple[str, ...] = ("none", "silence_left", "silence_right", "cut_callosum",
@@ -72,8 +73,8 @@ class BilateralController(nn.Module):
 
     def setup(self) -> None:
         check_widths(self.widths)
-        check_cell(self.cell)
-        check_kind(self.callosum)
+        check_choice("cell", self.cell, CELLS)
+        check_choice("callosum", self.callosum, CALLOSA)
         if int(self.callosal_delay) < 0:
             raise ValueError(f"callosal_delay must be >= 0 control steps, got {self.callosal_delay}")
         self.left = Hemisphere(self.widths, self.cell, self.callosum, self.initializer)
@@ -131,7 +132,7 @@ class UnilateralController(nn.Module):
     initializer: str = "lecun_normal"
 
     def setup(self) -> None:
-        self.hemisphere = Hemisphere(check_widths(self.widths), check_cell(self.cell), "none", self.initializer)
+        self.hemisphere = Hemisphere(check_widths(self.widths), check_choice("cell", self.cell, CELLS), "none", self.initializer)
         self.output = nn.Dense(self.n_outputs, kernel_init=kernel_init(self.initializer))
 
     def initial_carry(self, batch_shape: tuple[int, ...] = (), dtype: Any = jnp.float32) -> Carry:

@@ -3,33 +3,20 @@ layer so that a corpus callosum can join two of them between layers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from agents.callosum import check_kind, pool_and_pad
-from agents.config import CELLS
+from agents.callosum import pool_and_pad
+from agents.config import CALLOSA, CELLS, check_choice, check_widths
 from agents.config import INITS as INIT_NAMES
 
 # kernel initialisers of the dense layers by name (agents.config.INITS: flax's default, or
 # Keras's, the original code's)
 INITS: dict[str, Callable[..., Any]] = {name: getattr(nn.initializers, name)() for name in INIT_NAMES}
-
-
-def check_widths(widths: Sequence[int]) -> tuple[int, ...]:
-    widths = tuple(int(w) for w in widths)
-    if not widths or any(w < 1 for w in widths):
-        raise ValueError(f"hidden widths must be a non-empty list of positive sizes, got {widths}")
-    return widths
-
-
-def check_cell(cell: str) -> str:
-    if cell not in CELLS:
-        raise ValueError(f"unknown cell {cell!r}; valid: {', '.join(CELLS)}")
-    return cell
 
 
 def kernel_init(name: str) -> Callable[..., Any]:
@@ -55,8 +42,8 @@ class Hemisphere(nn.Module):
 
     def setup(self) -> None:
         check_widths(self.widths)
-        check_cell(self.cell)
-        check_kind(self.callosum)
+        check_choice("cell", self.cell, CELLS)
+        check_choice("callosum", self.callosum, CALLOSA)
         if self.cell == "mlp":
             self.layers = [nn.Dense(w, kernel_init=kernel_init(self.initializer)) for w in self.widths]
         else:

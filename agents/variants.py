@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import flax.linen as nn
 
-from agents.callosum import check_kind
+from agents.config import CALLOSA, check_choice
 from agents.controllers import BilateralController, UnilateralController
 
 VARIANTS: tuple[str, ...] = (
@@ -51,7 +51,7 @@ def check_variants(names: Sequence[str]) -> tuple[str, ...]:
 def make_variant(name: str, callosum: str = "paper") -> Variant:
     """The variant ``name``; its ``_cc`` form uses the callosum kind ``callosum``."""
     check_variants([name])
-    check_kind(callosum)
+    check_choice("callosum", callosum, CALLOSA)
     if callosum == "none":
         raise ValueError("callosum for the _cc variants must be 'paper' or 'learned', not 'none'")
     if name.startswith("unilateral_"):
