@@ -32,6 +32,8 @@ class EncodingData:
     (left then right, 0..20483) or None when the data are not on fsaverage5. tr in s.
     mask: the NIfTI mask image (path) that selected the voxels of volumetric data, or None.
     notes: what the loader found and did (e.g. voxels with NaN set to 0), for the log.
+    instructions: the spaces that are instruction groups of one model (compared with one another
+    by the encoding task's instruction analysis); empty when the spaces are not instructions.
     bad_voxels (derived, not an argument): (n_subjects, n_vox) bool, see :func:`unusable_voxels`.
     """
 
@@ -47,6 +49,7 @@ class EncodingData:
     tr: float
     mask: str | None = None
     notes: tuple[str, ...] = ()
+    instructions: tuple[str, ...] = ()
     bad_voxels: np.ndarray = field(init=False, repr=False, compare=False)
 
     @property
@@ -84,4 +87,7 @@ class EncodingData:
                 raise ValueError(f"runs must be integer labels, got dtype {np.asarray(self.runs).dtype}")
         if self.vertices is not None and np.shape(self.vertices) != (n_vox,):
             raise ValueError(f"vertices {np.shape(self.vertices)} do not match {n_vox} voxels")
+        unknown = [i for i in self.instructions if i not in self.spaces]
+        if unknown:
+            raise ValueError(f"instructions {unknown} are not feature spaces ({list(self.spaces)})")
         object.__setattr__(self, "bad_voxels", unusable_voxels(self.bold_train, self.bold_test))

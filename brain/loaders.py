@@ -389,7 +389,9 @@ def load_experiment(
     ``EncodingData.n_repeats == 1``: no split-half noise ceiling). Every subject needs the
     same number of presentations. ``features``: {space: {"train": file, "test": file,
     "group": optional HDF5 group}} per-layer files (same layers, and the same width per
-    layer, in both). ``runs``: ``.npy`` integer run labels (n_train,) (whole-number floats
+    layer, in both); ``"groups": [names]`` or ``"groups": "all"`` instead of ``group`` makes
+    one space per instruction group, named by the group (listed in
+    ``EncodingData.instructions``). ``runs``: ``.npy`` integer run labels (n_train,) (whole-number floats
     are accepted; strings and fractions are not). ``labels``: ``.npy`` integer region labels
     (n_voxels,) or, for NIfTI data, a label image; named by ``region_names``. ``vertices``:
     ``.npy`` fsaverage5 indices for surface maps. ``mask``: for NIfTI BOLD.
@@ -436,7 +438,8 @@ def load_experiment(
         notes.append("test BOLD: one presentation per subject, so no split-half noise ceiling")
     return EncodingData(
         features_train=f_train, features_test=f_test, bold_train=train, runs=run_labels,
-        bold_test=test, region=region, region_names=names, spaces=tuple(features),
+        bold_test=test, region=region, region_names=names, spaces=tuple(f_train),
+        instructions=_expand_groups(features)[1] if isinstance(features, Mapping) else (),
         vertices=vertex_ids, tr=float(tr), mask=None if mask is None else str(existing_file(mask)),
         notes=tuple(notes),
     )
@@ -464,19 +467,66 @@ def _load_test_bold(test_bold: list[Any], mask: str | Path | None) -> np.ndarray
     return np.stack(_same_shape(tests, "test BOLD", test_bold))
 
 
+def feature_groups(path: str | Path) -> list[str]:
+    """Instruction groups of a features file (HDF5 ``/<group>/layer_XX``, as ``task=features``
+    writes), in the file's order; ValueError when it has none (a plain encoder's file or .npz)."""
+    p = existing_file(path)
+    if _suffix(p) not in (".h5", ".hdf5"):
+        raise ValueError(f"{p}: instruction groups need an HDF5 features file")
+    import h5py
+
+    try:
+        with h5py.File(p, "r") as f:
+            _check_names(p, f)
+            groups = [k for k in f.keys() if isinstance(f[k], h5py.Group) and k != "clips"]
+    except Exception as exc:
+        raise _unreadable(p, exc) from exc
+    if not groups:
+        raise ValueError(f"{p}: no instruction groups in the file (layers at its root: a plain encoder's file)")
+    return groups
+
+
+def _expand_groups(features: Mapping) -> tuple[dict[str, Mapping], tuple[str, ...]]:
+    """``features`` with every entry that has ``groups`` (a list of group names, or ``all``)
+    replaced by one entry per group, named by the group; (entries, the names made so)."""
+    out: dict[str, Mapping] = {}
+    instructions: list[str] = []
+    for space, paths in features.items():
+        if not isinstance(paths, Mapping) or paths.get("groups") is None:
+            if space in out:
+                raise ValueError(f"features: space {space!r} is also the name of an instruction group")
+            out[space] = paths
+            continue
+        if paths.get("group") is not None:
+            raise ValueError(f"features.{space}: give group (one) or groups (several), not both")
+        groups = paths["groups"]
+        if groups == "all":
+            groups = feature_groups(paths.get("train", ""))
+        if isinstance(groups, str) or not isinstance(groups, (list, tuple)) or not groups:
+            raise ValueError(f"features.{space}.groups must be a non-empty list of group names or 'all', "
+                             f"got {groups!r}")
+        for g in groups:
+            if str(g) in out:
+                raise ValueError(f"features.{space}: instruction group {g!r} names another feature space too")
+            out[str(g)] = {k: v for k, v in paths.items() if k != "groups"} | {"group": str(g)}
+            instructions.append(str(g))
+    return out, tuple(instructions)
+
+
 def _load_feature_spaces(features: Any, n_train: int, n_test: int, train_src: Any,
                          test_src: Any) -> tuple[dict[str, list[np.ndarray]], dict[str, list[np.ndarray]]]:
     """{space: [per-layer train features]}, {space: [per-layer test features]}, checked against
     the BOLD TRs and each other (same layers, same width per layer)."""
     if not features or not isinstance(features, Mapping):
         raise ValueError("no feature spaces given (features: {space: {train: ..., test: ...}})")
+    features, _ = _expand_groups(features)
     f_train, f_test = {}, {}
     for space, paths in features.items():
         if not isinstance(paths, Mapping):
             raise ValueError(f"features.{space} must map train and test to files, got {paths!r}")  # noqa: TRY004
         unknown = sorted(set(paths) - {"train", "test", "group"})
         if unknown or "train" not in paths or "test" not in paths:
-            raise ValueError(f"features.{space} needs train and test files (and optionally group), "
+            raise ValueError(f"features.{space} needs train and test files (and optionally group or groups), "
                              f"got keys {sorted(paths)}")
         group = paths.get("group")
         tr_layers = load_features(paths["train"], group=group)

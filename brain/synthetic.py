@@ -10,6 +10,17 @@ subject-specific part (same layer, the subject's own weights). A single presenta
 per-voxel explained variance ``ev`` drawn from ``ev_range`` (default 0.05-0.15, as in real
 naturalistic data); one region ("noise") has no signal at all. The test segment is viewed
 ``n_repeats`` times (1 allowed). Everything needed to check recovery is returned with the data.
+
+Instruction mode (``SyntheticConfig.instructions``): the feature spaces are the task
+instructions of one model. Each instruction's layer features are a common block (the same
+for every instruction: what the model computes whatever it is asked) next to an
+instruction-specific block (its own latent at depth; early layers mix the shared sensory
+latent through the instruction's own weights). Region ``<instruction>_region`` responds to
+that instruction's last layer (both blocks), so the instruction explains it fully and the
+others only through the common block; region ``shared`` responds to the common block of the
+last layer, which every instruction holds exactly (no instruction is better there); region
+``noise`` has no signal. With ``instruction_specific=False`` every instruction region responds
+to the common block too: a null experiment in which no instruction is better anywhere.
 """
 
 from __future__ import annotations
@@ -46,6 +57,23 @@ DEFAULT_REGIONS: tuple[Region, ...] = (
     Region("IFG", (-50.0, 20.0, 10.0), "audio", 1.0),
     Region("noise", (-6.0, -52.0, 28.0), None),  # posterior cingulate: pure noise
 )
+COMMON = "_common"  # instruction mode: the common block every instruction holds (a source, not a space)
+INSTRUCTION_SEEDS = ((-46.0, -64.0, 34.0), (-50.0, 20.0, 10.0), (-52.0, -20.0, 6.0), (-12.0, -98.0, 2.0),
+                     (-40.0, -30.0, 55.0))  # AG, IFG, AC, EVC, postcentral: one region per instruction
+SHARED_SEED = (-44.0, -76.0, -4.0)  # LOC
+
+
+def instruction_regions(instructions: tuple[str, ...], specific: bool = True) -> tuple[Region, ...]:
+    """Regions of instruction mode: ``<name>_region`` per instruction (driven by that
+    instruction's last layer, or by the common block when ``specific`` is False), ``shared``
+    (the common block's last layer) and ``noise``."""
+    if not 2 <= len(instructions) <= len(INSTRUCTION_SEEDS):
+        raise ValueError(f"instruction mode needs 2..{len(INSTRUCTION_SEEDS)} instructions, got {list(instructions)}")
+    if len(set(instructions)) != len(instructions) or COMMON in instructions:
+        raise ValueError(f"instruction names must be distinct (and not {COMMON!r}), got {list(instructions)}")
+    return (*(Region(f"{name}_region", seed, name if specific else COMMON, 1.0)
+              for name, seed in zip(instructions, INSTRUCTION_SEEDS)),
+            Region("shared", SHARED_SEED, COMMON, 1.0), Region("noise", (-6.0, -52.0, 28.0), None))
 
 
 @dataclass(frozen=True)
@@ -75,8 +103,15 @@ class SyntheticConfig:
     noise_phi: float = 0.6
     ev_range: tuple[float, float] = (0.05, 0.15)
     subject_share: float = 0.7
+    instructions: tuple[str, ...] = ()  # instruction mode: these are the spaces (see the module docstring)
+    instruction_specific: bool = True  # instruction mode: False plants no instruction-specific region (null)
 
     def __post_init__(self) -> None:
+        if self.instructions:
+            names = tuple(str(n) for n in self.instructions)
+            object.__setattr__(self, "instructions", names)
+            object.__setattr__(self, "spaces", names)
+            object.__setattr__(self, "regions", instruction_regions(names, self.instruction_specific))
         if not 0 <= self.noise_phi < 1:
             raise ValueError(f"noise_phi must be in [0, 1), got {self.noise_phi}")
         lo, hi = self.ev_range
@@ -92,7 +127,8 @@ class SyntheticConfig:
 class SyntheticData(EncodingData):
     """An :class:`EncodingData` plus the planted truth: signal_test (n_subjects, n_test, n_vox)
     each subject's noiseless test response (unit variance over all TRs; 0 where there is no
-    signal); true_space (n_vox,) index into spaces or -1; true_layer (n_vox,) or -1; ev
+    signal); true_space (n_vox,) index into spaces or -1 (no signal, or in instruction mode the
+    common block that no instruction holds alone); true_layer (n_vox,) or -1; ev
     (n_vox,) explained variance of a single presentation; theoretical_r (n_vox,): r of a
     perfect model on the repeat-averaged test data."""
 
@@ -179,7 +215,12 @@ def make_synthetic(cfg: SyntheticConfig | None = None, seed: int = 0,
     n_train, n_test = cfg.n_runs * cfg.trs_per_run, cfg.n_test_trs
     n_all = n_train + n_test
     semantic = _ar1(rng, n_all, cfg.n_latent, 0.95)
-    feats = {s: _layers(rng, _ar1(rng, n_all, cfg.n_latent, 0.3), semantic, cfg) for s in cfg.spaces}
+    if cfg.instructions:
+        if features:
+            raise ValueError("instruction mode generates its own features; real features are not supported there")
+        feats = _instruction_layers(rng, _ar1(rng, n_all, cfg.n_latent, 0.3), semantic, cfg)
+    else:
+        feats = {s: _layers(rng, _ar1(rng, n_all, cfg.n_latent, 0.3), semantic, cfg) for s in cfg.spaces}
     for space, layers in (features or {}).items():
         if space not in cfg.spaces:
             raise ValueError(f"features for unknown space {space!r}; spaces: {list(cfg.spaces)}")
@@ -197,6 +238,9 @@ def make_synthetic(cfg: SyntheticConfig | None = None, seed: int = 0,
         return len(feats[space]) if space in feats else cfg.n_layers
 
     space_of = {s: i for i, s in enumerate(cfg.spaces)}
+    sources = (*cfg.spaces, COMMON) if cfg.instructions else cfg.spaces  # what drives a voxel
+    source_of = {s: i for i, s in enumerate(sources)}
+    source = np.array([source_of.get(cfg.regions[r].space, -1) for r in region])
     true_space = np.array([space_of.get(cfg.regions[r].space, -1) for r in region])
     true_layer = np.array([-1 if cfg.regions[r].space is None
                            else int(round(cfg.regions[r].depth * (_depth(cfg.regions[r].space) - 1)))
@@ -206,7 +250,7 @@ def make_synthetic(cfg: SyntheticConfig | None = None, seed: int = 0,
     ev = np.array([0.0 if cfg.regions[r].space is None else
                    drawn[v] if cfg.regions[r].ev is None else cfg.regions[r].ev
                    for v, r in enumerate(region)])
-    signal = _planted_signal(rng, feats, true_space, true_layer, cfg, n_all)  # (n_sub, n_all, n_vox)
+    signal = _planted_signal(rng, [feats[s] for s in sources], source, true_layer, cfg, n_all)  # (n_sub, n_all, n_vox)
 
     def noisy(sig: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         return np.sqrt(ev) * sig + np.sqrt(1 - ev) * ar1_noise(rng, shape, cfg.noise_phi)
@@ -219,6 +263,7 @@ def make_synthetic(cfg: SyntheticConfig | None = None, seed: int = 0,
     noise_var = (1 - ev) / n_rep
     theoretical_r = np.sqrt(ev / np.maximum(ev + noise_var, 1e-12))
     return SyntheticData(
+        instructions=tuple(cfg.instructions),
         features_train={s: [f[:n_train] for f in feats[s]] for s in cfg.spaces},
         features_test={s: [f[n_train:] for f in feats[s]] for s in cfg.spaces},
         bold_train=bold_train.astype(np.float32), runs=np.repeat(np.arange(cfg.n_runs), cfg.trs_per_run),
@@ -229,7 +274,31 @@ def make_synthetic(cfg: SyntheticConfig | None = None, seed: int = 0,
     )
 
 
-def _planted_signal(rng: np.random.Generator, feats: dict[str, list[np.ndarray]], true_space: np.ndarray,
+def _instruction_layers(rng: np.random.Generator, sensory: np.ndarray, semantic: np.ndarray,
+                        cfg: SyntheticConfig) -> dict[str, list[np.ndarray]]:
+    """Instruction mode: per instruction, layers of [common block | instruction block]
+    (n_trs, n_features); ``COMMON``: the common block alone. At depth d the common block mixes
+    (1 - d) sensory + d semantic through weights every instruction shares; the instruction
+    block mixes (1 - d) sensory + d the instruction's own latent through its own weights."""
+    n_common = cfg.n_features // 2
+
+    def block(mix: np.ndarray, width: int) -> np.ndarray:
+        w = rng.standard_normal((mix.shape[1], width)) / np.sqrt(mix.shape[1])
+        f = np.tanh(mix @ w * 1.5)
+        return (f - f.mean(0)) / f.std(0)
+
+    own = {name: _ar1(rng, len(sensory), cfg.n_latent, 0.95) for name in cfg.instructions}
+    common, out = [], {name: [] for name in cfg.instructions}
+    for layer in range(cfg.n_layers):
+        d = layer / max(cfg.n_layers - 1, 1)
+        common.append(block(np.concatenate([(1 - d) * sensory, d * semantic], axis=1), n_common))
+        for name in cfg.instructions:
+            specific = block(np.concatenate([(1 - d) * sensory, d * own[name]], axis=1), cfg.n_features - n_common)
+            out[name].append(np.concatenate([common[-1], specific], axis=1))
+    return out | {COMMON: common}
+
+
+def _planted_signal(rng: np.random.Generator, feats: list[list[np.ndarray]], true_space: np.ndarray,
                     true_layer: np.ndarray, cfg: SyntheticConfig, n_all: int) -> np.ndarray:
     """Each subject's noiseless response (n_subjects, n_all, n_vox), unit variance per signal
     voxel, 0 elsewhere: ``sqrt(share) * shared + sqrt(1 - share) * own``, each a random
@@ -249,7 +318,7 @@ def _planted_signal(rng: np.random.Generator, feats: dict[str, list[np.ndarray]]
 
     for space_i, layer in sorted({(int(a), int(b)) for a, b in zip(true_space, true_layer) if a >= 0}):
         vox = np.flatnonzero((true_space == space_i) & (true_layer == layer))
-        x = feats[cfg.spaces[space_i]][layer]  # (n_all, n_features)
+        x = feats[space_i][layer]  # (n_all, n_features)
         readouts = [lfilter(hrf, [1.0], x @ rng.standard_normal((x.shape[1], vox.size)), axis=0)
                     for _ in range(n_sub + 1)]  # the shared one, then each subject's own
         shared = unit(readouts[0])

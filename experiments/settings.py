@@ -191,6 +191,8 @@ class StimulusFeatures:
 class Cleaning:
     """``brain.cleaning.clean_runs`` on the training BOLD (per run) and every test presentation."""
 
+    instructions: Any = None  # N (2-5) or a list of names: spaces are instructions with planted regions
+    instruction_specific: bool = True  # false: no instruction-specific region is planted (a null experiment)
     detrend: bool = True  # remove a linear trend per run
     high_pass: float | None = None  # cutoff in Hz (e.g. 0.0078 = 1/128 s), discrete-cosine drift regressors
     standardize: str | None = "zscore_sample"  # zscore_sample | psc | null
@@ -204,7 +206,7 @@ class ExperimentFiles:
 
     bold: list[str] = field(default_factory=list)  # one training BOLD file per subject
     test_bold: list[Any] = field(default_factory=list)  # per subject: a list of repeat files, or one file
-    features: Any = None  # {space: {train: file, test: file}}, per-layer .npz/.h5
+    features: Any = None  # {space: {train: file, test: file}}, per-layer .npz/.h5; group: name or groups: [..]|all
     runs: str | None = None  # .npy run labels of the training TRs
     labels: str | None = None  # .npy integer region label per voxel, or a NIfTI label image
     region_names: list[str] | None = None  # names of the labels
@@ -228,6 +230,13 @@ class EncodingTask:
     cv: int = 5  # folds of contiguous blocks (leave-one-run-out when runs are known)
     score_cv: str = "r2"  # CV score that picks each voxel's penalty: r2 | r | neg_mse
     r_null: str = "phase"  # null of each layer's test r: phase (calibrated) | block (the paper's)
+@dataclass
+class InstructionAnalysis:
+    """Comparison of the instruction groups of one run (spaces named by instruction)."""
+
+    pair: list[str] | None = None  # the two instructions of the variance partition; null = the first two
+
+
     n_permutations: int = 1000  # draws of that null (also of the ceilings' p-values)
     block: int | None = 10  # TRs per permutation block
     fdr_alpha: float = 0.05  # BH-FDR level over voxels; alpha of the subject test
@@ -255,6 +264,7 @@ class FeaturesTask:
     context: float = 2.98  # s of input per clip, ending at its TR's end (>= tr)
     batch_size: int = 8  # clips per forward pass
     mode: str = "generate"  # instruction-tuned models: generate (mean over answer tokens) | prompt
+    instructions: InstructionAnalysis = field(default_factory=InstructionAnalysis)
     max_new_tokens: int = 16
     n_frames: int | None = None  # video models: frames per clip (null: the model's setting, else 8)
     device: str = "auto"  # auto (GPU when torch sees one) | cpu | cuda | cuda:1 ...

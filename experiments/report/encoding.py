@@ -26,10 +26,11 @@ def _plt() -> Any:
 
 
 def plot_surface(values: np.ndarray, vertices: np.ndarray, path: Path, title: str,
-                 vmax: float | None = None, cmap: str = "inferno", label: str = "") -> None:
+                 vmax: float | None = None, cmap: Any = "inferno", label: str = "", vmin: float = 0.0,
+                 ticks: dict[float, str] | None = None) -> None:
     """Non-negative per-voxel ``values`` (n_vox,) at fsaverage5 ``vertices`` on the inflated
-    surface, four views, sulcal depth underneath, colour scale [0, vmax]; NaN and 0 are
-    left unpainted."""
+    surface, four views, sulcal depth underneath, colour scale [vmin, vmax]; NaN and 0 are
+    left unpainted. ``ticks``: {value: name} for a colour bar of categories."""
     from nilearn import datasets, plotting
     from nilearn.surface import SurfaceImage
 
@@ -44,12 +45,15 @@ def plot_surface(values: np.ndarray, vertices: np.ndarray, path: Path, title: st
         vmax = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
     for ax, (hemi, view) in zip(axes, VIEWS):
         plotting.plot_surf_stat_map(stat_map=img, surf_mesh=meshes["inflated"], hemi=hemi, view=view,
-                                    bg_map=sulc, axes=ax, colorbar=False, vmin=0.0, vmax=vmax or 1.0,
+                                    bg_map=sulc, axes=ax, colorbar=False, vmin=vmin, vmax=vmax or 1.0,
                                     symmetric_cbar=False, cmap=cmap, threshold=1e-9)
         ax.set_title(f"{hemi} {view}", fontsize=9)
     fig.suptitle(title)
-    sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0.0, vmax or 1.0))
-    fig.colorbar(sm, ax=axes, shrink=0.6, location="right").set_label(label, fontsize=8)
+    sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(vmin, vmax or 1.0))
+    bar = fig.colorbar(sm, ax=axes, shrink=0.6, location="right")
+    bar.set_label(label, fontsize=8)
+    if ticks:
+        bar.set_ticks(list(ticks), labels=list(ticks.values()))
     save_figure(fig, path, dpi=90)
     plt.close(fig)
 
@@ -256,8 +260,12 @@ def write_encoding_report(data: EncodingData, res: dict[str, Any], metrics: dict
                  "the region's voxels; the joint model is a banded ridge on both. r2_*: test R^2 of each space "
                  "alone and of the joint model; split_r2_*: the joint model's split R^2 (himalaya); unique = joint "
                  "- other space, shared = a + b - joint. Nothing is clipped.")
-        keys = [k for k in vp if k not in ("layers", "alpha_edges")]
+        if vp.get("pair"):
+            rep.text(f"Instructions partitioned: {vp['pair'][0]} and {vp['pair'][1]} (task.instructions.pair).")
+        keys = [k for k in vp if k not in ("layers", "alpha_edges", "pair")]
         rep.table(["region"] + keys, [[n] + [_fmt(vp[k][n]) for k in keys] for n in names])
+    if "instructions" in metrics:
+        _instructions_section(rep, data, res, metrics, out_dir, label)
     _alpha_edges_section(rep, metrics)
     rep.write(out_dir / "report.html")
 
@@ -293,3 +301,122 @@ def _maps(rep: Report, data: EncodingData, res: dict[str, Any], out_dir: Path) -
                        " over kept voxels")
             bar.update()
     bar.close()
+
+
+def plot_instruction_alignment(values: dict[str, np.ndarray], names: tuple[str, ...], path: Path,
+                               ylabel: str) -> None:
+    """Per region one bar per instruction (mean over subjects) with every subject as a point;
+    ``values[instruction]``: (n_subjects, n_regions)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(max(7.0, 1.2 * len(names) * max(1, len(values)) ** 0.5 + 2), 3.8))
+    width = 0.8 / max(len(values), 1)
+    x = np.arange(len(names))
+    rng = np.random.default_rng(0)  # jitter of the points only
+    for k, (name, v) in enumerate(values.items()):
+        pos = x - 0.4 + width * (k + 0.5)
+        finite = np.isfinite(v)
+        mean = np.where(finite.any(axis=0), np.nansum(v, axis=0) / np.maximum(finite.sum(axis=0), 1), 0.0)
+        ax.bar(pos, mean, width, label=name, color=plt.cm.tab10(k % 10), alpha=0.75)
+        for j in range(len(names)):
+            ys = v[finite[:, j], j]
+            ax.scatter(pos[j] + rng.uniform(-width / 5, width / 5, ys.size), ys, s=10, color="k", zorder=3)
+    ax.axhline(0, color="#888", lw=0.8)
+    ax.set_xticks(x, names)
+    ax.set_xlabel("region")
+    ax.set_ylabel(ylabel)
+    ax.set_title("best-layer alignment per instruction (bars: mean, points: subjects)", fontsize=10)
+    ax.legend(fontsize=8, title="instruction", loc="upper left", bbox_to_anchor=(1, 1))
+    fig.tight_layout()
+    save_figure(fig, path, dpi=100)
+    plt.close(fig)
+
+
+def plot_instruction_differences(pairwise: list[dict[str, Any]], names: tuple[str, ...], path: Path,
+                                 xlabel: str) -> None:
+    """Mean difference (A - B) across subjects with its 95 % CI, per pair and region; filled
+    markers where the comparison is significant after FDR."""
+    plt = _plt()
+    rows = [(t["a"], t["b"], n, t["per_region"][n]) for t in pairwise for n in names if t["per_region"][n]]
+    fig, ax = plt.subplots(figsize=(7, max(2.5, 0.32 * len(rows) + 1.2)))
+    for y, (*_, v) in enumerate(rows):
+        lo, hi = v["ci95"]
+        colour = "C3" if v["significant"] else "C0"
+        ax.plot([lo, hi], [y, y], color=colour, lw=1.5)
+        ax.plot(v["mean_difference"], y, "o", color=colour, mfc=colour if v["significant"] else "white")
+    ax.axvline(0, color="#888", lw=0.8)
+    ax.set_yticks(range(len(rows)), [f"{region}: {a} - {b}" for a, b, region, _ in rows], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.set_title("pairwise differences across subjects, 95 % t CI (filled red: significant after BH-FDR)",
+                 fontsize=9)
+    fig.tight_layout()
+    save_figure(fig, path, dpi=100)
+    plt.close(fig)
+
+
+def _instructions_section(rep: Report, data: EncodingData, res: dict[str, Any], metrics: dict[str, Any],
+                          out_dir: Path, label: str) -> None:
+    """Per region every instruction's alignment, the pairwise tests, the best instruction per
+    voxel (all of it, and only where a region's winner is claimed)."""
+    ins, names = metrics["instructions"], data.region_names
+    inst = ins["names"]
+    rep.heading("Instructions: which instruction aligns with which region")
+    rep.text(f"{len(inst)} instructions ({', '.join(inst)}), each encoded as its own feature space. " + ins["note"]
+             + (f" Warning: {ins['warning']}." if ins["warning"] else ""))
+    vals = {i: np.array([[np.nan if v is None else v for v in ins["per_region"][n]["alignment_per_subject"][i]]
+                         for n in names]).T for i in inst}
+    plot_instruction_alignment(vals, names, out_dir / "instructions_alignment.png", f"best-layer {label}")
+    rep.figure(out_dir / "instructions_alignment.png", f"best-layer {label} per region and instruction; "
+               "points are subjects")
+    rep.table(["region"] + inst + ["best (highest mean)", "claimed", "why"],
+              [[n] + [_fmt(ins["per_region"][n]["alignment"][i]) for i in inst]
+               + [_fmt(ins["per_region"][n]["best"]), "yes" if ins["per_region"][n]["claimed"] else "no",
+                  ins["per_region"][n]["why"]] for n in names])
+    rep.text(f"Pairwise comparisons: {ins['test']}; {ins['fdr']} ({ins['n_tests']} tests, alpha {ins['alpha']}); "
+             f"{ins['n_subjects']} subjects, smallest attainable p {_fmt(ins['min_attainable_pvalue'])}.")
+    plot_instruction_differences(ins["pairwise"], names, out_dir / "instructions_differences.png",
+                                 f"difference in best-layer {label} (A - B)")
+    rep.figure(out_dir / "instructions_differences.png", "mean difference per region and pair with its 95 % CI")
+    rows = []
+    for t in ins["pairwise"]:
+        for n in names:
+            v = t["per_region"][n]
+            rows.append([t["a"], t["b"], n] + ([v["n_subjects"], v["mean_difference"],
+                                                f"[{v['ci95'][0]:.3g}, {v['ci95'][1]:.3g}]", v["pvalue"],
+                                                v["qvalue"], v["verdict"], v["why"]] if v else
+                                               ["-"] * 6 + ["no kept voxels in two subjects"]))
+    rep.table(["A", "B", "region", "subjects", "mean A - B", "95 % CI", "p", "q (BH)", "verdict", "why"], rows)
+    rep.table(["region", "voxels shown"] + [f"share best: {i}" for i in inst],
+              [[n, ins["per_region"][n]["voxels_shown"]] + [_fmt(ins["per_region"][n]["best_voxel_share"][i])
+                                                            for i in inst] for n in names])
+    rep.text("Best instruction per voxel: " + ins["best_instruction_rule"] + ".")
+    if data.vertices is None and data.mask is None:
+        rep.text("Neither fsaverage5 vertex indices nor a volume mask were given: the best-instruction maps are skipped.")
+        return
+    from matplotlib.colors import ListedColormap
+
+    best = res["instruction_map"]
+    claimed_regions = [j for j, n in enumerate(names) if ins["per_region"][n]["claimed"]]
+    winners = np.array([inst.index(ins["per_region"][n]["best"]) if j in claimed_regions else -2
+                        for j, n in enumerate(names)])
+    claimed = np.where((best >= 0) & (best == winners[data.region]), best, -1)
+    cmap = ListedColormap([_plt().cm.tab10(k % 10) for k in range(len(inst))])
+    ticks = {k + 1.0: name for k, name in enumerate(inst)}
+    for what, values, caption in (
+            ("best_instruction", best, "best instruction per kept voxel (training CV; descriptive, not tested)"),
+            ("best_instruction_claimed", claimed,
+             "best instruction only where claimed: voxels whose best instruction is their region's winner "
+             f"and that winner beats every other instruction across subjects (q <= {ins['alpha']})")):
+        vals_ = (values + 1).astype(float)  # 0 (not shown) stays unpainted
+        title = caption.split(" (")[0].split(":")[0]
+        if data.vertices is not None:
+            png = out_dir / f"surface_{what}.png"
+            plot_surface(vals_, data.vertices, png, title, vmax=len(inst) + 0.5, cmap=cmap, label="instruction",
+                         vmin=0.5, ticks=ticks)
+        else:
+            png = out_dir / f"volume_{what}.png"
+            plot_volume(vals_, data.mask, png, title, vmax=len(inst) + 0.5, cmap=cmap,
+                        label=", ".join(f"{k + 1} = {n}" for k, n in enumerate(inst)))
+        rep.figure(png, caption + ("" if what == "best_instruction" else
+                                   f"; {int((claimed >= 0).sum())} voxels in "
+                                   f"{len(claimed_regions)} region(s)"))

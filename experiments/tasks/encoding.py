@@ -33,7 +33,14 @@ from brain.stats import block_permutation_test, phase_randomisation_test
 from brain.synthetic import SyntheticConfig, make_synthetic
 from experiments.report.encoding import write_encoding_report
 from experiments.store import ResumableStore
-from experiments.tasks.encoding_summary import CEILINGS, choose_ceiling, keep_voxels, partition_variance, summarise
+from experiments.tasks.encoding_summary import (
+    CEILINGS,
+    best_instruction_map,
+    choose_ceiling,
+    keep_voxels,
+    partition_variance,
+    summarise,
+)
 from experiments.validate import differences, whole_number
 
 log = logging.getLogger("callosum")
@@ -48,7 +55,10 @@ def load_data(cfg: DictConfig) -> EncodingData:
     if t.data == "files":
         return load_experiment(**OmegaConf.to_container(t.files, resolve=True))
     sizes = OmegaConf.to_container(t.synthetic, resolve=True)
+    sizes["instructions"] = synthetic_instructions(sizes.get("instructions"))
     real = t.get("stimulus_features") or {}
+    if real.get("file") and sizes["instructions"]:
+        raise ValueError("task.synthetic.instructions and task.stimulus_features.file exclude each other")
     if not real.get("file"):
         return make_synthetic(SyntheticConfig(**sizes), seed=int(cfg.seed))
     # Planted responses driven by a model's real features of a stimulus (task=features output).
@@ -62,6 +72,32 @@ def load_data(cfg: DictConfig) -> EncodingData:
     n_all = per_run * int(sizes["n_runs"]) + n_test
     return make_synthetic(SyntheticConfig(**sizes), seed=int(cfg.seed),
                           features={real.get("space", "audio"): [x[:n_all] for x in layers]})
+
+
+def synthetic_instructions(value: Any) -> tuple[str, ...]:
+    """``task.synthetic.instructions`` as names: null -> none (the video/audio default), N ->
+    instr1..instrN, a list -> its names."""
+    if value is None:
+        return ()
+    if isinstance(value, bool) or not isinstance(value, (int, list, tuple)):
+        raise ValueError(f"task.synthetic.instructions must be null, a number or a list of names, got {value!r}")
+    names = tuple(f"instr{k + 1}" for k in range(value)) if isinstance(value, int) else tuple(str(v) for v in value)
+    if len(names) < 2:
+        raise ValueError(f"task.synthetic.instructions: need at least 2 instructions, got {value!r}")
+    return names
+
+
+def instruction_pair(cfg: DictConfig, data: EncodingData) -> tuple[int, int] | None:
+    """Space indices of the two instructions of the variance partition (``task.instructions.pair``,
+    default the first two), or None when the run has fewer than two instructions."""
+    if len(data.instructions) < 2:
+        return None
+    pair = OmegaConf.select(cfg, "task.instructions.pair", default=None)
+    names = list(data.instructions[:2]) if pair is None else [str(p) for p in pair]
+    if len(names) != 2 or names[0] == names[1] or any(n not in data.instructions for n in names):
+        raise ValueError(f"task.instructions.pair must name two different instructions of {list(data.instructions)}, "
+                         f"got {pair!r}")
+    return data.spaces.index(names[0]), data.spaces.index(names[1])
 
 
 SCORE_KEYS = ("r", "r2", "best_alphas", "pvalues", "cv_score")
@@ -183,6 +219,7 @@ def _subject_scores(data: EncodingData, cfg: DictConfig, store: ResumableStore, 
             split[k].append(unit[k])
         prepared = None
         for i, space in enumerate(data.spaces):
+            bar.set_postfix_str(f"subject {s}, {'instruction' if space in data.instructions else 'space'} {space}")
             name = f"s{s:02d}_space{i:02d}"
             unit = store.get(name)
             if unit is None:
@@ -326,6 +363,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     check(cfg)
     data = load_data(cfg)
     ceiling_info, settings = check_settings(cfg, data)
+    pair = instruction_pair(cfg, data)
     for note in data.notes:
         log.warning("data: %s", note)
     n_vox = data.bold_train.shape[-1]
@@ -356,13 +394,19 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     res["masks"] = keep_voxels(ceiling_info["kind"], res["ceilings"], data.bad_voxels, float(t.fdr_alpha),
                                float(t.min_ceiling))
     res["variance_partition"] = None
-    if len(data.spaces) == 2:
-        with _phase("variance partition of the two feature spaces"):
-            res["variance_partition"] = partition_variance(data, res, cfg, Prepared(data, cfg, (0, n_vox)))
+    if len(data.spaces) == 2 or pair is not None:
+        with _phase("variance partition of " + ("the two feature spaces" if pair is None else
+                                                "instructions " + " and ".join(data.spaces[i] for i in pair))):
+            res["variance_partition"] = partition_variance(data, res, cfg, Prepared(data, cfg, (0, n_vox)),
+                                                           pair or (0, 1))
+    res["instruction_map"] = (best_instruction_map(data, res, res["masks"]["keep"])
+                              if len(data.instructions) >= 2 else None)
     with warnings.catch_warnings():  # means over regions or layers without a kept voxel are meant to be NaN
         warnings.simplefilter("ignore", RuntimeWarning)
         metrics = summarise(data, res, cfg, ceiling_info)
     truth = {k: getattr(data, k) for k in ("true_space", "true_layer") if hasattr(data, k)}
+    if res.get("instruction_map") is not None:  # instruction analysis: best instruction per voxel
+        truth |= {"instructions": np.array(data.instructions), "best_instruction": res["instruction_map"]}
     write_npz(
         out_dir / "encoding.npz", **{k: _stack_spaces(res[k]) for k in SCORE_KEYS},
         ceiling=res["masks"]["ceiling"], keep=res["masks"]["keep"], ceiling_kind=np.array(ceiling_info["kind"]),

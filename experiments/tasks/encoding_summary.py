@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
+from itertools import combinations
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,16 @@ from brain.layers import best_layer_alignment, best_layer_depth, region_curves, 
 from brain.noise_ceiling import normalised_alignment
 from brain.ridge import check_alphas, grid_edges
 from brain.stats import fdr_bh, sign_flip_test
+
+INSTRUCTION_TEST = "sign_flip (two-sided, exact over subjects' signs)"
+INSTRUCTION_NOTE = (
+    "Each comparison is an exact sign-flip test across subjects of the difference in best-layer "
+    "alignment; BH-FDR runs over every (pair, region) test. With n subjects no p-value can fall below "
+    "2 / 2^n (0.25 for 3 subjects, 0.125 for 4, 0.0625 for 5, 0.031 for 6, 0.016 for 7), so with few "
+    "subjects nothing can be significant and a non-significant comparison is inconclusive, not evidence "
+    "of no difference. The 95 % CI is the t interval of the mean difference over subjects (it assumes "
+    "roughly normal differences and is wide with few subjects). Subjects are the sample: the stimulus and "
+    "the model's features are fixed, so a significant difference holds for these features of this stimulus.")
 
 log = logging.getLogger("callosum")
 CEILINGS = ("auto", "cross_subject", "split_half", "none")
@@ -113,9 +124,10 @@ def _subject_mean(values: np.ndarray, names: tuple[str, ...]) -> dict[str, float
     return out
 
 
-def partition_variance(data: EncodingData, res: dict[str, Any], cfg: DictConfig, prepared: Any
-                       ) -> dict[str, Any]:
-    """Variance partitioning of the two feature spaces, per subject and region.
+def partition_variance(data: EncodingData, res: dict[str, Any], cfg: DictConfig, prepared: Any,
+                       pair: tuple[int, int] = (0, 1)) -> dict[str, Any]:
+    """Variance partitioning of two feature spaces (indices ``pair``, a first and b second: the
+    only two spaces, or two instructions), per subject and region.
 
     For each region, each space's layer is the one with the best mean training CV score over
     the region's usable voxels (never the test score); a banded ridge on both layers is fit
@@ -123,7 +135,7 @@ def partition_variance(data: EncodingData, res: dict[str, Any], cfg: DictConfig,
     arrays: r2_a, r2_b (test R^2 of each space alone, from its own ridge), r2_joint (banded),
     split_a, split_b (himalaya's split R^2 of the joint model), unique_a = joint - r2_b,
     unique_b = joint - r2_a, shared = r2_a + r2_b - joint; plus the chosen layers and the
-    joint models' alpha-grid edge counts. Nothing is clipped."""
+    joint models' alpha-grid edge counts and the pair. Nothing is clipped."""
     t = cfg.task
     n_sub, n_vox = data.bold_train.shape[0], data.bold_train.shape[-1]
     keys = ("r2_a", "r2_b", "r2_joint", "split_a", "split_b", "unique_a", "unique_b", "shared")
@@ -140,12 +152,12 @@ def partition_variance(data: EncodingData, res: dict[str, Any], cfg: DictConfig,
             vox = usable & (data.region == j)
             if not vox.any():
                 continue
-            pair = tuple(int(np.nanargmax(np.nanmean(res["cv_score"][i][s][:, vox], axis=1))) for i in (0, 1))
-            chosen[name] = list(pair)
-            pairs[pair] = pairs.get(pair, np.zeros(n_vox, bool)) | vox
+            layer_pair = tuple(int(np.nanargmax(np.nanmean(res["cv_score"][i][s][:, vox], axis=1))) for i in pair)
+            chosen[name] = list(layer_pair)
+            pairs[layer_pair] = pairs.get(layer_pair, np.zeros(n_vox, bool)) | vox
         sub_edges = {"n_at_min": 0, "n_at_max": 0, "n_voxels": 0}
         for (la, lb), vox in pairs.items():
-            sp = data.spaces
+            sp = [data.spaces[i] for i in pair]
             joint = BandedRidgeEncoder(delays=prepared.delays, cv=int(t.cv), score_cv=str(t.score_cv),
                                        alphas=None if t.alphas is None else list(t.alphas))
             with warnings.catch_warnings(record=True) as caught:
@@ -156,7 +168,7 @@ def partition_variance(data: EncodingData, res: dict[str, Any], cfg: DictConfig,
             for k in sub_edges:
                 sub_edges[k] += int(joint.alpha_edges_[k])
             test = [x_test[sp[0]][la], x_test[sp[1]][lb]]
-            a, b = res["r2"][0][s][la, vox], res["r2"][1][s][lb, vox]
+            a, b = res["r2"][pair[0]][s][la, vox], res["r2"][pair[1]][s][lb, vox]
             ab = np.asarray(joint.score_r2(test, y_test[:, vox]))
             split = np.asarray(joint.score_split(test, y_test[:, vox]))
             p = variance_partition(a, b, ab)
@@ -164,7 +176,7 @@ def partition_variance(data: EncodingData, res: dict[str, Any], cfg: DictConfig,
                 out[k][s, vox] = v
         layers.append(chosen)
         edges.append(sub_edges)
-    return out | {"layers": layers, "alpha_edges": edges}
+    return out | {"layers": layers, "alpha_edges": edges, "pair": tuple(pair)}
 
 
 def _alpha_edges(best_alphas: np.ndarray, bad: np.ndarray, alphas: np.ndarray) -> dict[str, Any]:
@@ -278,7 +290,7 @@ def summarise(data: EncodingData, res: dict[str, Any], cfg: DictConfig, ceiling_
                                         data.spaces, int(cfg.seed))
     vp = res.get("variance_partition")
     if vp is not None:
-        a, b = data.spaces
+        a, b = (data.spaces[i] for i in vp.get("pair", (0, 1)))
         rename = {"r2_a": f"r2_{a}", "r2_b": f"r2_{b}", "r2_joint": "r2_joint", "split_a": f"split_r2_{a}",
                   "split_b": f"split_r2_{b}", "unique_a": f"unique_{a}", "unique_b": f"unique_{b}",
                   "shared": "shared"}
@@ -287,4 +299,130 @@ def summarise(data: EncodingData, res: dict[str, Any], cfg: DictConfig, ceiling_
             for old, new in rename.items()}
         out["variance_partition"]["layers"] = vp["layers"]
         out["variance_partition"]["alpha_edges"] = vp["alpha_edges"]
+        if len(data.instructions) >= 2:
+            out["variance_partition"]["pair"] = [a, b]
+    if len(data.instructions) >= 2:
+        out["instructions"] = instruction_analysis(data, res, per_subject, float(t.fdr_alpha), int(cfg.seed))
     return json_safe(out)
+
+
+def best_instruction_map(data: EncodingData, res: dict[str, Any], keep: np.ndarray) -> np.ndarray:
+    """Best instruction per voxel, (n_vox,) index into ``data.instructions`` (-1 where no subject
+    keeps the voxel): the instruction whose best layer has the highest training CV score, both
+    averaged over the subjects that keep the voxel (never the test r)."""
+    keep = np.asarray(keep, bool)
+    scores = []
+    for name in data.instructions:
+        cv = res["cv_score"][data.spaces.index(name)]  # (n_subjects, n_layers, n_vox)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.nanmean(np.where(keep[:, None, :], cv, np.nan), axis=0)  # (n_layers, n_vox)
+            scores.append(np.nanmax(mean, axis=0))
+    scores = np.stack(scores)
+    shown = keep.any(axis=0) & np.isfinite(scores).any(axis=0)
+    out = np.full(scores.shape[1], -1)
+    out[shown] = np.nanargmax(scores[:, shown], axis=0)
+    return out
+
+
+def _t_interval(d: np.ndarray, level: float = 0.95) -> list[float]:
+    """t confidence interval of the mean of ``d`` (n >= 2)."""
+    from scipy.stats import t as student
+
+    half = student.ppf(0.5 + level / 2, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size)
+    return [float(d.mean() - half), float(d.mean() + half)]
+
+
+def instruction_analysis(data: EncodingData, res: dict[str, Any], per_subject: dict[str, np.ndarray],
+                         alpha: float, seed: int) -> dict[str, Any]:
+    """metrics.json ``instructions``: per region every instruction's best-layer alignment (mean
+    and per subject), the pairwise comparisons across subjects (exact sign-flip test, BH-FDR over
+    all pair x region tests, effect with its 95 % t interval, a verdict), the best instruction per
+    region (claimed only when it beats every other significantly) and the share of each region's
+    voxels whose best instruction (training CV) is each instruction. ``per_subject[name]``:
+    (n_subjects, n_regions) best-layer alignment."""
+    names, inst = data.region_names, list(data.instructions)
+    tests, pvals, messages = [], [], []
+    for a, b in combinations(inst, 2):
+        per_region = {}
+        for j, region in enumerate(names):
+            x, y = per_subject[a][:, j], per_subject[b][:, j]
+            ok = np.isfinite(x) & np.isfinite(y)
+            if ok.sum() < 2:
+                per_region[region] = None
+                pvals.append(np.nan)
+                continue
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", UserWarning)
+                test = sign_flip_test(x[ok, None], y[ok, None], alpha=alpha,
+                                      rng=np.random.default_rng([seed, 40_000, inst.index(a), inst.index(b), j]))
+            messages += [str(w.message) for w in caught]
+            d = x[ok] - y[ok]
+            per_region[region] = {"mean_difference": float(d.mean()), "ci95": _t_interval(d),
+                                  "pvalue": float(test.pvalue[0]), "min_pvalue": test.min_pvalue,
+                                  "n_subjects": int(ok.sum())}
+            pvals.append(float(test.pvalue[0]))
+        tests.append({"a": a, "b": b, "per_region": per_region})
+    fdr = fdr_bh(np.array(pvals, float), alpha=alpha)
+    k = 0
+    for test in tests:
+        for region in names:
+            v = test["per_region"][region]
+            if v is not None:
+                v["qvalue"] = float(fdr.qvalue[k])
+                v["significant"] = bool(fdr.rejected[k])
+                v["verdict"], v["why"] = _verdict(test["a"], test["b"], v, alpha)
+            k += 1
+    best_map = best_instruction_map(data, res, res["masks"]["keep"])
+    per_region = {}
+    for j, region in enumerate(names):
+        means = {i: float(np.nanmean(per_subject[i][:, j])) if np.isfinite(per_subject[i][:, j]).any()
+                 else float("nan") for i in inst}
+        vox = (data.region == j) & (best_map >= 0)
+        entry: dict[str, Any] = {
+            "alignment": means,
+            "alignment_per_subject": {i: per_subject[i][:, j].tolist() for i in inst},
+            "voxels_shown": int(vox.sum()),
+            "best_voxel_share": {i: float(np.mean(best_map[vox] == n)) if vox.any() else None
+                                 for n, i in enumerate(inst)}}
+        finite = {i: m for i, m in means.items() if np.isfinite(m)}
+        if not finite:
+            entry |= {"best": None, "claimed": False, "why": "no kept voxel in this region"}
+        else:
+            best = max(finite, key=finite.get)
+            won = []
+            for other in (i for i in inst if i != best):
+                pair = next(t for t in tests if {t["a"], t["b"]} == {best, other})
+                v = pair["per_region"][region]
+                sign = 1.0 if pair["a"] == best else -1.0
+                won.append(v is not None and v["significant"] and sign * v["mean_difference"] > 0)
+            entry |= {"best": best, "claimed": all(won),
+                      "why": f"{best} beats every other instruction here (q <= {alpha})" if all(won) else
+                      f"{best} has the highest mean, but not significantly above every other instruction "
+                      f"({sum(won)} of {len(won)} comparisons significant): not a finding"}
+        per_region[region] = entry
+    n_sub = max((v["n_subjects"] for t in tests for v in t["per_region"].values() if v), default=0)
+    return {"names": inst, "test": INSTRUCTION_TEST, "fdr": "Benjamini-Hochberg over every (pair, region) test",
+            "alpha": alpha, "n_tests": int(np.isfinite(fdr.qvalue).sum()), "n_subjects": n_sub,
+            "min_attainable_pvalue": 2.0 / 2 ** n_sub if n_sub else None,
+            "warning": messages[0] if messages else None, "note": INSTRUCTION_NOTE,
+            "pairwise": tests, "per_region": per_region,
+            "best_instruction_rule": "per voxel, the instruction whose best layer has the highest training CV "
+                                     "score (mean over the subjects keeping it); per region, the highest mean "
+                                     "alignment, claimed only when it beats every other instruction significantly"}
+
+
+def _verdict(a: str, b: str, v: dict[str, Any], alpha: float) -> tuple[str, str]:
+    """(verdict, why) of one comparison: ``a > b`` / ``b > a`` when significant after FDR, else
+    ``inconclusive`` with the reason."""
+    if v["significant"]:
+        return (f"{a} > {b}" if v["mean_difference"] > 0 else f"{b} > {a}"), f"q = {v['qvalue']:.3g} <= {alpha}"
+    lo, hi = v["ci95"]
+    if v["min_pvalue"] > alpha:
+        return "inconclusive", (f"{v['n_subjects']} subjects cannot give p <= {alpha} (smallest attainable p "
+                                f"{v['min_pvalue']:.3g}); 95 % CI [{lo:.3g}, {hi:.3g}]")
+    if lo > 0 or hi < 0:
+        return "inconclusive", (f"95 % CI [{lo:.3g}, {hi:.3g}] excludes 0 but the exact test is not significant "
+                                f"after FDR (p = {v['pvalue']:.3g}, q = {v['qvalue']:.3g})")
+    return "inconclusive", (f"no difference shown (p = {v['pvalue']:.3g}, q = {v['qvalue']:.3g}); 95 % CI "
+                            f"[{lo:.3g}, {hi:.3g}] includes 0, so a difference of that size is not ruled out")
