@@ -31,7 +31,8 @@ def _fingerprint(path: Path) -> str:
 
 
 class _Stimulus:
-    """Clip inputs of one stimulus file in the form ``model`` takes."""
+    """Clip inputs of one stimulus file in the form ``model`` takes: audio samples, frames,
+    or (audio-visual) each clip's frames and the samples of the same window."""
 
     def __init__(self, path: Path, model: FeatureModel) -> None:
         from brain.features.audio import load_audio
@@ -39,21 +40,24 @@ class _Stimulus:
 
         self.model = model
         self.video = None
-        if model.modality == "audio":
+        if model.modality in ("audio", "audio-visual"):
             self.samples, self.rate = load_audio(path, model.sampling_rate)
             self.duration = self.samples.shape[0] / self.rate
-        else:
+        if model.modality != "audio":
             self.video = VideoReader(path)
             self.duration = self.video.duration
 
-    def clips(self, windows: np.ndarray) -> list[np.ndarray]:
-        if self.video is None:
-            return [audio_window(self.samples, self.rate, float(a), float(b)) for a, b in windows]
+    def clips(self, windows: np.ndarray) -> list[Any]:
+        if self.model.modality != "video":
+            sound = [audio_window(self.samples, self.rate, float(a), float(b)) for a, b in windows]
+            if self.video is None:
+                return sound
         times = np.concatenate([frame_times(w, self.model.n_frames) for w in windows])
         order = np.argsort(times, kind="stable")  # decode forward once per batch
         frames = np.empty((times.size, *self.model.frame_size, 3), np.uint8)
         frames[order] = self.video.frames_at(times[order], size=self.model.frame_size)
-        return list(frames.reshape(len(windows), self.model.n_frames, *frames.shape[1:]))
+        frames = list(frames.reshape(len(windows), self.model.n_frames, *frames.shape[1:]))
+        return frames if self.model.modality == "video" else list(zip(frames, sound))
 
     def close(self) -> None:
         if self.video is not None:
@@ -62,7 +66,7 @@ class _Stimulus:
 
 class Extraction:
     """``model``'s per-layer features of every TR-long clip of ``stimulus`` (an audio or
-    video file) for each instruction (none for a plain encoder). ``context`` (s, >= tr):
+    video file; a video with sound for an audio-visual model) for each instruction (none for a plain encoder). ``context`` (s, >= tr):
     each clip's input window ends at its TR's end and reaches this far back (default one
     TR). ``max_clips``: only the first clips (quick looks). Use as a context manager (it
     holds the stimulus file open).

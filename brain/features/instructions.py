@@ -48,7 +48,8 @@ AUDIO: tuple[Instruction, ...] = (
     Instruction("audio_scene", "Describe the acoustic scene of this audio clip in one sentence."),
 )
 
-PRESETS: dict[str, tuple[Instruction, ...]] = {"video": VIDEO, "audio": AUDIO, "none": ()}
+# Audio-visual models (a movie with its sound) get the video tasks.
+PRESETS: dict[str, tuple[Instruction, ...]] = {"video": VIDEO, "audio": AUDIO, "audio-visual": VIDEO, "none": ()}
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RESERVED = frozenset({"clips", "_root"})  # the feature file's clips group, the store's root chunks
 
@@ -96,7 +97,8 @@ def parse_instructions(text: str, source: str = "<text>") -> tuple[Instruction, 
 
 
 def load_instructions(spec: str | Path | None) -> tuple[Instruction, ...]:
-    """A preset name (``video``, ``audio``, ``none``), or a text file of instructions.
+    """A preset name (``video``, ``audio``, ``audio-visual`` (the video tasks), ``none``), or
+    a text file of instructions.
 
     ``None`` and ``none`` mean no instruction (plain encoders)."""
     if spec is None:

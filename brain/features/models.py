@@ -6,7 +6,10 @@ array (batch, n_layers, hidden) float32, one row per layer of the model's langua
 encoder) stack, without the embedding layer.
 
 - Instruction-tuned models (``instruction_tuned=True``): LLaVA-OneVision, Qwen2.5-VL,
-  Video-LLaVA, LLaVA-NeXT-Video and InstructBLIP-Video (video) and Qwen2-Audio (audio)
+  Video-LLaVA, LLaVA-NeXT-Video and InstructBLIP-Video (video), Qwen2-Audio (audio) and
+  Qwen2.5-Omni's Thinker (audio-visual: a clip is its frames and the samples of the same
+  window, read in one pass with the video and audio tokens interleaved in 2 s chunks as
+  transformers' ``Qwen2_5OmniProcessor`` lays them out with ``use_audio_in_video``)
   families. The instruction goes through the model's chat template; InstructBLIP has none
   and, as its processor does, takes the plain instruction after the video tokens, and its
   Q-Former reads the instruction too (its own tokenizer, ``qformer_tokenizer/``), so the
@@ -74,7 +77,7 @@ class FeatureModel:
 
     name: str
     family: str
-    modality: str                    # "audio" | "video"
+    modality: str                    # "audio" | "video" | "audio-visual" (clips: (frames, samples))
     instruction_tuned: bool
     n_layers: int
     hidden_size: int
@@ -92,11 +95,16 @@ class FeatureModel:
         """(batch, n_layers, hidden_size) float32 features of equally sized ``clips``.
         ``clip_seconds``: the time a video clip's frames span (sets Qwen-VL's temporal
         positions; default one second per frame)."""
-        clips = [np.asarray(c) for c in clips]
+        if self.modality == "audio-visual":
+            clips = [_av_clip(self, c) for c in clips]
+            shapes = {(f.shape, a.shape) for f, a in clips}
+        else:
+            clips = [np.asarray(c) for c in clips]
+            shapes = {c.shape for c in clips}
         if not clips:
             raise ValueError("no clips given")
-        if len({c.shape for c in clips}) != 1:
-            raise ValueError(f"clips of one batch must have equal shapes, got {sorted({c.shape for c in clips})}")
+        if len(shapes) != 1:
+            raise ValueError(f"clips of one batch must have equal shapes, got {sorted(shapes)}")
         if self.instruction_tuned and not instruction:
             raise ValueError(f"{self.name} is instruction-tuned: give an instruction (e.g. instructions=audio)")
         if not self.instruction_tuned and instruction:
@@ -120,8 +128,9 @@ class FeatureModel:
                 "instruction_tuned": self.instruction_tuned, "n_layers": self.n_layers,
                 "hidden_size": self.hidden_size, "mode": self.mode if self.instruction_tuned else "encoder",
                 "max_new_tokens": self.max_new_tokens if self.instruction_tuned else 0,
-                **({"sampling_rate": self.sampling_rate} if self.modality == "audio" else
-                   {"n_frames": self.n_frames, "frame_size": list(self.frame_size)}),
+                **({"sampling_rate": self.sampling_rate} if self.modality != "video" else {}),
+                **({"n_frames": self.n_frames, "frame_size": list(self.frame_size)} if self.modality != "audio"
+                   else {}),
                 **({"encoder_positions": int(config.max_source_positions)} if self.family == "whisper" else {})}
 
 
@@ -228,8 +237,8 @@ def _load_model(spec: str | Path, device: str, half: bool, mode: str, max_new_to
                             extras={"processor": processor}, **common)
     del torch
     raise ValueError(f"{path}: model type {family!r} is not supported; supported: llava_onevision, "
-                     "qwen2_5_vl, video_llava, llava_next_video, instructblipvideo (or instructblip), qwen2_audio "
-                     "(instruction-tuned), whisper, audio-spectrogram-transformer, videomae (plain encoders)")
+                     "qwen2_5_vl, video_llava, llava_next_video, instructblipvideo (or instructblip), qwen2_audio, "
+                     "qwen2_5_omni_thinker (instruction-tuned), whisper, audio-spectrogram-transformer, videomae (plain encoders)")
 
 
 _CLIP_MEAN, _CLIP_STD = [0.48145466, 0.4578275, 0.40821073], [0.26862954, 0.26130258, 0.27577711]
@@ -242,10 +251,14 @@ _VIDEO_LMS = {
     "llava_next_video": ("LlavaNextVideoForConditionalGeneration", _CLIP_MEAN, _CLIP_STD, 8),
     # InstructBLIP-Video was tuned on 4 frames (its processor always makes 4 frames' tokens).
     "instructblipvideo": ("InstructBlipVideoForConditionalGeneration", _CLIP_MEAN, _CLIP_STD, 4),
+    # Qwen2.5-Omni's Thinker: frames as Qwen2.5-VL's, plus the clip's sound (audio-visual).
+    "qwen2_5_omni": ("Qwen2_5OmniThinkerForConditionalGeneration", _CLIP_MEAN, _CLIP_STD, 8),
 }
 # model types loaded as another family: InstructBLIP checkpoints are InstructBLIP-Video's
 # (transformers' documented use), AST's model type is long.
-_FAMILY_OF = {"instructblip": "instructblipvideo", "audio-spectrogram-transformer": "ast"}
+# Qwen2.5-Omni: the Thinker's own model type (a directory holding the Thinker alone).
+_FAMILY_OF = {"instructblip": "instructblipvideo", "audio-spectrogram-transformer": "ast",
+              "qwen2_5_omni_thinker": "qwen2_5_omni"}
 
 
 def _video_language_model(path: Path, family: str, dtype: Any, n_frames: int | None,
@@ -265,7 +278,7 @@ def _video_language_model(path: Path, family: str, dtype: Any, n_frames: int | N
         _instructblip_setup(path, model, extras)
         size = (vision.image_size, vision.image_size)
         extras["video_tokens"] = model.config.num_query_tokens * frames  # one set of queries per frame
-    elif family == "qwen2_5_vl":
+    elif family in ("qwen2_5_vl", "qwen2_5_omni"):
         factor = vision.patch_size * vision.spatial_merge_size
         size = _size(prep, 224)
         if size[0] % factor or size[1] % factor:
@@ -280,8 +293,18 @@ def _video_language_model(path: Path, family: str, dtype: Any, n_frames: int | N
             extras["video_tokens"] = frames * (patches // model.config.spatial_pool_stride) ** 2
         else:
             extras["video_tokens"] = frames * (patches**2 + 1)  # Video-LLaVA keeps the CLS token per frame
-    return FeatureModel(path.name, family, "video", True, text.num_hidden_layers, text.hidden_size, model,
-                        n_frames=frames, frame_size=size, extras=extras, **common)
+    modality, rate = "video", 16000
+    if family == "qwen2_5_omni":
+        modality = "audio-visual"
+        extras["feature_extractor"] = fe = tf.WhisperFeatureExtractor.from_pretrained(path)
+        rate = fe.sampling_rate
+        if fe.feature_size != model.config.audio_config.num_mel_bins:
+            raise ValueError(f"{path}: feature extractor gives {fe.feature_size} mel bins, the audio tower "
+                             f"takes {model.config.audio_config.num_mel_bins}")
+        # Answers must not open a vision or audio block: the model's position ids count them.
+        extras["suppress"] = [model.config.vision_start_token_id, model.config.audio_start_token_id]
+    return FeatureModel(path.name, family, modality, True, text.num_hidden_layers, text.hidden_size, model,
+                        sampling_rate=rate, n_frames=frames, frame_size=size, extras=extras, **common)
 
 
 def _instructblip_setup(path: Path, model: Any, extras: dict[str, Any]) -> None:
@@ -357,7 +380,8 @@ def _lm_features(fm: FeatureModel, inputs: dict[str, Any], tokenizer: Any):
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
     # The answer must not contain stimulus placeholders (the second pass would count them as
     # video/audio slots); a real model hardly emits them, a random one does.
-    placeholders = sorted({int(v) for k in _PLACEHOLDERS if (v := getattr(model.config, k, None)) is not None})
+    placeholders = sorted({int(v) for k in _PLACEHOLDERS if (v := getattr(model.config, k, None)) is not None}
+                          | {int(v) for v in fm.extras.get("suppress", ())})
     seq = model.generate(**inputs, max_new_tokens=fm.max_new_tokens, do_sample=False, pad_token_id=pad,
                          suppress_tokens=placeholders or None)
     n_prompt = inputs["input_ids"].shape[1]
@@ -466,6 +490,94 @@ def _qwen2_5_vl(fm: FeatureModel, clips: list[np.ndarray], instruction: str | No
     return _lm_features(fm, inputs, tok)
 
 
+def _av_clip(fm: FeatureModel, clip: Any) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(clip, (tuple, list)) or len(clip) != 2:
+        raise ValueError(f"{fm.name} is audio-visual: a clip is (frames, audio samples of the same window)")
+    return np.asarray(clip[0]), np.asarray(clip[1])
+
+
+def omni_chunks(values: np.ndarray, size: int) -> list[tuple[int, int]]:
+    """(start, stop) slices of increasing temporal position ``values``: a new slice begins
+    at the first value reaching the next multiple of ``size`` (one step per token, as
+    Qwen2.5-Omni's processor and model cut them, so a jump over several multiples opens
+    one-token slices)."""
+    out, start, chunk = [], 0, 1
+    for i, v in enumerate(values):
+        if v >= chunk * size:
+            out.append((start, i))
+            start, chunk = i, chunk + 1
+    out.append((start, len(values)))
+    return out
+
+
+def omni_av_tokens(grid: tuple[int, int, int], merge: int, seconds_per_grid: float, n_audio: int,
+                   per_second: float, seconds_per_chunk: float) -> list[str]:
+    """Qwen2.5-Omni's video-with-audio block (what replaces the video placeholder): the
+    audio start marker, then per ``seconds_per_chunk`` chunk the chunk's video tokens and
+    then its audio tokens (one audio token per 1/``per_second`` s; video tokens at ``t *
+    seconds_per_grid * per_second`` for temporal patch t), then the audio end marker, as
+    ``"bos"``, ``"video"``, ``"audio"``, ``"eos"`` labels."""
+    gt, gh, gw = grid
+    video = np.repeat(np.arange(gt) * seconds_per_grid * per_second, (gh // merge) * (gw // merge))
+    size = int(per_second * seconds_per_chunk)
+    v_chunks, a_chunks = omni_chunks(video, size), omni_chunks(np.arange(n_audio), size)
+    out = ["bos"]
+    for j in range(max(len(v_chunks), len(a_chunks))):
+        if j < len(v_chunks):
+            out += ["video"] * (v_chunks[j][1] - v_chunks[j][0])
+        if j < len(a_chunks):
+            out += ["audio"] * (a_chunks[j][1] - a_chunks[j][0])
+    return out + ["eos"]
+
+
+def _qwen2_5_omni(fm: FeatureModel, clips: list[tuple[np.ndarray, np.ndarray]], instruction: str | None):
+    """Qwen2.5-Omni's Thinker on frames and sound of one window (``use_audio_in_video``):
+    frames as Qwen2.5-VL's, the sound as the processor's Whisper log-mel features (padded
+    to 30 s with the true length in ``feature_attention_mask``), and the video placeholder
+    replaced by the chunk-interleaved video and audio tokens; the model derives the
+    positions (and rope deltas) from this layout."""
+    torch = _torch()
+    tok, config, fe = fm.extras["tokenizer"], fm.model.config, fm.extras["feature_extractor"]
+    vision = config.vision_config
+    audio = _audio(fm, [a for _, a in clips])
+    if audio[0].size > fe.n_samples:
+        raise ValueError(f"{fm.name} takes audio of up to {fe.chunk_length} s ({fe.n_samples} samples), "
+                         f"got {audio[0].size}")
+    if audio[0].size < fe.hop_length * 4:
+        raise ValueError(f"{fm.name}: audio clip of {audio[0].size} samples is too short")
+    pixels = _pixels(fm, [f for f, _ in clips]).float().cpu().numpy()
+    flat, grid = qwen_video_patches(pixels, vision.patch_size, vision.spatial_merge_size,
+                                    vision.temporal_patch_size)
+    feats = fe(audio, sampling_rate=fm.sampling_rate, padding="max_length", return_attention_mask=True,
+               return_tensors="pt")
+    n_frames = int(feats["attention_mask"][0].sum())
+    n_audio = ((n_frames - 1) // 2 + 1 - 2) // 2 + 1  # the audio tower's two stride-2 steps
+    seconds = fm.extras.get("clip_seconds") or fm.n_frames
+    per_grid = vision.temporal_patch_size * seconds / fm.n_frames
+    names = {"bos": "<|audio_bos|>", "video": "<|VIDEO|>", "audio": "<|AUDIO|>", "eos": "<|audio_eos|>"}
+    block = "".join(names[k] for k in omni_av_tokens(grid, vision.spatial_merge_size, per_grid, n_audio,
+                                                     config.position_id_per_seconds, config.seconds_per_chunk))
+    prompt = _chat(tok, "video", instruction or "")
+    if prompt.count(names["video"]) != 1:
+        raise ValueError(f"{fm.name}: the chat template must place one {names['video']} token, got {prompt!r}")
+    enc = tok([prompt.replace(names["video"], block)] * len(clips), return_tensors="pt", add_special_tokens=False)
+    ids = enc["input_ids"].to(fm.device)
+    expected = {"<|audio_bos|>": config.audio_start_token_id, "<|VIDEO|>": config.video_token_id,
+                "<|AUDIO|>": config.audio_token_id}
+    for name, token_id in expected.items():
+        if tok.convert_tokens_to_ids(name) != token_id:
+            raise ValueError(f"{fm.name}: the tokenizer's {name} is not the model's token {token_id}")
+    dtype = next(fm.model.parameters()).dtype
+    inputs = {"input_ids": ids, "attention_mask": enc["attention_mask"].to(fm.device),
+              "pixel_values_videos": torch.from_numpy(flat.reshape(-1, flat.shape[-1])).to(fm.device, dtype),
+              "video_grid_thw": torch.tensor([list(grid)] * len(clips), device=fm.device),
+              "video_second_per_grid": torch.tensor([per_grid] * len(clips), device=fm.device),
+              "input_features": feats["input_features"].to(fm.device, dtype),
+              "feature_attention_mask": feats["attention_mask"].to(fm.device),
+              "use_audio_in_video": True}
+    return _lm_features(fm, inputs, tok)
+
+
 def _qwen2_audio(fm: FeatureModel, clips: list[np.ndarray], instruction: str | None):
     processor = fm.extras["processor"]
     prompt = _chat(processor, "audio", instruction or "")
@@ -507,4 +619,5 @@ def _videomae(fm: FeatureModel, clips: list[np.ndarray], instruction: str | None
 
 _FORWARD = {"llava_onevision": _llava_video, "video_llava": _llava_video, "llava_next_video": _llava_video,
             "instructblipvideo": _instructblip_video, "qwen2_5_vl": _qwen2_5_vl, "qwen2_audio": _qwen2_audio,
+            "qwen2_5_omni": _qwen2_5_omni,
             "whisper": _whisper_forward, "ast": _ast, "videomae": _videomae}

@@ -11,8 +11,9 @@ import json
 from pathlib import Path
 
 FAMILIES = ("llava_onevision", "qwen2_5_vl", "video_llava", "llava_next_video", "instructblipvideo", "qwen2_audio",
-            "whisper", "ast", "videomae")
-VIDEO_FAMILIES = ("llava_onevision", "qwen2_5_vl", "video_llava", "llava_next_video", "instructblipvideo", "videomae")
+            "qwen2_5_omni", "whisper", "ast", "videomae")
+VIDEO_FAMILIES = ("llava_onevision", "qwen2_5_vl", "video_llava", "llava_next_video", "instructblipvideo",
+                  "qwen2_5_omni", "videomae")
 
 _WORDS = ["describe", "the", "scene", "in", "this", "video", "audio", "clip", "one", "sentence", "what", "action", "is", "happening", "list", "main", "objects", "visible", "how", "many", "people", "are", "there", "distinct", "can", "you", "see", "emotion", "do", "express", "where", "does", "it", "take", "place", "sounds", "hear", "transcribe", "said", "speaker", "voice", "convey", "music", "summarise"]
 _CHAT = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{% for c in m['content'] %}"
@@ -23,20 +24,25 @@ _SPECIAL = ("<pad>", "<unk>", "<|im_start|>", "<|im_end|>", "<video>", "<image>"
             "<|audio_bos|>", "<|audio_eos|>", "<|vision_start|>", "<|vision_end|>", "<|video_pad|>",
             "<|image_pad|>")
 _VIDEO_PLACEHOLDER = {"llava_onevision": "<video>", "video_llava": "<video>", "llava_next_video": "<video>",
-                      "qwen2_5_vl": "<|vision_start|><|video_pad|><|vision_end|>"}
+                      "qwen2_5_vl": "<|vision_start|><|video_pad|><|vision_end|>",
+                      "qwen2_5_omni": "<|vision_bos|><|VIDEO|><|vision_eos|>"}
+# Qwen2.5-Omni's own names for the vision markers and placeholders (appended after the
+# shared ones, so the other tiny models keep their token ids).
+_OMNI_SPECIAL = ("<|vision_bos|>", "<|vision_eos|>", "<|VIDEO|>", "<|IMAGE|>")
 
 
-def _tokenizer(video_placeholder: str = "<video>"):
+def _tokenizer(video_placeholder: str = "<video>", extra_special: tuple[str, ...] = ()):
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
     words = sorted(set(_WORDS) | {"user", "assistant", "?", ".", ",", "'"})
-    vocab = {w: i for i, w in enumerate((*_SPECIAL, *words))}
+    specials = (*_SPECIAL, *extra_special)
+    vocab = {w: i for i, w in enumerate((*specials, *words))}
     core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.Whitespace()
     tok = PreTrainedTokenizerFast(tokenizer_object=core, unk_token="<unk>", pad_token="<pad>",
                                   eos_token="<|im_end|>")
-    tok.add_special_tokens({"additional_special_tokens": list(_SPECIAL[4:])})
+    tok.add_special_tokens({"additional_special_tokens": list(specials[4:])})
     tok.chat_template = _CHAT.replace("VIDEO", video_placeholder)
     return tok, vocab
 
@@ -150,6 +156,34 @@ def write_tiny_model(family: str, directory: str | Path, n_layers: int = 3, seed
                 "num_frames": 4, "patch_size": 14, "temporal_patch_size": 2, "merge_size": 2,
                 "video_processor_type": "Qwen2VLVideoProcessor"}
         (out / "video_preprocessor_config.json").write_text(json.dumps(prep, indent=2))
+        tok.save_pretrained(out)
+    elif family == "qwen2_5_omni":
+        # The Thinker (text output) of Qwen2.5-Omni: a Qwen2.5-VL-style vision tower and a
+        # Whisper-style audio tower feeding one language model.
+        tok, vocab = _tokenizer(_VIDEO_PLACEHOLDER[family], _OMNI_SPECIAL)
+        text = {**_text_config(len(tok), n_layers), "rope_parameters": {"rope_type": "default",
+                "rope_theta": 1000000.0, "mrope_section": [2, 3, 3]}, "eos_token_id": vocab["<|im_end|>"]}
+        text.pop("model_type")
+        cfg = tf.Qwen2_5OmniThinkerConfig(
+            audio_config=dict(d_model=16, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=32,
+                              num_mel_bins=16, output_dim=32, n_window=50, max_source_positions=1500),
+            vision_config={"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2,
+                           "out_hidden_size": 32, "patch_size": 14, "spatial_merge_size": 2,
+                           "temporal_patch_size": 2, "window_size": 56, "fullatt_block_indexes": [1]},
+            text_config=text, audio_token_index=vocab["<|AUDIO|>"], image_token_index=vocab["<|IMAGE|>"],
+            video_token_index=vocab["<|VIDEO|>"], audio_start_token_id=vocab["<|audio_bos|>"],
+            audio_end_token_id=vocab["<|audio_eos|>"], vision_start_token_id=vocab["<|vision_bos|>"],
+            vision_end_token_id=vocab["<|vision_eos|>"])
+        model = tf.Qwen2_5OmniThinkerForConditionalGeneration(cfg)
+        with torch.no_grad():  # at std 0.02 the sinusoidal positions drown the sound in the tiny audio tower
+            for conv in (model.model.audio_tower.conv1, model.model.audio_tower.conv2):
+                conv.weight.normal_(0.0, 0.3)
+        prep = {"image_mean": [0.48145466, 0.4578275, 0.40821073],
+                "image_std": [0.26862954, 0.26130258, 0.27577711], "size": {"height": 56, "width": 56},
+                "num_frames": 4, "patch_size": 14, "temporal_patch_size": 2, "merge_size": 2,
+                "video_processor_type": "Qwen2VLVideoProcessor"}
+        (out / "video_preprocessor_config.json").write_text(json.dumps(prep, indent=2))
+        tf.WhisperFeatureExtractor(feature_size=16).save_pretrained(out)
         tok.save_pretrained(out)
     elif family == "qwen2_audio":
         tok, vocab = _tokenizer()

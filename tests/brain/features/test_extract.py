@@ -78,6 +78,32 @@ def test_audio_model_reads_the_sound_track_of_a_video(tiny_dirs, media, tmp_path
     assert layers["layer_00"].shape == (4, fm.hidden_size)
 
 
+def test_audio_visual_model_reads_frames_and_sound_of_each_window(tiny_dirs, media, tmp_path) -> None:
+    """Each clip is the window's frames and the samples of the same window; features per TR
+    and instruction; a video without sound is a clear error."""
+    from brain.features.audio import load_audio
+    from brain.features.clips import audio_window, frame_times
+    from brain.features.video import VideoReader
+
+    fm = load_model(tiny_dirs["qwen2_5_omni"], max_new_tokens=2)
+    instructions = load_instructions(fm.modality)[:2]
+    with Extraction(media["video"], fm, instructions, tr=TR, context=3.0, batch_size=5) as job:
+        clips = job._source.clips(job.windows[:2])
+        rows = job.features(instructions[0].name, 0)
+    samples, rate = load_audio(media["video"], fm.sampling_rate)
+    with VideoReader(media["video"]) as reader:
+        for (frames, sound), window in zip(clips, job.windows[:2]):
+            np.testing.assert_array_equal(sound, audio_window(samples, rate, *window))
+            assert sound.shape == (round(3.0 * rate),)
+            np.testing.assert_array_equal(frames, reader.frames_at(frame_times(window, fm.n_frames), fm.frame_size))
+    assert rows.shape == (math.floor(7.4 / TR), fm.n_layers, fm.hidden_size)
+    assert job.attrs["modality"] == "audio-visual" and job.attrs["sampling_rate"] == 16000
+    silent = tmp_path / "silent.mp4"
+    write_test_video(silent, 3.2, fps=10, with_audio=False)
+    with pytest.raises(ValueError, match="no audio stream"):
+        Extraction(silent, fm, instructions, tr=TR)
+
+
 def test_batches_cover_every_clip_once_and_match_a_single_batch(tiny_dirs, media) -> None:
     fm = load_model(tiny_dirs["qwen2_audio"], max_new_tokens=2)
     instructions = load_instructions("audio")[:2]

@@ -21,6 +21,7 @@ def test_presets_match_the_paper_counts_and_have_unique_names() -> None:
         assert len(set(names)) == len(names)
         assert all(i.text.endswith((".", "?")) for i in preset)
     assert load_instructions("video") == VIDEO and load_instructions("none") == () == load_instructions(None)
+    assert load_instructions("audio-visual") == VIDEO  # instructions=auto for an audio-visual model
 
 
 def test_file_with_names_comments_and_plain_lines(tmp_path: Path) -> None:

@@ -13,13 +13,17 @@ pytest.importorskip("transformers")
 
 from brain.features.models import _answer_mask, load_model, qwen_video_patches
 
-INSTRUCTED = ("llava_onevision", "qwen2_5_vl", "video_llava", "llava_next_video", "instructblipvideo", "qwen2_audio")
+INSTRUCTED = ("llava_onevision", "qwen2_5_vl", "video_llava", "llava_next_video", "instructblipvideo", "qwen2_audio",
+              "qwen2_5_omni")
 
 
 def _clips(fm, n: int, seed: int = 0) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     if fm.modality == "video":
         return [rng.integers(0, 256, (fm.n_frames, *fm.frame_size, 3), dtype=np.uint8) for _ in range(n)]
+    if fm.modality == "audio-visual":  # (frames, sound of the same window)
+        return [(rng.integers(0, 256, (fm.n_frames, *fm.frame_size, 3), dtype=np.uint8),
+                 (0.1 * rng.standard_normal(int(1.5 * fm.sampling_rate))).astype(np.float32)) for _ in range(n)]
     return [(0.1 * rng.standard_normal(int(1.5 * fm.sampling_rate))).astype(np.float32) for _ in range(n)]
 
 
