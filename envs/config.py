@@ -1,4 +1,6 @@
-"""Settings of an arm environment, validated once at construction."""
+"""Settings of an arm environment, validated once at construction: the plant's
+(:class:`PlantConfig`: physics, sensors) and the task's (:class:`TaskConfig`: episodes,
+loads, scoring), and :class:`ArmConfig`, both together as one flat, hashable config."""
 
 from __future__ import annotations
 
@@ -17,22 +19,14 @@ _TASK_ALIASES = {"centreout": "centre_out", "center_out": "centre_out", "centre-
 
 
 @dataclass(frozen=True)
-class ArmConfig:
-    """Everything that defines one arm task. Times in s, distances in m, forces in N.
+class PlantConfig:
+    """The plant: what the physics and the sensors are. Times in s.
 
-    task: ``reach`` (random start and target), ``hold`` (hold the start position under a
-      constant endpoint load), ``centre_out`` (8 targets on a circle round a fixed start).
     control_dt: control step; ``n_substeps`` physics steps of ``control_dt / n_substeps``
       run inside each one.
-    episode_steps: control steps per episode (episodes end by truncation).
     feedback_delay: delay of proprioceptive and visual feedback, a whole number of
       control steps.
     obs_noise: standard deviation of Gaussian noise on proprioception and hand position.
-    effort_weight: reward = -(position_error + effort_weight * effort).
-    load_range: endpoint load drawn uniformly in [-load_range, load_range] N per axis
-      (``None``: 10 N for ``hold``, 0 otherwise).
-    centre_out_radius, centre_out_start: circle radius and fixed start posture
-      (shoulder, elbow in rad) of ``centre_out``; ``centre_out_targets`` targets.
     physics: forward pass of the JAX env's skeleton step (default plant): ``closed_form``
       (MuJoCo's semi-implicit Euler step of the two-link arm written out, with the masses,
       lengths and inertias read from the MJCF; a few dozen fused operations, differentiated
@@ -48,22 +42,16 @@ class ArmConfig:
       plant step late and evaluated on the previous step's geometry, explicit-Euler
       skeleton, proprioception read from that lagged muscle state (see
       ``envs.motornet_tf``).
+    skeleton: the two-link arm's constants (MotorNet 0.3's).
     muscles: muscle constants; ``None`` takes the plant's own: ``MuscleParams()`` for
       ``motornet``, passive-force slack length 1.0 (``MuscleParams.motornet_tf()``) for
       ``motornet_tf``.
     """
 
-    task: str = "reach"
     control_dt: float = 0.01
     n_substeps: int = 1
-    episode_steps: int = 50
     feedback_delay: float = 0.01
     obs_noise: float = 0.0
-    effort_weight: float = 0.1
-    load_range: float | None = None
-    centre_out_radius: float = 0.1
-    centre_out_start: tuple[float, float] = (math.pi / 4, math.pi / 2)
-    centre_out_targets: int = 8
     physics: str = "closed_form"
     gradient: str = "analytic"
     plant: str = "motornet"
@@ -71,31 +59,14 @@ class ArmConfig:
     muscles: MuscleParams | None = None
 
     def __post_init__(self) -> None:
-        task = _TASK_ALIASES.get(str(self.task).lower(), str(self.task).lower())
-        if task not in TASKS:
-            raise ValueError(f"unknown task {self.task!r}; valid tasks: {', '.join(TASKS)}")
-        object.__setattr__(self, "task", task)
-        if self.load_range is None:
-            object.__setattr__(self, "load_range", 10.0 if task == "hold" else 0.0)
         _check(self.control_dt > 0, "control_dt", self.control_dt, "must be positive")
         _check(_is_int(self.n_substeps) and self.n_substeps >= 1, "n_substeps",
                self.n_substeps, "must be a whole number >= 1")
-        _check(_is_int(self.episode_steps) and self.episode_steps >= 1, "episode_steps",
-               self.episode_steps, "must be a whole number >= 1")
         _check(self.feedback_delay >= 0, "feedback_delay", self.feedback_delay, "must be >= 0")
         steps = self.feedback_delay / self.control_dt
         _check(abs(steps - round(steps)) < 1e-6, "feedback_delay", self.feedback_delay,
                f"must be a whole number of control steps (control_dt={self.control_dt})")
         _check(self.obs_noise >= 0, "obs_noise", self.obs_noise, "must be >= 0")
-        _check(self.effort_weight >= 0, "effort_weight", self.effort_weight, "must be >= 0")
-        _check(self.load_range >= 0, "load_range", self.load_range,
-               "must be >= 0 (loads are drawn in [-load_range, load_range])")
-        _check(self.centre_out_radius > 0, "centre_out_radius", self.centre_out_radius,
-               "must be positive")
-        _check(_is_int(self.centre_out_targets) and self.centre_out_targets >= 1,
-               "centre_out_targets", self.centre_out_targets, "must be a whole number >= 1")
-        _check(len(self.centre_out_start) == 2, "centre_out_start", self.centre_out_start,
-               "must be (shoulder, elbow) in rad")
         _check(self.gradient in GRADIENTS, "gradient", self.gradient,
                "must be 'analytic' (closed-form backward pass of mjx.step) or 'mjx' (through mjx.step)")
         _check(self.physics in PHYSICS, "physics", self.physics,
@@ -105,8 +76,103 @@ class ArmConfig:
         if self.muscles is None:
             tf = self.plant == "motornet_tf"
             object.__setattr__(self, "muscles", MuscleParams.motornet_tf() if tf else MuscleParams())
-        for name in ("control_dt", "feedback_delay", "obs_noise", "effort_weight", "load_range"):
+        for name in ("control_dt", "feedback_delay", "obs_noise"):
             _check(math.isfinite(getattr(self, name)), name, getattr(self, name), "must be finite")
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """The task: which episodes the arm is given and how they are scored. Distances in m,
+    forces in N.
+
+    task: ``reach`` (random start and target), ``hold`` (hold the start position under a
+      constant endpoint load), ``centre_out`` (8 targets on a circle round a fixed start).
+    episode_steps: control steps per episode (episodes end by truncation).
+    effort_weight: reward = -(position_error + effort_weight * effort).
+    load_range: endpoint load drawn uniformly in [-load_range, load_range] N per axis
+      (``None``: 10 N for ``hold``, 0 otherwise).
+    centre_out_radius, centre_out_start: circle radius and fixed start posture
+      (shoulder, elbow in rad) of ``centre_out``; ``centre_out_targets`` targets.
+    """
+
+    task: str = "reach"
+    episode_steps: int = 50
+    effort_weight: float = 0.1
+    load_range: float | None = None
+    centre_out_radius: float = 0.1
+    centre_out_start: tuple[float, float] = (math.pi / 4, math.pi / 2)
+    centre_out_targets: int = 8
+
+    def __post_init__(self) -> None:
+        task = _TASK_ALIASES.get(str(self.task).lower(), str(self.task).lower())
+        if task not in TASKS:
+            raise ValueError(f"unknown task {self.task!r}; valid tasks: {', '.join(TASKS)}")
+        object.__setattr__(self, "task", task)
+        if self.load_range is None:
+            object.__setattr__(self, "load_range", 10.0 if task == "hold" else 0.0)
+        _check(_is_int(self.episode_steps) and self.episode_steps >= 1, "episode_steps",
+               self.episode_steps, "must be a whole number >= 1")
+        _check(self.effort_weight >= 0, "effort_weight", self.effort_weight, "must be >= 0")
+        _check(self.load_range >= 0, "load_range", self.load_range,
+               "must be >= 0 (loads are drawn in [-load_range, load_range])")
+        _check(self.centre_out_radius > 0, "centre_out_radius", self.centre_out_radius,
+               "must be positive")
+        _check(_is_int(self.centre_out_targets) and self.centre_out_targets >= 1,
+               "centre_out_targets", self.centre_out_targets, "must be a whole number >= 1")
+        _check(len(self.centre_out_start) == 2, "centre_out_start", self.centre_out_start,
+               "must be (shoulder, elbow) in rad")
+        for name in ("effort_weight", "load_range"):
+            _check(math.isfinite(getattr(self, name)), name, getattr(self, name), "must be finite")
+
+
+PLANT_SETTINGS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(PlantConfig))
+TASK_SETTINGS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TaskConfig))
+
+
+def _copy(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return field(default=f.default)
+    return field(default_factory=f.default_factory)
+
+
+# ArmConfig's fields are the task's then the plant's, as those dataclasses declare them
+# (names, types, defaults written once, there).
+_ArmFields = dataclasses.make_dataclass(
+    "_ArmFields", [(f.name, f.type, _copy(f)) for part in (TaskConfig, PlantConfig) for f in dataclasses.fields(part)],
+    frozen=True, namespace={"__module__": __name__})
+
+
+@dataclass(frozen=True)
+class ArmConfig(_ArmFields):
+    """Everything that defines one arm environment: every field of :class:`TaskConfig`
+    (``task``, ``episode_steps``, ``effort_weight``, ``load_range``, ``centre_out_*``) and
+    of :class:`PlantConfig` (``control_dt``, ``n_substeps``, ``feedback_delay``,
+    ``obs_noise``, ``physics``, ``gradient``, ``plant``, ``skeleton``, ``muscles``), flat
+    (``cfg.control_dt``, ``cfg.load_range``); see the parts for their meanings. The parts
+    judge their own fields; :attr:`plant_config` and :attr:`task_config` give them back, and
+    :meth:`from_parts` builds an arm from them."""
+
+    def __post_init__(self) -> None:
+        plant = PlantConfig(**{k: getattr(self, k) for k in PLANT_SETTINGS})
+        task = TaskConfig(**{k: getattr(self, k) for k in TASK_SETTINGS})
+        for part in (plant, task):  # the parts' resolved defaults (task aliases, loads, muscles)
+            for f in dataclasses.fields(part):
+                object.__setattr__(self, f.name, getattr(part, f.name))
+
+    @property
+    def plant_config(self) -> PlantConfig:
+        """The plant part (physics, sensors)."""
+        return PlantConfig(**{k: getattr(self, k) for k in PLANT_SETTINGS})
+
+    @property
+    def task_config(self) -> TaskConfig:
+        """The task part (episodes, scoring)."""
+        return TaskConfig(**{k: getattr(self, k) for k in TASK_SETTINGS})
+
+    @classmethod
+    def from_parts(cls, plant: PlantConfig, task: TaskConfig) -> ArmConfig:
+        return cls(**{f.name: getattr(plant, f.name) for f in dataclasses.fields(plant)},
+                   **{f.name: getattr(task, f.name) for f in dataclasses.fields(task)})
 
     @property
     def physics_dt(self) -> float:

@@ -3,7 +3,8 @@ ConfigStore (structured configs).
 
 Hydra composes the YAML files in ``conf/`` onto these schemas, so it rejects an unknown key
 or a value of the wrong type itself, before anything runs. The settings of the arm, the
-controller and the training are the library's own dataclasses (``envs.config.ArmConfig``,
+controller and the training are the library's own dataclasses (``envs.config.PlantConfig``
+and ``TaskConfig``, the parts of ``ArmConfig``,
 ``agents.config.AgentConfig``, ``agents.config.TrainConfig``): their fields, types and
 defaults are read from there, and :func:`check_settings` builds them, so that their own
 checks (choices, ranges) judge a run's settings. The tasks' settings are the dataclasses
@@ -24,7 +25,7 @@ from typing import Any, Optional
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from agents.config import AgentConfig, TrainConfig
-from envs.config import ArmConfig
+from envs.config import PlantConfig, TaskConfig
 
 # ---------------------------------------------------------------------------------------------
 # Schemas derived from the library's dataclasses
@@ -63,8 +64,10 @@ def schema_of(cls: type, name: str, exclude: tuple[str, ...] = ()) -> type:
     fields = [(f.name, _omegaconf_type(hints[f.name]), _schema_field(f))
               for f in dataclasses.fields(cls) if f.name not in exclude]
 
-    def library(self: Any) -> Any:
-        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+    names = [n for n, _, _ in fields]
+
+    def library(self: Any) -> Any:  # the schema's own fields (a task schema may add its own)
+        values = {n: getattr(self, n) for n in names}
         for key, value in values.items():  # lists back to the library's tuples
             if isinstance(value, list) and typing.get_origin(hints[key]) is tuple:
                 values[key] = tuple(value)
@@ -79,9 +82,21 @@ def _build_library(self: Any) -> None:
     self.library()  # the library dataclass's own checks
 
 
-# The arm: every ArmConfig setting but the task (each run's tasks choose it) and the nested
-# skeleton and muscle constants (the plant's own; ``arm.plant`` picks them).
-ArmSettings = schema_of(ArmConfig, "ArmSettings", exclude=("task", "centre_out_start", "skeleton", "muscles"))
+# The arm (``arm.*``): the plant's settings (envs.config.PlantConfig) but the nested skeleton
+# and muscle constants (the plant's own; ``arm.plant`` picks them).
+ArmSettings = schema_of(PlantConfig, "ArmSettings", exclude=("skeleton", "muscles"))
+# The arm's task settings (envs.config.TaskConfig: episode length, loads, effort weight,
+# centre-out circle) are the settings of the tasks that run the arm (``task.episode_steps``),
+# but the task itself (each run's tasks choose it) and the centre-out start posture.
+ArmTaskSettings = schema_of(TaskConfig, "ArmTaskSettings", exclude=("task", "centre_out_start"))
+ARM_TASK_SETTINGS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ArmTaskSettings))
+
+
+def arm_settings(cfg: DictConfig) -> dict[str, Any]:
+    """The ``envs.config.ArmConfig`` settings of a run (all but the task): the plant's
+    (``arm.*``) and the arm task's (``task.*``)."""
+    arm, task = (OmegaConf.to_container(cfg[g], resolve=True) for g in ("arm", "task"))
+    return {**arm, **{k: task[k] for k in ARM_TASK_SETTINGS}}
 # Training: every TrainConfig setting but the trained task (``task.train_task``).
 TrainSettings = schema_of(TrainConfig, "TrainSettings", exclude=("task",))
 AgentSettings = schema_of(AgentConfig, "AgentSettings")
@@ -121,7 +136,7 @@ ALL_VARIANTS = ["bilateral_specialised_cc", "bilateral_specialised_nocc", "bilat
 
 
 @dataclass
-class MotorTask:
+class MotorTask(ArmTaskSettings):
     """Train the controller variants (``task.seeds`` seeds each) and evaluate them on every
     evaluation task, with lesions; ``claims``: test the paper's claims (paired CIs)."""
 
@@ -153,7 +168,7 @@ class RobustnessTask:
 
 
 @dataclass
-class RolloutTask:
+class RolloutTask(ArmTaskSettings):
     """An open-loop baseline controller on one task's episodes."""
 
     name: str = MISSING
@@ -176,6 +191,8 @@ class SyntheticSizes:
     n_features: int = 32
     vertices_per_region: int = 150
     n_repeats: int = 2  # test presentations per subject (1: a single presentation, no split-half ceiling)
+    instructions: Any = None  # N (2-5) or a list of names: spaces are instructions with planted regions
+    instruction_specific: bool = True  # false: no instruction-specific region is planted (a null experiment)
 
 
 @dataclass
@@ -191,8 +208,6 @@ class StimulusFeatures:
 class Cleaning:
     """``brain.cleaning.clean_runs`` on the training BOLD (per run) and every test presentation."""
 
-    instructions: Any = None  # N (2-5) or a list of names: spaces are instructions with planted regions
-    instruction_specific: bool = True  # false: no instruction-specific region is planted (a null experiment)
     detrend: bool = True  # remove a linear trend per run
     high_pass: float | None = None  # cutoff in Hz (e.g. 0.0078 = 1/128 s), discrete-cosine drift regressors
     standardize: str | None = "zscore_sample"  # zscore_sample | psc | null
@@ -216,6 +231,13 @@ class ExperimentFiles:
 
 
 @dataclass
+class InstructionAnalysis:
+    """Comparison of the instruction groups of one run (spaces named by instruction)."""
+
+    pair: list[str] | None = None  # the two instructions of the variance partition; null = the first two
+
+
+@dataclass
 class EncodingTask:
     """Voxel-wise encoding of per-layer model features (synthetic default with planted truth)."""
 
@@ -230,13 +252,6 @@ class EncodingTask:
     cv: int = 5  # folds of contiguous blocks (leave-one-run-out when runs are known)
     score_cv: str = "r2"  # CV score that picks each voxel's penalty: r2 | r | neg_mse
     r_null: str = "phase"  # null of each layer's test r: phase (calibrated) | block (the paper's)
-@dataclass
-class InstructionAnalysis:
-    """Comparison of the instruction groups of one run (spaces named by instruction)."""
-
-    pair: list[str] | None = None  # the two instructions of the variance partition; null = the first two
-
-
     n_permutations: int = 1000  # draws of that null (also of the ceilings' p-values)
     block: int | None = 10  # TRs per permutation block
     fdr_alpha: float = 0.05  # BH-FDR level over voxels; alpha of the subject test
@@ -249,6 +264,7 @@ class InstructionAnalysis:
     chunk: int | None = None  # ... and run only chunk i as one job: -m task.chunk=0,1,2,3
     merge: str | None = None  # a directory holding the chunk runs: merge them into one result
     files: ExperimentFiles = field(default_factory=ExperimentFiles)
+    instructions: InstructionAnalysis = field(default_factory=InstructionAnalysis)
 
 
 @dataclass
@@ -264,7 +280,6 @@ class FeaturesTask:
     context: float = 2.98  # s of input per clip, ending at its TR's end (>= tr)
     batch_size: int = 8  # clips per forward pass
     mode: str = "generate"  # instruction-tuned models: generate (mean over answer tokens) | prompt
-    instructions: InstructionAnalysis = field(default_factory=InstructionAnalysis)
     max_new_tokens: int = 16
     n_frames: int | None = None  # video models: frames per clip (null: the model's setting, else 8)
     device: str = "auto"  # auto (GPU when torch sees one) | cpu | cuda | cuda:1 ...

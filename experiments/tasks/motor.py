@@ -46,9 +46,9 @@ HISTORY_KEYS = ("train_loss", "train_position_error", "val_loss", "val_position_
 
 def _settings(cfg: DictConfig) -> dict[str, Any]:
     """Everything that determines the trained parameters, for checkpoint compatibility."""
-    arm = OmegaConf.to_container(cfg.arm, resolve=True)
-    arm.pop("task", None)
-    return {"arm": arm, "agent": OmegaConf.to_container(cfg.agent, resolve=True),
+    from experiments.settings import arm_settings
+
+    return {"arm": arm_settings(cfg), "agent": OmegaConf.to_container(cfg.agent, resolve=True),
             "train": OmegaConf.to_container(cfg.train, resolve=True),
             "train_task": cfg.task.train_task, "seed": int(cfg.seed), "seeds": int(cfg.task.seeds)}
 

@@ -13,7 +13,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 import envs
 from experiments.report.plots import plot_hand_paths
@@ -49,8 +49,9 @@ def check(cfg: DictConfig) -> dict[str, Any]:
             raise ValueError(f"task.{key}={t[key]!r} is not one of: {', '.join(valid)}")
     whole_number(cfg, "task.episodes", minimum=1)
     whole_number(cfg, "seed", minimum=0)
-    env_settings = OmegaConf.to_container(cfg.arm, resolve=True)
-    env_settings.pop("task", None)
+    from experiments.settings import arm_settings
+
+    env_settings = arm_settings(cfg)
     ArmConfig.from_overrides(str(t.env), **env_settings)
     return env_settings
 

@@ -29,7 +29,7 @@ ENCODING = ["task=encoding", "task.synthetic.n_subjects=4", "task.synthetic.n_ru
 ENCODING_MODELS = ["task.synthetic.n_features=8", "task.synthetic.n_features=4"]
 MOTOR = ["task=reach", "task.variants=[bilateral_specialised_cc]", "task.seeds=1", "task.eval_episodes=4",
          "train.max_epochs=1", "train.updates_per_epoch=1", "train.batch_size=2", "train.val_episodes=2",
-         "arm.episode_steps=4", "agent.widths=[4,4]"]
+         "task.episode_steps=4", "agent.widths=[4,4]"]
 MOTOR_SEEDS = (0, 1)
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 

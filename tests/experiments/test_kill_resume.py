@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow  # real runner processes killed and resumed (about
 ROOT = Path(__file__).parents[2]
 MOTOR = ["task=reach", "task.seeds=2", "task.variants=[bilateral_specialised_cc]",
          "task.eval_episodes=4", "task.lesions=false", "train.max_epochs=3", "train.patience=5",
-         "train.updates_per_epoch=20", "train.batch_size=8", "train.val_episodes=8", "arm.episode_steps=10"]
+         "train.updates_per_epoch=20", "train.batch_size=8", "train.val_episodes=8", "task.episode_steps=10"]
 ENCODING = ["task=encoding", "task.synthetic.n_subjects=3", "task.synthetic.n_runs=3",
             "task.synthetic.trs_per_run=200", "task.synthetic.n_test_trs=200", "task.synthetic.n_layers=4",
             "task.synthetic.n_features=16", "task.synthetic.vertices_per_region=30", "task.n_permutations=300"]

@@ -14,7 +14,7 @@ from hydra import compose, initialize_config_module
 
 pytestmark = pytest.mark.slow  # sweeps through the joblib and submitit launchers (separate processes); CI runs them, `-m 'not slow'` skips them
 
-ROLLOUT = ["task=rollout", "task.episodes=4", "task.plot_episodes=2", "arm.episode_steps=5"]
+ROLLOUT = ["task=rollout", "task.episodes=4", "task.plot_episodes=2", "task.episode_steps=5"]
 
 
 def sweep(tmp_path: Path, launcher: str, *extra: str) -> list[Path]:

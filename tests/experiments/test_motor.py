@@ -22,7 +22,7 @@ from experiments.run import run_task
 from experiments.tasks.motor import train_variant
 
 TINY = ["task.seeds=2", "task.eval_episodes=8", "train.max_epochs=2", "train.updates_per_epoch=2",
-        "train.batch_size=4", "train.val_episodes=4", "arm.episode_steps=6", "agent.widths=[4,4]"]
+        "train.batch_size=4", "train.val_episodes=4", "task.episode_steps=6", "agent.widths=[4,4]"]
 VARIANTS = "task.variants=[bilateral_specialised_cc,unilateral_dominant]"
 
 

@@ -12,10 +12,10 @@ from hydra import compose, initialize_config_module
 from experiments.provenance import git_state
 from experiments.run import run_task
 
-ROLLOUT = ["task=rollout", "task.episodes=4", "task.plot_episodes=2", "arm.episode_steps=5"]
+ROLLOUT = ["task=rollout", "task.episodes=4", "task.plot_episodes=2", "task.episode_steps=5"]
 MOTOR = ["task=reach", "task.seeds=2", "task.variants=[unilateral_dominant]", "task.eval_episodes=4",
          "task.lesions=false", "train.max_epochs=1", "train.updates_per_epoch=2", "train.batch_size=4",
-         "train.val_episodes=4", "arm.episode_steps=5"]
+         "train.val_episodes=4", "task.episode_steps=5"]
 
 
 def compose_cfg(overrides: list[str]):
@@ -108,7 +108,7 @@ def test_git_state_outside_a_checkout_is_none(tmp_path: Path) -> None:
 
 
 def test_a_resume_with_other_settings_is_refused_and_changes_nothing(tmp_path: Path) -> None:
-    rollout = ["task=rollout", "task.episodes=4", "arm.episode_steps=5"]
+    rollout = ["task=rollout", "task.episodes=4", "task.episode_steps=5"]
     run_task(compose_cfg(rollout), tmp_path)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
     with pytest.raises(ValueError, match=r"settings differ: .*task.env: saved 'reach', now 'hold'"):

@@ -16,7 +16,7 @@ import pytest
 pytestmark = pytest.mark.slow  # the real command line, a process per refusal; CI runs them, `-m 'not slow'` skips them
 
 ROOT = Path(__file__).resolve().parents[2]
-ROLLOUT = ["task=rollout", "task.episodes=4", "arm.episode_steps=5"]
+ROLLOUT = ["task=rollout", "task.episodes=4", "task.episode_steps=5"]
 
 
 def cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:

@@ -14,7 +14,7 @@ from experiments.tasks.robustness import format_table
 
 TINY = ["task.seeds=2", "task.variants=[unilateral_dominant,unilateral_nondominant]", "task.eval_episodes=8",
         "task.lesions=false", "train.max_epochs=1", "train.batch_size=4", "train.dataset_episodes=8",
-        "train.val_episodes=4", "arm.episode_steps=6", "agent.widths=[4,4]", "agent.unilateral_widths=[4,4]"]
+        "train.val_episodes=4", "task.episode_steps=6", "agent.widths=[4,4]", "agent.unilateral_widths=[4,4]"]
 
 
 def compose_cfg(overrides: list[str]):

@@ -20,7 +20,7 @@ def compose_cfg(overrides: list[str]):
 
 @pytest.mark.parametrize("task", ["reach", "hold", "centre_out"])
 def test_rollout_task_writes_metrics_and_plot(task: str, tmp_path: Path) -> None:
-    cfg = compose_cfg(["task=rollout", f"task.env={task}", "task.episodes=8", "arm.episode_steps=10"])
+    cfg = compose_cfg(["task=rollout", f"task.env={task}", "task.episodes=8", "task.episode_steps=10"])
     result = run_task(cfg, tmp_path)
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved == result
@@ -33,12 +33,12 @@ def test_rollout_task_writes_metrics_and_plot(task: str, tmp_path: Path) -> None
 
 def test_zero_controller_reports_zero_effort(tmp_path: Path) -> None:
     cfg = compose_cfg(["task=rollout", "task.env=hold", "task.controller=zero", "task.episodes=4",
-                       "arm.episode_steps=5"])
+                       "task.episode_steps=5"])
     assert run_task(cfg, tmp_path)["effort"] == 0.0
 
 
 def test_same_seed_same_metrics(tmp_path: Path) -> None:
-    cfg = compose_cfg(["task=rollout", "task.episodes=4", "arm.episode_steps=5", "seed=3"])
+    cfg = compose_cfg(["task=rollout", "task.episodes=4", "task.episode_steps=5", "seed=3"])
     assert run_task(cfg, tmp_path / "a") == run_task(cfg, tmp_path / "b")
 
 
@@ -64,7 +64,7 @@ def test_command_line_entry_point(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "experiments.run", "task=reach", "task.seeds=1",
            "task.variants=[unilateral_dominant]", "task.eval_episodes=4", "train.max_epochs=1",
            "train.updates_per_epoch=2", "train.batch_size=4", "train.val_episodes=4",
-           "arm.episode_steps=5", f"hydra.run.dir={tmp_path}"]
+           "task.episode_steps=5", f"hydra.run.dir={tmp_path}"]
     import os
 
     # as a user runs it: without the suite's one-device setting (tests/conftest.py)

@@ -15,8 +15,16 @@ from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
 from agents.config import AgentConfig, TrainConfig
-from envs.config import ArmConfig
-from experiments.settings import TASK_SCHEMAS, ArmSettings, TrainSettings, check_settings
+from envs.config import ArmConfig, PlantConfig, TaskConfig
+from experiments.settings import (
+    ARM_TASK_SETTINGS,
+    TASK_SCHEMAS,
+    ArmSettings,
+    ArmTaskSettings,
+    TrainSettings,
+    arm_settings,
+    check_settings,
+)
 
 CONF = Path(__file__).resolve().parents[2] / "experiments" / "conf"
 
@@ -27,7 +35,8 @@ def compose_cfg(overrides: list[str]):
 
 
 @pytest.mark.parametrize("library, schema, runner_only", [
-    (ArmConfig, ArmSettings, {"task", "centre_out_start", "skeleton", "muscles"}),
+    (PlantConfig, ArmSettings, {"skeleton", "muscles"}),
+    (TaskConfig, ArmTaskSettings, {"task", "centre_out_start"}),
     (TrainConfig, TrainSettings, {"task"}),
 ])
 def test_schemas_are_the_library_dataclasses(library, schema, runner_only) -> None:
@@ -47,8 +56,32 @@ def test_the_composed_defaults_are_the_librarys_except_what_the_yaml_names() -> 
     library = dataclasses.asdict(TrainConfig())
     assert {k: v for k, v in train.items() if library[k] != v} == deviations
     assert OmegaConf.to_container(cfg.agent) == dataclasses.asdict(AgentConfig())
-    arm = ArmConfig()
-    assert all(v == getattr(arm, k) or (k == "load_range" and v is None) for k, v in cfg.arm.items())
+    plant = PlantConfig()
+    assert all(v == getattr(plant, k) for k, v in cfg.arm.items())
+    task = TaskConfig()
+    assert all(cfg.task[k] == getattr(task, k) or (k == "load_range" and cfg.task[k] is None)
+               for k in ARM_TASK_SETTINGS)
+
+
+def test_plant_settings_under_arm_task_settings_under_task_and_together_the_arm() -> None:
+    """``arm.*`` is the plant (PlantConfig), the arm task's settings are the task's
+    (TaskConfig); every ArmConfig field but the task comes from exactly one of them."""
+    assert {f.name for f in dataclasses.fields(ArmConfig)} == (
+        {f.name for f in dataclasses.fields(PlantConfig)} | {f.name for f in dataclasses.fields(TaskConfig)})
+    cfg = compose_cfg(["task=reach", "arm.n_substeps=4", "arm.physics=mjx", "task.load_range=5",
+                       "task.episode_steps=7"])
+    settings = arm_settings(cfg)
+    assert set(settings) == {f.name for f in dataclasses.fields(ArmSettings)} | set(ARM_TASK_SETTINGS)
+    arm = ArmConfig.from_overrides("hold", **settings)
+    assert (arm.n_substeps, arm.physics, arm.load_range, arm.episode_steps) == (4, "mjx", 5.0, 7)
+    assert arm.plant_config.n_substeps == 4 and arm.task_config.load_range == 5.0
+    assert ArmConfig.from_parts(arm.plant_config, arm.task_config).episode_steps == 7
+    rollout = arm_settings(compose_cfg(["task=rollout", "task.effort_weight=0.5"]))
+    assert rollout["effort_weight"] == 0.5
+    with pytest.raises(ValueError, match="load_range"):
+        TaskConfig(load_range=-1.0)
+    with pytest.raises(ValueError, match="feedback_delay"):
+        PlantConfig(control_dt=0.01, feedback_delay=0.015)
 
 
 @pytest.mark.parametrize("path", sorted((CONF / "task").glob("*.yaml")), ids=lambda p: p.stem)

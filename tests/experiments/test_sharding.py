@@ -27,7 +27,7 @@ assert len(jax.devices()) == 2, jax.devices()
 out = Path(sys.argv[1])
 base = ["task=reach", "task.seeds=2", "task.variants=[bilateral_specialised_cc]", "task.eval_episodes=4",
         "train.max_epochs=2", "train.updates_per_epoch=3", "train.batch_size=4", "train.val_episodes=4",
-        "arm.episode_steps=5", "task.lesions=false", "train.patience=5"]
+        "task.episode_steps=5", "task.lesions=false", "train.patience=5"]
 with initialize_config_module(config_module="experiments.conf", version_base="1.3"):
     for n in (1, 2):
         cfg = compose(config_name="config", overrides=base + [f"runtime.devices={n}"])
