@@ -57,6 +57,18 @@ def _bert_tokenizer(directory: Path):
     return BertTokenizer(vocab_file=str(vocab))
 
 
+# CLIP's image normalisation and the tiny vision towers and video processors the families share
+_CLIP_NORM = {"image_mean": [0.48145466, 0.4578275, 0.40821073], "image_std": [0.26862954, 0.26130258, 0.27577711]}
+_CLIP_VISION = {"model_type": "clip_vision_model", "hidden_size": 32, "intermediate_size": 64,
+                "num_hidden_layers": 2, "num_attention_heads": 2, "image_size": 32, "patch_size": 8,
+                "projection_dim": 32}
+_QWEN_VISION = {"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "out_hidden_size": 32,
+                "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2, "window_size": 56,
+                "fullatt_block_indexes": [1]}
+_QWEN_PREP = {**_CLIP_NORM, "size": {"height": 56, "width": 56}, "num_frames": 4, "patch_size": 14,
+              "temporal_patch_size": 2, "merge_size": 2, "video_processor_type": "Qwen2VLVideoProcessor"}
+
+
 def _text_config(vocab_size: int, layers: int) -> dict:
     return dict(model_type="qwen2", hidden_size=32, intermediate_size=64, num_hidden_layers=layers,
                 num_attention_heads=2, num_key_value_heads=1, vocab_size=vocab_size,
@@ -90,28 +102,22 @@ def write_tiny_model(family: str, directory: str | Path, n_layers: int = 3, seed
     elif family == "video_llava":
         tok, vocab = _tokenizer(_VIDEO_PLACEHOLDER[family])
         cfg = tf.VideoLlavaConfig(
-            vision_config={"model_type": "clip_vision_model", "hidden_size": 32, "intermediate_size": 64,
-                           "num_hidden_layers": 2, "num_attention_heads": 2, "image_size": 32, "patch_size": 8,
-                           "projection_dim": 32},
+            vision_config=dict(_CLIP_VISION),
             text_config=_text_config(len(tok), n_layers), image_token_index=vocab["<image>"],
             video_token_index=vocab["<video>"])
         model = tf.VideoLlavaForConditionalGeneration(cfg)
-        prep = {"image_mean": [0.48145466, 0.4578275, 0.40821073],
-                "image_std": [0.26862954, 0.26130258, 0.27577711], "size": {"shortest_edge": 32},
+        prep = {**_CLIP_NORM, "size": {"shortest_edge": 32},
                 "num_frames": 4}
         (out / "preprocessor_config.json").write_text(json.dumps(prep, indent=2))
         tok.save_pretrained(out)
     elif family == "llava_next_video":
         tok, vocab = _tokenizer(_VIDEO_PLACEHOLDER[family])
         cfg = tf.LlavaNextVideoConfig(
-            vision_config={"model_type": "clip_vision_model", "hidden_size": 32, "intermediate_size": 64,
-                           "num_hidden_layers": 2, "num_attention_heads": 2, "image_size": 32, "patch_size": 8,
-                           "projection_dim": 32},
+            vision_config=dict(_CLIP_VISION),
             text_config=_text_config(len(tok), n_layers), image_token_index=vocab["<image>"],
             video_token_index=vocab["<video>"], image_grid_pinpoints=[[32, 32]], spatial_pool_stride=2)
         model = tf.LlavaNextVideoForConditionalGeneration(cfg)
-        prep = {"image_mean": [0.48145466, 0.4578275, 0.40821073],
-                "image_std": [0.26862954, 0.26130258, 0.27577711], "size": {"shortest_edge": 32},
+        prep = {**_CLIP_NORM, "size": {"shortest_edge": 32},
                 "crop_size": {"height": 32, "width": 32}, "num_frames": 4,
                 "video_processor_type": "LlavaNextVideoVideoProcessor"}
         (out / "video_preprocessor_config.json").write_text(json.dumps(prep, indent=2))
@@ -133,8 +139,7 @@ def write_tiny_model(family: str, directory: str | Path, n_layers: int = 3, seed
         model = tf.InstructBlipVideoForConditionalGeneration(cfg)
         with torch.no_grad():  # initialised to zeros: every query would read the frames alike
             model.query_tokens.normal_(0.0, 0.02)
-        prep = {"image_mean": [0.48145466, 0.4578275, 0.40821073],
-                "image_std": [0.26862954, 0.26130258, 0.27577711], "size": {"height": 32, "width": 32},
+        prep = {**_CLIP_NORM, "size": {"height": 32, "width": 32},
                 "video_processor_type": "InstructBlipVideoVideoProcessor"}
         (out / "video_preprocessor_config.json").write_text(json.dumps(prep, indent=2))
         tok.save_pretrained(out)
@@ -145,16 +150,11 @@ def write_tiny_model(family: str, directory: str | Path, n_layers: int = 3, seed
                 "rope_scaling": {"type": "mrope", "mrope_section": [2, 3, 3]},
                 "bos_token_id": None, "eos_token_id": vocab["<|im_end|>"]}
         cfg = tf.Qwen2_5_VLConfig(
-            vision_config={"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2,
-                           "out_hidden_size": 32, "patch_size": 14, "spatial_merge_size": 2,
-                           "temporal_patch_size": 2, "window_size": 56, "fullatt_block_indexes": [1]},
+            vision_config=dict(_QWEN_VISION),
             text_config=text, image_token_id=vocab["<|image_pad|>"], video_token_id=vocab["<|video_pad|>"],
             vision_start_token_id=vocab["<|vision_start|>"], vision_end_token_id=vocab["<|vision_end|>"])
         model = tf.Qwen2_5_VLForConditionalGeneration(cfg)
-        prep = {"image_mean": [0.48145466, 0.4578275, 0.40821073],
-                "image_std": [0.26862954, 0.26130258, 0.27577711], "size": {"height": 56, "width": 56},
-                "num_frames": 4, "patch_size": 14, "temporal_patch_size": 2, "merge_size": 2,
-                "video_processor_type": "Qwen2VLVideoProcessor"}
+        prep = dict(_QWEN_PREP)
         (out / "video_preprocessor_config.json").write_text(json.dumps(prep, indent=2))
         tok.save_pretrained(out)
     elif family == "qwen2_5_omni":
@@ -167,9 +167,7 @@ def write_tiny_model(family: str, directory: str | Path, n_layers: int = 3, seed
         cfg = tf.Qwen2_5OmniThinkerConfig(
             audio_config=dict(d_model=16, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=32,
                               num_mel_bins=16, output_dim=32, n_window=50, max_source_positions=1500),
-            vision_config={"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2,
-                           "out_hidden_size": 32, "patch_size": 14, "spatial_merge_size": 2,
-                           "temporal_patch_size": 2, "window_size": 56, "fullatt_block_indexes": [1]},
+            vision_config=dict(_QWEN_VISION),
             text_config=text, audio_token_index=vocab["<|AUDIO|>"], image_token_index=vocab["<|IMAGE|>"],
             video_token_index=vocab["<|VIDEO|>"], audio_start_token_id=vocab["<|audio_bos|>"],
             audio_end_token_id=vocab["<|audio_eos|>"], vision_start_token_id=vocab["<|vision_bos|>"],
@@ -178,10 +176,7 @@ def write_tiny_model(family: str, directory: str | Path, n_layers: int = 3, seed
         with torch.no_grad():  # at std 0.02 the sinusoidal positions drown the sound in the tiny audio tower
             for conv in (model.model.audio_tower.conv1, model.model.audio_tower.conv2):
                 conv.weight.normal_(0.0, 0.3)
-        prep = {"image_mean": [0.48145466, 0.4578275, 0.40821073],
-                "image_std": [0.26862954, 0.26130258, 0.27577711], "size": {"height": 56, "width": 56},
-                "num_frames": 4, "patch_size": 14, "temporal_patch_size": 2, "merge_size": 2,
-                "video_processor_type": "Qwen2VLVideoProcessor"}
+        prep = dict(_QWEN_PREP)
         (out / "video_preprocessor_config.json").write_text(json.dumps(prep, indent=2))
         tf.WhisperFeatureExtractor(feature_size=16).save_pretrained(out)
         tok.save_pretrained(out)

@@ -14,7 +14,6 @@ import warnings
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -23,6 +22,7 @@ from brain.stats import fdr_bh, wilcoxon_across_subjects
 from experiments.compare.runs import CompareError, Run
 from experiments.io import save_figure
 from experiments.report.html import Report
+from experiments.report.plots import pyplot
 
 DEPTH_MIN_R = 0.1  # best-layer maps show voxels whose best mean test r exceeds this (as the run's report)
 
@@ -163,19 +163,10 @@ def compare_runs(results: list[EncodingResult], alpha: float = 0.05) -> tuple[Pa
     return PairTests(pairs, regions, n, stat, p, diff, q, rej), notes
 
 
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_alignment(values: dict[str, np.ndarray], regions: tuple[str, ...], space: str, path: Path) -> None:
     """Bars: mean normalised alignment over subjects per region, one bar per run; points:
     the subjects. ``values[label]``: (n_subjects, n_regions)."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(regions) * max(1, len(values)) ** 0.5 + 2), 3.8), dpi=100)
     width = 0.8 / max(len(values), 1)
     x = np.arange(len(regions))

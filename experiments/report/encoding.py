@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -11,18 +12,23 @@ from brain.dataset import EncodingData
 from brain.layers import best_layer
 from experiments.io import save_figure
 from experiments.report.html import Report
+from experiments.report.plots import pyplot
 
 N_FSAVERAGE5 = 20484
 VIEWS = (("left", "lateral"), ("left", "medial"), ("right", "lateral"), ("right", "medial"))
 
 
-def _plt() -> Any:
-    import matplotlib
+@lru_cache(maxsize=1)
+def _fsaverage5() -> tuple[Any, Any]:
+    """nilearn's inflated fsaverage5 mesh and sulcal depth, read from its files once (its file
+    meshes are read again on every access: hundreds of reads per figure)."""
+    from nilearn import datasets
+    from nilearn.surface import InMemoryMesh, PolyMesh, SurfaceImage
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    inflated = datasets.load_fsaverage("fsaverage5")["inflated"]
+    mesh = PolyMesh(**{h: InMemoryMesh(part.coordinates, part.faces) for h, part in inflated.parts.items()})
+    sulc = datasets.load_fsaverage_data(mesh="fsaverage5", mesh_type="inflated", data_type="sulcal")
+    return mesh, SurfaceImage(mesh=mesh, data={h: np.asarray(d) for h, d in sulc.data.parts.items()})
 
 
 def plot_surface(values: np.ndarray, vertices: np.ndarray, path: Path, title: str,
@@ -31,20 +37,19 @@ def plot_surface(values: np.ndarray, vertices: np.ndarray, path: Path, title: st
     """Non-negative per-voxel ``values`` (n_vox,) at fsaverage5 ``vertices`` on the inflated
     surface, four views, sulcal depth underneath, colour scale [vmin, vmax]; NaN and 0 are
     left unpainted. ``ticks``: {value: name} for a colour bar of categories."""
-    from nilearn import datasets, plotting
+    from nilearn import plotting
     from nilearn.surface import SurfaceImage
 
     full = np.zeros(N_FSAVERAGE5)
     full[vertices] = np.nan_to_num(values, nan=0.0)
-    meshes = datasets.load_fsaverage("fsaverage5")
-    sulc = datasets.load_fsaverage_data(mesh="fsaverage5", mesh_type="inflated", data_type="sulcal")
-    img = SurfaceImage(mesh=meshes["inflated"], data={"left": full[:10242], "right": full[10242:]})
-    plt = _plt()
+    mesh, sulc = _fsaverage5()
+    img = SurfaceImage(mesh=mesh, data={"left": full[:10242], "right": full[10242:]})
+    plt = pyplot()
     fig, axes = plt.subplots(1, 4, subplot_kw={"projection": "3d"}, figsize=(13, 3.4))
     if vmax is None:
         vmax = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
     for ax, (hemi, view) in zip(axes, VIEWS):
-        plotting.plot_surf_stat_map(stat_map=img, surf_mesh=meshes["inflated"], hemi=hemi, view=view,
+        plotting.plot_surf_stat_map(stat_map=img, surf_mesh=mesh, hemi=hemi, view=view,
                                     bg_map=sulc, axes=ax, colorbar=False, vmin=vmin, vmax=vmax or 1.0,
                                     symmetric_cbar=False, cmap=cmap, threshold=1e-9)
         ax.set_title(f"{hemi} {view}", fontsize=9)
@@ -67,7 +72,7 @@ def plot_volume(values: np.ndarray, mask: str, path: Path, title: str, vmax: flo
 
     img = NiftiMasker(mask_img=mask).fit().inverse_transform(np.nan_to_num(values, nan=0.0)[None])
     img = img.slicer[..., 0] if len(img.shape) == 4 else img
-    plt = _plt()
+    plt = pyplot()
     fig = plt.figure(figsize=(11, 6))
     if vmax is None:
         vmax = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
@@ -83,7 +88,7 @@ def plot_volume(values: np.ndarray, mask: str, path: Path, title: str, vmax: flo
 
 def plot_layer_curves(curves: dict[str, dict[str, list[float]]], path: Path) -> None:
     """Mean test r per layer and region, one panel per feature space."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 3.6), squeeze=False)
     for ax, (space, per_region) in zip(axes[0], curves.items()):
         for region, ys in per_region.items():
@@ -101,7 +106,7 @@ def plot_comparison(values: dict[str, np.ndarray], names: tuple[str, ...], pvalu
                     path: Path, ylabel: str, alpha: float = 0.05) -> None:
     """Best-layer alignment per region, bars per space (mean +- SEM over subjects, NaN
     subjects left out); ``*`` marks regions where the sign-flip test across subjects gives p < alpha."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 3.6))
     width = 0.8 / len(values)
     x = np.arange(len(names))
@@ -124,7 +129,7 @@ def plot_comparison(values: dict[str, np.ndarray], names: tuple[str, ...], pvalu
 
 def plot_variance_partition(parts: dict[str, dict[str, float]], names: tuple[str, ...], path: Path) -> None:
     """Stacked bars per region: test R^2 unique to each space and shared."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 3.4))
     bottom = np.zeros(len(names))
     for label, per_region in parts.items():
@@ -141,7 +146,7 @@ def plot_variance_partition(parts: dict[str, dict[str, float]], names: tuple[str
 
 def plot_ceiling_histogram(ceilings: dict[str, np.ndarray], path: Path) -> None:
     """Histograms of per-voxel noise ceilings (all subjects), one per kind of ceiling."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.2))
     for name, c in ceilings.items():
         ax.hist(c[np.isfinite(c)].ravel(), bins=40, alpha=0.6, label=name.replace("_", " "))
@@ -307,7 +312,7 @@ def plot_instruction_alignment(values: dict[str, np.ndarray], names: tuple[str, 
                                ylabel: str) -> None:
     """Per region one bar per instruction (mean over subjects) with every subject as a point;
     ``values[instruction]``: (n_subjects, n_regions)."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(7.0, 1.2 * len(names) * max(1, len(values)) ** 0.5 + 2), 3.8))
     width = 0.8 / max(len(values), 1)
     x = np.arange(len(names))
@@ -335,7 +340,7 @@ def plot_instruction_differences(pairwise: list[dict[str, Any]], names: tuple[st
                                  xlabel: str) -> None:
     """Mean difference (A - B) across subjects with its 95 % CI, per pair and region; filled
     markers where the comparison is significant after FDR."""
-    plt = _plt()
+    plt = pyplot()
     rows = [(t["a"], t["b"], n, t["per_region"][n]) for t in pairwise for n in names if t["per_region"][n]]
     fig, ax = plt.subplots(figsize=(7, max(2.5, 0.32 * len(rows) + 1.2)))
     for y, (*_, v) in enumerate(rows):
@@ -400,7 +405,7 @@ def _instructions_section(rep: Report, data: EncodingData, res: dict[str, Any], 
     winners = np.array([inst.index(ins["per_region"][n]["best"]) if j in claimed_regions else -2
                         for j, n in enumerate(names)])
     claimed = np.where((best >= 0) & (best == winners[data.region]), best, -1)
-    cmap = ListedColormap([_plt().cm.tab10(k % 10) for k in range(len(inst))])
+    cmap = ListedColormap([pyplot().cm.tab10(k % 10) for k in range(len(inst))])
     ticks = {k + 1.0: name for k, name in enumerate(inst)}
     for what, values, caption in (
             ("best_instruction", best, "best instruction per kept voxel (training CV; descriptive, not tested)"),

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from agents.evaluation import t_interval
 from brain.banded import BandedRidgeEncoder
 from brain.dataset import EncodingData
 from brain.layers import best_layer_alignment, best_layer_depth, region_curves, region_means, variance_partition
@@ -325,12 +326,9 @@ def best_instruction_map(data: EncodingData, res: dict[str, Any], keep: np.ndarr
     return out
 
 
-def _t_interval(d: np.ndarray, level: float = 0.95) -> list[float]:
-    """t confidence interval of the mean of ``d`` (n >= 2)."""
-    from scipy.stats import t as student
-
-    half = student.ppf(0.5 + level / 2, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size)
-    return [float(d.mean() - half), float(d.mean() + half)]
+def _ci95(d: np.ndarray) -> list[float]:
+    mean, half, _ = t_interval(d)
+    return [mean - half, mean + half]
 
 
 def instruction_analysis(data: EncodingData, res: dict[str, Any], per_subject: dict[str, np.ndarray],
@@ -358,7 +356,7 @@ def instruction_analysis(data: EncodingData, res: dict[str, Any], per_subject: d
                                       rng=np.random.default_rng([seed, 40_000, inst.index(a), inst.index(b), j]))
             messages += [str(w.message) for w in caught]
             d = x[ok] - y[ok]
-            per_region[region] = {"mean_difference": float(d.mean()), "ci95": _t_interval(d),
+            per_region[region] = {"mean_difference": float(d.mean()), "ci95": _ci95(d),
                                   "pvalue": float(test.pvalue[0]), "min_pvalue": test.min_pvalue,
                                   "n_subjects": int(ok.sum())}
             pvals.append(float(test.pvalue[0]))

@@ -18,40 +18,23 @@ from typing import Any
 import numpy as np
 import pytest
 from flax import serialization
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from experiments import checkpoints as checkpoint
+from tests.fuzzing import attempt as fuzz_attempt
+from tests.fuzzing import fuzz
 
-ALLOWED = (ValueError, FileNotFoundError)
 TARGET = {"params": {"w": np.zeros((3, 2), np.float32), "b": np.zeros(2, np.float32)},
           "step": np.zeros((), np.int32)}
 SAVED = {"params": {"w": np.arange(6, dtype=np.float32).reshape(3, 2), "b": np.ones(2, np.float32)},
          "step": np.array(7, np.int32)}
 
 
-def fuzz(n: int) -> settings:
-    """Modest, reproducible settings; FUZZ_SCALE=20 (environment) for a deeper local search."""
-    return settings(max_examples=n * int(os.environ.get("FUZZ_SCALE", "1")), deadline=None,
-                    derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def _snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
-
-
 def attempt(path: Path) -> Any:
     """load(path, TARGET)'s result or exception, after checking the contract."""
-    before = _snapshot(path.parent)
-    try:
-        result = checkpoint.load(path, TARGET)
-    except Exception as exc:  # noqa: BLE001 - the point is to see what leaks
-        result = exc
-    assert _snapshot(path.parent) == before, "loading changed files"
-    if isinstance(result, Exception):
-        assert type(result) in ALLOWED, f"{type(result).__name__} leaked: {result}"
-        assert path.name in str(result), f"the message does not name the file: {result}"
-    else:
+    result = fuzz_attempt(lambda: checkpoint.load(path, TARGET), path.parent, path.name)
+    if not isinstance(result, Exception):
         tree, meta = result
         assert isinstance(meta, dict)
         pairs = [(tree["params"][k], TARGET["params"][k]) for k in ("w", "b")] + [(tree["step"], TARGET["step"])]

@@ -10,16 +10,14 @@ message names the file; files in the folder keep their bytes.
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -29,16 +27,9 @@ pytest.importorskip("soxr")
 
 from brain.features.audio import load_audio, write_test_audio
 from brain.features.video import VideoReader, media_duration, write_test_video
+from tests.fuzzing import attempt, fuzz
 
-ALLOWED = (ValueError, FileNotFoundError)
 TIMES = np.array([0.0, 0.45, 0.2, 0.95])  # one step back: a seek
-
-
-def fuzz(n: int) -> settings:
-    """Modest, reproducible settings; FUZZ_SCALE=20 (environment) for a deeper local search."""
-    return settings(max_examples=n * int(os.environ.get("FUZZ_SCALE", "1")), deadline=None,
-                    derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
 class Originals(dict):
@@ -57,23 +48,6 @@ def originals(tmp_path_factory: pytest.TempPathFactory) -> Originals:
     return Originals({p.suffix: p.read_bytes() for p in d.iterdir()})
 
 
-def _snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
-
-
-def attempt(fn: Callable[[], Any], path: Path) -> Any:
-    before = _snapshot(path.parent)
-    try:
-        result = fn()
-    except Exception as exc:  # noqa: BLE001 - the point is to see what leaks
-        result = exc
-    assert _snapshot(path.parent) == before, "reading changed files"
-    if isinstance(result, Exception):
-        assert type(result) in ALLOWED, f"{type(result).__name__} leaked: {result}"
-        assert path.name in str(result), f"the message does not name the file: {result}"
-    return result
-
-
 def _frames(path: Path) -> np.ndarray:
     with VideoReader(path) as reader:
         assert reader.fps > 0 and math.isfinite(reader.duration) and reader.duration > 0
@@ -82,15 +56,15 @@ def _frames(path: Path) -> np.ndarray:
 
 def check_all_readers(path: Path, rate: int = 8000) -> list[Any]:
     """Each reader's result or error, checked against the contract."""
-    audio = attempt(lambda: load_audio(path, sampling_rate=rate), path)
+    audio = attempt(lambda: load_audio(path, sampling_rate=rate), path.parent, path.name)
     if not isinstance(audio, Exception):
         samples, sr = audio
         assert sr == rate and samples.dtype == np.float32 and samples.ndim == 1 and samples.size > 0
         assert np.isfinite(samples).all() and np.abs(samples).max() <= 1.0
-    duration = attempt(lambda: media_duration(path), path)
+    duration = attempt(lambda: media_duration(path), path.parent, path.name)
     if not isinstance(duration, Exception):
         assert isinstance(duration, float) and math.isfinite(duration) and duration > 0
-    frames = attempt(lambda: _frames(path), path)
+    frames = attempt(lambda: _frames(path), path.parent, path.name)
     if not isinstance(frames, Exception):
         assert frames.dtype == np.uint8 and frames.ndim == 4 and frames.shape[0] == TIMES.size
         assert frames.shape[3] == 3
@@ -140,7 +114,7 @@ def test_audio_values(samples: np.ndarray, poison: list[tuple[int, float]], fmt:
         p = Path(tmp) / f"tone.{fmt[0]}"
         sf.write(p, samples, 8000, subtype=fmt[1])
         written, _ = sf.read(p, dtype="float32", always_2d=True)
-        result = attempt(lambda: load_audio(p, sampling_rate=rate), p)
+        result = attempt(lambda: load_audio(p, sampling_rate=rate), p.parent, p.name)
         if not np.isfinite(written).all():
             assert isinstance(result, ValueError) and "NaN" in str(result)
         else:
