@@ -33,7 +33,9 @@ def rng() -> np.random.Generator:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The runner's end-to-end files first (stable otherwise): pytest-xdist hands out whole
-    files in this order, so the long ones start early and the many short ones fill in at the
-    end, instead of one long file running alone after the rest."""
-    items.sort(key=lambda item: 0 if "tests/experiments/" in item.nodeid else 1)
+    """Files with `slow` tests first, then the runner's other end-to-end files, then the rest
+    (stable otherwise): pytest-xdist hands out whole files in this order, so the long ones
+    start early and the many short ones fill in at the end, instead of one long file running
+    alone after the rest."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: 0 if item.path in slow_files else 1 if "tests/experiments/" in item.nodeid else 2)

@@ -22,6 +22,8 @@ from experiments.compare.motor import Cell, format_cell, group_labels, group_run
 from experiments.compare.runs import CompareError, Run, differing_labels, discover, run_labels
 from experiments.run import run_task
 
+pytestmark = pytest.mark.slow  # small real runs of the runner (four); CI runs them, `-m 'not slow'` skips them
+
 ENCODING = ["task=encoding", "task.synthetic.n_subjects=4", "task.synthetic.n_runs=2",
             "task.synthetic.trs_per_run=60", "task.synthetic.n_test_trs=60", "task.synthetic.n_layers=2",
             "task.synthetic.vertices_per_region=8", "task.n_permutations=10", "task.cv=2", "task.delays=[1,2]",

@@ -22,8 +22,8 @@ MOTOR = ["task=reach", "task.seeds=2", "task.variants=[bilateral_specialised_cc]
          "task.eval_episodes=4", "task.lesions=false", "train.max_epochs=3", "train.patience=5",
          "train.updates_per_epoch=20", "train.batch_size=8", "train.val_episodes=8", "task.episode_steps=10"]
 ENCODING = ["task=encoding", "task.synthetic.n_subjects=3", "task.synthetic.n_runs=3",
-            "task.synthetic.trs_per_run=200", "task.synthetic.n_test_trs=200", "task.synthetic.n_layers=4",
-            "task.synthetic.n_features=16", "task.synthetic.vertices_per_region=30", "task.n_permutations=300"]
+            "task.synthetic.trs_per_run=120", "task.synthetic.n_test_trs=120", "task.synthetic.n_layers=2",
+            "task.synthetic.n_features=16", "task.synthetic.vertices_per_region=20", "task.n_permutations=200"]
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -111,8 +111,10 @@ def test_feature_extraction_killed_mid_run_resumes_to_the_same_file(tmp_path: Pa
 
     model = write_tiny_model("qwen2_audio", tmp_path / "tiny_qwen2_audio")
     env = _env(tmp_path)
-    overrides = ["task=features", f"task.model={model}", "task.stimulus=demo", "task.demo_duration=20.2", "task.tr=0.5",
-                 "task.context=1.0", "task.batch_size=2", "task.instructions=audio", "task.max_new_tokens=2"]
+    instructions = tmp_path / "instructions.txt"  # two instruction groups, a folder of pieces each
+    instructions.write_text("Describe the sound.\nWhat do you hear?\n")
+    overrides = ["task=features", f"task.model={model}", "task.stimulus=demo", "task.demo_duration=10.2", "task.tr=0.5",
+                 "task.context=1.0", "task.batch_size=2", f"task.instructions={instructions}", "task.max_new_tokens=2"]
     ref, killed = tmp_path / "ref", tmp_path / "killed"
     run(overrides, ref, env)
     partial = killed / "features.h5.partial"
@@ -124,6 +126,6 @@ def test_feature_extraction_killed_mid_run_resumes_to_the_same_file(tmp_path: Pa
     with h5py.File(ref / "features.h5", "r") as f, h5py.File(killed / "features.h5", "r") as g:
         names: list[str] = []
         f.visit(lambda n: names.append(n) if isinstance(f[n], h5py.Dataset) else None)
-        assert len(names) > 10
+        assert sum("/layer_" in n for n in names) == 6  # 2 instructions x 3 layers
         for name in names:
             np.testing.assert_array_equal(f[name][()], g[name][()], err_msg=name)

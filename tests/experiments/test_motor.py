@@ -86,6 +86,7 @@ def test_existing_run_is_not_overwritten_and_resume_reuses_it(reach_run: tuple[P
 PAPER_TINY = [*TINY, "train.dataset_episodes=8", "train.val_episodes=4", "agent.unilateral_widths=[8,8]"]
 
 
+@pytest.mark.slow  # the paper task end to end: three variants trained per task, claims tested
 def test_paper_task_trains_per_task_and_tests_the_claims(tmp_path: Path) -> None:
     variants = "task.variants=[unilateral_dominant,unilateral_nondominant,bilateral_specialised_cc]"
     result = run_task(compose_cfg(["task=paper", variants, *PAPER_TINY]), tmp_path)

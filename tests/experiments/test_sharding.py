@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # training processes on two forced host devices; CI runs them, `-m 'not slow'` skips them
+
 SCRIPT = r"""
 import json, sys
 from pathlib import Path

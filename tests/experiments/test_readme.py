@@ -1,0 +1,60 @@
+"""Every runner command the README shows passes the runner's up-front checks as written:
+it composes (known keys, types, choices) and every check a run or each job of a sweep makes
+before it writes anything accepts it. Commands with a placeholder for the user's own files
+or cluster are left out, and so are those that read what the command before them wrote
+(tests/experiments/test_chunks.py and test_features.py run those pairs)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_module
+
+from experiments.validate import check_jobs, preflight, sweep_jobs
+
+README = Path(__file__).parents[2] / "README.md"
+USER_FILES = ("movie.mp4", "speech.wav", "/models/", "task.data=files")  # the user's own data and models
+CHAINED = ("task.merge=multirun/enc", "task.stimulus_features.file=runs/demo_features/")  # the outputs of the line above
+
+
+def readme_commands() -> list[str]:
+    """``python -m experiments.run ...`` as the README writes it (code blocks and tables),
+    comments cut, once each."""
+    found = re.findall(r"python -m experiments\.run\b[^`\n|]*", README.read_text())
+    return list(dict.fromkeys(c.split("  #")[0].strip() for c in found))
+
+
+def runnable(command: str) -> bool:
+    return not (re.search(r"<[^>]*>", command) or command.endswith("\\") or "--cfg" in command
+                or any(s in command for s in USER_FILES + CHAINED))
+
+
+COMMANDS = [c for c in readme_commands() if runnable(c)]
+
+
+def test_the_readme_has_the_examples_this_file_checks() -> None:
+    """The parser finds the main command, the sweeps and the launchers (a README reworded so
+    that nothing matches would otherwise pass unnoticed)."""
+    assert "python -m experiments.run task=reach" in COMMANDS
+    assert sum(" -m " in c for c in COMMANDS) >= 4
+    assert len(COMMANDS) >= 15
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_readme_command_passes_the_up_front_checks(command: str, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the default runs/ and multirun/ folders are new here
+    args = shlex.split(command)[3:]
+    sweep = "-m" in args
+    args = [a for a in args if a != "-m"]
+    with initialize_config_module(config_module="experiments.conf", version_base="1.3"):
+        if sweep:
+            jobs = sweep_jobs(args)
+            assert len(jobs) >= 2, jobs
+            check_jobs(jobs)
+        else:
+            preflight(compose(config_name="config", overrides=args, return_hydra_config=True))
+    assert not any(tmp_path.iterdir()), "a check wrote something"
