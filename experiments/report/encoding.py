@@ -31,12 +31,32 @@ def _fsaverage5() -> tuple[Any, Any]:
     return mesh, SurfaceImage(mesh=mesh, data={h: np.asarray(d) for h, d in sulc.data.parts.items()})
 
 
+def painted_mean(face: np.ndarray) -> float:
+    """A face's colour value from its three vertices' values: the mean of its painted (non-zero)
+    vertices, 0 when none is painted. nilearn's default mean counts unpainted vertices as 0, so
+    a lone painted vertex showed a third of its value (and a category map the wrong category)."""
+    painted = face[face != 0]
+    return float(painted.mean()) if painted.size else 0.0
+
+
+def painted_category(face: np.ndarray) -> float:
+    """A face's category from its three vertices' categories (1, 2, ...; 0 unpainted): the most
+    frequent painted one, the smaller on a tie; never an average of two categories."""
+    painted = face[face != 0]
+    if not painted.size:
+        return 0.0
+    names, counts = np.unique(painted, return_counts=True)
+    return float(names[np.argmax(counts)])
+
+
 def plot_surface(values: np.ndarray, vertices: np.ndarray, path: Path, title: str,
                  vmax: float | None = None, cmap: Any = "inferno", label: str = "", vmin: float = 0.0,
                  ticks: dict[float, str] | None = None) -> None:
     """Non-negative per-voxel ``values`` (n_vox,) at fsaverage5 ``vertices`` on the inflated
     surface, four views, sulcal depth underneath, colour scale [vmin, vmax]; NaN and 0 are
-    left unpainted. ``ticks``: {value: name} for a colour bar of categories."""
+    left unpainted. ``ticks``: {value: name} for a colour bar of categories (whole values 1,
+    2, ...). Each face is coloured from its painted vertices (:func:`painted_mean`, categories
+    :func:`painted_category`)."""
     from nilearn import plotting
     from nilearn.surface import SurfaceImage
 
@@ -51,7 +71,8 @@ def plot_surface(values: np.ndarray, vertices: np.ndarray, path: Path, title: st
     for ax, (hemi, view) in zip(axes, VIEWS):
         plotting.plot_surf_stat_map(stat_map=img, surf_mesh=mesh, hemi=hemi, view=view,
                                     bg_map=sulc, axes=ax, colorbar=False, vmin=vmin, vmax=vmax or 1.0,
-                                    symmetric_cbar=False, cmap=cmap, threshold=1e-9)
+                                    symmetric_cbar=False, cmap=cmap, threshold=1e-9,
+                                    avg_method=painted_category if ticks else painted_mean)
         ax.set_title(f"{hemi} {view}", fontsize=9)
     fig.suptitle(title)
     sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(vmin, vmax or 1.0))
