@@ -345,6 +345,43 @@ def fdr_bh(p: np.ndarray, alpha: float = 0.05) -> FDRResult:
     return FDRResult(rejected=rejected, qvalue=qvalue)
 
 
+class FloorLimit(NamedTuple):
+    """How the resolution of Monte-Carlo p-values bounds BH (:func:`permutation_floor`)."""
+
+    smallest_p: float  # 1 / (n_permutations + 1): no p-value can be smaller
+    needed: int  # tests at that p BH needs before it can reject any (at least 1)
+    at_floor: int  # tests at that p
+    excess_p: float  # P(at least at_floor tests at the floor) if every null were true (binomial)
+    limited: bool  # BH rejects nothing, yet more tests reach the floor than nulls would put there
+
+
+def permutation_floor(p: np.ndarray, n_permutations: int, alpha: float = 0.05) -> FloorLimit:
+    """Whether ``n_permutations`` rather than the data kept BH at ``alpha`` from rejecting
+    anything among the non-NaN p-values ``p`` (each ``(1 + count) / (1 + n_permutations)``).
+
+    BH rejects the k smallest p-values when the k-th is <= alpha k / m (m tests); with
+    p-values no smaller than f = 1 / (n_permutations + 1), none is rejected unless at least
+    ceil(f m / alpha) tests reach f. Under the global null a test reaches f with probability
+    f, so the count at f is Binomial(m, f); ``limited`` is True when BH rejects nothing and
+    that count is improbably high under it (``excess_p`` < ``alpha``): there is signal that
+    more permutations (n_permutations >= m / alpha - 1 lets a single test pass) could
+    resolve, so "nothing significant" is not the data's answer. Noise alone (a count near
+    m f) is not flagged.
+    """
+    from scipy.stats import binom
+
+    if n_permutations < 1:
+        raise ValueError(f"n_permutations must be >= 1, got {n_permutations}")
+    p = np.asarray(p, dtype=np.float64)
+    tested = p[~np.isnan(p)]
+    floor = 1.0 / (n_permutations + 1.0)
+    needed = max(1, int(np.ceil(floor * tested.size / alpha - 1e-9)))
+    at_floor = int(np.count_nonzero(tested <= floor * (1 + 1e-9)))
+    excess_p = float(binom.sf(at_floor - 1, tested.size, floor)) if tested.size else 1.0
+    rejected = bool(fdr_bh(tested, alpha).rejected.any()) if tested.size else False
+    return FloorLimit(floor, needed, at_floor, excess_p, at_floor > 0 and not rejected and excess_p < alpha)
+
+
 def _flip_signs(n: int, n_permutations: int, rng: np.random.Generator | None) -> np.ndarray:
     """Sign patterns (n_patterns, n): all ``2**n`` if there are at most ``n_permutations``
     of them (the exact null), else the identity plus ``n_permutations`` random ones."""

@@ -207,6 +207,17 @@ def _ceiling_section(rep: Report, metrics: dict[str, Any], res: dict[str, Any], 
     for dead in metrics.get("excluded_subjects") or []:
         rep.text(f"Subject {dead['subject']}" + (f" ({dead['file']})" if dead.get("file") else "")
                  + f": {dead['why']}; left out of every mean over subjects.")
+    floor = metrics.get("permutation_floor") or {}
+    for s in (floor.get("ceiling") or {}).get("limited_subjects", []):
+        rep.text(f"Subject {s}: no voxel kept because of the permutation count, not the data: "
+                 f"{floor['ceiling']['at_floor'][s]} voxels reach the smallest p-value "
+                 f"{floor['n_permutations']} permutations allow, and BH over its voxels needs "
+                 f"{floor['ceiling']['needed_at_floor'][s]} there. With task.n_permutations >= "
+                 f"{floor['enough_for_one_voxel']} a single voxel could pass.")
+    if floor.get("test_r_limited"):
+        rep.text(f"{len(floor['test_r_limited'])} (space, layer, subject) test-r maps count 0 significant voxels "
+                 "because of the permutation count (some voxels reach its smallest p-value, too few for BH); "
+                 f"task.n_permutations >= {floor['enough_for_one_voxel']} would lift that limit.")
     kinds = [k for k in ("split_half", "cross_subject") if k in c]
     if kinds:
         rep.table(["region"] + [f"{k.replace('_', '-')} ceiling (mean)" for k in kinds]

@@ -12,6 +12,7 @@ from brain.stats import (
     block_orders,
     block_permutation_test,
     fdr_bh,
+    permutation_floor,
     phase_randomisation_test,
     random_phases,
     sign_flip_test,
@@ -326,3 +327,63 @@ def test_sign_flip_sampled_when_many_subjects() -> None:
     assert result.min_pvalue == pytest.approx(1 / 1000)
     ref = sps.ttest_1samp(d, 0.0).pvalue
     np.testing.assert_allclose(result.pvalue, ref, atol=0.01)
+
+
+def _with_floor(n_floor: int, m: int, n_permutations: int) -> np.ndarray:
+    """m Monte-Carlo p-values: ``n_floor`` at 1/(n+1), the rest well above any BH threshold."""
+    p = np.full(m, 0.5)
+    p[:n_floor] = 1.0 / (n_permutations + 1)
+    return p
+
+
+def test_permutation_floor_needs_ceil_f_m_over_alpha_tests_at_the_floor() -> None:
+    """600 voxels, 1000 permutations, alpha 0.05: BH needs ceil(600 / 1001 / 0.05) = 12 voxels
+    at p = 1/1001. With 11 it rejects nothing (the count decided: limited); with 12 it rejects
+    them (not limited); against fdr_bh itself."""
+    lim = permutation_floor(_with_floor(11, 600, 1000), 1000, 0.05)
+    assert (lim.needed, lim.at_floor, lim.limited) == (12, 11, True)
+    assert lim.smallest_p == pytest.approx(1 / 1001)
+    assert not fdr_bh(_with_floor(11, 600, 1000), 0.05).rejected.any()
+    lim = permutation_floor(_with_floor(12, 600, 1000), 1000, 0.05)
+    assert (lim.needed, lim.at_floor, lim.limited) == (12, 12, False)
+    assert fdr_bh(_with_floor(12, 600, 1000), 0.05).rejected.sum() == 12
+
+
+def test_permutation_floor_with_enough_permutations_or_no_signal_is_never_limited() -> None:
+    """n >= m / alpha - 1: one voxel at the floor passes BH, so nothing is limited; no voxel at
+    the floor (no evidence at all): not limited either; NaN (bad voxels) are not tests."""
+    m = 600
+    n = int(np.ceil(m / 0.05)) - 1
+    lim = permutation_floor(_with_floor(1, m, n), n, 0.05)
+    assert (lim.needed, lim.limited) == (1, False)
+    assert not permutation_floor(_with_floor(0, m, 1000), 1000, 0.05).limited
+    p = _with_floor(11, m, 1000)
+    p[300:] = np.nan  # 300 tests: 1/1001 <= 0.05 * 6 / 300 needs 6 at the floor
+    lim = permutation_floor(p, 1000, 0.05)
+    assert (lim.needed, lim.at_floor, lim.limited) == (6, 11, False)
+
+
+def test_permutation_floor_on_pure_noise_is_not_limited(rng: np.random.Generator) -> None:
+    """White-noise responses and predictions: the phase-randomisation p-values are uniform;
+    with 99 permutations, 200 voxels need 40 at p = 0.01 for BH, and noise puts about 2 there
+    (Binomial(200, 0.01)): the few that land there are no reason to ask for more permutations.
+    With enough permutations for one voxel (3999) BH rejects nothing and nothing is limited."""
+    y, pred = rng.normal(size=(150, 200)), rng.normal(size=(150, 200))
+    lim = permutation_floor(phase_randomisation_test(y, pred, 99, rng).pvalue, 99, 0.05)
+    assert lim.needed == 40 and lim.at_floor < 10 and lim.excess_p > 0.05 and not lim.limited
+    lim = permutation_floor(phase_randomisation_test(y, pred, 3999, rng).pvalue, 3999, 0.05)
+    assert lim.needed == 1 and not lim.limited
+
+
+def test_permutation_floor_flags_signal_the_count_cannot_resolve(rng: np.random.Generator) -> None:
+    """30 of 600 voxels carry a strong signal: with 99 permutations (p >= 0.01) BH over 600
+    needs 120 voxels at the floor and rejects nothing, although the 30 are far more than the
+    6 noise would put there: limited. With 11999 permutations the same data pass BH."""
+    y = rng.normal(size=(200, 600))
+    pred = rng.normal(size=(200, 600))
+    pred[:, :30] = y[:, :30] + 0.5 * rng.normal(size=(200, 30))
+    lim = permutation_floor(phase_randomisation_test(y, pred, 99, rng).pvalue, 99, 0.05)
+    assert lim.needed == 120 and lim.at_floor >= 30 and lim.excess_p < 1e-6 and lim.limited
+    res = phase_randomisation_test(y, pred, 11999, rng)
+    assert fdr_bh(res.pvalue, 0.05).rejected[:30].all()
+    assert not permutation_floor(res.pvalue, 11999, 0.05).limited

@@ -258,3 +258,29 @@ def test_a_dead_subject_is_named_not_silently_dropped(run: tuple[Path, dict], ca
         assert dead_subjects(bad, cfg) == [{"subject": 1, "why": "every voxel is constant or non-finite",
                                             "file": "s1.npy"}]
     assert "subject 1 (s1.npy)" in caplog.text
+
+
+def test_a_subject_the_permutation_count_kept_out_is_named(run: tuple[Path, dict], caplog) -> None:
+    """Subject 1's ceiling p-values: 11 of 600 voxels at 1/1001 (1000 permutations), where BH
+    needs 12: nothing kept, and metrics, log and report say the permutation count decided.
+    Subject 0 has one voxel there (noise does that): not named. The test r maps are noise."""
+    from types import SimpleNamespace
+
+    from omegaconf import OmegaConf
+
+    from experiments.tasks.encoding_summary import permutation_limits
+
+    assert run[1]["permutation_floor"]["n_permutations"] == 200
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.01, 1.0, size=(2, 600))
+    p[1, :11] = 1 / 1001
+    p[0, 0] = 1 / 1001
+    data = SimpleNamespace(bad_voxels=np.zeros((2, 600), bool), spaces=("video",))
+    res = {"ceilings": {"cross_subject": {"pvalue": p}}, "pvalues": [rng.uniform(0.01, 1.0, size=(2, 3, 600))]}
+    cfg = OmegaConf.create({"task": {"n_permutations": 1000, "fdr_alpha": 0.05}})
+    with caplog.at_level("WARNING", logger="callosum"):
+        out = permutation_limits(data, res, cfg, "cross_subject")
+    assert out["ceiling"] == {"needed_at_floor": [12, 12], "at_floor": [1, 11], "limited_subjects": [1]}
+    assert out["enough_for_one_voxel"] == 11999 and out["test_r_limited"] == []
+    assert "subject 1:" in caplog.text and "subject 0:" not in caplog.text
+    assert "n_permutations (>= 11999" in caplog.text
