@@ -378,8 +378,9 @@ def permutation_floor(p: np.ndarray, n_permutations: int, alpha: float = 0.05) -
     needed = max(1, int(np.ceil(floor * tested.size / alpha - 1e-9)))
     at_floor = int(np.count_nonzero(tested <= floor * (1 + 1e-9)))
     excess_p = float(binom.sf(at_floor - 1, tested.size, floor)) if tested.size else 1.0
-    rejected = bool(fdr_bh(tested, alpha).rejected.any()) if tested.size else False
-    return FloorLimit(floor, needed, at_floor, excess_p, at_floor > 0 and not rejected and excess_p < alpha)
+    # BH only where the floor holds more tests than nulls put there (most maps: none reach it)
+    limited = at_floor > 0 and excess_p < alpha and not fdr_bh(tested, alpha).rejected.any()
+    return FloorLimit(floor, needed, at_floor, excess_p, bool(limited))
 
 
 def _flip_signs(n: int, n_permutations: int, rng: np.random.Generator | None) -> np.ndarray:

@@ -153,9 +153,7 @@ class ArmConfig(_ArmFields):
     :meth:`from_parts` builds an arm from them."""
 
     def __post_init__(self) -> None:
-        plant = PlantConfig(**{k: getattr(self, k) for k in PLANT_SETTINGS})
-        task = TaskConfig(**{k: getattr(self, k) for k in TASK_SETTINGS})
-        for part in (plant, task):  # the parts' resolved defaults (task aliases, loads, muscles)
+        for part in (self.plant_config, self.task_config):  # their checks and resolved defaults (aliases, loads, muscles)
             for f in dataclasses.fields(part):
                 object.__setattr__(self, f.name, getattr(part, f.name))
 
