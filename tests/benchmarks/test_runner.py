@@ -1,4 +1,4 @@
-"""``task=bench_runner``'s training workers (``experiments.bench.runner_workers``): the
+"""``task=bench_runner``'s training workers (``benchmarks.runner_workers``): the
 command line the parent builds parses back to its settings, the module imports no JAX (the
 parent's ``XLA_FLAGS`` must be in force when JAX starts in the child), and each worker runs
 as ``python -m`` at the smallest sizes with its result read back the way the benchmark
@@ -13,8 +13,8 @@ import sys
 
 import pytest
 
-from experiments.bench import runner as bench_runner
-from experiments.bench import runner_workers as workers
+from benchmarks import runner as bench_runner
+from benchmarks import runner_workers as workers
 
 SHARD = {"seeds": 2, "batch": 2, "steps": 2, "updates": 1, "widths": [4, 4], "repeats": 1}
 FUSION = {"seeds": 1, "batch": 2, "steps": 2, "updates": 1, "repeats": 1}
@@ -24,7 +24,7 @@ TIMES = {"epoch_s", "epoch_s_all", "first_epoch_s"}
 @pytest.mark.parametrize(("worker", "settings"), [("shard", SHARD), ("fusion", FUSION)])
 def test_command_parses_back_to_settings(worker: str, settings: dict) -> None:
     cmd = workers.command(worker, settings)
-    assert cmd[:4] == [sys.executable, "-m", "experiments.bench.runner_workers", worker]
+    assert cmd[:4] == [sys.executable, "-m", "benchmarks.runner_workers", worker]
     assert workers.parse_args(cmd[3:]) == (worker, settings)
 
 
@@ -38,7 +38,7 @@ def test_result_line_round_trip(capsys: pytest.CaptureFixture[str], monkeypatch:
 
 
 def test_module_imports_no_jax() -> None:
-    code = ("import sys; import experiments.bench.runner, experiments.bench.runner_workers; "
+    code = ("import sys; import benchmarks.runner, benchmarks.runner_workers; "
             "assert 'jax' not in sys.modules, 'jax imported'")
     subprocess.run([sys.executable, "-c", code], cwd=bench_runner.ROOT, check=True, timeout=120)
 

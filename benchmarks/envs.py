@@ -49,10 +49,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import envs
-from envs.config import ArmConfig
-from envs.functional import ArmState, FunctionalArmEnv
-from experiments.bench.peers import SYNC_NUM_ENVS, bench_arm_jax_vector, run_peers
-from experiments.bench.timing import (
+from benchmarks.peers import SYNC_NUM_ENVS, bench_arm_jax_vector, run_peers
+from benchmarks.timing import (
     Logger,
     cpu_snapshot,
     finite_or_none,
@@ -67,6 +65,8 @@ from experiments.bench.timing import (
     time_calls,
     versions,
 )
+from envs.config import ArmConfig
+from envs.functional import ArmState, FunctionalArmEnv
 
 REFERENCE_SUBSTEPS = 20
 TRADEOFF_SUBSTEPS = (2, 4)
@@ -425,7 +425,7 @@ def format_table(result: dict) -> str:
 def run(cfg: Any, out_dir: Any) -> dict[str, Any]:
     """The runner's entry (``task.kind``): the benchmark with the task's settings; prints
     the table and writes ``bench_envs.json`` into ``out_dir``."""
-    from experiments.bench.timing import report_result
+    from benchmarks.timing import report_result
 
     t = cfg.task
     result = run_benchmark(batch=t.batch, steps=t.steps, grad_batch=t.grad_batch,

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from experiments.bench.timing import (
+from benchmarks.timing import (
     cpu_snapshot,
     fmt,
     grid,
@@ -93,7 +93,7 @@ def format_table(result: dict[str, Any]) -> str:
 def run(cfg: Any, out_dir: Any) -> dict[str, Any]:
     """The runner's entry (``task.kind``): the benchmark with the task's settings; prints
     the table and writes ``bench_features.json`` into ``out_dir``."""
-    from experiments.bench.timing import report_result
+    from benchmarks.timing import report_result
 
     t = cfg.task
     result = run_benchmark(n_clips=int(t.n_clips), whisper_clips=int(t.whisper_clips), tr=float(t.tr),

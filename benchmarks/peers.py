@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 import envs
+from benchmarks.timing import Logger, guard, rate, time_calls
 from envs.config import ArmConfig
 from envs.model import load_model
-from experiments.bench.timing import Logger, guard, rate, time_calls
 
 SYNC_NUM_ENVS = 64  # sub-environments of the Python-loop vector envs
 REACHER_SINGLE_STEPS = 2000  # steps of the single-env Reacher loop (resets included)

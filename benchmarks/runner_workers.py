@@ -6,11 +6,11 @@
   original's Keras settings over ``seeds`` seeds on one device; seconds per epoch and the
   validation losses of every epoch (the parent compares those of its two processes).
 
-``python -m experiments.bench.runner_workers shard|fusion --seeds N --batch N ...`` prints
+``python -m benchmarks.runner_workers shard|fusion --seeds N --batch N ...`` prints
 one line ``RESULT<json>`` (:func:`parse_result` reads it back); :func:`command` builds that
 command line from the parent's settings.
 
-The parent (``experiments.bench.runner``) chooses ``XLA_FLAGS`` (the host device count, the
+The parent (``benchmarks.runner``) chooses ``XLA_FLAGS`` (the host device count, the
 YNNPACK fusion flag) and passes them in the child's environment, so they are in force before
 JAX starts; this module therefore imports JAX (and ``agents``, which imports it) only inside
 the workers, never at import time.
@@ -24,7 +24,7 @@ import sys
 import time
 from typing import Any
 
-MODULE = "experiments.bench.runner_workers"
+MODULE = "benchmarks.runner_workers"
 RESULT = "RESULT"  # marks the result line on the worker's stdout
 
 

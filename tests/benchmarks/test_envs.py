@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from experiments.bench.envs import format_table, run_benchmark
+from benchmarks.envs import format_table, run_benchmark
 
 
 def test_tiny_benchmark_reports_consistent_numbers(tmp_path: Path) -> None:

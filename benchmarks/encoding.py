@@ -59,10 +59,7 @@ from typing import Any
 
 import numpy as np
 
-from brain import BandedRidgeEncoder, RidgeEncoder, pearson_r
-from brain.banded import band_candidates
-from brain.ridge import cv_folds
-from experiments.bench.timing import (
+from benchmarks.timing import (
     Logger,
     cpu_snapshot,
     finite_or_none,
@@ -76,6 +73,9 @@ from experiments.bench.timing import (
     time_calls,
     versions,
 )
+from brain import BandedRidgeEncoder, RidgeEncoder, pearson_r
+from brain.banded import band_candidates
+from brain.ridge import cv_folds
 
 NOISE_SD = 2.0
 SIGNAL_SD_RANGE = (0.1, 4.0)  # per-voxel signal sd, log-uniform
@@ -669,7 +669,7 @@ def format_table(result: dict) -> str:
 def run(cfg: Any, out_dir: Any) -> dict[str, Any]:
     """The runner's entry (``task.kind``): the benchmark with the task's settings; prints
     the table and writes ``bench_encoding.json`` into ``out_dir``."""
-    from experiments.bench.timing import report_result
+    from benchmarks.timing import report_result
 
     banded_keys = ("banded", "n_banded_train", "n_banded_test", "n_banded_features",
                    "n_banded_voxels", "n_banded_ratios", "n_banded_alphas")

@@ -15,7 +15,7 @@ processes (plus the merge) vs one process.
   ``task.merge``; wall seconds of each, and whether the merged metrics match.
 
 The training programs run in their fresh processes as ``python -m
-experiments.bench.runner_workers shard|fusion ...``; this side sets their ``XLA_FLAGS`` (host
+benchmarks.runner_workers shard|fusion ...``; this side sets their ``XLA_FLAGS`` (host
 device count, YNNPACK flag) in the environment it starts them with, so the flags are in force
 before JAX starts there (the workers import JAX only when they run).
 
@@ -33,9 +33,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from experiments.bench import runner_workers as workers
+from benchmarks import runner_workers as workers
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def bench_library_fusion(seeds: int, batch: int, steps: int, updates: int, repeats: int) -> dict[str, Any]:
@@ -158,7 +158,7 @@ def format_table(result: dict[str, Any]) -> str:
 def run(cfg: Any, out_dir: Any) -> dict[str, Any]:
     """The runner's entry (``task.kind``): the benchmark with the task's settings; prints
     the table and writes ``bench_runner.json`` into ``out_dir``."""
-    from experiments.bench.timing import report_result
+    from benchmarks.timing import report_result
 
     t = cfg.task
     result = run_benchmark(seeds=int(t.seeds), batch=int(t.batch), steps=int(t.steps), updates=int(t.updates),

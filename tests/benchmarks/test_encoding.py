@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from experiments.bench.encoding import (
+from benchmarks.encoding import (
     BANDED_GROUPS,
     banded_grid,
     format_table,
@@ -171,7 +171,7 @@ def test_tiny_banded_benchmark_agrees_with_himalaya() -> None:
 def test_scale_benchmark_runs_in_its_own_process() -> None:
     """The paper-sized benchmark's machinery at a toy size: a child process fits, predicts,
     and reports its own peak memory; the planted signal is found."""
-    from experiments.bench.scale import format_table, run_benchmark
+    from benchmarks.encoding_scale import format_table, run_benchmark
 
     out = run_benchmark(n_train=300, n_test=100, n_features=16, n_delays=2, n_voxels=50, n_alphas=5, cv=3,
                         voxel_batch=16)

@@ -123,7 +123,7 @@ def format_table(result: dict[str, Any]) -> str:
 def run(cfg: Any, out_dir: Any) -> dict[str, Any]:
     """The runner's entry (``task.kind``): the benchmark with the task's settings; prints
     the table and writes ``bench_encoding_scale.json`` into ``out_dir``."""
-    from experiments.bench.timing import report_result
+    from benchmarks.timing import report_result
 
     t = cfg.task
     result = run_benchmark(n_train=int(t.n_train), n_test=int(t.n_test), n_features=int(t.n_features),
