@@ -1,8 +1,12 @@
-"""How a run uses JAX: environment set before JAX starts, the persistent compilation cache,
-compile time measured apart from run time, and the devices seeds are sharded over.
+"""How a run uses JAX: XLA's settings chosen before JAX's first computation, the persistent
+compilation cache, compile time measured apart from run time, and the devices seeds are
+sharded over.
 
-:func:`prepare_environment` must run before ``jax`` is first imported (``experiments.run``
-calls it at import); everything else imports JAX lazily.
+The pinned JAX reads ``XLA_FLAGS`` (host devices, YNNPACK fusion) and
+``XLA_PYTHON_CLIENT_PREALLOCATE`` when it starts its backends, at the first JAX operation, not
+when ``jax`` is imported: :func:`configure_jax` may run after any import, as long as nothing
+has computed with JAX yet (``tests/experiments/test_runtime.py`` checks that the flags still
+take effect then).
 """
 
 from __future__ import annotations
@@ -30,21 +34,31 @@ CACHE_HIT_EVENT = "/jax/compilation_cache/cache_hits"
 HOST_DEVICE_FLAG = "--xla_force_host_platform_device_count"
 
 
+def backends_started() -> bool:
+    """Whether JAX has started its backends (a JAX operation ran): XLA's flags are read then,
+    and changing them afterwards has no effect. Importing ``jax`` does not start them."""
+    import sys
+
+    if "jax" not in sys.modules:
+        return False
+    from jax._src import xla_bridge
+
+    return bool(xla_bridge.backends_are_initialized())
+
+
 def split_host_devices(setting: str | int | None = "auto") -> int:
-    """Before JAX starts, split the CPU into host devices, so that a motor run shards its
+    """Before JAX's first operation, split the CPU into host devices, so that a motor run shards its
     models over the cores (one XLA CPU device runs these small batched programs on about one
     core; two host devices on two cores trained about 1.9x faster, ``task=bench_runner``).
 
     ``setting``: ``auto`` (one device per core), an integer, or 1 / None (leave it). Only
-    the host (CPU) platform is affected; nothing happens when JAX is already imported or
+    the host (CPU) platform is affected; nothing happens when JAX has already computed or
     the user's ``XLA_FLAGS`` already set the count. Returns the count in force (0: unknown).
     """
-    import sys
-
     flags = os.environ.get("XLA_FLAGS", "")
     if HOST_DEVICE_FLAG in flags:
         return int(flags.split(HOST_DEVICE_FLAG + "=")[1].split()[0])
-    if "jax" in sys.modules or setting in (None, 1, "1"):
+    if setting in (None, 1, "1") or backends_started():
         return 0
     n = (os.cpu_count() or 1) if setting == "auto" else int(setting)
     if n > 1:
@@ -56,40 +70,37 @@ YNN_FLAG = "--xla_cpu_experimental_ynn_fusion_type"
 
 
 def set_cpu_library_fusion(enabled: bool | None = False) -> bool:
-    """Before JAX starts, choose whether XLA's CPU backend hands fused element-wise, reduce
+    """Before JAX's first operation, choose whether XLA's CPU backend hands fused element-wise, reduce
     and dot clusters to the YNNPACK library (jaxlib 0.10's default). The motor runs' programs
     are thousands of tiny per-arm operations; with YNNPACK off a training update of the
     paper's controllers on the MotorNet-TF arm ran 1.3-1.7x faster at 10 seeds per device
     (same numbers to float32 rounding; ``task=bench_runner`` measures it), but no faster at
     the 20 models per device of ``task=paper``'s specialised family. ``enabled``: False (off), True or None
-    (leave XLA's default). Nothing happens when JAX is already imported or the user's
+    (leave XLA's default). Nothing happens when JAX has already computed or the user's
     ``XLA_FLAGS`` set it. Returns whether YNNPACK fusion is left on."""
-    import sys
-
     flags = os.environ.get("XLA_FLAGS", "")
     if YNN_FLAG in flags:
         value = flags.split(YNN_FLAG, 1)[1]
         return bool(value[1:].split(" ", 1)[0]) if value.startswith("=") else True
-    if enabled is None or enabled or "jax" in sys.modules:
+    if enabled is None or enabled or backends_started():
         return True
     os.environ["XLA_FLAGS"] = f"{flags} {YNN_FLAG}=".strip()
     return False
 
 
-# Task kinds whose programs are the arm's many tiny per-step operations: the CPU is split
-# into host devices (seeds or batches sharded over the cores) and YNNPACK fusion is off.
-ARM_KINDS = ("motor", "robustness", "rollout", "bench_envs")
-
-
 def configure_jax(cfg: Any) -> None:
-    """Before anything imports JAX: for the arm's task kinds (:data:`ARM_KINDS`), split the
-    CPU into host devices and choose YNNPACK fusion (``runtime.host_devices``,
-    ``runtime.cpu_library_fusion``). Called by the Hydra callbacks that check a run (they
-    import the task modules) and by ``main``."""
-    if cfg.task.get("kind") in ARM_KINDS:
-        runtime = cfg.get("runtime") or {}
-        split_host_devices(runtime.get("host_devices", "auto"))
-        set_cpu_library_fusion(runtime.get("cpu_library_fusion", False))
+    """Before JAX's first operation (importing it is fine): :func:`prepare_environment`, and
+    for the kinds that run the arm (``experiments.tasks.TaskKind.runs_arm``) split the CPU
+    into host devices and choose YNNPACK fusion (``runtime.host_devices``,
+    ``runtime.cpu_library_fusion``). ``cfg``: the composed config or the typed settings.
+    Called by the Hydra callbacks that check a run and by ``experiments.run.run_task``."""
+    from experiments.tasks import KINDS
+
+    prepare_environment()
+    kind = KINDS.get(str(cfg.task.kind))
+    if kind is not None and kind.runs_arm:
+        split_host_devices(cfg.runtime.host_devices)
+        set_cpu_library_fusion(cfg.runtime.cpu_library_fusion)
 
 
 class _DropNotes(logging.Filter):

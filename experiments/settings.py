@@ -6,7 +6,7 @@ or a value of the wrong type itself, before anything runs. The settings of the a
 controller and the training are the library's own dataclasses (``envs.config.PlantConfig``
 and ``TaskConfig``, the parts of ``ArmConfig``,
 ``agents.config.AgentConfig``, ``agents.config.TrainConfig``): their fields, types and
-defaults are read from there, and :func:`check_settings` builds them, so that their own
+defaults are read from there, and :func:`typed_settings` builds them, so that their own
 checks (choices, ranges) judge a run's settings. The tasks' settings are the dataclasses
 below; a task's YAML file names only what differs from its schema.
 
@@ -17,12 +17,13 @@ schemas before the runner sets JAX's flags).
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
 from agents.config import AgentConfig, TrainConfig
 from envs.config import PlantConfig, TaskConfig
@@ -128,6 +129,29 @@ class RunSettings:
 
 
 # ---------------------------------------------------------------------------------------------
+# Range checks of the runner's own settings (each setting checked here, once; the library's
+# dataclasses check theirs)
+
+
+def at_least(key: str, value: Any, minimum: float, whole: bool = True) -> None:
+    """``value`` is a whole number (``whole``) or a number, at least ``minimum``; or a
+    ``ValueError`` naming ``key``."""
+    kinds = (int,) if whole else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or value < minimum:
+        raise ValueError(f"{key}={value!r} must be a {'whole number' if whole else 'number'} >= {minimum}")
+
+
+def in_open_interval(key: str, value: float, low: float, high: float) -> None:
+    if not low < value < high:
+        raise ValueError(f"{key}={value!r} must be between {low} and {high} (exclusive)")
+
+
+def positive(key: str, value: float | None) -> None:
+    if value is not None and not value > 0:
+        raise ValueError(f"{key}={value!r} must be > 0")
+
+
+# ---------------------------------------------------------------------------------------------
 # The tasks' settings (one schema per task kind; a task's YAML file sets its name and what differs)
 
 ALL_VARIANTS = ["bilateral_specialised_cc", "bilateral_specialised_nocc", "bilateral_unspecialised_cc",
@@ -152,6 +176,12 @@ class MotorTask(ArmTaskSettings):
     claims: bool = False
     claims_margin: float = 0.0  # m; non-inferiority margin of claim 2's "as good as" (0: must be better)
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        at_least("task.seeds", self.seeds, 1)
+        at_least("task.eval_episodes", self.eval_episodes, 1)
+        at_least("task.claims_margin", self.claims_margin, 0, whole=False)
+
 
 @dataclass
 class RobustnessTask:
@@ -166,6 +196,9 @@ class RobustnessTask:
     settings: dict[str, list[str]] = field(default_factory=dict)  # setting name -> overrides
     reuse: Any = None  # {setting name: a finished run directory to take it from}
 
+    def __post_init__(self) -> None:
+        at_least("task.seeds", self.seeds, 1)
+
 
 @dataclass
 class RolloutTask(ArmTaskSettings):
@@ -177,6 +210,11 @@ class RolloutTask(ArmTaskSettings):
     controller: str = "random"  # random | zero
     episodes: int = 32
     plot_episodes: int = 8
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        at_least("task.episodes", self.episodes, 1)
+        at_least("task.plot_episodes", self.plot_episodes, 0)
 
 
 @dataclass
@@ -214,6 +252,12 @@ class Cleaning:
     trim: list[int] = field(default_factory=lambda: [0, 0])  # TRs dropped at the start and end of every run
     confounds: list[str] | None = None  # one .npy (n_train_trs, n_confounds) per subject, training data only
 
+    def __post_init__(self) -> None:
+        positive("task.clean.high_pass", self.high_pass)
+        if len(self.trim) != 2 or any(not isinstance(n, int) or n < 0 for n in self.trim):
+            raise ValueError(f"task.clean.trim={self.trim!r} must be two whole numbers >= 0 (TRs cut at the start "
+                             f"and the end of every run)")
+
 
 @dataclass
 class ExperimentFiles:
@@ -228,6 +272,9 @@ class ExperimentFiles:
     vertices: str | None = None  # .npy fsaverage5 vertex index per voxel (for surface maps)
     mask: str | None = None  # mask image for NIfTI BOLD
     tr: float = 1.49
+
+    def __post_init__(self) -> None:
+        positive("task.files.tr", self.tr)
 
 
 @dataclass
@@ -266,6 +313,26 @@ class EncodingTask:
     files: ExperimentFiles = field(default_factory=ExperimentFiles)
     instructions: InstructionAnalysis = field(default_factory=InstructionAnalysis)
 
+    def __post_init__(self) -> None:
+        if self.delays_s is not None and self.delays is None:
+            if not self.delays_s or any(d < 0 for d in self.delays_s):
+                raise ValueError(f"task.delays_s={self.delays_s!r} must be a non-empty list of delays >= 0 s")
+        if self.delays is not None and (not self.delays or any(d < 0 for d in self.delays)):
+            raise ValueError(f"task.delays={self.delays!r} must be a non-empty list of whole TRs >= 0")
+        if self.delays is None and self.delays_s is None:
+            raise ValueError("give task.delays_s (s) or task.delays (TRs); both are null")
+        if self.alphas is not None and (not self.alphas or any(not a > 0 for a in self.alphas)):
+            raise ValueError(f"task.alphas={self.alphas!r} must be a non-empty list of penalties > 0 (null: the "
+                             f"default grid logspace(-2, 7, 20))")
+        at_least("task.cv", self.cv, 2)
+        at_least("task.n_permutations", self.n_permutations, 1)
+        at_least("task.n_bootstraps", self.n_bootstraps, 1)
+        if self.block is not None:
+            at_least("task.block", self.block, 1)
+        in_open_interval("task.fdr_alpha", self.fdr_alpha, 0, 1)
+        at_least("task.min_ceiling", self.min_ceiling, 0, whole=False)
+        at_least("task.chunks", self.chunks, 1)
+
 
 @dataclass
 class FeaturesTask:
@@ -287,102 +354,16 @@ class FeaturesTask:
     max_clips: int | None = None  # only the first clips (a quick look)
     demo_duration: float = 1117.5  # stimulus=demo: seconds of generated audio (750 TRs of 1.49 s)
 
-
-@dataclass
-class BenchEnvsTask:
-    name: str = MISSING
-    kind: str = "bench_envs"
-    batch: int = 1024
-    steps: int = 50
-    grad_batch: int = 64
-    repeats: int = 3
-    peers: bool = True
-
-
-@dataclass
-class BenchRunnerTask:
-    name: str = MISSING
-    kind: str = "bench_runner"
-    seeds: int = 4
-    batch: int = 64
-    steps: int = 50
-    updates: int = 20
-    widths: list[int] = field(default_factory=lambda: [64, 64])
-    repeats: int = 3
-    fusion_seeds: int = 10
-    encoding: list[str] = field(default_factory=lambda: ["task=encoding", "task.n_permutations=1000"])
-
-
-@dataclass
-class BenchFeaturesTask:
-    name: str = MISSING
-    kind: str = "bench_features"
-    n_clips: int = 48
-    whisper_clips: int = 200
-    tr: float = 1.49
-    context: float = 2.98
-    batch: int = 8
-    device: str = "auto"
-
-
-@dataclass
-class BenchEncodingTask:
-    name: str = MISSING
-    kind: str = "bench_encoding"
-    n_train: int = 3000
-    n_test: int = 1000
-    n_features: int = 512
-    n_voxels: int = 20000
-    n_alphas: int = 20
-    cv: int = 5
-    repeats: int = 1
-    seed: int = 0
-    peers: bool = True
-    banded: bool = True
-    n_banded_train: int = 2000
-    n_banded_test: int = 500
-    n_banded_features: int = 128
-    n_banded_voxels: int = 5000
-    n_banded_ratios: int = 9
-    n_banded_alphas: int = 11
-
-
-@dataclass
-class BenchScaleTask:
-    name: str = MISSING
-    kind: str = "bench_encoding_scale"
-    n_train: int = 11000
-    n_test: int = 2013
-    n_features: int = 4096
-    n_delays: int = 5
-    n_voxels: int = 81924
-    n_alphas: int = 20
-    cv: int = 5
-    voxel_batch: int = 4096
-    seed: int = 0
-
-
-TASK_SCHEMAS: dict[str, type] = {
-    "motor": MotorTask, "robustness": RobustnessTask, "rollout": RolloutTask, "encoding": EncodingTask,
-    "features": FeaturesTask, "bench_envs": BenchEnvsTask, "bench_runner": BenchRunnerTask,
-    "bench_features": BenchFeaturesTask, "bench_encoding": BenchEncodingTask,
-    "bench_encoding_scale": BenchScaleTask,
-}
-
-
-def register() -> None:
-    """Store the schemas in Hydra's ConfigStore: ``run_schema`` (the root), ``arm/default``
-    and ``agent/default`` (the defaults themselves), and ``schema/train``,
-    ``schema/task/<kind>``, which the YAML files in ``conf/`` extend."""
-    from hydra.core.config_store import ConfigStore
-
-    cs = ConfigStore.instance()
-    cs.store(name="run_schema", node=RunSettings)
-    cs.store(group="arm", name="default", node=ArmSettings)
-    cs.store(group="agent", name="default", node=AgentSettings)
-    cs.store(group="schema", name="train", node=TrainSettings)
-    for kind, schema in TASK_SCHEMAS.items():
-        cs.store(group="schema/task", name=kind, node=schema)
+    def __post_init__(self) -> None:
+        positive("task.tr", self.tr)
+        if not self.context >= self.tr:
+            raise ValueError(f"task.context={self.context!r} must be >= task.tr={self.tr!r} (s of input per clip)")
+        at_least("task.batch_size", self.batch_size, 1)
+        at_least("task.max_new_tokens", self.max_new_tokens, 1)
+        for key in ("n_frames", "max_clips"):
+            if getattr(self, key) is not None:
+                at_least(f"task.{key}", getattr(self, key), 1)
+        positive("task.demo_duration", self.demo_duration)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -409,20 +390,47 @@ def unknown_keys(node: Any, path: str = "", schema: Any = None, ignore: tuple[st
     return out
 
 
-def check_settings(cfg: DictConfig) -> None:
-    """Raise ``ValueError`` naming every unknown key, and every setting that the library's
-    or the task's schema refuses (``arm``, ``agent``, ``train`` through the library's own
-    checks). Types were checked by Hydra when it composed ``cfg``."""
+def non_finite(node: Any, path: str = "") -> list[str]:
+    """Settings under ``node`` whose value is a float that is infinite or NaN (also inside
+    lists): every number a run takes is finite (``train.learning_rate=inf`` would be checked
+    as large, then fail in the middle of the run)."""
+    if isinstance(node, DictConfig):
+        return [p for key in node if not OmegaConf.is_missing(node, key)
+                for p in non_finite(node._get_node(key), f"{path}{key}.")]
+    if isinstance(node, ListConfig):
+        return [p for i in range(len(node)) for p in non_finite(node._get_node(i), f"{path.rstrip('.')}[{i}].")]
+    value = node._value() if hasattr(node, "_value") else node
+    if isinstance(value, float) and not math.isfinite(value):
+        return [f"{path.rstrip('.')}={value!r}: must be a finite number"]
+    return []
+
+
+GROUPS = ("runtime", "arm", "agent", "train", "task")
+
+
+def typed_settings(cfg: DictConfig) -> RunSettings:
+    """The run's settings as typed objects, built once from the composed ``cfg``: each group
+    becomes its schema's dataclass (``OmegaConf.to_object``), whose own checks, and the
+    library's (``arm``, ``agent``, ``train``), judge it. Raises one ``ValueError`` naming every
+    unknown key, every non-finite number and every setting a schema refuses. Types were
+    checked by Hydra when it composed ``cfg``."""
     problems = unknown_keys(cfg, schema=RunSettings, ignore=("hydra",))
-    for group in ("arm", "agent", "train", "task"):
+    problems += non_finite(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]))
+    if problems:
+        raise ValueError("invalid config, nothing was run: " + "; ".join(problems))
+    groups = {}
+    for group in GROUPS:
         node = cfg.get(group)
         if not isinstance(node, DictConfig) or not dataclasses.is_dataclass(OmegaConf.get_type(node)):
             problems.append(f"{group}: no settings schema (choose a {group} shipped in experiments/conf/{group}/ or "
                             f"extend its schema)")
             continue
         try:
-            OmegaConf.to_object(node)
-        except (ValueError, TypeError) as exc:
-            problems.append(f"{group}: {exc}")
+            groups[group] = OmegaConf.to_object(node)
+        except (ValueError, TypeError) as exc:  # a message that names its key needs no group
+            problems.append(str(exc) if str(exc).startswith(f"{group}.") else f"{group}: {exc}")
+    if not isinstance(cfg.get("seed"), int) or cfg.seed < 0:
+        problems.append(f"seed={cfg.get('seed')!r} must be a whole number >= 0")
     if problems:
         raise ValueError("invalid config, nothing was run: " + "; ".join(problems))
+    return RunSettings(seed=cfg.seed, resume=bool(cfg.resume), **groups)

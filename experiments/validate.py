@@ -1,9 +1,9 @@
 """Check a composed run config before anything is written: keys its schema does not know
 (also ones added with ``+key=...``), values outside a setting's choices or range
 (``experiments.settings``: Hydra itself refuses wrong types when it composes), and the
-task's own checks (:data:`experiments.run.TASKS`) fail, naming the valid ones; a run
-directory that holds a finished run (without ``resume=true``), or a resume with other
-settings than the saved run's, is refused. :class:`CheckRun` runs these checks before Hydra
+task's own checks (:data:`experiments.tasks.KINDS`) fail, naming the valid ones; a run
+directory the run did not make (without ``resume=true`` of its own run), or a resume with
+other settings than the saved run's, is refused. :class:`CheckRun` runs these checks before Hydra
 creates the run directory or writes into it; in a sweep (``-m``), :class:`CheckSweep` checks
 every job before the launcher starts any (locally or on SLURM)."""
 
@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
+
+from experiments.settings import RunSettings
 
 
 def whole_number(cfg: DictConfig, key: str, minimum: int = 0) -> int:
@@ -47,33 +49,58 @@ def reference_config(task: str) -> DictConfig:
         return compose(config_name="config", overrides=[f"task={task}"])
 
 
-def validate_config(cfg: DictConfig) -> None:
-    """Raise ``ValueError`` naming every unknown key and every value its schema refuses
-    (:func:`experiments.settings.check_settings`; Hydra checked the types when composing)."""
-    from experiments.settings import check_settings
+def validate_config(cfg: DictConfig) -> RunSettings:
+    """The run's typed settings (:class:`experiments.settings.RunSettings`), built once from
+    the composed ``cfg``: a ``ValueError`` names every unknown key, every value that is not a
+    finite number where a number is wanted, and every value its schema refuses
+    (:func:`experiments.settings.typed_settings`; Hydra checked the types when composing)."""
+    from experiments.settings import typed_settings
 
     if OmegaConf.select(cfg, "task.name") is None:
         raise ValueError("the config has no task.name; choose a task with task=<name>")
-    check_settings(cfg)
+    return typed_settings(cfg)
 
 
 # Settings that may change when a run is resumed: where and how it runs, not what it computes.
 RESUMABLE = ("resume", "runtime", "hydra")
+# What Hydra itself writes into a run's directory before the run starts (its record and log).
+HYDRA_MADE = (".hydra",)
+
+
+def _foreign(out_dir: Path) -> list[str]:
+    """Entries of ``out_dir`` that are not Hydra's own record or log."""
+    return sorted(p.name for p in out_dir.iterdir()
+                  if p.name not in HYDRA_MADE and not (p.suffix == ".log" and p.is_file()))
 
 
 def check_run_dir(cfg: DictConfig, out_dir: Path) -> None:
-    """Refuse a directory that holds a run, finished or not, unless ``resume=true``, and a
-    resume whose settings differ from the ones the run was started with (its ``config.json``)."""
+    """A run writes only into a directory it made, or into its own run when resuming.
+
+    Refused: a directory that holds a run, finished or not, without ``resume=true``; a
+    directory that holds anything else (a failed start, a user's own files); ``resume=true``
+    where there is no run to resume; a resume whose settings differ from the ones the run
+    was started with (its ``config.json``). Hydra's own ``.hydra/`` record and job log are
+    not counted. A finished run resumed with its own settings is a no-op
+    (:func:`experiments.run.run_task` says so)."""
     out_dir = Path(out_dir)
     resume = bool(cfg.get("resume"))
+    saved_path = out_dir / "config.json"
     if (out_dir / "metrics.json").exists() and not resume:
         raise FileExistsError(f"{out_dir} already holds a finished run (metrics.json): pass resume=true "
                               f"to continue it, or use a new run directory (nothing was changed)")
-    saved_path = out_dir / "config.json"
     if saved_path.exists() and not resume:
         raise FileExistsError(f"{out_dir} holds an unfinished run (config.json, no metrics.json): pass "
                               f"resume=true to continue it, or use a new run directory (nothing was changed)")
-    if resume and saved_path.exists():
+    if resume and not saved_path.exists():
+        raise FileNotFoundError(f"resume=true, but {out_dir} holds no run to resume (no config.json): give "
+                                f"hydra.run.dir=<the run's directory>, or leave resume out to start a new run")
+    if not resume and out_dir.is_dir() and _foreign(out_dir):
+        raise FileExistsError(f"{out_dir} is not empty ({', '.join(_foreign(out_dir)[:5])}) and holds no run of "
+                              f"experiments.run: a run writes only into a new or empty directory (nothing was "
+                              f"changed)")
+    if not out_dir.exists() and out_dir.parent.exists() and not out_dir.parent.is_dir():
+        raise NotADirectoryError(f"{out_dir.parent} is a file, not a directory")
+    if resume:
         try:
             saved = json.loads(saved_path.read_text())
         except json.JSONDecodeError as exc:
@@ -87,17 +114,30 @@ def check_run_dir(cfg: DictConfig, out_dir: Path) -> None:
                              + " (resume with the run's own settings, or start a new run; nothing was changed)")
 
 
-def preflight(cfg: DictConfig, out_dir: Path | None = None) -> None:
-    """All checks of a run before anything is written: :func:`validate_config`, the task's
-    own check, and (``out_dir`` given) :func:`check_run_dir`."""
-    validate_config(cfg)
-    from experiments.run import task_check
+def preflight(cfg: DictConfig, out_dir: Path | None = None) -> RunSettings:
+    """All checks of a run before anything is written, each once: the settings
+    (:func:`validate_config`, which returns them typed), the task's own check on them, the
+    devices the seeds are sharded over, and (``out_dir`` given) :func:`check_run_dir`.
+    Returns the typed settings."""
+    from experiments.tasks import kind_of
 
-    check = task_check(str(cfg.task.get("kind")))
+    settings = validate_config(cfg)
+    kind = kind_of(settings.task.kind)
+    check = getattr(kind.load(), "check", None)
     if check is not None:
-        check(cfg)
+        check(settings)
+    if kind.seeded and settings.runtime.devices not in ("auto", "1"):
+        from experiments.runtime import seed_devices
+
+        seed_devices(settings.task.seeds, settings.runtime.devices)
     if out_dir is not None:
         check_run_dir(cfg, out_dir)
+    return settings
+
+
+# The settings a single run's CheckRun callback built, by run directory: the run itself takes
+# them from here instead of building and checking them a second time.
+CHECKED: dict[str, RunSettings] = {}
 
 
 def sweep_jobs(overrides: list[str]) -> list[list[str]]:
@@ -152,8 +192,8 @@ class CheckRun(Callback):  # type: ignore[misc]
         configure_jax(config)  # the checks import JAX: split the CPU into devices first
         out_dir = Path(str(config.hydra.run.dir))
         try:
-            preflight(config, out_dir)
-        except (ValueError, FileExistsError, FileNotFoundError) as exc:
+            CHECKED[str(out_dir.resolve())] = preflight(config, out_dir)
+        except (ValueError, FileExistsError, FileNotFoundError, NotADirectoryError) as exc:
             # Hydra turns a callback's exceptions into warnings and goes on: stop the process.
             raise SystemExit(f"error: {exc}") from exc
         if config.get("resume") and (out_dir / ".hydra").is_dir():

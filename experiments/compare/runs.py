@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-COMPARABLE_KINDS = ("encoding", "motor")
+from experiments.tasks import COMPARABLE_KINDS
+
 MAX_DEPTH = 3  # how far below a given directory run directories are looked for
 _SKIP_DIRS = {"checkpoints", "__pycache__"}
 
@@ -141,7 +142,7 @@ def load_runs(paths: list[Path], named: list[str | Path] | None = None) -> tuple
     without ``task.kind`` in one of the directories ``named`` by the user (None: all are);
     those two found inside a named directory are skipped with a warning.
     """
-    from experiments.run import TASK_KINDS
+    from experiments.tasks import KINDS
 
     explicit = None if named is None else {Path(p).resolve() for p in named}
     runs, warnings = [], []
@@ -157,7 +158,7 @@ def load_runs(paths: list[Path], named: list[str | Path] | None = None) -> tuple
             if found and kind is None:  # some other program's config.json
                 warnings.append(f"{path}: not a run of experiments.run (config.json without task.kind); skipped")
                 continue
-            if found and kind in TASK_KINDS:
+            if found and kind in KINDS:
                 warnings.append(message + "; skipped")
                 continue
             raise CompareError(message)

@@ -18,13 +18,13 @@ from agents.config import AgentConfig, TrainConfig
 from envs.config import ArmConfig, PlantConfig, TaskConfig
 from experiments.settings import (
     ARM_TASK_SETTINGS,
-    TASK_SCHEMAS,
     ArmSettings,
     ArmTaskSettings,
     TrainSettings,
     arm_settings,
-    check_settings,
+    typed_settings,
 )
+from experiments.tasks import KINDS
 
 CONF = Path(__file__).resolve().parents[2] / "experiments" / "conf"
 
@@ -93,7 +93,7 @@ def test_task_files_repeat_no_default_of_their_schema(path: Path) -> None:
     if not schemas:  # a file that extends another task's file (task=paper_original: task=paper)
         assert any(isinstance(d, str) and (CONF / "task" / f"{d}.yaml").exists() for d in data["defaults"])
         return
-    defaults = OmegaConf.to_container(OmegaConf.structured(TASK_SCHEMAS[schemas[0]]))
+    defaults = OmegaConf.to_container(OmegaConf.structured(KINDS[schemas[0]].schema))
 
     def copies(values: dict, ref: dict, prefix: str = "") -> list[str]:
         out = []
@@ -109,10 +109,10 @@ def test_task_files_repeat_no_default_of_their_schema(path: Path) -> None:
 
 def test_unknown_keys_added_with_plus_are_refused_naming_the_valid_ones() -> None:
     with pytest.raises(ValueError, match=r"unknown key 'arm.colour' \(valid keys in arm: control_dt, n_substeps"):
-        check_settings(compose_cfg(["+arm.colour=red"]))
+        typed_settings(compose_cfg(["+arm.colour=red"]))
     with pytest.raises(ValueError, match=r"unknown key 'task.clean.x'.*valid keys in task.clean: detrend"):
-        check_settings(compose_cfg(["task=encoding", "+task.clean.x=1"]))
-    check_settings(compose_cfg(["task=encoding", "task.files.features={video: {train: a.h5, test: b.h5}}"]))
+        typed_settings(compose_cfg(["task=encoding", "+task.clean.x=1"]))
+    typed_settings(compose_cfg(["task=encoding", "task.files.features={video: {train: a.h5, test: b.h5}}"]))
 
 
 def test_the_schemas_load_without_starting_jax() -> None:
@@ -122,14 +122,17 @@ def test_the_schemas_load_without_starting_jax() -> None:
     assert out.stdout.strip() == "False"
 
 
-def test_every_task_kind_has_a_schema_and_a_module_with_run() -> None:
-    import importlib
+def test_every_task_kind_has_a_schema_and_a_module_with_run_and_check() -> None:
+    for name, kind in KINDS.items():
+        assert dataclasses.is_dataclass(kind.schema) and kind.name == name
+        module = kind.load()
+        assert callable(module.run) and callable(module.check), name
 
-    from experiments.run import TASKS
 
-    assert set(TASK_SCHEMAS) == set(TASKS)
-    for kind, module in TASKS.items():
-        assert callable(importlib.import_module(module).run), kind
+def test_every_task_file_names_a_registered_kind() -> None:
+    for path in sorted((CONF / "task").glob("*.yaml")):
+        cfg = compose_cfg([f"task={path.stem}"])
+        assert cfg.task.kind in KINDS, path.stem
 
 
 def test_the_entry_points_are_unchanged() -> None:
