@@ -57,14 +57,15 @@ def run_task(cfg: DictConfig, out_dir: Path, checked: RunSettings | None = None)
     if checked is None:
         configure_jax(cfg)
     settings = checked if checked is not None else preflight(cfg, out_dir)
+    config = OmegaConf.to_container(cfg, resolve=True)
     if settings.resume and (out_dir / "metrics.json").is_file():
-        log.info("%s holds a finished run with these settings: nothing to do (its outputs are kept as they are)",
-                 out_dir)
         import json
 
+        Provenance(out_dir, config, run_seeds(settings), True).end("nothing to do: finished before", {})
+        log.info("%s holds a finished run with these settings: nothing to do (its outputs are kept as they are; "
+                 "the attempt is recorded in provenance.json)", out_dir)
         return json.loads((out_dir / "metrics.json").read_text())
     out_dir.mkdir(parents=True, exist_ok=True)
-    config = OmegaConf.to_container(cfg, resolve=True)
     record = Provenance(out_dir, config, run_seeds(settings), settings.resume)
     cache = enable_compilation_cache(settings.runtime.compilation_cache)
     record.begin(describe_devices(), cache)
