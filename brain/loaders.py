@@ -423,6 +423,9 @@ def load_experiment(
     if region.size and (region.min() < 0 or region.max() >= len(names)):
         raise ValueError(f"{labels}: region labels span {region.min()}..{region.max()} but {len(names)} "
                          f"names are given")
+    if region_names and region.size and len(names) > int(region.max()) + 1:
+        raise ValueError(f"{len(names)} region names {list(names)} for the labels 0..{region.max()} of {labels}: "
+                         f"give one name per label")
     run_labels = None if runs is None else _load_vector(runs, "run labels", "biuf", integer=True)
     if run_labels is not None and run_labels.shape != (n_train,):
         raise ValueError(f"{runs}: {run_labels.size} run labels for {n_train} training TRs of {bold[0]}")

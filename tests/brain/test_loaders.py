@@ -199,3 +199,13 @@ def test_nan_and_constant_voxels_are_counted_not_fatal(tmp_path: Path, rng: np.r
     np.save(tmp_path / "bold1.npy", np.full((8, 4), np.nan))
     with pytest.raises(ValueError, match=r"subject 1 \(.*bold1.npy.*\): no usable voxel"):
         load_experiment(**kw)
+
+
+def test_one_region_name_per_label(tmp_path: Path, rng: np.random.Generator) -> None:
+    np.save(tmp_path / "labels.npy", np.array([0, 1, 1, 0]))
+    kw = {**_experiment(tmp_path, rng), "labels": tmp_path / "labels.npy"}
+    assert load_experiment(**kw, region_names=["a", "b"]).region_names == ("a", "b")
+    with pytest.raises(ValueError, match=r"3 region names \['a', 'b', 'c'\] for the labels 0..1 of .*labels.npy"):
+        load_experiment(**kw, region_names=["a", "b", "c"])
+    with pytest.raises(ValueError, match=r"labels.npy: region labels span 0..1 but 1 names are given"):
+        load_experiment(**kw, region_names=["a"])
