@@ -1,4 +1,4 @@
-"""Every runner command the README shows passes the runner's up-front checks as written:
+"""Every runner command the README and the documentation pages show passes the runner's up-front checks as written:
 it composes (known keys, types, choices) and every check a run or each job of a sweep makes
 before it writes anything accepts it. Commands with a placeholder for the user's own files
 or cluster are left out, and so are those that read what the command before them wrote
@@ -15,15 +15,18 @@ from hydra import compose, initialize_config_module
 
 from experiments.validate import check_jobs, preflight, sweep_jobs
 
-README = Path(__file__).parents[2] / "README.md"
+ROOT = Path(__file__).parents[2]
+README = ROOT / "README.md"
+PAGES = [README] + sorted(p for p in (ROOT / "docs").rglob("*") if p.suffix in (".rst", ".md")
+                          and "_build" not in p.parts and "auto_examples" not in p.parts)
 USER_FILES = ("movie.mp4", "speech.wav", "/models/", "task.data=files")  # the user's own data and models
 CHAINED = ("task.merge=multirun/enc", "task.stimulus_features.file=runs/demo_features/")  # the outputs of the line above
 
 
-def readme_commands() -> list[str]:
-    """``python -m experiments.run ...`` as the README writes it (code blocks and tables),
-    comments cut, once each."""
-    found = re.findall(r"python -m experiments\.run\b[^`\n|]*", README.read_text())
+def readme_commands(pages: list[Path] = PAGES) -> list[str]:
+    """``python -m experiments.run ...`` as the README and the docs pages write it (code
+    blocks and tables), comments cut, once each."""
+    found = [c for page in pages for c in re.findall(r"python -m experiments\.run\b[^`\n|]*", page.read_text())]
     return list(dict.fromkeys(c.split("  #")[0].strip() for c in found))
 
 
@@ -41,6 +44,13 @@ def test_the_readme_has_the_examples_this_file_checks() -> None:
     assert "python -m experiments.run task=reach" in COMMANDS
     assert sum(" -m " in c for c in COMMANDS) >= 4
     assert len(COMMANDS) >= 15
+    docs = [c for c in readme_commands(PAGES[1:]) if runnable(c)]
+    assert "python -m experiments.run task=paper" in docs and sum(" -m " in c for c in docs) >= 4
+
+
+def test_no_page_runs_a_benchmark_through_the_runner() -> None:
+    """The benchmarks have their own command (``python -m benchmarks <name>``)."""
+    assert not [c for c in readme_commands() if "task=bench_" in c]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
