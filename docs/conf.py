@@ -45,6 +45,8 @@ sphinx_gallery_conf = {
     "matplotlib_animations": False,
     "image_scrapers": ("matplotlib",),
     "write_computation_times": False,  # its pages load DataTables from a CDN
+    # tests/test_docs.py sets it: run every example again, not only those changed since the last build
+    "run_stale_examples": os.environ.get("CALLOSUM_DOCS_RERUN") == "1",
 }
 
 html_theme = "pydata_sphinx_theme"
