@@ -31,7 +31,7 @@ def readme_commands(pages: list[Path] = PAGES) -> list[str]:
 
 
 def runnable(command: str) -> bool:
-    return not (re.search(r"<[^>]*>", command) or command.endswith("\\") or "--cfg" in command
+    return not ("<" in command or command.endswith("\\") or "--cfg" in command
                 or any(s in command for s in USER_FILES + CHAINED))
 
 
