@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.evaluation import t_interval
+from brain.stats import t_interval
 
 HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
 TASKS: tuple[str, ...] = ("reach", "hold")

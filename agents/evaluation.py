@@ -15,10 +15,10 @@ from typing import Any
 
 import jax
 import numpy as np
-from scipy import stats
 
 from agents.controllers import BilateralController, lesion_mask
 from agents.rollout import EpisodeSampler, Trajectory, closed_loop
+from brain.stats import t_interval
 
 METRICS: tuple[str, ...] = ("position_error", "final_position_error", "final_phase_error",
                             "time_to_target", "reached", "load_drift", "max_deviation", "effort")
@@ -82,16 +82,6 @@ def evaluate(model: Any, params: Any, sampler: EpisodeSampler, task: str, n_epis
     numbers = episode_metrics(traj.position_error, traj.hand, traj.start, traj.load,
                               traj.excitation, sampler.env.cfg.control_dt)
     return numbers, traj
-
-
-def t_interval(values: Any) -> tuple[float, float, int]:
-    """Mean, half-width of the two-sided 95 % Student-t interval of the mean (NaN for fewer
-    than two values) and the number of values."""
-    x = np.asarray(values, float).ravel()
-    if x.size == 0:
-        return float("nan"), float("nan"), 0
-    half = float(stats.t.ppf(0.975, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)) if x.size > 1 else float("nan")
-    return float(x.mean()), half, int(x.size)
 
 
 def _finite(x: np.ndarray) -> np.ndarray:

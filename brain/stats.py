@@ -23,9 +23,10 @@ Everything is NumPy/SciPy, computed in float64.
 from __future__ import annotations
 
 import warnings
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
+from scipy import stats as _stats
 from scipy.stats import false_discovery_control, wilcoxon
 
 # Default bound on the number of float64 elements held by one intermediate (2**24 = 128 MiB).
@@ -488,3 +489,13 @@ def wilcoxon_across_subjects(
         pvalue=np.asarray(result.pvalue, dtype=np.float64),
         mean_difference=np.mean(a - b, axis=0),
     )
+
+
+def t_interval(values: Any) -> tuple[float, float, int]:
+    """Mean, half-width of the two-sided 95 % Student-t interval of the mean (NaN for fewer
+    than two values) and the number of values."""
+    x = np.asarray(values, float).ravel()
+    if x.size == 0:
+        return float("nan"), float("nan"), 0
+    half = float(_stats.t.ppf(0.975, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)) if x.size > 1 else float("nan")
+    return float(x.mean()), half, int(x.size)

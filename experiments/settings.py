@@ -93,11 +93,13 @@ ArmTaskSettings = schema_of(TaskConfig, "ArmTaskSettings", exclude=("task", "cen
 ARM_TASK_SETTINGS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ArmTaskSettings))
 
 
-def arm_settings(cfg: DictConfig) -> dict[str, Any]:
+def arm_settings(settings: RunSettings) -> dict[str, Any]:
     """The ``envs.config.ArmConfig`` settings of a run (all but the task): the plant's
     (``arm.*``) and the arm task's (``task.*``)."""
-    arm, task = (OmegaConf.to_container(cfg[g], resolve=True) for g in ("arm", "task"))
-    return {**arm, **{k: task[k] for k in ARM_TASK_SETTINGS}}
+    arm = {f.name: getattr(settings.arm, f.name) for f in dataclasses.fields(settings.arm)}
+    return {**arm, **{k: getattr(settings.task, k) for k in ARM_TASK_SETTINGS}}
+
+
 # Training: every TrainConfig setting but the trained task (``task.train_task``).
 TrainSettings = schema_of(TrainConfig, "TrainSettings", exclude=("task",))
 AgentSettings = schema_of(AgentConfig, "AgentSettings")

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.evaluation import t_interval
+from brain.stats import t_interval
 
 MIN_DENOMINATOR = 0.05  # |mean alignment of B| below this: no percent (a ratio of noise)
 

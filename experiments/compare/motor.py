@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.evaluation import t_interval
+from brain.stats import t_interval
 from experiments.compare.runs import (
     CompareError,
     Run,

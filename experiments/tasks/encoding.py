@@ -9,6 +9,7 @@ Runs on the embedded synthetic experiment (planted ground truth on fsaverage5).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -19,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from brain.cleaning import clean_runs, trim_mask
@@ -32,6 +32,7 @@ from brain.ridge import check_score
 from brain.stats import block_permutation_test, phase_randomisation_test
 from brain.synthetic import SyntheticConfig, make_synthetic
 from experiments.report.encoding import write_encoding_report
+from experiments.settings import EncodingTask, RunSettings
 from experiments.store import ResumableStore
 from experiments.tasks.encoding_summary import (
     CEILINGS,
@@ -41,37 +42,37 @@ from experiments.tasks.encoding_summary import (
     partition_variance,
     summarise,
 )
-from experiments.validate import differences, whole_number
+from experiments.validate import differences
 
 log = logging.getLogger("callosum")
 DATA_SOURCES = ("synthetic", "files")
 
 
-def load_data(cfg: DictConfig) -> EncodingData:
+def load_data(cfg: RunSettings) -> EncodingData:
     """The experiment's data: the embedded synthetic default or the user's files."""
     t = cfg.task
     if t.data not in DATA_SOURCES:
         raise ValueError(f"unknown data source {t.data!r}; valid: {', '.join(DATA_SOURCES)}")
     if t.data == "files":
-        return load_experiment(**OmegaConf.to_container(t.files, resolve=True))
-    sizes = OmegaConf.to_container(t.synthetic, resolve=True)
-    sizes["instructions"] = synthetic_instructions(sizes.get("instructions"))
-    real = t.get("stimulus_features") or {}
-    if real.get("file") and sizes["instructions"]:
+        return load_experiment(**dataclasses.asdict(t.files))
+    sizes = dataclasses.asdict(t.synthetic)
+    sizes["instructions"] = synthetic_instructions(sizes["instructions"])
+    real = t.stimulus_features
+    if real.file and sizes["instructions"]:
         raise ValueError("task.synthetic.instructions and task.stimulus_features.file exclude each other")
-    if not real.get("file"):
-        return make_synthetic(SyntheticConfig(**sizes), seed=int(cfg.seed))
+    if not real.file:
+        return make_synthetic(SyntheticConfig(**sizes), seed=cfg.seed)
     # Planted responses driven by a model's real features of a stimulus (task=features output).
-    layers = list(load_features(real["file"], group=real.get("group")).values())
+    layers = list(load_features(real.file, group=real.group).values())
     n_rows, n_test = layers[0].shape[0], int(sizes["n_test_trs"])
     per_run = (n_rows - n_test) // int(sizes["n_runs"])
     if per_run < 20:
-        raise ValueError(f"{real['file']}: {n_rows} TRs of features are too few for {sizes['n_runs']} training "
+        raise ValueError(f"{real.file}: {n_rows} TRs of features are too few for {sizes['n_runs']} training "
                          f"runs of >= 20 TRs plus {n_test} test TRs (lower task.synthetic.n_test_trs or n_runs)")
     sizes["trs_per_run"] = per_run
     n_all = per_run * int(sizes["n_runs"]) + n_test
-    return make_synthetic(SyntheticConfig(**sizes), seed=int(cfg.seed),
-                          features={real.get("space", "audio"): [x[:n_all] for x in layers]})
+    return make_synthetic(SyntheticConfig(**sizes), seed=cfg.seed,
+                          features={real.space: [x[:n_all] for x in layers]})
 
 
 def synthetic_instructions(value: Any) -> tuple[str, ...]:
@@ -87,12 +88,12 @@ def synthetic_instructions(value: Any) -> tuple[str, ...]:
     return names
 
 
-def instruction_pair(cfg: DictConfig, data: EncodingData) -> tuple[int, int] | None:
+def instruction_pair(cfg: RunSettings, data: EncodingData) -> tuple[int, int] | None:
     """Space indices of the two instructions of the variance partition (``task.instructions.pair``,
     default the first two), or None when the run has fewer than two instructions."""
     if len(data.instructions) < 2:
         return None
-    pair = OmegaConf.select(cfg, "task.instructions.pair", default=None)
+    pair = cfg.task.instructions.pair
     names = list(data.instructions[:2]) if pair is None else [str(p) for p in pair]
     if len(names) != 2 or names[0] == names[1] or any(n not in data.instructions for n in names):
         raise ValueError(f"task.instructions.pair must name two different instructions of {list(data.instructions)}, "
@@ -116,20 +117,20 @@ def voxel_range(n_voxels: int, chunk: int, chunks: int) -> tuple[int, int]:
     return int(bounds[chunk]), int(bounds[chunk + 1])
 
 
-def unit_settings(cfg: DictConfig) -> dict[str, Any]:
+def unit_settings(cfg: RunSettings) -> dict[str, Any]:
     """What determines the voxel-wise scores (all but the chunking and the run machinery)."""
-    task = OmegaConf.to_container(cfg.task, resolve=True)
+    task = dataclasses.asdict(cfg.task)
     for key in ("chunks", "chunk", "merge"):
         task.pop(key, None)
-    return {"task": task, "seed": int(cfg.seed)}
+    return {"task": task, "seed": cfg.seed}
 
 
-def resolve_delays(t: DictConfig, tr: float) -> list[int]:
+def resolve_delays(t: EncodingTask, tr: float) -> list[int]:
     """FIR delays in TRs: ``task.delays`` (TRs) when given, else ``task.delays_s`` (s) rounded
     to whole TRs at ``tr`` and made contiguous (:func:`brain.delays.delays_from_seconds`)."""
-    if t.get("delays") is not None:
+    if t.delays is not None:
         return [int(d) for d in check_delays(list(t.delays))]
-    if t.get("delays_s") is None:
+    if t.delays_s is None:
         raise ValueError("give FIR delays: task.delays_s (seconds) or task.delays (TRs)")
     return [int(d) for d in delays_from_seconds(list(t.delays_s), tr)]
 
@@ -141,14 +142,13 @@ class Prepared:
     the training BOLD run by run and to every test presentation; ``trim`` drops the same TRs
     of the features and run labels. The test response is the mean of the cleaned repeats."""
 
-    def __init__(self, data: EncodingData, cfg: DictConfig, voxels: tuple[int, int]):
+    def __init__(self, data: EncodingData, cfg: RunSettings, voxels: tuple[int, int]):
         t = cfg.task
         self.data, self.sl = data, slice(*voxels)
-        c = OmegaConf.to_container(t.clean, resolve=True) if t.get("clean") else {}
-        self.opts = {"detrend": bool(c.get("detrend", True)), "high_pass": c.get("high_pass"),
-                     "standardize": c.get("standardize", "zscore_sample")}
-        self.trim = tuple(int(x) for x in (c.get("trim") or (0, 0)))
-        self.confounds = c.get("confounds")
+        c = t.clean
+        self.opts = {"detrend": c.detrend, "high_pass": c.high_pass, "standardize": c.standardize}
+        self.trim = tuple(c.trim)
+        self.confounds = c.confounds
         n_sub, n_train = data.bold_train.shape[:2]
         if self.confounds is not None and len(self.confounds) != n_sub:
             raise ValueError(f"task.clean.confounds: one file per subject ({n_sub}), got {len(self.confounds)}")
@@ -180,16 +180,16 @@ class Prepared:
         return y_train, self.test_repeats(s).mean(axis=0), self.x_train, self.x_test, self.runs
 
 
-def _null_pvalues(t: DictConfig, y_test: np.ndarray, predictions: np.ndarray, rng: np.random.Generator
+def _null_pvalues(t: EncodingTask, y_test: np.ndarray, predictions: np.ndarray, rng: np.random.Generator
                   ) -> np.ndarray:
     """(n_layers, n_vox) one-sided p-values of each layer's test r (``task.r_null``)."""
     if t.r_null == "block":
-        return np.stack([block_permutation_test(y_test, p, block=int(t.block), n_permutations=int(t.n_permutations),
+        return np.stack([block_permutation_test(y_test, p, block=t.block, n_permutations=t.n_permutations,
                                                 rng=rng).pvalue for p in predictions])
-    return np.stack([phase_randomisation_test(y_test, p, int(t.n_permutations), rng).pvalue for p in predictions])
+    return np.stack([phase_randomisation_test(y_test, p, t.n_permutations, rng).pvalue for p in predictions])
 
 
-def _subject_scores(data: EncodingData, cfg: DictConfig, store: ResumableStore, voxels: tuple[int, int],
+def _subject_scores(data: EncodingData, cfg: RunSettings, store: ResumableStore, voxels: tuple[int, int],
                     bar: tqdm) -> dict[str, Any]:
     """Per-subject layer scores, training CV scores, p-values and split-half ceilings of the
     voxels ``voxels`` = [start, stop): per key a list over spaces of arrays (n_subjects,
@@ -199,9 +199,9 @@ def _subject_scores(data: EncodingData, cfg: DictConfig, store: ResumableStore, 
     Every (subject, space) unit draws its permutations from its own generator seeded by
     (seed, subject, space), and every voxel's numbers depend on that voxel only, so a run
     split into voxel chunks, or resumed, gives the same numbers as one uninterrupted run."""
-    t, seed = cfg.task, int(cfg.seed)
+    t, seed = cfg.task, cfg.seed
     prep = Prepared(data, cfg, voxels)
-    encoder = {"delays": prep.delays, "cv": int(t.cv), "score_cv": str(t.score_cv),
+    encoder = {"delays": prep.delays, "cv": t.cv, "score_cv": t.score_cv,
                "alphas": None if t.alphas is None else list(t.alphas)}
     n_sub, n_vox = data.bold_train.shape[0], voxels[1] - voxels[0]
     out: dict[str, Any] = {k: [[None] * n_sub for _ in data.spaces] for k in SCORE_KEYS}  # [space][subject]
@@ -212,7 +212,7 @@ def _subject_scores(data: EncodingData, cfg: DictConfig, store: ResumableStore, 
             unit = {k: np.full(n_vox, np.nan) for k in SPLIT_KEYS}
             if data.n_repeats >= 2:
                 rng = np.random.default_rng([seed, s, UNIT_SALT_CEILING])
-                rel = split_half_reliability(prep.test_repeats(s), rng=rng, n_permutations=int(t.n_permutations))
+                rel = split_half_reliability(prep.test_repeats(s), rng=rng, n_permutations=t.n_permutations)
                 unit = {k: getattr(rel, k) for k in SPLIT_KEYS}
             store.put(f"s{s:02d}_ceiling", **unit)
         for k in SPLIT_KEYS:
@@ -251,7 +251,7 @@ def find_chunks(root: Path) -> list[Path]:
     return found
 
 
-def merge_chunks(root: Path, cfg: DictConfig, n_voxels: int) -> dict[str, Any]:
+def merge_chunks(root: Path, cfg: RunSettings, n_voxels: int) -> dict[str, Any]:
     """Concatenate the voxel chunks under ``root`` into one result; they must all be finished,
     come from this config, and cover every voxel exactly once."""
     settings = json.loads(json.dumps(unit_settings(cfg)))
@@ -293,19 +293,19 @@ def _stack_spaces(per_space: list[np.ndarray]) -> np.ndarray:
                      for a in per_space])
 
 
-def check_settings(cfg: DictConfig, data: EncodingData) -> tuple[dict[str, str], dict[str, Any]]:
+def check_settings(cfg: RunSettings, data: EncodingData) -> tuple[dict[str, str], dict[str, Any]]:
     """Fail before any fitting on settings the data cannot honour; (ceiling choice, settings)."""
     t = cfg.task
-    kind, why = choose_ceiling(str(t.ceiling), data.bold_train.shape[0], data.n_repeats)
+    kind, why = choose_ceiling(t.ceiling, data.bold_train.shape[0], data.n_repeats)
     delays = resolve_delays(t, float(data.tr))
-    settings = {"score_cv": str(t.score_cv), "r_null": str(t.r_null), "n_permutations": int(t.n_permutations),
+    settings = {"score_cv": t.score_cv, "r_null": t.r_null, "n_permutations": t.n_permutations,
                 "delays_trs": delays, "delays_s": [round(d * float(data.tr), 3) for d in delays],
-                "delays_from": "task.delays (TRs)" if t.get("delays") is not None else "task.delays_s",
-                "tr": float(data.tr), "ceiling_fit": str(t.get("ceiling_fit", "exponential"))}
+                "delays_from": "task.delays (TRs)" if t.delays is not None else "task.delays_s",
+                "tr": float(data.tr), "ceiling_fit": t.ceiling_fit}
     return {"kind": kind, "why": why}, settings
 
 
-def _ceilings(data: EncodingData, cfg: DictConfig, res: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
+def _ceilings(data: EncodingData, cfg: RunSettings, res: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
     """Every ceiling the data allow: split_half (>= 2 repeats, from the units) and
     cross_subject (>= 3 subjects, on the cleaned, repeat-averaged test data)."""
     t = cfg.task
@@ -315,10 +315,10 @@ def _ceilings(data: EncodingData, cfg: DictConfig, res: dict[str, Any]) -> dict[
     if data.bold_train.shape[0] >= 3:
         prep = Prepared(data, cfg, (0, data.bold_train.shape[-1]))
         y = np.stack([prep.test_repeats(s).mean(axis=0) for s in range(data.bold_train.shape[0])])
-        cross = cross_subject_ceiling(y, n_bootstraps=int(t.n_bootstraps),
-                                      rng=np.random.default_rng([int(cfg.seed), 20_000]),
-                                      n_permutations=int(t.n_permutations),
-                                      extrapolation=str(t.get("ceiling_fit", "exponential")))
+        cross = cross_subject_ceiling(y, n_bootstraps=t.n_bootstraps,
+                                      rng=np.random.default_rng([cfg.seed, 20_000]),
+                                      n_permutations=t.n_permutations,
+                                      extrapolation=t.ceiling_fit)
         out["cross_subject"] = {"ceiling": cross.ceiling, "pvalue": cross.pvalue}
     return out
 
@@ -334,24 +334,24 @@ def _phase(name: str) -> Iterator[None]:
     log.info("%s: done in %.1f s", name, time.perf_counter() - start)
 
 
-def check(cfg: DictConfig) -> None:
+def check(cfg: RunSettings) -> None:
     """The runner's up-front check of the settings that need no data."""
     t = cfg.task
     for key, valid in (("data", DATA_SOURCES), ("r_null", NULLS), ("ceiling", CEILINGS),
                        ("ceiling_fit", EXTRAPOLATIONS)):
-        if t[key] not in valid:
-            raise ValueError(f"task.{key}={t[key]!r} is not one of: {', '.join(valid)}")
-    check_score(str(t.score_cv), "task.score_cv")
-    chunk, merge = t.get("chunk"), t.get("merge")
+        if getattr(t, key) not in valid:
+            raise ValueError(f"task.{key}={getattr(t, key)!r} is not one of: {', '.join(valid)}")
+    check_score(t.score_cv, "task.score_cv")
+    chunk, merge = t.chunk, t.merge
     if chunk is not None and merge:
         raise ValueError("task.chunk and task.merge exclude each other: run the chunks, then merge them")
     if chunk is not None:
-        chunks = whole_number(cfg, "task.chunks", minimum=1)
+        chunks = t.chunks
         if not (isinstance(chunk, int) and 0 <= chunk < chunks):
             raise ValueError(f"task.chunk must be in 0 .. task.chunks - 1 = {chunks - 1}, got {chunk!r}")
 
 
-def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
+def run(cfg: RunSettings, out_dir: Path) -> dict[str, Any]:
     """Run the encoding task end to end; write encoding.npz, figures and report.html.
 
     ``task.chunks=N task.chunk=i``: only the voxel-wise scores of voxel chunk ``i`` (a job of
@@ -360,21 +360,20 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     from experiments.io import write_json, write_npz
 
     t = cfg.task
-    check(cfg)
     data = load_data(cfg)
     ceiling_info, settings = check_settings(cfg, data)
     pair = instruction_pair(cfg, data)
     for note in data.notes:
         log.warning("data: %s", note)
     n_vox = data.bold_train.shape[-1]
-    chunk, merge = t.get("chunk"), t.get("merge")
+    chunk, merge = t.chunk, t.merge
     if merge:
         res = merge_chunks(Path(merge), cfg, n_vox)
         log.info("merged %d voxels from the chunk runs under %s", n_vox, merge)
     else:
-        voxels = voxel_range(n_vox, int(chunk or 0), int(t.get("chunks", 1) or 1)) if chunk is not None else (0, n_vox)
+        voxels = voxel_range(n_vox, chunk, t.chunks) if chunk is not None else (0, n_vox)
         store = ResumableStore(out_dir / "units", {"settings": unit_settings(cfg), "voxels": list(voxels)},
-                               bool(cfg.get("resume")), what="encoding run")
+                               cfg.resume, what="encoding run")
         n_fits = data.bold_train.shape[0] * sum(len(data.features_train[sp]) for sp in data.spaces)
         with tqdm(total=n_fits, desc="encoding fits", unit="layer") as bar:
             res = _subject_scores(data, cfg, store, voxels, bar)
@@ -382,17 +381,17 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
             write_npz(out_dir / "scores.npz", n_spaces=len(data.spaces),
                       **{f"split_{k}": a for k, a in res["split_half"].items()},
                       **{f"{k}_{i}": a for k in SCORE_KEYS for i, a in enumerate(res[k])})
-            meta = {"chunk": int(chunk), "chunks": int(t.chunks), "voxels": list(voxels),
+            meta = {"chunk": chunk, "chunks": t.chunks, "voxels": list(voxels),
                     "settings": unit_settings(cfg)}
             write_json(out_dir / "chunk.json", meta)  # last: marks the chunk finished
-            log.info("chunk %d of %d: voxels %d..%d done", int(chunk), int(t.chunks), *voxels)
+            log.info("chunk %d of %d: voxels %d..%d done", chunk, t.chunks, *voxels)
             return {k: v for k, v in meta.items() if k != "settings"}
     res["settings"] = settings
-    with _phase(f"noise ceilings ({n_vox} voxels, {int(t.n_bootstraps)} bootstraps, "
-                f"{int(t.n_permutations)} permutations)"):
+    with _phase(f"noise ceilings ({n_vox} voxels, {t.n_bootstraps} bootstraps, "
+                f"{t.n_permutations} permutations)"):
         res["ceilings"] = _ceilings(data, cfg, res)
-    res["masks"] = keep_voxels(ceiling_info["kind"], res["ceilings"], data.bad_voxels, float(t.fdr_alpha),
-                               float(t.min_ceiling))
+    res["masks"] = keep_voxels(ceiling_info["kind"], res["ceilings"], data.bad_voxels, t.fdr_alpha,
+                               t.min_ceiling)
     res["variance_partition"] = None
     if len(data.spaces) == 2 or pair is not None:
         with _phase("variance partition of " + ("the two feature spaces" if pair is None else

@@ -14,15 +14,14 @@ from itertools import combinations
 from typing import Any
 
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
 
-from agents.evaluation import t_interval
 from brain.banded import BandedRidgeEncoder
 from brain.dataset import EncodingData
 from brain.layers import best_layer_alignment, best_layer_depth, region_curves, region_means, variance_partition
 from brain.noise_ceiling import normalised_alignment
 from brain.ridge import check_alphas, grid_edges
-from brain.stats import fdr_bh, permutation_floor, sign_flip_test
+from brain.stats import fdr_bh, permutation_floor, sign_flip_test, t_interval
+from experiments.settings import RunSettings
 
 INSTRUCTION_TEST = "sign_flip (two-sided, exact over subjects' signs)"
 INSTRUCTION_NOTE = (
@@ -125,7 +124,7 @@ def _subject_mean(values: np.ndarray, names: tuple[str, ...]) -> dict[str, float
     return out
 
 
-def partition_variance(data: EncodingData, res: dict[str, Any], cfg: DictConfig, prepared: Any,
+def partition_variance(data: EncodingData, res: dict[str, Any], cfg: RunSettings, prepared: Any,
                        pair: tuple[int, int] = (0, 1)) -> dict[str, Any]:
     """Variance partitioning of two feature spaces (indices ``pair``, a first and b second: the
     only two spaces, or two instructions), per subject and region.
@@ -159,7 +158,7 @@ def partition_variance(data: EncodingData, res: dict[str, Any], cfg: DictConfig,
         sub_edges = {"n_at_min": 0, "n_at_max": 0, "n_voxels": 0}
         for (la, lb), vox in pairs.items():
             sp = [data.spaces[i] for i in pair]
-            joint = BandedRidgeEncoder(delays=prepared.delays, cv=int(t.cv), score_cv=str(t.score_cv),
+            joint = BandedRidgeEncoder(delays=prepared.delays, cv=t.cv, score_cv=t.score_cv,
                                        alphas=None if t.alphas is None else list(t.alphas))
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", UserWarning)
@@ -213,11 +212,11 @@ def _comparison(a: np.ndarray, b: np.ndarray, names: tuple[str, ...], alpha: flo
             "alpha": alpha, "min_attainable_pvalue": min_p, "warning": warning, "per_region": per_region}
 
 
-def dead_subjects(bad_voxels: np.ndarray, cfg: DictConfig) -> list[dict[str, Any]]:
+def dead_subjects(bad_voxels: np.ndarray, cfg: RunSettings) -> list[dict[str, Any]]:
     """Subjects with no usable voxel (all constant or non-finite: a dead recording), which
     every mean over subjects leaves out; named (their BOLD file, for task.data=files) and
     logged as a warning."""
-    files = list(OmegaConf.select(cfg, "task.files.bold", default=None) or []) if cfg.task.get("data") == "files" else []
+    files = list(cfg.task.files.bold) if cfg.task.data == "files" else []
     out = []
     for s in np.flatnonzero(np.all(bad_voxels, axis=1)):
         entry = {"subject": int(s), "why": "every voxel is constant or non-finite"}
@@ -229,13 +228,13 @@ def dead_subjects(bad_voxels: np.ndarray, cfg: DictConfig) -> list[dict[str, Any
     return out
 
 
-def permutation_limits(data: EncodingData, res: dict[str, Any], cfg: DictConfig, kind: str) -> dict[str, Any]:
+def permutation_limits(data: EncodingData, res: dict[str, Any], cfg: RunSettings, kind: str) -> dict[str, Any]:
     """Where the permutation count, not the data, left BH with nothing significant
     (:func:`brain.stats.permutation_floor`): per subject for the ceiling that selects the
     kept voxels, and per (space, layer, subject) for the test r. Each case is logged as a
     warning with the permutation count that would let a single voxel pass."""
     t = cfg.task
-    n, alpha = int(t.n_permutations), float(t.fdr_alpha)
+    n, alpha = t.n_permutations, t.fdr_alpha
     n_usable = int((~data.bad_voxels).sum(axis=1).max()) if data.bad_voxels.size else 0
     out: dict[str, Any] = {"n_permutations": n, "smallest_p": 1.0 / (n + 1), "fdr_alpha": alpha,
                            "enough_for_one_voxel": int(np.ceil(n_usable / alpha)) - 1}
@@ -265,7 +264,7 @@ def permutation_limits(data: EncodingData, res: dict[str, Any], cfg: DictConfig,
     return out
 
 
-def summarise(data: EncodingData, res: dict[str, Any], cfg: DictConfig, ceiling_info: dict[str, str]
+def summarise(data: EncodingData, res: dict[str, Any], cfg: RunSettings, ceiling_info: dict[str, str]
               ) -> dict[str, Any]:
     """metrics.json content (NaN as null): see the README's encoding section for the keys."""
     t, names, labels = cfg.task, data.region_names, data.region
@@ -278,18 +277,18 @@ def summarise(data: EncodingData, res: dict[str, Any], cfg: DictConfig, ceiling_
     counts = _region_counts(masks, labels, names)
     out["ceiling"] = {
         "normalises": kind, "why": ceiling_info["why"], "normalised": kind != "none",
-        "min_ceiling": float(t.min_ceiling), "fdr_alpha": float(t.fdr_alpha),
+        "min_ceiling": t.min_ceiling, "fdr_alpha": t.fdr_alpha,
         "rule": "kept = not bad, ceiling FDR-significant and >= min_ceiling" if kind != "none"
         else "no ceiling: every usable (not bad) voxel kept, alignment is raw test r",
         "voxels": counts, "no_voxels_kept": [n for n in names if not any(counts[n]["keep"])]}
     for name, c in res["ceilings"].items():
-        sig = np.stack([fdr_bh(p, alpha=float(t.fdr_alpha)).rejected for p in c["pvalue"]])
+        sig = np.stack([fdr_bh(p, alpha=t.fdr_alpha).rejected for p in c["pvalue"]])
         out["ceiling"][name] = {"mean": region_means(np.nanmean(np.where(data.bad_voxels, np.nan, c["ceiling"]),
                                                                 axis=0), labels, names),
                                 "significant_voxels": {n: float(sig[:, labels == j].sum(axis=1).mean())
                                                        for j, n in enumerate(names)}}
         if name == "cross_subject":
-            fit = str(t.get("ceiling_fit", "exponential"))
+            fit = t.ceiling_fit
             out["ceiling"][name]["fit"] = fit
             if fit == "exponential":
                 out["ceiling"][name]["note"] = CROSS_SUBJECT_NOTE
@@ -300,7 +299,7 @@ def summarise(data: EncodingData, res: dict[str, Any], cfg: DictConfig, ceiling_
         r, cv = res["r"][i], res["cv_score"][i]  # (n_subjects, n_layers, n_vox)
         norm = normalised_alignment(r, np.broadcast_to(ceiling[:, None, :], r.shape), min_ceiling=1e-12,
                                     significant=keep[:, None, :])
-        sig = np.stack([[fdr_bh(np.where(b, np.nan, p), alpha=float(t.fdr_alpha)).rejected for p in subj]
+        sig = np.stack([[fdr_bh(np.where(b, np.nan, p), alpha=t.fdr_alpha).rejected for p in subj]
                         for subj, b in zip(res["pvalues"][i], data.bad_voxels)])
         layers = {f"layer_{k:02d}": {
             "mean_r": float(np.nanmean(np.where(data.bad_voxels, np.nan, r[:, k]))),
@@ -308,7 +307,7 @@ def summarise(data: EncodingData, res: dict[str, Any], cfg: DictConfig, ceiling_
             "normalised_alignment": region_means(norm[:, k], labels, names),
             "significant_voxels": float(sig[:, k].sum(axis=1).mean())} for k in range(r.shape[1])}
         align = best_layer_alignment(r, cv, np.where(np.isfinite(ceiling), ceiling, 0.0), keep, labels, names,
-                                     min_ceiling=float(t.min_ceiling) if kind != "none" else 1e-12)
+                                     min_ceiling=t.min_ceiling if kind != "none" else 1e-12)
         depth = best_layer_depth(cv, keep, labels, names)
         per_subject[space] = align
         out["spaces"][space] = {
@@ -324,8 +323,8 @@ def summarise(data: EncodingData, res: dict[str, Any], cfg: DictConfig, ceiling_
                                              labels, names),
         }
     if len(data.spaces) == 2 and keep.shape[0] >= 2:
-        out["comparison"] = _comparison(*(per_subject[sp] for sp in data.spaces), names, float(t.fdr_alpha),
-                                        data.spaces, int(cfg.seed))
+        out["comparison"] = _comparison(*(per_subject[sp] for sp in data.spaces), names, t.fdr_alpha,
+                                        data.spaces, cfg.seed)
     vp = res.get("variance_partition")
     if vp is not None:
         a, b = (data.spaces[i] for i in vp.get("pair", (0, 1)))
@@ -340,7 +339,7 @@ def summarise(data: EncodingData, res: dict[str, Any], cfg: DictConfig, ceiling_
         if len(data.instructions) >= 2:
             out["variance_partition"]["pair"] = [a, b]
     if len(data.instructions) >= 2:
-        out["instructions"] = instruction_analysis(data, res, per_subject, float(t.fdr_alpha), int(cfg.seed))
+        out["instructions"] = instruction_analysis(data, res, per_subject, t.fdr_alpha, cfg.seed)
     return json_safe(out)
 
 

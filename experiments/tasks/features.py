@@ -16,23 +16,34 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from omegaconf import DictConfig
+
+from brain.features.models import MODES
+from brain.features.models import PRESETS as MODEL_PRESETS
+from experiments.settings import RunSettings
 
 log = logging.getLogger("callosum")
 
 
-MODES = ("generate", "prompt")
+def check(settings: RunSettings) -> None:
+    """The runner's up-front check: a model and a stimulus are named and there, a known mode
+    and instructions (before the run directory or the demo stimulus is made)."""
+    from brain.features.instructions import PRESETS
 
-
-def check(cfg: DictConfig) -> None:
-    """The runner's up-front check: a model and a stimulus are named, a known mode."""
-    t = cfg.task
-    if not str(t.model or ""):
+    t = settings.task
+    if not t.model:
         raise ValueError("give task.model=<local model directory> or task.model=whisper-base")
-    if not str(t.stimulus or ""):
+    if not t.stimulus:
         raise ValueError("give task.stimulus=<video or audio file> (or task.stimulus=demo)")
     if t.mode not in MODES:
         raise ValueError(f"task.mode={t.mode!r} is not one of: {', '.join(MODES)}")
+    if t.model not in MODEL_PRESETS and not Path(t.model).expanduser().is_dir():
+        raise FileNotFoundError(f"task.model={t.model}: not a directory and not a preset "
+                                f"({', '.join(MODEL_PRESETS)})")
+    if t.stimulus != "demo" and not Path(t.stimulus).expanduser().is_file():
+        raise FileNotFoundError(f"task.stimulus={t.stimulus}: no such file (or task.stimulus=demo)")
+    if t.instructions not in (*PRESETS, "auto") and not Path(t.instructions).expanduser().is_file():
+        raise FileNotFoundError(f"task.instructions={t.instructions}: no such file and not one of "
+                                f"{', '.join((*PRESETS, 'auto'))}")
 
 
 def extract_to_file(job: Any, out: Path, resume: bool = False, progress: bool = True) -> Path:
@@ -65,24 +76,22 @@ def extract_to_file(job: Any, out: Path, resume: bool = False, progress: bool = 
     return out
 
 
-def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
+def run(settings: RunSettings, out_dir: Path) -> dict[str, Any]:
     from brain.features.extract import Extraction
     from brain.features.instructions import PRESETS, load_instructions
     from brain.features.models import load_model
 
-    t = cfg.task
-    check(cfg)
-    stimulus = str(t.stimulus)
+    t = settings.task
+    stimulus = t.stimulus
     if stimulus == "demo":
         from brain.features.demo import write_demo_audio
 
         path = out_dir / "demo_stimulus.wav"
         if not path.exists():
-            write_demo_audio(path, float(t.demo_duration), seed=int(cfg.seed))
+            write_demo_audio(path, t.demo_duration, seed=settings.seed)
         stimulus = str(path)
-    model = load_model(t.model, device=t.device, half=bool(t.half), mode=t.mode,
-                       max_new_tokens=int(t.max_new_tokens), n_frames=t.n_frames,
-                       window_seconds=float(t.context) if t.context else None)
+    model = load_model(t.model, device=t.device, half=t.half, mode=t.mode, max_new_tokens=t.max_new_tokens,
+                       n_frames=t.n_frames, window_seconds=t.context)
     spec = t.instructions
     if spec == "auto":
         spec = model.modality if model.instruction_tuned else "none"
@@ -90,9 +99,9 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     if spec not in PRESETS:
         log.info("%d instructions from %s", len(instructions), spec)
     start = time.perf_counter()
-    with Extraction(stimulus, model, instructions, tr=float(t.tr), context=float(t.context) if t.context else None,
-                    batch_size=int(t.batch_size), max_clips=t.max_clips) as job:
-        out = extract_to_file(job, out_dir / "features.h5", resume=bool(cfg.resume))
+    with Extraction(stimulus, model, instructions, tr=t.tr, context=t.context, batch_size=t.batch_size,
+                    max_clips=t.max_clips) as job:
+        out = extract_to_file(job, out_dir / "features.h5", resume=settings.resume)
     seconds = time.perf_counter() - start
     import h5py
 

@@ -19,6 +19,7 @@ parameters as an uninterrupted run.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -28,29 +29,27 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 from agents.evaluation import aggregate, evaluate
 from agents.rollout import REGIMES, EpisodeSampler
 from agents.training import Member, TrainConfig, Trainer, TrainState
 from agents.variants import Variant, build_model, check_variants, make_variant
-from envs.config import TASKS, ArmConfig
+from envs.config import TASKS
 from experiments import checkpoints
-from experiments.validate import differences, whole_number
+from experiments.settings import AgentSettings, MotorTask, RunSettings, arm_settings
+from experiments.validate import differences
 
 log = logging.getLogger("callosum")
 HISTORY_KEYS = ("train_loss", "train_position_error", "val_loss", "val_position_error",
                 "val_final_position_error")
 
 
-def _settings(cfg: DictConfig) -> dict[str, Any]:
+def _settings(settings: RunSettings) -> dict[str, Any]:
     """Everything that determines the trained parameters, for checkpoint compatibility."""
-    from experiments.settings import arm_settings
-
-    return {"arm": arm_settings(cfg), "agent": OmegaConf.to_container(cfg.agent, resolve=True),
-            "train": OmegaConf.to_container(cfg.train, resolve=True),
-            "train_task": cfg.task.train_task, "seed": int(cfg.seed), "seeds": int(cfg.task.seeds)}
+    return {"arm": arm_settings(settings), "agent": dataclasses.asdict(settings.agent),
+            "train": dataclasses.asdict(settings.train),
+            "train_task": settings.task.train_task, "seed": settings.seed, "seeds": settings.task.seeds}
 
 
 def train_variant(trainer: Trainer, keys: jax.Array, path: Path, settings: dict[str, Any],
@@ -144,13 +143,12 @@ def families(units: list[Unit]) -> dict[str, list[Unit]]:
     return out
 
 
-def family_model(name: str, units: list[Unit], agent: DictConfig) -> tuple[Any, str]:
+def family_model(name: str, units: list[Unit], agent: AgentSettings) -> tuple[Any, str]:
     """The flax model a family trains, and its trainer's objective."""
     first = units[0].variant
     linked = [u.variant.callosum for u in units if u.variant.callosum != "none"]
     variant = Variant(name, first.architecture, linked[0] if linked else "none", first.objective)
-    model = build_model(variant, agent.widths, agent.cell, int(agent.callosal_delay),
-                        agent.get("unilateral_widths"), str(agent.get("init", "lecun_normal")))
+    model = build_model(variant, agent.widths, agent.cell, agent.callosal_delay, agent.unilateral_widths, agent.init)
     return model, first.objective
 
 
@@ -158,13 +156,13 @@ def hold_fraction(trained_on: str, train_cfg: TrainConfig) -> float:
     return {"reach": 0.0, "hold": 1.0}.get(trained_on, train_cfg.hold_fraction)
 
 
-def check(cfg: DictConfig) -> tuple[list[Unit], dict[str, Any], TrainConfig]:
+def check(settings: RunSettings) -> tuple[list[Unit], dict[str, Any], TrainConfig]:
     """Every check of a motor run's settings, before anything is written or compiled (the
     runner calls it up front, for each job of a sweep too): the variants, evaluation tasks
     and sizes, and the training and arm settings through their own dataclasses' checks.
     Returns the models to train, the settings and the training config."""
-    t = cfg.task
-    callosum = str(cfg.agent.callosum)
+    t = settings.task
+    callosum = settings.agent.callosum
     if callosum == "none":
         raise ValueError("agent.callosum=none: the _cc variants need a callosum (paper or learned); the "
                          "_nocc variants are the ones without. Sweep agent.callosum=paper,learned")
@@ -175,33 +173,28 @@ def check(cfg: DictConfig) -> tuple[list[Unit], dict[str, Any], TrainConfig]:
         raise ValueError(f"task.eval_tasks={unknown} is not one of: {', '.join(TASKS)}")
     if not eval_tasks:
         raise ValueError(f"task.eval_tasks is empty; choose from: {', '.join(TASKS)}")
-    for key in ("seeds", "eval_episodes"):
-        whole_number(cfg, f"task.{key}", minimum=1)
-    whole_number(cfg, "seed", minimum=0)
-    regime = str(t.train_task)
+    regime = t.train_task
     units = training_units(variants, regime)
     if regime == "per_task":
         missing = [x for x in ("reach", "hold") if x not in eval_tasks]
         if missing:
             raise ValueError(f"task.train_task=per_task judges each model on its training task: "
                              f"task.eval_tasks must include {missing}")
-    settings = _settings(cfg)
+    record = _settings(settings)
     train_cfg = TrainConfig.from_overrides(
-        task="mixed" if regime in ("per_task", "mixed") else regime, **settings["train"])
-    for task in TASKS:
-        ArmConfig.from_overrides(task, **settings["arm"])
-    return units, settings, train_cfg
+        task="mixed" if regime in ("per_task", "mixed") else regime, **record["train"])
+    return units, record, train_cfg
 
 
-def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
-    t = cfg.task
-    units, settings, train_cfg = check(cfg)
-    regime = str(t.train_task)
+def run(run_settings: RunSettings, out_dir: Path) -> dict[str, Any]:
+    t = run_settings.task
+    units, settings, train_cfg = check(run_settings)
+    regime = t.train_task
     per_task = regime == "per_task"
     eval_tasks = list(t.eval_tasks)
     sampler = EpisodeSampler(**settings["arm"])
-    seeds = [int(cfg.seed) + i for i in range(int(t.seeds))]
-    eval_key = jax.random.PRNGKey(int(t.eval_seed))
+    seeds = [run_settings.seed + i for i in range(t.seeds)]
+    eval_key = jax.random.PRNGKey(t.eval_seed)
     from experiments.runtime import COMPILE_CLOCK, seed_devices
 
     started = time.perf_counter()
@@ -211,7 +204,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
                                "cross_task": {}, "training": {}, "devices": []}
     figures_data: dict[str, Any] = {"history": {}, "centre_out": {}, "reach": {}}
     for name, members in tqdm(families(units).items(), desc="families", unit="family"):
-        model, objective = family_model(name, members, cfg.agent)
+        model, objective = family_model(name, members, run_settings.agent)
         linked = getattr(model, "callosum", "none") != "none"
         cut = [linked and u.variant.callosum == "none" for u in members]
         trainer = Trainer(model, objective, sampler, train_cfg, masked=any(cut))
@@ -219,12 +212,12 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
                 for u, c in zip(members, cut)]
         n = len(seeds)
         keys = jnp.stack([jax.random.PRNGKey(s) for _ in members for s in seeds])
-        devices = seed_devices(len(keys), (cfg.get("runtime") or {}).get("devices", "auto"))
+        devices = seed_devices(len(keys), run_settings.runtime.devices)
         metrics["devices"] = [str(d) for d in devices]
         state, history, seconds = train_variant(
             trainer, keys, out_dir / "checkpoints" / f"{name}.msgpack",
             {**settings, "family": name, "members": [[u.variant.name, u.trained_on] for u in members]},
-            bool(cfg.resume), f"{name} ({len(members)} models x {n} seeds)", devices,
+            run_settings.resume, f"{name} ({len(members)} models x {n} seeds)", devices,
             [m for m in spec for _ in seeds])
         kept = jax.device_put(trainer.kept_params(state), jax.local_devices()[0])
         for i, (unit, member) in enumerate(zip(members, spec)):
@@ -241,7 +234,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     if t.claims:
         from agents.claims import evaluate_claims
 
-        margin = float(t.get("claims_margin", 0.0))
+        margin = t.claims_margin
         metrics["claims"] = evaluate_claims(metrics["variants"], metrics["lesions"], "position_error", margin)
         metrics["claims_final_phase"] = evaluate_claims(metrics["variants"], metrics["lesions"],
                                                         "final_phase_error", margin)
@@ -277,14 +270,14 @@ def best_variant(variants: dict[str, Any], regime: str) -> dict[str, Any] | None
 
 
 def _evaluate_unit(metrics: dict[str, Any], figures: dict[str, Any], unit: Unit, model: Any, params: Any,
-                   mask: jax.Array, sampler: EpisodeSampler, eval_tasks: list[str], t: DictConfig,
+                   mask: jax.Array, sampler: EpisodeSampler, eval_tasks: list[str], t: MotorTask,
                    key: jax.Array, per_task: bool) -> None:
     """Evaluate one trained model on every evaluation task (and its lesions) into ``metrics``.
 
     ``variants[v][task]``: the model judged on ``task`` (per task: the one trained on it);
     ``cross_task[v][trained_on][task]``: every model on every task; ``lesions[v][lesion][task]``.
     """
-    name, n = unit.variant.name, int(t.eval_episodes)
+    name, n = unit.variant.name, t.eval_episodes
     keep = figures if (not per_task or unit.trained_on == "reach") else None
     results = _evaluate_all(model, params, sampler, eval_tasks, n, key, "none", mask, keep, name)
     for r in results.values():

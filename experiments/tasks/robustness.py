@@ -25,6 +25,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from experiments.report.html import Report
+from experiments.settings import RunSettings
 
 log = logging.getLogger("callosum")
 CLAIMS = {"claim_1_specialised_hemispheres_win_preferred_task": "1: specialised hemispheres win their preferred task",
@@ -93,46 +94,45 @@ def summary(claims: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def check(cfg: DictConfig) -> tuple[dict[str, list], dict[str, DictConfig], dict[str, str],
-                                                 dict[str, Any]]:
+def check(run_settings: RunSettings) -> tuple[dict[str, list], dict[str, RunSettings], dict[str, str],
+                                              dict[str, Any]]:
     """The runner's up-front check: every setting's config composed and checked like a run
     of its own (the motor task's checks included), and the finished runs ``task.reuse``
-    names read and matched. Returns the settings' overrides, configs, reused run
+    names read and matched. Returns the settings' overrides, typed settings, reused run
     directories and their metrics."""
     from experiments.tasks import motor
     from experiments.validate import reference_config, validate_config
 
-    t = cfg.task
-    settings = OmegaConf.to_container(t.settings, resolve=True)
+    t = run_settings.task
+    settings = t.settings
     if not isinstance(settings, dict) or not settings:
         raise ValueError("task.settings must map setting names to lists of key=value overrides")
-    only = list(t.get("only") or [])
-    missing = [n for n in only if n not in settings]
+    missing = [n for n in t.only if n not in settings]
     if missing:
         raise ValueError(f"task.only names unknown setting(s) {missing}; settings: {', '.join(settings)}")
-    settings = {n: settings[n] for n in only} if only else settings  # in the order given
-    base = reference_config(str(t.base))
-    shared = [f"task.seeds={int(t.seeds)}", f"seed={int(cfg.seed)}", f"resume={bool(cfg.resume)}",
-              *[str(x) for x in (t.get("overrides") or [])]]
-    configs = {}
+    settings = {n: settings[n] for n in t.only} if t.only else settings  # in the order given
+    base = reference_config(t.base)
+    shared = [f"task.seeds={t.seeds}", f"seed={run_settings.seed}", f"resume={run_settings.resume}",
+              *[str(x) for x in t.overrides]]
+    composed, configs = {}, {}
     for name, overrides in settings.items():  # check every setting before running any
-        configs[name] = setting_config(base, list(overrides or []), shared)
-        validate_config(configs[name])
+        composed[name] = setting_config(base, list(overrides or []), shared)
+        configs[name] = validate_config(composed[name])
         motor.check(configs[name])
-    reuse = OmegaConf.to_container(t.reuse, resolve=True) if t.get("reuse") else {}
+    reuse = dict(t.reuse or {})
     unknown = sorted(set(reuse) - set(configs))
     if unknown:
         raise ValueError(f"task.reuse names unknown setting(s) {unknown}; settings: {', '.join(configs)}")
-    reused = {name: reused_metrics(Path(d), configs[name]) for name, d in reuse.items()}
+    reused = {name: reused_metrics(Path(d), composed[name]) for name, d in reuse.items()}
     return settings, configs, reuse, reused
 
 
-def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
+def run(run_settings: RunSettings, out_dir: Path) -> dict[str, Any]:
     from experiments.tasks import motor
 
-    t = cfg.task
-    settings, configs, reuse, reused = check(cfg)
-    results: dict[str, Any] = {"task": t.name, "base": str(t.base), "seeds": int(t.seeds), "settings": {}}
+    t = run_settings.task
+    settings, configs, reuse, reused = check(run_settings)
+    results: dict[str, Any] = {"task": t.name, "base": t.base, "seeds": t.seeds, "settings": {}}
     for name, sub in configs.items():
         sub_dir = out_dir / "settings" / name
         done = sub_dir / "metrics.json"

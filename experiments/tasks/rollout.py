@@ -13,10 +13,11 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from omegaconf import DictConfig
 
 import envs
+from envs.config import TASKS, ArmConfig
 from experiments.report.plots import plot_hand_paths
+from experiments.settings import RunSettings, arm_settings
 
 log = logging.getLogger("callosum")
 CONTROLLERS = ("random", "zero")
@@ -38,30 +39,21 @@ def summarise(values: np.ndarray) -> tuple[float, float]:
     return float(values.mean()), float(half)
 
 
-def check(cfg: DictConfig) -> dict[str, Any]:
-    """The runner's up-front check; returns the arm settings."""
-    from envs.config import TASKS, ArmConfig
-    from experiments.validate import whole_number
-
-    t = cfg.task
+def check(settings: RunSettings) -> ArmConfig:
+    """The runner's up-front check (the schema checked the ranges); returns the arm."""
+    t = settings.task
     for key, valid in (("controller", CONTROLLERS), ("env", TASKS)):
-        if t[key] not in valid:
-            raise ValueError(f"task.{key}={t[key]!r} is not one of: {', '.join(valid)}")
-    whole_number(cfg, "task.episodes", minimum=1)
-    whole_number(cfg, "seed", minimum=0)
-    from experiments.settings import arm_settings
-
-    env_settings = arm_settings(cfg)
-    ArmConfig.from_overrides(str(t.env), **env_settings)
-    return env_settings
+        if getattr(t, key) not in valid:
+            raise ValueError(f"task.{key}={getattr(t, key)!r} is not one of: {', '.join(valid)}")
+    return ArmConfig.from_overrides(t.env, **arm_settings(settings))
 
 
-def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
-    """Roll out ``cfg.task.controller`` for ``cfg.task.episodes`` episodes; write a plot."""
-    t = cfg.task
-    env = envs.make_functional(str(t.env), **check(cfg))
-    key_reset, key_act = jax.random.split(jax.random.key(int(cfg.seed)))
-    n, steps = int(t.episodes), env.cfg.episode_steps
+def run(settings: RunSettings, out_dir: Path) -> dict[str, Any]:
+    """Roll out ``task.controller`` for ``task.episodes`` episodes; write a plot."""
+    t = settings.task
+    env = envs.make_functional(t.env, **arm_settings(settings))
+    key_reset, key_act = jax.random.split(jax.random.key(settings.seed))
+    n, steps = t.episodes, env.cfg.episode_steps
     resets = jax.random.split(key_reset, n)
     if env.cfg.task == "centre_out":
         index = jnp.arange(n) % env.cfg.centre_out_targets
@@ -88,7 +80,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         "reward": float(np.asarray(traj.reward).sum(axis=1).mean()),
     }
     hands = np.concatenate([np.asarray(state0.hand)[:, None], np.asarray(traj.hand)], axis=1)
-    k = min(int(t.plot_episodes), n)
+    k = min(t.plot_episodes, n)
     plot_hand_paths(hands[:k], np.asarray(state0.target)[:k], out_dir / "hand_paths.png",
                     title=f"{env.cfg.task}: {t.controller} controller")
     log.info("mean position error %.3f m, final %.3f m", mean_err, final)

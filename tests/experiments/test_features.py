@@ -52,7 +52,7 @@ def test_features_task_errors_before_work(tmp_path: Path) -> None:
 
 
 def test_feature_benchmark_reports_every_family() -> None:
-    from experiments.bench.features import format_table, run_benchmark
+    from benchmarks.features import format_table, run_benchmark
 
     result = run_benchmark(n_clips=4, whisper_clips=4, batch=2, device="cpu")
     from brain.features.tiny import FAMILIES

@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("motornet")
 
-from experiments.bench.peers import motornet_parity  # noqa: E402
+from benchmarks.peers import motornet_parity  # noqa: E402
 
 
 def test_hand_path_matches_motornet_at_fine_steps() -> None:

@@ -70,13 +70,13 @@ def test_plant_settings_under_arm_task_settings_under_task_and_together_the_arm(
         {f.name for f in dataclasses.fields(PlantConfig)} | {f.name for f in dataclasses.fields(TaskConfig)})
     cfg = compose_cfg(["task=reach", "arm.n_substeps=4", "arm.physics=mjx", "task.load_range=5",
                        "task.episode_steps=7"])
-    settings = arm_settings(cfg)
+    settings = arm_settings(typed_settings(cfg))
     assert set(settings) == {f.name for f in dataclasses.fields(ArmSettings)} | set(ARM_TASK_SETTINGS)
     arm = ArmConfig.from_overrides("hold", **settings)
     assert (arm.n_substeps, arm.physics, arm.load_range, arm.episode_steps) == (4, "mjx", 5.0, 7)
     assert arm.plant_config.n_substeps == 4 and arm.task_config.load_range == 5.0
     assert ArmConfig.from_parts(arm.plant_config, arm.task_config).episode_steps == 7
-    rollout = arm_settings(compose_cfg(["task=rollout", "task.effort_weight=0.5"]))
+    rollout = arm_settings(typed_settings(compose_cfg(["task=rollout", "task.effort_weight=0.5"])))
     assert rollout["effort_weight"] == 0.5
     with pytest.raises(ValueError, match="load_range"):
         TaskConfig(load_range=-1.0)
