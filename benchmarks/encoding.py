@@ -44,7 +44,7 @@ whose CV scores differ by less than ``TIE_TOL`` count as numerical ties), the la
 between the per-candidate best CV scores of the two, and how far himalaya's chosen penalties
 lie off our grid (0 up to float rounding when the mapping is right).
 
-Run it as ``python -m experiments.run task=bench_encoding`` (settings: ``task.*``, e.g.
+Run it as ``python -m benchmarks encoding`` (settings: ``task.*``, e.g.
 ``task.n_voxels=2000``); it prints the table and writes ``bench_encoding.json``.
 """
 
@@ -55,6 +55,7 @@ import json
 import os
 import time
 import warnings
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -666,16 +667,32 @@ def format_table(result: dict) -> str:
     return "\n".join(parts)
 
 
-def run(cfg: Any, out_dir: Any) -> dict[str, Any]:
-    """The runner's entry (``task.kind``): the benchmark with the task's settings; prints
-    the table and writes ``bench_encoding.json`` into ``out_dir``."""
+@dataclass(frozen=True)
+class Settings:
+    """The benchmark's settings (``python -m benchmarks encoding key=value ...``): the keyword
+    arguments of :func:`run_benchmark`."""
+
+    n_train: int = 3000
+    n_test: int = 1000
+    n_features: int = 512
+    n_voxels: int = 20000
+    n_alphas: int = 20
+    cv: int = 5
+    repeats: int = 1
+    seed: int = 0
+    peers: bool = True
+    banded: bool = True
+    n_banded_train: int = 2000
+    n_banded_test: int = 500
+    n_banded_features: int = 128
+    n_banded_voxels: int = 5000
+    n_banded_ratios: int = 9
+    n_banded_alphas: int = 11
+
+
+def run(settings: Settings, out_dir: Any) -> dict[str, Any]:
+    """The benchmark with ``settings``: prints the table and writes ``bench_encoding.json`` into ``out_dir``."""
     from benchmarks.timing import report_result
 
-    banded_keys = ("banded", "n_banded_train", "n_banded_test", "n_banded_features",
-                   "n_banded_voxels", "n_banded_ratios", "n_banded_alphas")
-    t = cfg.task
-    result = run_benchmark(n_train=t.n_train, n_test=t.n_test, n_features=t.n_features,
-                           n_voxels=t.n_voxels, n_alphas=t.n_alphas, cv=t.cv,
-                           repeats=t.repeats, seed=t.seed, peers=t.peers,
-                           **{k: t[k] for k in banded_keys if k in t})
+    result = run_benchmark(**{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()})
     return report_result(result, format_table(result), out_dir, "bench_encoding.json")

@@ -6,7 +6,7 @@ columns), 81,924 vertices (fsaverage6), 20 alphas, 5 folds, float32. The data ar
 smooth AR(1) features, each voxel a random linear read-out of the delayed features plus
 noise, generated chunk by chunk. Reported: wall seconds for generation, fit (CV + refit),
 prediction and scoring, peak resident memory of the process (``VmHWM``), mean test r,
-and the device JAX used. ``python -m experiments.run task=bench_encoding_scale``.
+and the device JAX used. ``python -m benchmarks encoding_scale``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import resource
 import time
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -120,13 +121,25 @@ def format_table(result: dict[str, Any]) -> str:
     ])
 
 
-def run(cfg: Any, out_dir: Any) -> dict[str, Any]:
-    """The runner's entry (``task.kind``): the benchmark with the task's settings; prints
-    the table and writes ``bench_encoding_scale.json`` into ``out_dir``."""
+@dataclass(frozen=True)
+class Settings:
+    """The benchmark's settings (``python -m benchmarks encoding_scale key=value ...``): the keyword
+    arguments of :func:`run_benchmark`."""
+
+    n_train: int = 11000
+    n_test: int = 2013
+    n_features: int = 4096
+    n_delays: int = 5
+    n_voxels: int = 81924
+    n_alphas: int = 20
+    cv: int = 5
+    voxel_batch: int = 4096
+    seed: int = 0
+
+
+def run(settings: Settings, out_dir: Any) -> dict[str, Any]:
+    """The benchmark with ``settings``: prints the table and writes ``bench_encoding_scale.json`` into ``out_dir``."""
     from benchmarks.timing import report_result
 
-    t = cfg.task
-    result = run_benchmark(n_train=int(t.n_train), n_test=int(t.n_test), n_features=int(t.n_features),
-                           n_delays=int(t.n_delays), n_voxels=int(t.n_voxels), n_alphas=int(t.n_alphas),
-                           cv=int(t.cv), voxel_batch=int(t.voxel_batch), seed=int(t.seed))
+    result = run_benchmark(**{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()})
     return report_result(result, format_table(result), out_dir, "bench_encoding_scale.json")

@@ -31,8 +31,8 @@ median of ``repeats`` timed calls (all times are kept in the result):
 the accuracy study are kept). Each peer runs under ``try``/``except``; a failure is recorded
 with its reason. ``format_table(result)`` renders the result as plain text.
 
-Run it as ``python -m experiments.run task=bench_envs`` (settings: ``task.*``, e.g.
-``task.batch=256``; the runner also sets JAX's CPU flags, see ``experiments.runtime``); it
+Run it as ``python -m benchmarks envs`` (settings: the fields of :class:`Settings`, e.g.
+``batch=256``; the command also sets JAX's CPU flags, see ``experiments.runtime``); it
 prints the table and writes ``bench_envs.json``.
 """
 
@@ -42,6 +42,7 @@ import datetime
 import json
 import os
 import time
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import jax
@@ -422,12 +423,21 @@ def format_table(result: dict) -> str:
     return "\n".join(parts)
 
 
-def run(cfg: Any, out_dir: Any) -> dict[str, Any]:
-    """The runner's entry (``task.kind``): the benchmark with the task's settings; prints
-    the table and writes ``bench_envs.json`` into ``out_dir``."""
+@dataclass(frozen=True)
+class Settings:
+    """The benchmark's settings (``python -m benchmarks envs key=value ...``): the keyword
+    arguments of :func:`run_benchmark`."""
+
+    batch: int = 1024
+    steps: int = 50
+    grad_batch: int = 64
+    repeats: int = 3
+    peers: bool = True
+
+
+def run(settings: Settings, out_dir: Any) -> dict[str, Any]:
+    """The benchmark with ``settings``: prints the table and writes ``bench_envs.json`` into ``out_dir``."""
     from benchmarks.timing import report_result
 
-    t = cfg.task
-    result = run_benchmark(batch=t.batch, steps=t.steps, grad_batch=t.grad_batch,
-                           repeats=t.repeats, peers=t.peers)
+    result = run_benchmark(**{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()})
     return report_result(result, format_table(result), out_dir, "bench_envs.json")

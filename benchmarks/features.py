@@ -1,7 +1,7 @@
 """Feature-extraction benchmark: clips per second of each supported model family (tiny
 random models) and of Whisper-base, end to end (decoding, clipping, forward passes, HDF5).
 
-``python -m experiments.run task=bench_features``: a table on stdout and
+``python -m benchmarks features``: a table on stdout and
 ``bench_features.json``. The device is torch's choice (GPU when present, else CPU); the
 machine record says which. An instruction-tuned model's rate is per (clip, instruction).
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -90,12 +91,22 @@ def format_table(result: dict[str, Any]) -> str:
     return f"{table}\n{interference_line(result['interference'])}"
 
 
-def run(cfg: Any, out_dir: Any) -> dict[str, Any]:
-    """The runner's entry (``task.kind``): the benchmark with the task's settings; prints
-    the table and writes ``bench_features.json`` into ``out_dir``."""
+@dataclass(frozen=True)
+class Settings:
+    """The benchmark's settings (``python -m benchmarks features key=value ...``): the keyword
+    arguments of :func:`run_benchmark`."""
+
+    n_clips: int = 48
+    whisper_clips: int = 200
+    tr: float = 1.49
+    context: float = 2.98
+    batch: int = 8
+    device: str = "auto"
+
+
+def run(settings: Settings, out_dir: Any) -> dict[str, Any]:
+    """The benchmark with ``settings``: prints the table and writes ``bench_features.json`` into ``out_dir``."""
     from benchmarks.timing import report_result
 
-    t = cfg.task
-    result = run_benchmark(n_clips=int(t.n_clips), whisper_clips=int(t.whisper_clips), tr=float(t.tr),
-                           context=float(t.context), batch=int(t.batch), device=str(t.device))
+    result = run_benchmark(**{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()})
     return report_result(result, format_table(result), out_dir, "bench_features.json")

@@ -19,7 +19,7 @@ benchmarks.runner_workers shard|fusion ...``; this side sets their ``XLA_FLAGS``
 device count, YNNPACK flag) in the environment it starts them with, so the flags are in force
 before JAX starts there (the workers import JAX only when they run).
 
-``python -m experiments.run task=bench_runner``; results in ``bench_runner.json``.
+``python -m benchmarks runner``; results in ``bench_runner.json``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -155,13 +156,24 @@ def format_table(result: dict[str, Any]) -> str:
     ])
 
 
-def run(cfg: Any, out_dir: Any) -> dict[str, Any]:
-    """The runner's entry (``task.kind``): the benchmark with the task's settings; prints
-    the table and writes ``bench_runner.json`` into ``out_dir``."""
+@dataclass(frozen=True)
+class Settings:
+    """The benchmark's settings (``python -m benchmarks runner key=value ...``): the keyword
+    arguments of :func:`run_benchmark`."""
+
+    seeds: int = 4
+    batch: int = 64
+    steps: int = 50
+    updates: int = 20
+    widths: tuple[int, ...] = (64, 64)
+    repeats: int = 3
+    fusion_seeds: int = 10
+    encoding: tuple[str, ...] = ("task=encoding", "task.n_permutations=1000")
+
+
+def run(settings: Settings, out_dir: Any) -> dict[str, Any]:
+    """The benchmark with ``settings``: prints the table and writes ``bench_runner.json`` into ``out_dir``."""
     from benchmarks.timing import report_result
 
-    t = cfg.task
-    result = run_benchmark(seeds=int(t.seeds), batch=int(t.batch), steps=int(t.steps), updates=int(t.updates),
-                           widths=list(t.widths), repeats=int(t.repeats), encoding=list(t.encoding),
-                           fusion_seeds=int(t.get("fusion_seeds", 10)))
+    result = run_benchmark(**{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()})
     return report_result(result, format_table(result), out_dir, "bench_runner.json")

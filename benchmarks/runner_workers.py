@@ -1,4 +1,4 @@
-"""The training programs ``task=bench_runner`` times, each run in a fresh process:
+"""The training programs ``python -m benchmarks runner`` times, each run in a fresh process:
 
 - ``shard``: one bilateral controller (``bilateral_specialised_cc``) trained over ``seeds``
   seeds, on 1 device and then sharded over 2; seconds per epoch.

@@ -49,7 +49,7 @@ def backends_started() -> bool:
 def split_host_devices(setting: str | int | None = "auto") -> int:
     """Before JAX's first operation, split the CPU into host devices, so that a motor run shards its
     models over the cores (one XLA CPU device runs these small batched programs on about one
-    core; two host devices on two cores trained about 1.9x faster, ``task=bench_runner``).
+    core; two host devices on two cores trained about 1.9x faster, ``python -m benchmarks runner``).
 
     ``setting``: ``auto`` (one device per core), an integer, or 1 / None (leave it). Only
     the host (CPU) platform is affected; nothing happens when JAX has already computed or
@@ -74,7 +74,7 @@ def set_cpu_library_fusion(enabled: bool | None = False) -> bool:
     and dot clusters to the YNNPACK library (jaxlib 0.10's default). The motor runs' programs
     are thousands of tiny per-arm operations; with YNNPACK off a training update of the
     paper's controllers on the MotorNet-TF arm ran 1.3-1.7x faster at 10 seeds per device
-    (same numbers to float32 rounding; ``task=bench_runner`` measures it), but no faster at
+    (same numbers to float32 rounding; ``python -m benchmarks runner`` measures it), but no faster at
     the 20 models per device of ``task=paper``'s specialised family. ``enabled``: False (off), True or None
     (leave XLA's default). Nothing happens when JAX has already computed or the user's
     ``XLA_FLAGS`` set it. Returns whether YNNPACK fusion is left on."""
