@@ -17,6 +17,8 @@ from typing import Any
 
 from experiments.tasks import COMPARABLE_KINDS
 
+# runs of the benchmarks from when they were runner tasks (task=bench_*; now python -m benchmarks)
+RETIRED_PREFIX = "bench_"
 MAX_DEPTH = 3  # how far below a given directory run directories are looked for
 _SKIP_DIRS = {"checkpoints", "__pycache__"}
 
@@ -158,7 +160,7 @@ def load_runs(paths: list[Path], named: list[str | Path] | None = None) -> tuple
             if found and kind is None:  # some other program's config.json
                 warnings.append(f"{path}: not a run of experiments.run (config.json without task.kind); skipped")
                 continue
-            if found and kind in KINDS:
+            if found and (kind in KINDS or str(kind).startswith(RETIRED_PREFIX)):
                 warnings.append(message + "; skipped")
                 continue
             raise CompareError(message)
