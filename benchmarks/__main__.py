@@ -94,8 +94,18 @@ def main(argv: list[str] | None = None) -> int:
 
     enable_compilation_cache(os.environ.get("CALLOSUM_JAX_CACHE", "~/.cache/callosum/jax"))
     out.mkdir(parents=True, exist_ok=True)
-    importlib.import_module(f"benchmarks.{args.name}").run(settings, out)
+    run(args.name, settings, out)
     return 0
+
+
+def run(name: str, settings: Any, out_dir: Path) -> dict[str, Any]:
+    """Benchmark ``name`` with ``settings``: prints its table, writes ``bench_<name>.json``."""
+    from benchmarks.timing import report_result
+
+    module = importlib.import_module(f"benchmarks.{name}")
+    kwargs = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(settings).items()}
+    result = module.run_benchmark(**kwargs)
+    return report_result(result, module.format_table(result), out_dir, f"bench_{name}.json")
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ import json
 import os
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -688,11 +688,3 @@ class Settings:
     n_banded_voxels: int = 5000
     n_banded_ratios: int = 9
     n_banded_alphas: int = 11
-
-
-def run(settings: Settings, out_dir: Any) -> dict[str, Any]:
-    """The benchmark with ``settings``: prints the table and writes ``bench_encoding.json`` into ``out_dir``."""
-    from benchmarks.timing import report_result
-
-    result = run_benchmark(**{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()})
-    return report_result(result, format_table(result), out_dir, "bench_encoding.json")

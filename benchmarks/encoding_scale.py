@@ -14,7 +14,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import resource
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -135,11 +135,3 @@ class Settings:
     cv: int = 5
     voxel_batch: int = 4096
     seed: int = 0
-
-
-def run(settings: Settings, out_dir: Any) -> dict[str, Any]:
-    """The benchmark with ``settings``: prints the table and writes ``bench_encoding_scale.json`` into ``out_dir``."""
-    from benchmarks.timing import report_result
-
-    result = run_benchmark(**{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()})
-    return report_result(result, format_table(result), out_dir, "bench_encoding_scale.json")

@@ -42,7 +42,7 @@ import datetime
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import jax
@@ -433,11 +433,3 @@ class Settings:
     grad_batch: int = 64
     repeats: int = 3
     peers: bool = True
-
-
-def run(settings: Settings, out_dir: Any) -> dict[str, Any]:
-    """The benchmark with ``settings``: prints the table and writes ``bench_envs.json`` into ``out_dir``."""
-    from benchmarks.timing import report_result
-
-    result = run_benchmark(**{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()})
-    return report_result(result, format_table(result), out_dir, "bench_envs.json")

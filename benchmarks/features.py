@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -102,11 +102,3 @@ class Settings:
     context: float = 2.98
     batch: int = 8
     device: str = "auto"
-
-
-def run(settings: Settings, out_dir: Any) -> dict[str, Any]:
-    """The benchmark with ``settings``: prints the table and writes ``bench_features.json`` into ``out_dir``."""
-    from benchmarks.timing import report_result
-
-    result = run_benchmark(**{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()})
-    return report_result(result, format_table(result), out_dir, "bench_features.json")

@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -169,11 +169,3 @@ class Settings:
     repeats: int = 3
     fusion_seeds: int = 10
     encoding: tuple[str, ...] = ("task=encoding", "task.n_permutations=1000")
-
-
-def run(settings: Settings, out_dir: Any) -> dict[str, Any]:
-    """The benchmark with ``settings``: prints the table and writes ``bench_runner.json`` into ``out_dir``."""
-    from benchmarks.timing import report_result
-
-    result = run_benchmark(**{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()})
-    return report_result(result, format_table(result), out_dir, "bench_runner.json")
