@@ -22,7 +22,7 @@ from gymnasium.envs.registration import EnvSpec
 
 from envs import geometry, motornet_tf, muscle, plant
 from envs.config import ArmConfig
-from envs.limits import check_joint_state, check_target, enforce_limits
+from envs.limits import check_joint_state, check_load, check_target, enforce_limits
 from envs.model import load_model
 from envs.tasks import sample_episode
 
@@ -123,6 +123,8 @@ class ArmEnv(gym.Env):
             check_joint_state(_finite("joint_state", opts["joint_state"]), self.cfg.skeleton)
         if opts.get("target") is not None:
             check_target(_finite("target", opts["target"]), self.cfg.skeleton)
+        if opts.get("load") is not None:
+            check_load(_finite("load", opts["load"]), self.cfg.muscles)
         key = jax.random.key(int(self.np_random.integers(2**31 - 1)))
         with jax.default_device(jax.devices("cpu")[0]):
             ep = sample_episode(key, self.cfg, **{k: _finite(k, v) for k, v in opts.items()})

@@ -55,3 +55,20 @@ def check_target(target: Any, p: SkeletonParams, tol: float = 1e-6) -> None:
         raise ValueError(f"target: {bad[0].round(4).tolist()} m is out of the hand's reach within the joint "
                          f"ranges ({len(bad)} target(s); the hand reaches at most {p.l1 + p.l2:.3f} m from "
                          f"the shoulder at (0, 0))")
+
+
+def max_load(muscles: Any) -> float:
+    """The largest endpoint load (N per axis) the gymnasium faces accept: the strongest
+    muscle's maximal isometric force (1549 N for the default arm). The muscles hold about
+    100 N at the hand, so a load beyond this bound is no experiment the arm can take part in
+    (a 1e9 N load only overflows the integrator)."""
+    return float(np.max(np.asarray(muscles.max_isometric_force)))
+
+
+def check_load(load: Any, muscles: Any) -> None:
+    """Refuse endpoint loads (..., 2) N above :func:`max_load` in magnitude on an axis."""
+    bound = max_load(muscles)
+    worst = float(np.max(np.abs(np.asarray(load, dtype=float)))) if np.size(load) else 0.0
+    if worst > bound:
+        raise ValueError(f"reset option 'load': {worst:g} N on an axis is more than the bound {bound:g} N (the "
+                         f"strongest muscle's maximal isometric force)")

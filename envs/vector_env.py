@@ -28,7 +28,7 @@ from gymnasium.vector.utils import batch_space
 
 from envs.config import ArmConfig
 from envs.functional import ArmState, FunctionalArmEnv
-from envs.limits import check_joint_state, check_target
+from envs.limits import check_joint_state, check_load, check_target
 from envs.plant import N_OBS, OBS_BOUND
 
 
@@ -169,6 +169,8 @@ class ArmVectorEnv(gym.vector.VectorEnv):
         if opts:
             names = tuple(sorted(opts))
             values = [self._batched_option(n, opts[n]) for n in names]
+            if "load" in opts:
+                check_load(opts["load"], self.cfg.muscles)
             self.state = self._reset_given(names)(keys, *values)
         else:
             self.state = self._reset_batch(keys)

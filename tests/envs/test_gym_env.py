@@ -159,3 +159,23 @@ def test_rgb_array_render_is_headless_and_shows_the_arm() -> None:
     assert first.std() > 5  # not a blank frame
     assert np.abs(first.astype(int) - later.astype(int)).sum() > 0  # the arm moved
     env.close()
+
+
+def test_loads_beyond_the_strongest_muscle_are_refused() -> None:
+    import gymnasium as gym
+    import pytest
+
+    import envs
+    from envs.limits import max_load
+
+    env = gym.make(envs.ENV_IDS["hold"])
+    bound = max_load(env.unwrapped.cfg.muscles)
+    assert bound == 1549.0  # the default arm's strongest muscle (N)
+    env.reset(seed=0, options={"load": [bound, -bound]})  # at the bound: accepted
+    with pytest.raises(ValueError, match=r"'load': 1e\+09 N on an axis is more than the bound 1549 N"):
+        env.reset(seed=0, options={"load": [1e9, 0.0]})
+    with pytest.raises(ValueError, match="NaN or inf"):
+        env.reset(seed=0, options={"load": [float("nan"), 0.0]})
+    vec = gym.make_vec(envs.ENV_IDS["hold"], num_envs=2)
+    with pytest.raises(ValueError, match="more than the bound 1549 N"):
+        vec.reset(seed=0, options={"load": [[0.0, 0.0], [0.0, 2e3]]})
