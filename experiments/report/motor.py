@@ -190,10 +190,14 @@ def _results_rows(results: dict[str, Any], label: str = "") -> list[list[Any]]:
     rows = []
     for name, per_task in results.items():
         for task, r in per_task.items():
+            # the hold task starts at its target: time to and share reaching 1 cm say nothing there
+            hold = task == "hold"
+            ms = _num(r.get("time_to_target_median"), 1000)
             rows.append([f"{label}{name}", task, _num(r["position_error"], 100),
                          _num(r["position_error_ci95"], 100), _num(r.get("final_phase_error"), 100),
-                         _num(r.get("final_phase_error_ci95"), 100), _num(r.get("time_to_target_median"), 1000),
-                         _num(r.get("reached"), 100), _num(r.get("load_drift"), 100), r["effort"]])
+                         _num(r.get("final_phase_error_ci95"), 100),
+                         "-" if hold else ("NaN" if ms != ms else f"{ms:.0f}"),
+                         "-" if hold else _num(r.get("reached"), 100), _num(r.get("load_drift"), 100), r["effort"]])
     return rows
 
 
@@ -202,12 +206,18 @@ def write_report(metrics: dict[str, Any], data: dict[str, Any], out_dir: Path) -
     header = ["variant", "task", "error (cm)", "± 95 % CI", "final 100 ms (cm)", "± 95 % CI",
               "time to 1 cm (ms, median)", "reached 1 cm (%)", "drift along load (cm)", "effort"]
     rep = Report(f"callosum motor run: task={metrics['task']} (trained on {metrics['train_task']})")
+    one_seed = len(metrics["seeds"]) == 1
+    judged = ("each model is trained on reach or on hold and judged on the task it was trained on"
+              if metrics["train_task"] == "per_task" else
+              f"every model is trained on {metrics['train_task']} and judged on every evaluation task")
     rep.text(f"Seeds {metrics['seeds']}; controller {metrics['agent']}; training {metrics.get('train', {})}. "
              f"Errors: hand-target distance, mean over the episode (error) or over its last 100 ms "
-             f"(final), averaged over evaluation episodes and seeds; CIs are 95 % t-intervals over "
-             f"seeds. Time to 1 cm: when the hand first comes within 1 cm of the target; drift: the "
-             f"hand's final displacement along the load (hold). Per-task training: each model is "
-             f"judged on the task it was trained on.")
+             f"(final), averaged over evaluation episodes and seeds; "
+             + ("one seed, so the CIs are 95 % t-intervals over evaluation episodes (they leave out "
+                "seed-to-seed variation). " if one_seed else "CIs are 95 % t-intervals over seeds. ")
+             + "Time to 1 cm: when the hand first comes within 1 cm of the target (median, ms; not for "
+             f"hold, which starts at its target); drift: the hand's final displacement along the load (hold). "
+             f"Training: {judged}.")
     if "claims" in metrics:
         rep.heading("The paper's claims")
         rep.text("Each verdict comes from paired per-seed differences (same seeds, same evaluation "

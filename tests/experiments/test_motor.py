@@ -220,3 +220,26 @@ def test_presets_hold_the_original_codes_settings() -> None:
     # the other tasks keep this project's defaults
     reach = compose_cfg(["task=reach"])
     assert reach.arm.plant == "motornet" and reach.train.clip == "global" and reach.train.regulariser == "hidden"
+
+
+def test_report_says_what_it_shows(reach_run: tuple[Path, dict]) -> None:
+    """The captions follow the run (train_task, seed count) and the table drops what means
+    nothing (time to / share reaching 1 cm on hold, which starts at its target)."""
+    import re
+
+    out, result = reach_run
+    page = (out / "report.html").read_text()
+    assert "every model is trained on reach and judged on every evaluation task" in page
+    assert "judged on the task it was trained on" not in page
+    assert "CIs are 95 % t-intervals over seeds" in page and "one seed" not in page
+    rows = re.findall(r"<tr><td>(\w+)</td><td>(\w+)</td>((?:<td>[^<]*</td>)+)</tr>", page)
+    by_task = {}
+    for _variant, task, cells in rows:
+        values = re.findall(r"<td>([^<]*)</td>", cells)
+        if len(values) == 8:  # the results tables: error, CI, final, CI, time, reached, drift, effort
+            by_task.setdefault(task, []).append(values)
+    assert set(by_task) >= {"reach", "hold", "centre_out"}
+    for cells in by_task["hold"]:
+        assert cells[4] == "-" and cells[5] == "-"  # time to 1 cm, reached 1 cm
+    for cells in by_task["reach"]:
+        assert re.fullmatch(r"NaN|\d+", cells[4]), cells[4]  # whole ms, not 260.000
