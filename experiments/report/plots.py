@@ -35,7 +35,8 @@ def plot_hand_paths(hands: np.ndarray, targets: np.ndarray, path: Path, title: s
     ax.set_xlabel("x (m)")
     ax.set_ylabel("y (m)")
     ax.set_title(title + "\n(o start, x target)")
-    ax.legend(loc="lower left", fontsize=8)
+    # outside the axes: inside, the legend covered targets
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, borderaxespad=0)
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)
