@@ -27,6 +27,10 @@ from experiments.report.plots import pyplot
 DEPTH_MIN_R = 0.1  # best-layer maps show voxels whose best mean test r exceeds this (as the run's report)
 
 
+CEILING_NAMES = {"cross_subject": "cross-subject ceiling", "split_half": "split-half ceiling",
+                 "none": "no ceiling: raw test r"}
+
+
 @dataclass(frozen=True)
 class EncodingResult:
     """What the comparison needs from one encoding run. ``alignment[space]``: (n_subjects,
@@ -40,6 +44,7 @@ class EncodingResult:
     alignment: dict[str, np.ndarray]
     depth: dict[str, np.ndarray]
     vertices: np.ndarray | None
+    ceiling_kind: str = "split_half"  # the ceiling that normalised: cross_subject | split_half | none
 
 
 @dataclass(frozen=True)
@@ -97,12 +102,13 @@ def load_encoding(run: Run, label: str) -> EncodingResult:
             raise CompareError(f"{run.path}: encoding.npz from before layers were chosen by training CV "
                                f"(no cv_score/keep); rerun it to compare")
         select, keep = z["cv_score"], z["keep"]
-        if str(z["ceiling_kind"]) == "none":  # raw r: ceiling 1 everywhere it is kept
+        ceiling_kind = str(z["ceiling_kind"])
+        if ceiling_kind == "none":  # raw r: ceiling 1 everywhere it is kept
             min_ceiling = 1e-12
     alignment = {s: subject_alignment(r[i], select[i], ceiling, keep, region, names, int(n_layers[i]), min_ceiling)
                  for i, s in enumerate(spaces)}
     depth = {s: best_layer_depth(r[i], int(n_layers[i])) for i, s in enumerate(spaces)}
-    return EncodingResult(label, spaces, names, alignment, depth, vertices)
+    return EncodingResult(label, spaces, names, alignment, depth, vertices, ceiling_kind)
 
 
 def paired_tests(values: list[np.ndarray], pairs: list[tuple[int, int]], alpha: float = 0.05
@@ -194,8 +200,10 @@ def _mean_sem(v: np.ndarray) -> str:
     v = v[np.isfinite(v)]
     if v.size == 0:
         return "NaN"
-    sem = v.std(ddof=1) / np.sqrt(v.size) if v.size > 1 else float("nan")
-    return f"{v.mean():.3f} ± {sem:.3f} (n={v.size})"
+    if v.size == 1:
+        return f"{v[0]:.3f} (n=1, no interval)"
+    sem = v.std(ddof=1) / np.sqrt(v.size)
+    return f"{v.mean():.3f} ± {sem:.3f} s.e.m. (n={v.size})"
 
 
 def add_encoding_section(rep: Report, runs: list[Run], labels: list[str], fig_dir: Path,
@@ -210,9 +218,12 @@ def add_encoding_section(rep: Report, runs: list[Run], labels: list[str], fig_di
     spaces = list(dict.fromkeys(spaces))
     n_fig = 0
     rep.heading("Encoding: normalised brain alignment per region")
-    rep.text(f"{len(results)} encoding run(s). Normalised alignment = test r / split-half noise ceiling "
-             "(voxels with ceiling >= the run's task.min_ceiling), best layer per voxel, mean over the "
-             "region's voxels, per subject.")
+    kinds = {r.label: CEILING_NAMES.get(r.ceiling_kind, r.ceiling_kind) for r in results}
+    used = ", ".join(sorted(set(kinds.values()))) if len(set(kinds.values())) == 1 else \
+        "; ".join(f"{label}: {k}" for label, k in kinds.items())
+    rep.text(f"{len(results)} encoding run(s). Normalised alignment = test r / noise ceiling ({used}; voxels "
+             "with ceiling >= the run's task.min_ceiling), best layer per voxel, mean over the region's voxels, "
+             "per subject; cells: mean ± its standard error over subjects.")
     for si, space in enumerate(spaces):
         having = [r for r in results if space in r.spaces]
         vals = {r.label: r.alignment[space][:, [r.region_names.index(n) for n in regions]] for r in having}

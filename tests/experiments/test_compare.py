@@ -321,3 +321,15 @@ def test_report_renders_in_headless_chromium(runs: dict[str, Path], built, tmp_p
         driver.quit()
     assert [e for e in logs if e["level"] == "SEVERE"] == []
     assert len(widths) == _expected_figures(runs) and all(w > 0 for w in widths)
+
+
+def test_encoding_caption_names_the_ceiling_that_normalised(built) -> None:
+    from experiments.compare.encoding import CEILING_NAMES
+
+    page = built.path.read_text()
+    used = {run.metrics["ceiling"]["normalises"] for run in built.runs["encoding"]}
+    for kind in used:
+        assert f"noise ceiling ({CEILING_NAMES[kind]}" in page
+    if "split_half" not in used:
+        assert "split-half ceiling" not in page.split("Encoding: normalised brain alignment")[1].split("</p>")[0]
+    assert "± nan" not in page
