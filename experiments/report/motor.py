@@ -118,7 +118,8 @@ def plot_weights(training: dict[str, Any], path: Path) -> bool:
     ax.axhline(0.5, color="grey", lw=0.8, ls=":")
     ax.set_xticks(range(len(names)), names, fontsize=7, rotation=15)
     ax.set_ylabel("combination weight")
-    ax.set_title("Learned hemisphere weights (bars: mean; dots: seeds; dotted: initial 0.5)")
+    # two lines: on one, a figure of one or two models cut the title at both sides
+    ax.set_title("Learned hemisphere weights\n(bars: mean; dots: seeds; dotted: initial 0.5)", fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, path)
