@@ -159,7 +159,9 @@ def plot_variance_partition(parts: dict[str, dict[str, float]], names: tuple[str
         ax.bar(names, vals, bottom=bottom, label=label.replace("_", " "))
         bottom += vals
     ax.set_ylabel("test R^2 (mean over voxels)")
-    ax.legend(fontsize=8)
+    ax.set_ylim(0, 1.08 * max(float(bottom.max()), 1e-6))  # headroom: the tallest bar is not cut
+    ax.set_title("negative parts (noise in the partition) drawn as 0", fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)  # beside, not over, the bars
     fig.tight_layout()
     save_figure(fig, path, dpi=100)
     plt.close(fig)
