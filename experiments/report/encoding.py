@@ -222,7 +222,12 @@ def _ceiling_section(rep: Report, metrics: dict[str, Any], res: dict[str, Any], 
                  f"task.n_permutations >= {floor['enough_for_one_voxel']} would lift that limit.")
     kinds = [k for k in ("split_half", "cross_subject") if k in c]
     if kinds:
-        rep.table(["region"] + [f"{k.replace('_', '-')} ceiling (mean)" for k in kinds]
+        if "split_half" in kinds:
+            rep.text("The split-half ceiling is sqrt(split-half reliability) and exists only where that reliability "
+                     "is > 0, so its region mean is over those voxels only: on pure noise it comes out near 0.3, not "
+                     "0. Read it with the count of significant voxels beside it, not as signal by itself.")
+        rep.table(["region"] + [f"{k.replace('_', '-')} ceiling (mean{' where reliability > 0' if k == 'split_half' else ''})"
+                                for k in kinds]
                   + [f"{k.replace('_', '-')} significant voxels" for k in kinds],
                   [[n] + [_fmt(c[k]["mean"][n]) for k in kinds] + [c[k]["significant_voxels"][n] for k in kinds]
                    for n in names])
