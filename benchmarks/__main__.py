@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import os
 import sys
 import time
 import typing
@@ -90,8 +91,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.name in ARM:
         split_host_devices("auto")
         set_cpu_library_fusion(False)
-    import os
-
     enable_compilation_cache(os.environ.get("CALLOSUM_JAX_CACHE", "~/.cache/callosum/jax"))
     out.mkdir(parents=True, exist_ok=True)
     run(args.name, settings, out)

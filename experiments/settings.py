@@ -431,8 +431,10 @@ def typed_settings(cfg: DictConfig) -> RunSettings:
             groups[group] = OmegaConf.to_object(node)
         except (ValueError, TypeError) as exc:  # a message that names its key needs no group
             problems.append(str(exc) if str(exc).startswith(f"{group}.") else f"{group}: {exc}")
-    if not isinstance(cfg.get("seed"), int) or cfg.seed < 0:
-        problems.append(f"seed={cfg.get('seed')!r} must be a whole number >= 0")
+    try:
+        at_least("seed", cfg.get("seed"), 0)
+    except ValueError as exc:
+        problems.append(str(exc))
     if problems:
         raise ValueError("invalid config, nothing was run: " + "; ".join(problems))
     return RunSettings(seed=cfg.seed, resume=bool(cfg.resume), **groups)

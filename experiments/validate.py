@@ -15,15 +15,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from experiments.settings import RunSettings
-
-
-def whole_number(cfg: DictConfig, key: str, minimum: int = 0) -> int:
-    """The setting ``key`` as an int, or a ``ValueError`` naming it (not a raw traceback)."""
-    value = OmegaConf.select(cfg, key)
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{key}={value!r} must be a whole number >= {minimum}")
-    return value
+from experiments.settings import RunSettings, typed_settings
 
 
 def differences(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> list[str]:
@@ -54,8 +46,6 @@ def validate_config(cfg: DictConfig) -> RunSettings:
     the composed ``cfg``: a ``ValueError`` names every unknown key, every value that is not a
     finite number where a number is wanted, and every value its schema refuses
     (:func:`experiments.settings.typed_settings`; Hydra checked the types when composing)."""
-    from experiments.settings import typed_settings
-
     if OmegaConf.select(cfg, "task.name") is None:
         raise ValueError("the config has no task.name; choose a task with task=<name>")
     return typed_settings(cfg)
