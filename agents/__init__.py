@@ -23,6 +23,8 @@ _HOMES: dict[str, str] = {
     "Hemisphere": "agents.hemisphere",
     "OBJECTIVES": "agents.objectives", "WEIGHTS": "agents.objectives", "loss_terms": "agents.objectives",
     "route": "agents.objectives", "weighted": "agents.objectives",
+    "Unit": "agents.plan", "best_variant": "agents.plan", "families": "agents.plan",
+    "training_units": "agents.plan",
     "EpisodeSampler": "agents.rollout", "Trajectory": "agents.rollout", "closed_loop": "agents.rollout",
     "Trainer": "agents.training", "TrainState": "agents.training",
     "VARIANTS": "agents.variants", "Variant": "agents.variants", "build_model": "agents.variants",

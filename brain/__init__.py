@@ -1,11 +1,13 @@
 """Voxel-wise encoding models of fMRI responses to per-layer model features.
 
 Ridge encoders with FIR delays (JAX), noise ceilings, permutation statistics, layer and
-region analyses, loaders for user data and a synthetic experiment with planted truth.
+region analyses, ceiling choice and voxel selection, variance partitioning,
+comparisons across subjects (instructions included), loaders for user data and a synthetic experiment with planted truth.
 """
 
 from brain.banded import BandedRidgeEncoder, band_candidates
 from brain.cleaning import clean_runs, trim_mask
+from brain.comparison import best_instruction_map, compare_spaces, instruction_analysis
 from brain.delays import delays_from_seconds, make_delays
 from brain.encoding import LayerScores, encode_layers, zscore_runs
 from brain.layers import (
@@ -18,18 +20,23 @@ from brain.layers import (
 )
 from brain.loaders import load_bold, load_features, load_repeats
 from brain.noise_ceiling import cross_subject_ceiling, normalised_alignment, split_half_ceiling, split_half_reliability
+from brain.partition import VariancePartition, partition_variance
 from brain.ridge import RidgeEncoder
 from brain.scoring import pearson_r, r2_score, r2_score_split
+from brain.selection import CeilingChoice, VoxelSelection, choose_ceiling, keep_voxels
 from brain.stats import (
     block_permutation_test,
     fdr_bh,
     phase_randomisation_test,
     sign_flip_test,
+    t_interval,
     wilcoxon_across_subjects,
 )
 from brain.synthetic import SyntheticConfig, make_synthetic
 
 __all__ = [
+    "CeilingChoice", "VariancePartition", "VoxelSelection", "best_instruction_map", "choose_ceiling",
+    "compare_spaces", "instruction_analysis", "keep_voxels", "partition_variance", "t_interval",
     "BandedRidgeEncoder", "LayerScores", "band_candidates", "RidgeEncoder", "SyntheticConfig", "best_layer",
     "best_layer_alignment", "best_layer_depth", "block_permutation_test", "clean_runs",
     "cross_subject_ceiling", "delays_from_seconds", "encode_layers", "fdr_bh", "load_bold", "load_features",

@@ -69,7 +69,7 @@ def subject_alignment(r: np.ndarray, select: np.ndarray, ceiling: np.ndarray, ke
     """Best-layer normalised alignment per subject and region, (n_subjects, n_regions), of
     one feature space whose ``r`` and selection scores ``select`` (training CV) (n_subjects,
     layers, n_vox) are NaN-padded beyond ``n_layers``; ``keep`` (n_subjects, n_vox) the
-    voxels the run kept (see ``experiments.tasks.encoding_summary.keep_voxels``)."""
+    voxels the run kept (see ``brain.selection.keep_voxels``)."""
     r, select = np.asarray(r)[:, :n_layers], np.asarray(select)[:, :n_layers]
     return best_layer_alignment(r, select, np.nan_to_num(ceiling, nan=0.0), keep, region, region_names,
                                 min_ceiling)

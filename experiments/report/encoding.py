@@ -322,7 +322,7 @@ def _maps(rep: Report, data: EncodingData, res: dict[str, Any], out_dir: Path) -
         return
     from tqdm.auto import tqdm
 
-    shown = res["masks"]["keep"].any(axis=0)
+    shown = res["masks"].keep.any(axis=0)
     kind = "surface" if data.vertices is not None else "volume"
     bar = tqdm(total=2 * len(data.spaces), desc=f"{kind} maps", unit="map", leave=False)  # seconds each
     for i, space in enumerate(data.spaces):

@@ -23,25 +23,21 @@ import numpy as np
 from tqdm import tqdm
 
 from brain.cleaning import clean_runs, trim_mask
+from brain.comparison import best_instruction_map
 from brain.dataset import EncodingData
 from brain.delays import check_delays, delays_from_seconds
 from brain.encoding import encode_layers
 from brain.loaders import existing_file, load_experiment, load_features
 from brain.noise_ceiling import EXTRAPOLATIONS, cross_subject_ceiling, split_half_reliability
+from brain.partition import partition_variance
 from brain.ridge import check_score
+from brain.selection import CEILINGS, CeilingChoice, choose_ceiling, keep_voxels
 from brain.stats import block_permutation_test, phase_randomisation_test
 from brain.synthetic import SyntheticConfig, make_synthetic
 from experiments.report.encoding import write_encoding_report
 from experiments.settings import EncodingTask, RunSettings
 from experiments.store import ResumableStore
-from experiments.tasks.encoding_summary import (
-    CEILINGS,
-    best_instruction_map,
-    choose_ceiling,
-    keep_voxels,
-    partition_variance,
-    summarise,
-)
+from experiments.tasks.encoding_summary import summarise
 from experiments.validate import differences
 
 log = logging.getLogger("callosum")
@@ -135,6 +131,12 @@ def resolve_delays(t: EncodingTask, tr: float) -> list[int]:
     return [int(d) for d in delays_from_seconds(list(t.delays_s), tr)]
 
 
+def encoder_settings(t: EncodingTask, delays: list[int]) -> dict[str, Any]:
+    """Keyword arguments of the ridge encoders (``brain.ridge.RidgeEncoder``, banded too)."""
+    return {"delays": delays, "cv": t.cv, "score_cv": t.score_cv,
+            "alphas": None if t.alphas is None else list(t.alphas)}
+
+
 class Prepared:
     """Cleaned, trimmed training and test data of one subject for a range of voxels.
 
@@ -201,8 +203,7 @@ def _subject_scores(data: EncodingData, cfg: RunSettings, store: ResumableStore,
     split into voxel chunks, or resumed, gives the same numbers as one uninterrupted run."""
     t, seed = cfg.task, cfg.seed
     prep = Prepared(data, cfg, voxels)
-    encoder = {"delays": prep.delays, "cv": t.cv, "score_cv": t.score_cv,
-               "alphas": None if t.alphas is None else list(t.alphas)}
+    encoder = encoder_settings(t, prep.delays)
     n_sub, n_vox = data.bold_train.shape[0], voxels[1] - voxels[0]
     out: dict[str, Any] = {k: [[None] * n_sub for _ in data.spaces] for k in SCORE_KEYS}  # [space][subject]
     split = {k: [] for k in SPLIT_KEYS}
@@ -293,16 +294,16 @@ def _stack_spaces(per_space: list[np.ndarray]) -> np.ndarray:
                      for a in per_space])
 
 
-def check_settings(cfg: RunSettings, data: EncodingData) -> tuple[dict[str, str], dict[str, Any]]:
+def check_settings(cfg: RunSettings, data: EncodingData) -> tuple[CeilingChoice, dict[str, Any]]:
     """Fail before any fitting on settings the data cannot honour; (ceiling choice, settings)."""
     t = cfg.task
-    kind, why = choose_ceiling(t.ceiling, data.bold_train.shape[0], data.n_repeats)
+    choice = choose_ceiling(t.ceiling, data.bold_train.shape[0], data.n_repeats)
     delays = resolve_delays(t, float(data.tr))
     settings = {"score_cv": t.score_cv, "r_null": t.r_null, "n_permutations": t.n_permutations,
                 "delays_trs": delays, "delays_s": [round(d * float(data.tr), 3) for d in delays],
                 "delays_from": "task.delays (TRs)" if t.delays is not None else "task.delays_s",
                 "tr": float(data.tr), "ceiling_fit": t.ceiling_fit}
-    return {"kind": kind, "why": why}, settings
+    return choice, settings
 
 
 def _ceilings(data: EncodingData, cfg: RunSettings, res: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
@@ -361,7 +362,7 @@ def run(cfg: RunSettings, out_dir: Path) -> dict[str, Any]:
 
     t = cfg.task
     data = load_data(cfg)
-    ceiling_info, settings = check_settings(cfg, data)
+    choice, settings = check_settings(cfg, data)
     pair = instruction_pair(cfg, data)
     for note in data.notes:
         log.warning("data: %s", note)
@@ -390,25 +391,25 @@ def run(cfg: RunSettings, out_dir: Path) -> dict[str, Any]:
     with _phase(f"noise ceilings ({n_vox} voxels, {t.n_bootstraps} bootstraps, "
                 f"{t.n_permutations} permutations)"):
         res["ceilings"] = _ceilings(data, cfg, res)
-    res["masks"] = keep_voxels(ceiling_info["kind"], res["ceilings"], data.bad_voxels, t.fdr_alpha,
-                               t.min_ceiling)
+    res["masks"] = keep_voxels(choice.kind, res["ceilings"], data.bad_voxels, t.fdr_alpha, t.min_ceiling)
     res["variance_partition"] = None
     if len(data.spaces) == 2 or pair is not None:
         with _phase("variance partition of " + ("the two feature spaces" if pair is None else
                                                 "instructions " + " and ".join(data.spaces[i] for i in pair))):
-            res["variance_partition"] = partition_variance(data, res, cfg, Prepared(data, cfg, (0, n_vox)),
-                                                           pair or (0, 1))
-    res["instruction_map"] = (best_instruction_map(data, res, res["masks"]["keep"])
-                              if len(data.instructions) >= 2 else None)
+            prep = Prepared(data, cfg, (0, n_vox))
+            res["variance_partition"] = partition_variance(
+                data, res["cv_score"], res["r2"], prep, encoder_settings(t, prep.delays), pair or (0, 1))
+    res["instruction_map"] = (best_instruction_map([res["cv_score"][data.spaces.index(i)] for i in data.instructions],
+                                                   res["masks"].keep) if len(data.instructions) >= 2 else None)
     with warnings.catch_warnings():  # means over regions or layers without a kept voxel are meant to be NaN
         warnings.simplefilter("ignore", RuntimeWarning)
-        metrics = summarise(data, res, cfg, ceiling_info)
+        metrics = summarise(data, res, cfg, choice)
     truth = {k: getattr(data, k) for k in ("true_space", "true_layer") if hasattr(data, k)}
     if res.get("instruction_map") is not None:  # instruction analysis: best instruction per voxel
         truth |= {"instructions": np.array(data.instructions), "best_instruction": res["instruction_map"]}
     write_npz(
         out_dir / "encoding.npz", **{k: _stack_spaces(res[k]) for k in SCORE_KEYS},
-        ceiling=res["masks"]["ceiling"], keep=res["masks"]["keep"], ceiling_kind=np.array(ceiling_info["kind"]),
+        ceiling=res["masks"].ceiling, keep=res["masks"].keep, ceiling_kind=np.array(choice.kind),
         bad_voxels=data.bad_voxels, n_layers=np.array([len(data.features_train[sp]) for sp in data.spaces]),
         **{f"ceiling_{k}": v["ceiling"] for k, v in res["ceilings"].items()},
         vertices=np.array([]) if data.vertices is None else data.vertices, region=data.region,
@@ -418,5 +419,5 @@ def run(cfg: RunSettings, out_dir: Path) -> dict[str, Any]:
         warnings.simplefilter("ignore", RuntimeWarning)
         write_encoding_report(data, res, metrics, out_dir)
     log.info("encoding: %d subjects x %d spaces, ceiling %s; report in %s", data.bold_train.shape[0],
-             len(data.spaces), ceiling_info["kind"], out_dir / "report.html")
+             len(data.spaces), choice.kind, out_dir / "report.html")
     return metrics

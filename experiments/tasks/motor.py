@@ -2,14 +2,8 @@
 train the controller variants on the JAX arm over several seeds, evaluate them and their
 lesions on every task, test the paper's claims and write metrics, checkpoints and a report.
 
-Training regime (``task.train_task``): ``reach``, ``hold`` or ``mixed`` train one model per
-variant on those episodes; ``per_task`` (the original code's regime) trains one model per
-variant and task, on that task alone, and judges each on the task it was trained on.
-
-Models that differ only in data train together in one compiled program (a *family*): the
-four bilateral variants form two families (specialised, unspecialised; a ``_nocc`` variant
-is the callosal model with its callosum cut while training), the three unilateral variants
-one (their objectives are weights); every training task and seed is a member of it. Each
+The plan (which models train, in which families, what each is judged on, which variant is
+best) is :mod:`agents.plan`'s; this module trains, evaluates and writes. Each
 family trains all members at once (``jit(vmap(epoch))``), epoch by epoch, with a progress
 bar; after every epoch its state is checkpointed atomically under
 ``checkpoints/<family>.msgpack``. ``resume=true`` with the run directory of an interrupted
@@ -22,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +25,20 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from agents.evaluation import aggregate, evaluate
-from agents.rollout import REGIMES, EpisodeSampler
+from agents.plan import (
+    Unit,
+    best_variant,
+    check_eval_tasks,
+    families,
+    family_variant,
+    hold_fraction,
+    judged_on,
+    training_task,
+    training_units,
+)
+from agents.rollout import EpisodeSampler
 from agents.training import Member, TrainConfig, Trainer, TrainState
-from agents.variants import Variant, build_model, check_variants, make_variant
-from envs.config import TASKS
+from agents.variants import build_model, check_variants, make_variant
 from experiments import checkpoints
 from experiments.settings import AgentSettings, MotorTask, RunSettings, arm_settings
 from experiments.validate import differences
@@ -115,45 +118,10 @@ def _combination_weights(params: Any) -> dict[str, list[float]]:
             "w_right": np.asarray(inner["w_right"]).tolist()}
 
 
-@dataclass(frozen=True)
-class Unit:
-    """One trained model: ``variant`` trained on ``trained_on`` (reach, hold or mixed)."""
-
-    variant: Variant
-    trained_on: str
-
-
-def training_units(variants: list[Variant], regime: str) -> list[Unit]:
-    """The models a regime trains: per variant one, or (``per_task``) one per task."""
-    if regime not in REGIMES:
-        raise ValueError(f"unknown training regime task.train_task={regime!r}; valid: {', '.join(REGIMES)}")
-    tasks = ("reach", "hold") if regime == "per_task" else (regime,)
-    return [Unit(v, t) for v in variants for t in tasks]
-
-
-def family_of(variant: Variant) -> str:
-    """Variants of one family share a model structure and a compiled training step."""
-    return "unilateral" if variant.architecture == "unilateral" else f"bilateral_{variant.objective}"
-
-
-def families(units: list[Unit]) -> dict[str, list[Unit]]:
-    out: dict[str, list[Unit]] = {}
-    for u in units:
-        out.setdefault(family_of(u.variant), []).append(u)
-    return out
-
-
-def family_model(name: str, units: list[Unit], agent: AgentSettings) -> tuple[Any, str]:
-    """The flax model a family trains, and its trainer's objective."""
-    first = units[0].variant
-    linked = [u.variant.callosum for u in units if u.variant.callosum != "none"]
-    variant = Variant(name, first.architecture, linked[0] if linked else "none", first.objective)
-    model = build_model(variant, agent.widths, agent.cell, agent.callosal_delay, agent.unilateral_widths, agent.init)
-    return model, first.objective
-
-
-def hold_fraction(trained_on: str, train_cfg: TrainConfig) -> float:
-    return {"reach": 0.0, "hold": 1.0}.get(trained_on, train_cfg.hold_fraction)
+def family_model(name: str, units: list[Unit], agent: AgentSettings) -> Any:
+    """The flax model a family trains."""
+    return build_model(family_variant(name, units), agent.widths, agent.cell, agent.callosal_delay,
+                       agent.unilateral_widths, agent.init)
 
 
 def check(settings: RunSettings) -> tuple[list[Unit], dict[str, Any], TrainConfig]:
@@ -167,22 +135,10 @@ def check(settings: RunSettings) -> tuple[list[Unit], dict[str, Any], TrainConfi
         raise ValueError("agent.callosum=none: the _cc variants need a callosum (paper or learned); the "
                          "_nocc variants are the ones without. Sweep agent.callosum=paper,learned")
     variants = [make_variant(n, callosum) for n in check_variants(t.variants)]
-    eval_tasks = list(t.eval_tasks)
-    unknown = [x for x in eval_tasks if x not in TASKS]
-    if unknown:
-        raise ValueError(f"task.eval_tasks={unknown} is not one of: {', '.join(TASKS)}")
-    if not eval_tasks:
-        raise ValueError(f"task.eval_tasks is empty; choose from: {', '.join(TASKS)}")
-    regime = t.train_task
-    units = training_units(variants, regime)
-    if regime == "per_task":
-        missing = [x for x in ("reach", "hold") if x not in eval_tasks]
-        if missing:
-            raise ValueError(f"task.train_task=per_task judges each model on its training task: "
-                             f"task.eval_tasks must include {missing}")
+    units = training_units(variants, t.train_task)
+    check_eval_tasks(t.eval_tasks, t.train_task)
     record = _settings(settings)
-    train_cfg = TrainConfig.from_overrides(
-        task="mixed" if regime in ("per_task", "mixed") else regime, **record["train"])
+    train_cfg = TrainConfig.from_overrides(task=training_task(t.train_task), **record["train"])
     return units, record, train_cfg
 
 
@@ -191,7 +147,7 @@ def run(run_settings: RunSettings, out_dir: Path) -> dict[str, Any]:
     units, settings, train_cfg = check(run_settings)
     regime = t.train_task
     per_task = regime == "per_task"
-    eval_tasks = list(t.eval_tasks)
+    eval_tasks = check_eval_tasks(t.eval_tasks, regime)
     sampler = EpisodeSampler(**settings["arm"])
     seeds = [run_settings.seed + i for i in range(t.seeds)]
     eval_key = jax.random.PRNGKey(t.eval_seed)
@@ -204,11 +160,11 @@ def run(run_settings: RunSettings, out_dir: Path) -> dict[str, Any]:
                                "cross_task": {}, "training": {}, "devices": []}
     figures_data: dict[str, Any] = {"history": {}, "centre_out": {}, "reach": {}}
     for name, members in tqdm(families(units).items(), desc="families", unit="family"):
-        model, objective = family_model(name, members, run_settings.agent)
+        model, objective = family_model(name, members, run_settings.agent), members[0].variant.objective
         linked = getattr(model, "callosum", "none") != "none"
         cut = [linked and u.variant.callosum == "none" for u in members]
         trainer = Trainer(model, objective, sampler, train_cfg, masked=any(cut))
-        spec = [trainer.member(u.variant.objective, hold_fraction(u.trained_on, train_cfg), cut_callosum=c)
+        spec = [trainer.member(u.variant.objective, hold_fraction(u.trained_on, train_cfg.hold_fraction), cut_callosum=c)
                 for u, c in zip(members, cut)]
         n = len(seeds)
         keys = jnp.stack([jax.random.PRNGKey(s) for _ in members for s in seeds])
@@ -252,23 +208,6 @@ def run(run_settings: RunSettings, out_dir: Path) -> dict[str, Any]:
     return metrics
 
 
-def best_variant(variants: dict[str, Any], regime: str) -> dict[str, Any] | None:
-    """The variant with the lowest final-phase error (mean over seeds) on the task it was
-    trained on (``reach`` for ``per_task`` and ``mixed`` runs), with its 95 % CI (over seeds;
-    over episodes with one seed: ``ci_over``) and whether that interval lies below 1 cm;
-    ``None`` without such a task."""
-    task = regime if regime in ("reach", "hold") else "reach"
-    scored = [(r[task]["final_phase_error"], name) for name, r in variants.items()
-              if task in r and r[task].get("final_phase_error") is not None]
-    if not scored:
-        return None
-    err, name = min(scored)
-    ci = variants[name][task].get("final_phase_error_ci95")
-    return {"task": task, "variant": name, "final_phase_error": err, "final_phase_error_ci95": ci,
-            "ci_over": variants[name][task].get("ci_over", "seeds"),
-            "within_1cm": bool(err < 0.01), "ci_below_1cm": None if ci is None else bool(err + ci < 0.01)}
-
-
 def _evaluate_unit(metrics: dict[str, Any], figures: dict[str, Any], unit: Unit, model: Any, params: Any,
                    mask: jax.Array, sampler: EpisodeSampler, eval_tasks: list[str], t: MotorTask,
                    key: jax.Array, per_task: bool) -> None:
@@ -283,8 +222,7 @@ def _evaluate_unit(metrics: dict[str, Any], figures: dict[str, Any], unit: Unit,
     for r in results.values():
         r["trained_on"] = unit.trained_on
     metrics["cross_task"].setdefault(name, {})[unit.trained_on] = results
-    judged = {task: r for task, r in results.items() if not per_task or task == unit.trained_on
-              or task not in ("reach", "hold") and unit.trained_on == "reach"}
+    judged = {task: r for task, r in results.items() if judged_on(unit, task, per_task)}
     metrics["variants"].setdefault(name, {}).update(judged)
     lesion_tasks = [unit.trained_on] if per_task else eval_tasks
     if t.lesions:

@@ -1,0 +1,235 @@
+"""Comparisons of feature spaces across subjects, per region: two spaces' best-layer
+alignment, and the instruction analysis (every pair of instructions, BH-FDR over all pair x
+region tests, a verdict per comparison, the best instruction per region and per voxel).
+
+Pure NumPy. Subjects are the sample: each comparison is an exact sign-flip test of the
+per-subject difference (:func:`brain.stats.sign_flip_test`), so with few subjects nothing can
+be significant and "inconclusive" is the honest answer.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+
+from brain.stats import fdr_bh, sign_flip_test, t_interval
+
+SIGN_FLIP = "sign_flip (two-sided, exact over subjects' signs)"
+INSTRUCTION_NOTE = (
+    "Each comparison is an exact sign-flip test across subjects of the difference in best-layer "
+    "alignment; BH-FDR runs over every (pair, region) test. With n subjects no p-value can fall below "
+    "2 / 2^n (0.25 for 3 subjects, 0.125 for 4, 0.0625 for 5, 0.031 for 6, 0.016 for 7), so with few "
+    "subjects nothing can be significant and a non-significant comparison is inconclusive, not evidence "
+    "of no difference. The 95 % CI is the t interval of the mean difference over subjects (it assumes "
+    "roughly normal differences and is wide with few subjects). Subjects are the sample: the stimulus and "
+    "the model's features are fixed, so a significant difference holds for these features of this stimulus.")
+BEST_RULE = ("per voxel, the instruction whose best layer has the highest training CV score (mean over the "
+             "subjects keeping it); per region, the highest mean alignment, claimed only when it beats every "
+             "other instruction significantly")
+SALT_SPACES, SALT_INSTRUCTIONS = 30_000, 40_000  # rng streams of the two kinds of comparison
+
+
+def _per_subject(values: np.ndarray, n_regions: int, what: str) -> np.ndarray:
+    values = np.asarray(values, float)
+    if values.ndim != 2 or values.shape[1] != n_regions:
+        raise ValueError(f"{what} must be (n_subjects, n_regions={n_regions}), got {values.shape}")
+    return values
+
+
+@dataclass(frozen=True)
+class SpaceComparison:
+    """Space a - space b per region: ``per_region[name]`` {mean_difference, pvalue,
+    min_pvalue, n_subjects}, None with < 2 subjects where both are finite;
+    ``min_attainable_pvalue`` the smallest over regions; ``warning`` the first floor warning."""
+
+    spaces: tuple[str, str]
+    alpha: float
+    per_region: dict[str, dict[str, Any] | None]
+    min_attainable_pvalue: float
+    warning: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"spaces": list(self.spaces), "test": SIGN_FLIP, "alpha": self.alpha,
+                "min_attainable_pvalue": self.min_attainable_pvalue, "warning": self.warning,
+                "per_region": self.per_region}
+
+
+def compare_spaces(a: np.ndarray, b: np.ndarray, region_names: Sequence[str], spaces: tuple[str, str],
+                   alpha: float, seed: int) -> SpaceComparison:
+    """Sign-flip test across subjects of best-layer alignment ``a`` - ``b`` (each (n_subjects,
+    n_regions)), per region, over the subjects where both are finite."""
+    a, b = (_per_subject(x, len(region_names), n) for x, n in ((a, "a"), (b, "b")))
+    per_region, floors, messages = {}, [], []
+    for j, n in enumerate(region_names):
+        ok = np.isfinite(a[:, j]) & np.isfinite(b[:, j])
+        if ok.sum() < 2:
+            per_region[n] = None
+            continue
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            res = sign_flip_test(a[ok, j:j + 1], b[ok, j:j + 1], alpha=alpha,
+                                 rng=np.random.default_rng([seed, SALT_SPACES, j]))
+        messages += [str(w.message) for w in caught]
+        floors.append(res.min_pvalue)
+        per_region[n] = {"mean_difference": float(res.mean_difference[0]), "pvalue": float(res.pvalue[0]),
+                         "min_pvalue": res.min_pvalue, "n_subjects": res.n_subjects}
+    return SpaceComparison(tuple(spaces), alpha, per_region, min(floors) if floors else float("nan"),
+                           messages[0] if messages else None)
+
+
+def best_instruction_map(cv_scores: Sequence[np.ndarray], keep: np.ndarray) -> np.ndarray:
+    """Best instruction per voxel, (n_vox,) index into ``cv_scores`` (-1 where no subject keeps
+    the voxel): the instruction whose best layer has the highest training CV score, both
+    averaged over the subjects that keep the voxel (never the test r). ``cv_scores[i]``:
+    instruction i's (n_subjects, n_layers, n_vox); ``keep`` (n_subjects, n_vox)."""
+    keep = np.asarray(keep, bool)
+    scores = []
+    for cv in cv_scores:
+        if np.shape(cv)[::2] != keep.shape:
+            raise ValueError(f"cv_scores must be (n_subjects, n_layers, n_vox) with (n_subjects, n_vox) = "
+                             f"{keep.shape} as keep, got {np.shape(cv)}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.nanmean(np.where(keep[:, None, :], cv, np.nan), axis=0)  # (n_layers, n_vox)
+            scores.append(np.nanmax(mean, axis=0))
+    scores = np.stack(scores)
+    shown = keep.any(axis=0) & np.isfinite(scores).any(axis=0)
+    out = np.full(scores.shape[1], -1)
+    out[shown] = np.nanargmax(scores[:, shown], axis=0)
+    return out
+
+
+def verdict(a: str, b: str, v: dict[str, Any], alpha: float) -> tuple[str, str]:
+    """(verdict, why) of one comparison ``v`` (mean_difference, ci95, pvalue, qvalue,
+    min_pvalue, n_subjects, significant): ``a > b`` / ``b > a`` when significant after FDR,
+    else ``inconclusive`` with the reason."""
+    if v["significant"]:
+        return (f"{a} > {b}" if v["mean_difference"] > 0 else f"{b} > {a}"), f"q = {v['qvalue']:.3g} <= {alpha}"
+    lo, hi = v["ci95"]
+    if v["min_pvalue"] > alpha:
+        return "inconclusive", (f"{v['n_subjects']} subjects cannot give p <= {alpha} (smallest attainable p "
+                                f"{v['min_pvalue']:.3g}); 95 % CI [{lo:.3g}, {hi:.3g}]")
+    if lo > 0 or hi < 0:
+        return "inconclusive", (f"95 % CI [{lo:.3g}, {hi:.3g}] excludes 0 but the exact test is not significant "
+                                f"after FDR (p = {v['pvalue']:.3g}, q = {v['qvalue']:.3g})")
+    return "inconclusive", (f"no difference shown (p = {v['pvalue']:.3g}, q = {v['qvalue']:.3g}); 95 % CI "
+                            f"[{lo:.3g}, {hi:.3g}] includes 0, so a difference of that size is not ruled out")
+
+
+@dataclass(frozen=True)
+class InstructionAnalysis:
+    """``pairwise``: per instruction pair {a, b, per_region: {region: comparison or None}};
+    ``per_region[region]``: every instruction's alignment (mean and per subject), the best
+    instruction, whether it is claimed and why, and the share of the region's voxels whose best
+    instruction (training CV) is each; ``n_tests`` the (pair, region) tests BH ran over."""
+
+    names: tuple[str, ...]
+    alpha: float
+    pairwise: list[dict[str, Any]]
+    per_region: dict[str, dict[str, Any]]
+    n_tests: int
+    n_subjects: int
+    warning: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"names": list(self.names), "test": SIGN_FLIP, "fdr": "Benjamini-Hochberg over every (pair, region) test",
+                "alpha": self.alpha, "n_tests": self.n_tests, "n_subjects": self.n_subjects,
+                "min_attainable_pvalue": 2.0 / 2 ** self.n_subjects if self.n_subjects else None,
+                "warning": self.warning, "note": INSTRUCTION_NOTE, "pairwise": self.pairwise,
+                "per_region": self.per_region, "best_instruction_rule": BEST_RULE}
+
+
+def _ci95(d: np.ndarray) -> list[float]:
+    mean, half, _ = t_interval(d)
+    return [mean - half, mean + half]
+
+
+def _pairwise(instructions: list[str], per_subject: dict[str, np.ndarray], region_names: Sequence[str],
+              alpha: float, seed: int) -> tuple[list[dict[str, Any]], int, list[str]]:
+    """Every pair's comparisons, with q-values and verdicts from BH over all of them."""
+    tests, pvals, messages = [], [], []
+    for a, b in combinations(instructions, 2):
+        per_region = {}
+        for j, region in enumerate(region_names):
+            x, y = per_subject[a][:, j], per_subject[b][:, j]
+            ok = np.isfinite(x) & np.isfinite(y)
+            if ok.sum() < 2:
+                per_region[region] = None
+                pvals.append(np.nan)
+                continue
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", UserWarning)
+                rng = np.random.default_rng([seed, SALT_INSTRUCTIONS, instructions.index(a), instructions.index(b), j])
+                test = sign_flip_test(x[ok, None], y[ok, None], alpha=alpha, rng=rng)
+            messages += [str(w.message) for w in caught]
+            d = x[ok] - y[ok]
+            per_region[region] = {"mean_difference": float(d.mean()), "ci95": _ci95(d),
+                                  "pvalue": float(test.pvalue[0]), "min_pvalue": test.min_pvalue,
+                                  "n_subjects": int(ok.sum())}
+            pvals.append(float(test.pvalue[0]))
+        tests.append({"a": a, "b": b, "per_region": per_region})
+    fdr = fdr_bh(np.array(pvals, float), alpha=alpha)
+    k = 0
+    for test in tests:
+        for region in region_names:
+            v = test["per_region"][region]
+            if v is not None:
+                v["qvalue"] = float(fdr.qvalue[k])
+                v["significant"] = bool(fdr.rejected[k])
+                v["verdict"], v["why"] = verdict(test["a"], test["b"], v, alpha)
+            k += 1
+    return tests, int(np.isfinite(fdr.qvalue).sum()), messages
+
+
+def instruction_analysis(instructions: Sequence[str], per_subject: dict[str, np.ndarray],
+                         region_names: Sequence[str], region: np.ndarray, best_map: np.ndarray,
+                         alpha: float, seed: int) -> InstructionAnalysis:
+    """Compare every pair of ``instructions`` per region across subjects.
+
+    ``per_subject[name]``: (n_subjects, n_regions) best-layer alignment; ``region`` (n_vox,)
+    region index per voxel; ``best_map`` (n_vox,) the best instruction per voxel
+    (:func:`best_instruction_map`, -1 where none). A region's best instruction (highest mean)
+    is claimed only when it beats every other significantly."""
+    inst = list(instructions)
+    if len(inst) < 2 or len(set(inst)) != len(inst):
+        raise ValueError(f"need at least 2 different instructions, got {inst}")
+    per_subject = {i: _per_subject(per_subject[i], len(region_names), f"per_subject[{i!r}]") for i in inst}
+    region, best_map = np.asarray(region), np.asarray(best_map)
+    if region.shape != best_map.shape:
+        raise ValueError(f"region {region.shape} and best_map {best_map.shape} must both be (n_vox,)")
+    tests, n_tests, messages = _pairwise(inst, per_subject, region_names, alpha, seed)
+    per_region = {}
+    for j, name in enumerate(region_names):
+        means = {i: float(np.nanmean(per_subject[i][:, j])) if np.isfinite(per_subject[i][:, j]).any()
+                 else float("nan") for i in inst}
+        vox = (region == j) & (best_map >= 0)
+        entry: dict[str, Any] = {
+            "alignment": means,
+            "alignment_per_subject": {i: per_subject[i][:, j].tolist() for i in inst},
+            "voxels_shown": int(vox.sum()),
+            "best_voxel_share": {i: float(np.mean(best_map[vox] == n)) if vox.any() else None
+                                 for n, i in enumerate(inst)}}
+        finite = {i: m for i, m in means.items() if np.isfinite(m)}
+        if not finite:
+            entry |= {"best": None, "claimed": False, "why": "no kept voxel in this region"}
+        else:
+            best = max(finite, key=finite.get)
+            won = []
+            for other in (i for i in inst if i != best):
+                pair = next(t for t in tests if {t["a"], t["b"]} == {best, other})
+                v = pair["per_region"][name]
+                sign = 1.0 if pair["a"] == best else -1.0
+                won.append(v is not None and v["significant"] and sign * v["mean_difference"] > 0)
+            entry |= {"best": best, "claimed": all(won),
+                      "why": f"{best} beats every other instruction here (q <= {alpha})" if all(won) else
+                      f"{best} has the highest mean, but not significantly above every other instruction "
+                      f"({sum(won)} of {len(won)} comparisons significant): not a finding"}
+        per_region[name] = entry
+    n_sub = max((v["n_subjects"] for t in tests for v in t["per_region"].values() if v), default=0)
+    return InstructionAnalysis(tuple(inst), alpha, tests, per_region, n_tests, n_sub,
+                               messages[0] if messages else None)

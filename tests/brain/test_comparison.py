@@ -1,0 +1,109 @@
+"""Comparisons across subjects (``brain.comparison``): calibrated on data where nothing
+differs, planted differences found, verdicts that say why, the per-voxel best instruction
+against a brute-force reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from brain.comparison import best_instruction_map, compare_spaces, instruction_analysis, verdict
+
+
+def _analysis(vals: dict[str, np.ndarray], alpha: float, seed: int) -> dict:
+    """One voxel per region, every voxel kept; the per-subject alignments double as CV scores."""
+    n_sub, n_reg = next(iter(vals.values())).shape
+    best = best_instruction_map([v[:, None, :] for v in vals.values()], np.ones((n_sub, n_reg), bool))
+    return instruction_analysis(tuple(vals), vals, tuple(f"r{j}" for j in range(n_reg)), np.arange(n_reg), best,
+                                alpha, seed).to_dict()
+
+
+def test_pairwise_tests_are_calibrated_on_null_and_find_planted_winners() -> None:
+    """Three instructions, four regions, eight subjects, per-subject alignments with subject
+    effects shared by the instructions. Under the complete null BH over all 12 (pair, region)
+    tests keeps the chance of any significant result near alpha (it is FWER then); with two
+    planted winners they are claimed and the null regions are not."""
+    rng = np.random.default_rng(0)
+    n_sub, n_reg, alpha = 8, 4, 0.05
+
+    def draw(shift: dict[tuple[str, int], float]) -> dict:
+        base = rng.uniform(0.2, 0.7, n_reg) + rng.normal(0, 0.1, (n_sub, 1))  # region level + subject effect
+        vals = {i: base + rng.normal(0, 0.08, (n_sub, n_reg)) for i in ("a", "b", "c")}
+        for (i, j), d in shift.items():
+            vals[i][:, j] += d
+        return _analysis(vals, alpha, seed=int(rng.integers(1 << 30)))
+
+    null = [draw({}) for _ in range(300)]
+    any_sig = np.mean([any(v and v["significant"] for t in m["pairwise"] for v in t["per_region"].values())
+                       for m in null])
+    assert any_sig <= 0.08, any_sig  # alpha 0.05, Monte Carlo SE 0.013
+    claims = np.mean([any(r["claimed"] for r in m["per_region"].values()) for m in null])
+    assert claims <= any_sig  # a claim needs significance against every other instruction
+    mixed = [draw({("a", 0): 0.4, ("b", 1): 0.4}) for _ in range(40)]
+    claimed = np.array([[m["per_region"][f"r{j}"]["claimed"] for j in range(n_reg)] for m in mixed])
+    assert all(m["per_region"]["r0"]["best"] == "a" and m["per_region"]["r1"]["best"] == "b" for m in mixed)
+    assert claimed[:, 0].mean() >= 0.9 and claimed[:, 1].mean() >= 0.9
+    assert claimed[:, 2:].mean() <= 0.05
+
+
+def test_space_comparison_holds_its_rate_on_null_and_finds_a_planted_difference() -> None:
+    """Two spaces, 8 subjects, 3 regions: with no difference each region's p <= 0.05 about 5 %
+    of the time (the exact test's floor 2/256 is far below); a shift of 2 SD in one region is found."""
+    rng = np.random.default_rng(1)
+    names = ("r0", "r1", "r2")
+    ps = []
+    for k in range(400):
+        subject = rng.normal(0, 0.2, (8, 1))
+        a, b = 0.3 + subject + rng.normal(0, 0.05, (8, 3)), 0.3 + subject + rng.normal(0, 0.05, (8, 3))
+        ps.append([v["pvalue"] for v in compare_spaces(a, b, names, ("a", "b"), 0.05, k).per_region.values()])
+    rate = np.mean(np.array(ps) <= 0.05)
+    assert 0.025 <= rate <= 0.075, rate  # 1200 tests: SE 0.006
+    a = 0.3 + rng.normal(0, 0.05, (8, 3))
+    b = a - np.array([0.0, 0.1, 0.0]) + rng.normal(0, 0.01, (8, 3))
+    res = compare_spaces(a, b, names, ("a", "b"), 0.05, 0)
+    assert res.per_region["r1"]["pvalue"] <= 2 / 2**8 + 1e-12 and res.per_region["r1"]["mean_difference"] > 0.08
+    assert res.min_attainable_pvalue == pytest.approx(2 / 2**8)
+    a[:7, 2] = np.nan  # one subject left in r2: no test
+    assert compare_spaces(a, b, names, ("a", "b"), 0.05, 0).per_region["r2"] is None
+    with pytest.raises(ValueError, match=r"must be \(n_subjects, n_regions=3\)"):
+        compare_spaces(a[:, :2], b, names, ("a", "b"), 0.05, 0)
+
+
+def test_best_instruction_map_against_a_loop() -> None:
+    rng = np.random.default_rng(2)
+    cv = [rng.normal(size=(3, 4, 25)) for _ in range(3)]  # 3 instructions, 3 subjects, 4 layers, 25 voxels
+    keep = rng.random((3, 25)) < 0.6
+    keep[:, 0] = False  # nobody keeps voxel 0
+    got = best_instruction_map(cv, keep)
+    for v in range(25):
+        subjects = np.flatnonzero(keep[:, v])
+        if not subjects.size:
+            assert got[v] == -1
+            continue
+        best = [max(np.mean([c[s, layer, v] for s in subjects]) for layer in range(4)) for c in cv]
+        assert got[v] == int(np.argmax(best))
+    with pytest.raises(ValueError, match="cv_scores must be"):
+        best_instruction_map([cv[0][:, :, :5]], keep)
+
+
+@pytest.mark.parametrize(("v", "expect", "why"), [
+    ({"significant": True, "mean_difference": -0.2, "qvalue": 0.01}, "b > a", "q = 0.01"),
+    ({"significant": False, "min_pvalue": 0.25, "n_subjects": 3, "ci95": [-1, 2]}, "inconclusive",
+     "3 subjects cannot give p <= 0.05"),
+    ({"significant": False, "min_pvalue": 0.01, "ci95": [0.1, 0.3], "pvalue": 0.03, "qvalue": 0.09},
+     "inconclusive", "excludes 0 but the exact test is not significant"),
+    ({"significant": False, "min_pvalue": 0.01, "ci95": [-0.1, 0.3], "pvalue": 0.4, "qvalue": 0.6},
+     "inconclusive", "includes 0, so a difference of that size is not ruled out"),
+])
+def test_verdicts_say_why(v: dict, expect: str, why: str) -> None:
+    got, reason = verdict("a", "b", v, 0.05)
+    assert got == expect and why in reason
+
+
+def test_instruction_analysis_refuses_bad_input() -> None:
+    vals = {"a": np.zeros((4, 2)), "b": np.zeros((4, 2))}
+    with pytest.raises(ValueError, match="at least 2 different instructions"):
+        instruction_analysis(("a", "a"), vals, ("r0", "r1"), np.arange(2), np.zeros(2, int), 0.05, 0)
+    with pytest.raises(ValueError, match=r"per_subject\['b'\] must be"):
+        instruction_analysis(("a", "b"), vals | {"b": np.zeros((4, 3))}, ("r0", "r1"), np.arange(2),
+                             np.zeros(2, int), 0.05, 0)
