@@ -31,10 +31,16 @@ class Unit:
     trained_on: str
 
 
-def training_units(variants: Sequence[Variant], regime: str) -> list[Unit]:
-    """The models a regime trains: per variant one, or (``per_task``) one per task."""
+def check_regime(regime: str) -> str:
+    """``regime`` if it is a training regime (``agents.rollout.REGIMES``), else ``ValueError``."""
     if regime not in REGIMES:
         raise ValueError(f"unknown training regime task.train_task={regime!r}; valid: {', '.join(REGIMES)}")
+    return regime
+
+
+def training_units(variants: Sequence[Variant], regime: str) -> list[Unit]:
+    """The models a regime trains: per variant one, or (``per_task``) one per task."""
+    check_regime(regime)
     tasks = TRAINED if regime == "per_task" else (regime,)
     return [Unit(v, t) for v in variants for t in tasks]
 

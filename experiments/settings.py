@@ -131,8 +131,9 @@ class RunSettings:
 
 
 # ---------------------------------------------------------------------------------------------
-# Range checks of the runner's own settings (each setting checked here, once; the library's
-# dataclasses check theirs)
+# Checks of the runner's own settings, ranges and choices (each setting checked here, once; the
+# library's dataclasses check theirs). A choice the library defines is read from the library,
+# imported where it is checked, so that importing this module stays light.
 
 
 def at_least(key: str, value: Any, minimum: float, whole: bool = True) -> None:
@@ -146,6 +147,12 @@ def at_least(key: str, value: Any, minimum: float, whole: bool = True) -> None:
 def in_open_interval(key: str, value: float, low: float, high: float) -> None:
     if not low < value < high:
         raise ValueError(f"{key}={value!r} must be between {low} and {high} (exclusive)")
+
+
+def one_of(key: str, value: Any, valid: tuple[str, ...] | list[str]) -> None:
+    """``value`` is one of ``valid``; or a ``ValueError`` naming ``key`` and the choices."""
+    if value not in valid:
+        raise ValueError(f"{key}={value!r} is not one of: {', '.join(valid)}")
 
 
 def positive(key: str, value: float | None) -> None:
@@ -179,7 +186,13 @@ class MotorTask(ArmTaskSettings):
     claims_margin: float = 0.0  # m; non-inferiority margin of claim 2's "as good as" (0: must be better)
 
     def __post_init__(self) -> None:
+        from agents.plan import check_eval_tasks, check_regime
+        from agents.variants import check_variants
+
         super().__post_init__()
+        check_regime(self.train_task)
+        check_variants(self.variants)
+        check_eval_tasks(self.eval_tasks, self.train_task)
         at_least("task.seeds", self.seeds, 1)
         at_least("task.eval_episodes", self.eval_episodes, 1)
         at_least("task.claims_margin", self.claims_margin, 0, whole=False)
@@ -202,6 +215,9 @@ class RobustnessTask:
         at_least("task.seeds", self.seeds, 1)
 
 
+CONTROLLERS = ("random", "zero")  # the rollout task's open-loop controllers
+
+
 @dataclass
 class RolloutTask(ArmTaskSettings):
     """An open-loop baseline controller on one task's episodes."""
@@ -214,7 +230,11 @@ class RolloutTask(ArmTaskSettings):
     plot_episodes: int = 8
 
     def __post_init__(self) -> None:
+        from envs.config import TASKS
+
         super().__post_init__()
+        one_of("task.controller", self.controller, CONTROLLERS)
+        one_of("task.env", self.env, TASKS)
         at_least("task.episodes", self.episodes, 1)
         at_least("task.plot_episodes", self.plot_episodes, 0)
 
@@ -286,6 +306,10 @@ class InstructionAnalysis:
     pair: list[str] | None = None  # the two instructions of the variance partition; null = the first two
 
 
+DATA_SOURCES = ("synthetic", "files")
+NULLS = ("phase", "block")  # brain.stats.phase_randomisation_test | block_permutation_test
+
+
 @dataclass
 class EncodingTask:
     """Voxel-wise encoding of per-layer model features (synthetic default with planted truth)."""
@@ -316,6 +340,14 @@ class EncodingTask:
     instructions: InstructionAnalysis = field(default_factory=InstructionAnalysis)
 
     def __post_init__(self) -> None:
+        from brain.noise_ceiling import EXTRAPOLATIONS
+        from brain.ridge import check_score
+        from brain.selection import CEILINGS
+
+        for key, valid in (("data", DATA_SOURCES), ("r_null", NULLS), ("ceiling", CEILINGS),
+                           ("ceiling_fit", EXTRAPOLATIONS)):
+            one_of(f"task.{key}", getattr(self, key), valid)
+        check_score(self.score_cv, "task.score_cv")
         if self.delays_s is not None and self.delays is None:
             if not self.delays_s or any(d < 0 for d in self.delays_s):
                 raise ValueError(f"task.delays_s={self.delays_s!r} must be a non-empty list of delays >= 0 s")
@@ -334,6 +366,10 @@ class EncodingTask:
         in_open_interval("task.fdr_alpha", self.fdr_alpha, 0, 1)
         at_least("task.min_ceiling", self.min_ceiling, 0, whole=False)
         at_least("task.chunks", self.chunks, 1)
+        if self.chunk is not None and self.merge:
+            raise ValueError("task.chunk and task.merge exclude each other: run the chunks, then merge them")
+        if self.chunk is not None and not (isinstance(self.chunk, int) and 0 <= self.chunk < self.chunks):
+            raise ValueError(f"task.chunk must be in 0 .. task.chunks - 1 = {self.chunks - 1}, got {self.chunk!r}")
 
 
 @dataclass
@@ -357,6 +393,9 @@ class FeaturesTask:
     demo_duration: float = 1117.5  # stimulus=demo: seconds of generated audio (750 TRs of 1.49 s)
 
     def __post_init__(self) -> None:
+        from brain.features.models import MODES
+
+        one_of("task.mode", self.mode, MODES)
         positive("task.tr", self.tr)
         if not self.context >= self.tr:
             raise ValueError(f"task.context={self.context!r} must be >= task.tr={self.tr!r} (s of input per clip)")

@@ -28,10 +28,9 @@ from brain.dataset import EncodingData
 from brain.delays import check_delays, delays_from_seconds
 from brain.encoding import encode_layers
 from brain.loaders import existing_file, load_experiment, load_features
-from brain.noise_ceiling import EXTRAPOLATIONS, cross_subject_ceiling, split_half_reliability
+from brain.noise_ceiling import cross_subject_ceiling, split_half_reliability
 from brain.partition import partition_variance
-from brain.ridge import check_score
-from brain.selection import CEILINGS, CeilingChoice, choose_ceiling, keep_voxels
+from brain.selection import CeilingChoice, choose_ceiling, keep_voxels
 from brain.stats import block_permutation_test, phase_randomisation_test
 from brain.synthetic import SyntheticConfig, make_synthetic
 from experiments.report.encoding import write_encoding_report
@@ -41,14 +40,11 @@ from experiments.tasks.encoding_summary import summarise
 from experiments.validate import differences
 
 log = logging.getLogger("callosum")
-DATA_SOURCES = ("synthetic", "files")
 
 
 def load_data(cfg: RunSettings) -> EncodingData:
     """The experiment's data: the embedded synthetic default or the user's files."""
-    t = cfg.task
-    if t.data not in DATA_SOURCES:
-        raise ValueError(f"unknown data source {t.data!r}; valid: {', '.join(DATA_SOURCES)}")
+    t = cfg.task  # task.data is synthetic or files (the schema checked it)
     if t.data == "files":
         return load_experiment(**dataclasses.asdict(t.files))
     sizes = dataclasses.asdict(t.synthetic)
@@ -100,7 +96,6 @@ def instruction_pair(cfg: RunSettings, data: EncodingData) -> tuple[int, int] | 
 SCORE_KEYS = ("r", "r2", "best_alphas", "pvalues", "cv_score")
 SPLIT_KEYS = ("reliability", "pvalue", "ceiling")  # a subject's split-half unit
 UNIT_SALT_CEILING = 10_000  # rng stream of a subject's split-half ceiling (spaces use their index)
-NULLS = ("phase", "block")
 
 
 def voxel_range(n_voxels: int, chunk: int, chunks: int) -> tuple[int, int]:
@@ -336,20 +331,8 @@ def _phase(name: str) -> Iterator[None]:
 
 
 def check(cfg: RunSettings) -> None:
-    """The runner's up-front check of the settings that need no data."""
-    t = cfg.task
-    for key, valid in (("data", DATA_SOURCES), ("r_null", NULLS), ("ceiling", CEILINGS),
-                       ("ceiling_fit", EXTRAPOLATIONS)):
-        if getattr(t, key) not in valid:
-            raise ValueError(f"task.{key}={getattr(t, key)!r} is not one of: {', '.join(valid)}")
-    check_score(t.score_cv, "task.score_cv")
-    chunk, merge = t.chunk, t.merge
-    if chunk is not None and merge:
-        raise ValueError("task.chunk and task.merge exclude each other: run the chunks, then merge them")
-    if chunk is not None:
-        chunks = t.chunks
-        if not (isinstance(chunk, int) and 0 <= chunk < chunks):
-            raise ValueError(f"task.chunk must be in 0 .. task.chunks - 1 = {chunks - 1}, got {chunk!r}")
+    """Nothing beyond the schema's checks (``experiments.settings.EncodingTask``): what needs
+    the data is checked when they are loaded, before any fit."""
 
 
 def run(cfg: RunSettings, out_dir: Path) -> dict[str, Any]:

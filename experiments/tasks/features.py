@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from brain.features.models import MODES
 from brain.features.models import PRESETS as MODEL_PRESETS
 from experiments.settings import RunSettings
 
@@ -34,8 +33,6 @@ def check(settings: RunSettings) -> None:
         raise ValueError("give task.model=<local model directory> or task.model=whisper-base")
     if not t.stimulus:
         raise ValueError("give task.stimulus=<video or audio file> (or task.stimulus=demo)")
-    if t.mode not in MODES:
-        raise ValueError(f"task.mode={t.mode!r} is not one of: {', '.join(MODES)}")
     if t.model not in MODEL_PRESETS and not Path(t.model).expanduser().is_dir():
         raise FileNotFoundError(f"task.model={t.model}: not a directory and not a preset "
                                 f"({', '.join(MODEL_PRESETS)})")

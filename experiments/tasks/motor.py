@@ -28,7 +28,6 @@ from agents.evaluation import aggregate, evaluate
 from agents.plan import (
     Unit,
     best_variant,
-    check_eval_tasks,
     families,
     family_variant,
     hold_fraction,
@@ -125,10 +124,10 @@ def family_model(name: str, units: list[Unit], agent: AgentSettings) -> Any:
 
 
 def check(settings: RunSettings) -> tuple[list[Unit], dict[str, Any], TrainConfig]:
-    """Every check of a motor run's settings, before anything is written or compiled (the
-    runner calls it up front, for each job of a sweep too): the variants, evaluation tasks
-    and sizes, and the training and arm settings through their own dataclasses' checks.
-    Returns the models to train, the settings and the training config."""
+    """The checks the schema (``experiments.settings.MotorTask``) cannot make, before anything
+    is written or compiled (the runner calls it up front, for each job of a sweep too): the
+    callosum the variants need, and the training settings through ``TrainConfig``'s own
+    checks. Returns the models to train, the settings and the training config."""
     t = settings.task
     callosum = settings.agent.callosum
     if callosum == "none":
@@ -136,7 +135,6 @@ def check(settings: RunSettings) -> tuple[list[Unit], dict[str, Any], TrainConfi
                          "_nocc variants are the ones without. Sweep agent.callosum=paper,learned")
     variants = [make_variant(n, callosum) for n in check_variants(t.variants)]
     units = training_units(variants, t.train_task)
-    check_eval_tasks(t.eval_tasks, t.train_task)
     record = _settings(settings)
     train_cfg = TrainConfig.from_overrides(task=training_task(t.train_task), **record["train"])
     return units, record, train_cfg
@@ -147,7 +145,7 @@ def run(run_settings: RunSettings, out_dir: Path) -> dict[str, Any]:
     units, settings, train_cfg = check(run_settings)
     regime = t.train_task
     per_task = regime == "per_task"
-    eval_tasks = check_eval_tasks(t.eval_tasks, regime)
+    eval_tasks = list(t.eval_tasks)
     sampler = EpisodeSampler(**settings["arm"])
     seeds = [run_settings.seed + i for i in range(t.seeds)]
     eval_key = jax.random.PRNGKey(t.eval_seed)

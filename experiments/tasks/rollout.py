@@ -15,12 +15,11 @@ import jax.numpy as jnp
 import numpy as np
 
 import envs
-from envs.config import TASKS, ArmConfig
+from envs.config import ArmConfig
 from experiments.report.plots import plot_hand_paths
-from experiments.settings import RunSettings, arm_settings
+from experiments.settings import CONTROLLERS, RunSettings, arm_settings
 
 log = logging.getLogger("callosum")
-CONTROLLERS = ("random", "zero")
 
 
 def controller_actions(name: str, key: jax.Array, episodes: int, steps: int) -> jax.Array:
@@ -40,12 +39,9 @@ def summarise(values: np.ndarray) -> tuple[float, float]:
 
 
 def check(settings: RunSettings) -> ArmConfig:
-    """The runner's up-front check (the schema checked the ranges); returns the arm."""
-    t = settings.task
-    for key, valid in (("controller", CONTROLLERS), ("env", TASKS)):
-        if getattr(t, key) not in valid:
-            raise ValueError(f"task.{key}={getattr(t, key)!r} is not one of: {', '.join(valid)}")
-    return ArmConfig.from_overrides(t.env, **arm_settings(settings))
+    """The runner's up-front check (the schema checked the ranges and choices): the arm's
+    settings through ``ArmConfig``'s checks; returns the arm."""
+    return ArmConfig.from_overrides(settings.task.env, **arm_settings(settings))
 
 
 def run(settings: RunSettings, out_dir: Path) -> dict[str, Any]:
