@@ -63,7 +63,13 @@ class ArmState:
 
 
 class FunctionalArmEnv:
-    """Pure JAX arm environment; see module docstring. ``cfg`` is an :class:`ArmConfig`."""
+    """Pure JAX arm environment; see module docstring. ``cfg`` is an :class:`ArmConfig`.
+
+    The fast path checks nothing at run time: ``reset`` takes joint angles outside the joint
+    ranges (the first step puts them on the stop) and NaN or inf joint states, targets and
+    loads, and a NaN action gives NaN states and rewards, all silently. ``checked(env)``
+    (``envs.checked``) gives the same reset and step refusing those, with named errors.
+    """
 
     observation_size: int = plant.N_OBS
     action_size: int = 6
@@ -205,3 +211,10 @@ def make_functional(task: str = "reach", **overrides: Any) -> FunctionalArmEnv:
     """The pure JAX environment of ``task`` (``reach``, ``hold``, ``centre_out``) with
     :class:`ArmConfig` settings overridden by keyword."""
     return FunctionalArmEnv(ArmConfig.from_overrides(task, **overrides))
+
+
+def checked(env: FunctionalArmEnv) -> Any:
+    """``env`` with reset and step that refuse bad inputs (``envs.checked.CheckedArmEnv``)."""
+    from envs.checked import CheckedArmEnv
+
+    return CheckedArmEnv(env)
