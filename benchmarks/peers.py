@@ -115,7 +115,7 @@ def bench_mujoco_rollout(batch: int, steps: int, repeats: int, physics_dt: float
     import mujoco
     from mujoco import rollout
 
-    model = load_model(physics_dt)
+    model = load_model(physics_dt, ArmConfig().skeleton)
     nthread = 2
     datas = [mujoco.MjData(model) for _ in range(nthread)]
     spec = mujoco.mjtState.mjSTATE_FULLPHYSICS.value

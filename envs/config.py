@@ -29,7 +29,7 @@ class PlantConfig:
     obs_noise: standard deviation of Gaussian noise on proprioception and hand position.
     physics: forward pass of the JAX env's skeleton step (default plant): ``closed_form``
       (MuJoCo's semi-implicit Euler step of the two-link arm written out, with the masses,
-      lengths and inertias read from the MJCF; a few dozen fused operations, differentiated
+      lengths and inertias of ``skeleton``; a few dozen fused operations, differentiated
       by JAX) or ``mjx`` (``mjx.step`` on the same model). They agree to float rounding
       (tests: trajectories, gradients and joint limits against ``mjx.step`` and MuJoCo C).
     gradient: backward pass with ``physics="mjx"``: ``analytic`` (the closed-form step's
@@ -42,7 +42,9 @@ class PlantConfig:
       plant step late and evaluated on the previous step's geometry, explicit-Euler
       skeleton, proprioception read from that lagged muscle state (see
       ``envs.motornet_tf``).
-    skeleton: the two-link arm's constants (MotorNet 0.3's).
+    skeleton: the two-link arm's constants (MotorNet 0.3's). The MuJoCo model (C and MJX)
+      is built from them, and kinematics, joint limits and the closed form read them; to
+      use your own MJCF arm pass ``envs.model.skeleton_from_model(your_model)``.
     muscles: muscle constants; ``None`` takes the plant's own: ``MuscleParams()`` for
       ``motornet``, passive-force slack length 1.0 (``MuscleParams.motornet_tf()``) for
       ``motornet_tf``.

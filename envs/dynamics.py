@@ -2,9 +2,9 @@
 
 The skeleton is the textbook planar two-link arm (tests check MuJoCo's mass matrix and bias
 forces against these formulas), and MuJoCo integrates it with semi-implicit Euler (no
-constraints). :func:`euler_step` writes that step out: with the parameters read from the
-MJCF (``envs.model.skeleton_from_model``) it equals ``mjx.step`` to float rounding, in a
-few dozen element-wise operations that XLA fuses, where ``mjx.step`` runs its general
+constraints). :func:`euler_step` writes that step out: with the parameters the MJCF model
+is built from (``cfg.skeleton``, ``envs.model.load_model``) it equals ``mjx.step`` to float
+rounding, in a few dozen element-wise operations that XLA fuses, where ``mjx.step`` runs its general
 pipeline (kinematics, composite inertia, factorisation) op by op. It is the default
 (``physics="closed_form"`` in :class:`~envs.config.ArmConfig`).
 

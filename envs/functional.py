@@ -1,7 +1,10 @@
 """The arm as a pure, batched, differentiable JAX environment.
 
-The skeleton step is the closed-form semi-implicit Euler step of the MJCF's two-link arm
-(``physics="closed_form"``, default) or ``mjx.step`` on the same model (``physics="mjx"``).
+The skeleton step is the closed-form semi-implicit Euler step of the two-link arm
+``cfg.skeleton`` (``physics="closed_form"``, default) or ``mjx.step`` on the MJCF model
+built from the same ``cfg.skeleton`` (``physics="mjx"``, ``envs.model.load_model``);
+kinematics and joint limits read it too. To use your own MJCF arm, pass
+``skeleton=envs.model.skeleton_from_model(your_model)``.
 
 ``env = make_functional("reach")``; ``state = env.reset(key)``;
 ``state = env.step(state, action)``. Both are pure and can be ``jit``-ed, ``vmap``-ed and
@@ -27,7 +30,7 @@ from envs import motornet_tf, muscle, plant
 from envs.config import ArmConfig
 from envs.dynamics import euler_step, joint_acceleration, mjx_step_fn
 from envs.limits import enforce_limits
-from envs.model import load_model, skeleton_from_model
+from envs.model import load_model
 from envs.tasks import Episode, sample_episode
 
 
@@ -60,15 +63,21 @@ class ArmState:
 
 
 class FunctionalArmEnv:
-    """Pure JAX arm environment; see module docstring. ``cfg`` is an :class:`ArmConfig`."""
+    """Pure JAX arm environment; see module docstring. ``cfg`` is an :class:`ArmConfig`.
+
+    The fast path checks nothing at run time: ``reset`` takes joint angles outside the joint
+    ranges (the first step puts them on the stop) and NaN or inf joint states, targets and
+    loads, and a NaN action gives NaN states and rewards, all silently. ``checked(env)``
+    (``envs.checked``) gives the same reset and step refusing those, with named errors.
+    """
 
     observation_size: int = plant.N_OBS
     action_size: int = 6
 
     def __init__(self, cfg: ArmConfig):
         self.cfg = cfg
-        self.mj_model: mujoco.MjModel = load_model(cfg.physics_dt)
-        skeleton, dt = skeleton_from_model(self.mj_model), cfg.physics_dt  # the closed form's, both ways
+        self.mj_model: mujoco.MjModel = load_model(cfg.physics_dt, cfg.skeleton)  # MuJoCo/MJX follow cfg.skeleton
+        skeleton, dt = cfg.skeleton, cfg.physics_dt  # the closed form's, both ways
         if cfg.physics == "closed_form":
             self._step = lambda q, qd, tau: euler_step(q, qd, tau, skeleton, dt)
         else:
@@ -202,3 +211,10 @@ def make_functional(task: str = "reach", **overrides: Any) -> FunctionalArmEnv:
     """The pure JAX environment of ``task`` (``reach``, ``hold``, ``centre_out``) with
     :class:`ArmConfig` settings overridden by keyword."""
     return FunctionalArmEnv(ArmConfig.from_overrides(task, **overrides))
+
+
+def checked(env: FunctionalArmEnv) -> Any:
+    """``env`` with reset and step that refuse bad inputs (``envs.checked.CheckedArmEnv``)."""
+    from envs.checked import CheckedArmEnv
+
+    return CheckedArmEnv(env)

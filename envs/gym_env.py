@@ -3,7 +3,8 @@
 Registered as ``callosum/ArmReach-v0``, ``callosum/ArmHold-v0`` and
 ``callosum/ArmCentreOut-v0`` by ``import envs``. Muscles, loads, limits, feedback and
 loss terms come from the same code as the JAX environment (``envs.plant``); only the
-skeleton integration differs (``mujoco.mj_step`` here, ``mjx.step`` there). With
+skeleton integration differs (``mujoco.mj_step`` here, ``mjx.step`` there); the MuJoCo
+model is built from ``cfg.skeleton`` (``envs.model.load_model``), as the JAX env's is. With
 ``plant="motornet_tf"`` MuJoCo's forward dynamics (``mj_forward``) gives the joint
 accelerations and the explicit-Euler step of ``envs.motornet_tf`` integrates them (MuJoCo
 has no explicit Euler integrator), as the JAX env does with the closed-form dynamics.
@@ -54,7 +55,7 @@ class ArmEnv(gym.Env):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.render_mode = render_mode
         self.metadata = {**self.metadata, "render_fps": round(1.0 / self.cfg.control_dt)}
-        self.model = load_model(self.cfg.physics_dt)
+        self.model = load_model(self.cfg.physics_dt, self.cfg.skeleton)
         self.data = mujoco.MjData(self.model)
         self.observation_space = spaces.Box(-plant.OBS_BOUND, plant.OBS_BOUND, (plant.N_OBS,), np.float32)
         self.action_space = spaces.Box(0.0, 1.0, (6,), np.float32)

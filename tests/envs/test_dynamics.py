@@ -84,8 +84,8 @@ def test_unknown_gradient_setting_is_an_error() -> None:
 
 
 def test_closed_form_reads_the_skeleton_from_the_mjcf() -> None:
-    """The closed form integrates the MJCF's arm: its parameters are read from the model
-    (equal to MotorNet's numbers in ``SkeletonParams``), and follow an edited model."""
+    """``skeleton_from_model`` (how a user brings their own MJCF) reads the shipped model's
+    parameters (equal to MotorNet's numbers in ``SkeletonParams``), and follows an edited model."""
     model = load_model(0.01)
     read = skeleton_from_model(model)
     for name in ("m1", "m2", "l1", "l2", "l1g", "l2g", "i1", "i2"):
