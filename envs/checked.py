@@ -1,6 +1,6 @@
 """A checked mode of the JAX arm environment: the same reset and step, refusing bad inputs.
 
-``env = checked(make_functional("reach"))``; ``state = env.reset(key, joint_state=...)``;
+``env = envs.functional.checked(make_functional("reach"))``; ``state = env.reset(key, joint_state=...)``;
 ``state = env.step(state, action)``. Each call runs under ``jit(checkify.checkify(...))``
 (``jax.experimental.checkify``) and raises ``checkify.JaxRuntimeError`` naming the problem.
 Slower than the fast path (one error value per call, one compiled program each); for
@@ -72,7 +72,3 @@ class CheckedArmEnv:
         checkify.check(finite, "step: non-finite state after the step: q={q} rad, qd={qd} rad/s", q=out.q, qd=out.qd)
         return out
 
-
-def checked(env: FunctionalArmEnv) -> CheckedArmEnv:
-    """``env`` in checked mode (see :class:`CheckedArmEnv`)."""
-    return CheckedArmEnv(env)
