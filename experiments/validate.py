@@ -51,6 +51,28 @@ def validate_config(cfg: DictConfig) -> RunSettings:
     return typed_settings(cfg)
 
 
+def compose_settings(base_task: str, named: dict[str, list[str]], shared: list[str]
+                     ) -> dict[str, tuple[dict[str, Any], RunSettings]]:
+    """Per name, ``task=<base_task>``'s shipped config with ``shared`` then ``named[name]``
+    (dotted ``key=value``, values parsed as YAML) applied: its plain form (as config.json
+    holds it) and its typed settings, checked like a run of its own. Every key must exist."""
+    import copy
+
+    import yaml
+
+    base, out = reference_config(base_task), {}
+    for name, overrides in named.items():
+        cfg = copy.deepcopy(base)
+        for item in [*shared, *overrides]:
+            key, sep, value = str(item).partition("=")
+            if not sep or OmegaConf.select(cfg, key, default="__missing__") == "__missing__":
+                raise ValueError(f"robustness override {item!r}: not a key=value of an existing setting of "
+                                 f"task={base_task}")
+            OmegaConf.update(cfg, key, yaml.safe_load(value) if value else None, merge=False)
+        out[name] = (OmegaConf.to_container(cfg, resolve=True), validate_config(cfg))
+    return out
+
+
 # Settings that may change when a run is resumed: where and how it runs, not what it computes.
 RESUMABLE = ("resume", "runtime", "hydra")
 # What Hydra itself writes into a run's directory before the run starts (its record and log).

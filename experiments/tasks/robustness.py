@@ -15,14 +15,10 @@ options; the table says how many seeds each column has.
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 from pathlib import Path
 from typing import Any
-
-import yaml
-from omegaconf import DictConfig, OmegaConf
 
 from experiments.report.html import Report
 from experiments.settings import RunSettings
@@ -33,26 +29,14 @@ CLAIMS = {"claim_1_specialised_hemispheres_win_preferred_task": "1: specialised 
           "claim_3_callosum_tends_to_help": "3: the callosum tends to help"}
 
 
-def setting_config(base: DictConfig, overrides: list[str], shared: list[str]) -> DictConfig:
-    """The base task's composed config with ``shared`` then ``overrides`` (dotted
-    ``key=value``, values parsed as YAML) applied; every key must already exist, and each
-    value is checked against its setting's type (the schemas stay attached)."""
-    cfg = copy.deepcopy(base)
-    for item in [*shared, *overrides]:
-        key, sep, value = str(item).partition("=")
-        if not sep or OmegaConf.select(cfg, key, default="__missing__") == "__missing__":
-            raise ValueError(f"robustness override {item!r}: not a key=value of an existing setting of "
-                             f"task={base.task.name}")
-        OmegaConf.update(cfg, key, yaml.safe_load(value) if value else None, merge=False)
-    return cfg
-
-
 IGNORED = ("task.name", "task.seeds", "seed", "resume", "runtime", "hydra")
 
 
-def reused_metrics(run_dir: Path, expected: DictConfig) -> dict[str, Any]:
+def reused_metrics(run_dir: Path, expected: dict[str, Any]) -> dict[str, Any]:
     """The metrics of the finished run in ``run_dir``, refused (naming the differences) unless
-    its config.json equals ``expected`` outside :data:`IGNORED`."""
+    its config.json equals ``expected`` (a config as config.json holds it) outside :data:`IGNORED`."""
+    import copy
+
     from experiments.validate import differences
 
     run_dir = Path(run_dir).expanduser()
@@ -60,7 +44,7 @@ def reused_metrics(run_dir: Path, expected: DictConfig) -> dict[str, Any]:
         if not (run_dir / name).is_file():
             raise FileNotFoundError(f"task.reuse: {run_dir} has no {name} (not a finished run)")
     saved = json.loads((run_dir / "config.json").read_text())
-    want = OmegaConf.to_container(expected, resolve=True)
+    want = copy.deepcopy(expected)
     for cfg in (saved, want):
         for key in IGNORED:
             head, _, tail = key.partition(".")
@@ -101,7 +85,7 @@ def check(run_settings: RunSettings) -> tuple[dict[str, list], dict[str, RunSett
     names read and matched. Returns the settings' overrides, typed settings, reused run
     directories and their metrics."""
     from experiments.tasks import motor
-    from experiments.validate import reference_config, validate_config
+    from experiments.validate import compose_settings
 
     t = run_settings.task
     settings = t.settings
@@ -111,19 +95,17 @@ def check(run_settings: RunSettings) -> tuple[dict[str, list], dict[str, RunSett
     if missing:
         raise ValueError(f"task.only names unknown setting(s) {missing}; settings: {', '.join(settings)}")
     settings = {n: settings[n] for n in t.only} if t.only else settings  # in the order given
-    base = reference_config(t.base)
     shared = [f"task.seeds={t.seeds}", f"seed={run_settings.seed}", f"resume={run_settings.resume}",
               *[str(x) for x in t.overrides]]
-    composed, configs = {}, {}
-    for name, overrides in settings.items():  # check every setting before running any
-        composed[name] = setting_config(base, list(overrides or []), shared)
-        configs[name] = validate_config(composed[name])
-        motor.check(configs[name])
+    composed = compose_settings(t.base, {n: list(o or []) for n, o in settings.items()}, shared)
+    configs = {name: typed for name, (_, typed) in composed.items()}
+    for typed in configs.values():  # check every setting before running any
+        motor.check(typed)
     reuse = dict(t.reuse or {})
     unknown = sorted(set(reuse) - set(configs))
     if unknown:
         raise ValueError(f"task.reuse names unknown setting(s) {unknown}; settings: {', '.join(configs)}")
-    reused = {name: reused_metrics(Path(d), composed[name]) for name, d in reuse.items()}
+    reused = {name: reused_metrics(Path(d), composed[name][0]) for name, d in reuse.items()}
     return settings, configs, reuse, reused
 
 
