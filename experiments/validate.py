@@ -205,7 +205,7 @@ class CheckRun(Callback):  # type: ignore[misc]
         out_dir = Path(str(config.hydra.run.dir))
         try:
             CHECKED[str(out_dir.resolve())] = preflight(config, out_dir)
-        except (ValueError, FileExistsError, FileNotFoundError, NotADirectoryError) as exc:
+        except (ValueError, OSError) as exc:  # OSError: missing, unreadable or misplaced files
             # Hydra turns a callback's exceptions into warnings and goes on: stop the process.
             raise SystemExit(f"error: {exc}") from exc
         if config.get("resume") and (out_dir / ".hydra").is_dir():

@@ -330,9 +330,49 @@ def _phase(name: str) -> Iterator[None]:
     log.info("%s: done in %.1f s", name, time.perf_counter() - start)
 
 
+_LOADED: dict[str, EncodingData] = {}  # the last data check() loaded, for its run
+
+
+def checked_data(cfg: RunSettings) -> EncodingData:
+    """:func:`load_data`, kept for the run that the runner's up-front check loaded them for
+    (one entry: the data of the same task settings and seed are not read twice)."""
+    key = json.dumps([unit_settings(cfg), _file_stamps(dataclasses.asdict(cfg.task))], sort_keys=True, default=str)
+    if key not in _LOADED:
+        _LOADED.clear()
+        _LOADED[key] = load_data(cfg)
+    return _LOADED[key]
+
+
+def _file_stamps(node: Any) -> list[tuple[str, int, int]]:
+    """(path, size, mtime) of every existing file a setting names: the kept data are reused
+    only while the files they were read from are unchanged."""
+    if isinstance(node, dict):
+        return [x for v in node.values() for x in _file_stamps(v)]
+    if isinstance(node, (list, tuple)):
+        return [x for v in node for x in _file_stamps(v)]
+    if isinstance(node, str) and node and Path(node).expanduser().is_file():
+        st = Path(node).expanduser().stat()
+        return [(node, st.st_size, st.st_mtime_ns)]
+    return []
+
+
 def check(cfg: RunSettings) -> None:
-    """Nothing beyond the schema's checks (``experiments.settings.EncodingTask``): what needs
-    the data is checked when they are loaded, before any fit."""
+    """The runner's up-front check of what the schema (``experiments.settings.EncodingTask``)
+    cannot see, before the run directory exists: the data load (a user's files: missing,
+    corrupt or mismatched ones are named), the ceiling and delays the data allow, the
+    instruction pair, and the confound files' rows."""
+    data = checked_data(cfg)
+    check_settings(cfg, data)
+    instruction_pair(cfg, data)
+    confounds = cfg.task.clean.confounds
+    n_sub, n_train = data.bold_train.shape[:2]
+    if confounds is not None:
+        if len(confounds) != n_sub:
+            raise ValueError(f"task.clean.confounds: one file per subject ({n_sub}), got {len(confounds)}")
+        for s, f in enumerate(confounds):
+            rows = np.load(existing_file(f), mmap_mode="r").shape[0]
+            if rows != n_train:
+                raise ValueError(f"task.clean.confounds[{s}] ({f}): {rows} rows, the training BOLD has {n_train} TRs")
 
 
 def run(cfg: RunSettings, out_dir: Path) -> dict[str, Any]:
@@ -344,7 +384,8 @@ def run(cfg: RunSettings, out_dir: Path) -> dict[str, Any]:
     from experiments.io import write_json, write_npz
 
     t = cfg.task
-    data = load_data(cfg)
+    data = checked_data(cfg)
+    _LOADED.clear()  # the run holds them now
     choice, settings = check_settings(cfg, data)
     pair = instruction_pair(cfg, data)
     for note in data.notes:

@@ -79,3 +79,76 @@ def test_resume_needs_a_run_to_resume(tmp_path: Path) -> None:
         check_run_dir(compose_cfg(["task=rollout", "resume=true"]), tmp_path / "nowhere")
     with pytest.raises(FileNotFoundError, match="no run to resume"):
         check_run_dir(compose_cfg(["task=rollout", "resume=true"]), tmp_path)  # empty
+
+
+def _user_files(p: Path) -> list[str]:
+    """A small experiment as a user keeps it: one subject's BOLD (.npy), two test repeats,
+    one feature space (.npz per split), run and region labels."""
+    import numpy as np
+
+    from brain.synthetic import SyntheticConfig, make_synthetic
+
+    d = make_synthetic(SyntheticConfig(n_subjects=1, n_runs=2, trs_per_run=100, n_test_trs=100, n_layers=2,
+                                       n_features=4, vertices_per_region=5, spaces=("video",)), seed=0)
+    np.save(p / "bold.npy", d.bold_train[0])
+    for k in range(2):
+        np.save(p / f"test{k}.npy", d.bold_test[0, k])
+    for split, layers in (("train", d.features_train["video"]), ("test", d.features_test["video"])):
+        np.savez(p / f"video_{split}.npz", **{f"layer_{i:02d}": x for i, x in enumerate(layers)})
+    np.save(p / "runs.npy", d.runs)
+    np.save(p / "labels.npy", d.region)
+    return ["task=encoding", "task.data=files", f"task.files.bold=['{p / 'bold.npy'}']",
+            f"task.files.test_bold=[['{p / 'test0.npy'}','{p / 'test1.npy'}']]",
+            f"task.files.features={{video:{{train:'{p / 'video_train.npz'}',test:'{p / 'video_test.npz'}'}}}}",
+            f"task.files.runs='{p / 'runs.npy'}'", f"task.files.labels='{p / 'labels.npy'}'",
+            f"task.files.region_names=[{','.join(d.region_names)}]"]
+
+
+@pytest.mark.parametrize("spoil, named", [
+    ("corrupt", "bold.npy"), ("truncated", "bold.npy"), ("directory", "bold.npy"), ("missing", "bold.npy"),
+    ("voxels", "labels.npy"), ("rows", "runs.npy"), ("confounds", "confounds.npy"),
+])
+def test_a_bad_user_file_is_named_before_the_run_directory_exists(tmp_path: Path, spoil: str, named: str) -> None:
+    """Missing, corrupt, truncated or mismatched files of ``task.data=files`` fail the
+    up-front check (the data are loaded there, once: the run reuses them), naming the file,
+    and the run directory is never made."""
+    import numpy as np
+
+    from experiments.validate import preflight
+
+    overrides = _user_files(tmp_path)
+    bold = tmp_path / "bold.npy"
+    if spoil == "corrupt":
+        bold.write_bytes(b"not an array at all")
+    elif spoil == "truncated":
+        bold.write_bytes(bold.read_bytes()[:300])
+    elif spoil == "directory":
+        bold.unlink()
+        bold.mkdir()
+    elif spoil == "missing":
+        bold.unlink()
+    elif spoil == "voxels":
+        np.save(tmp_path / "labels.npy", np.zeros(7, int))
+    elif spoil == "rows":
+        np.save(tmp_path / "runs.npy", np.zeros(13, int))
+    else:
+        np.save(tmp_path / "confounds.npy", np.zeros((17, 2)))
+        overrides.append(f"task.clean.confounds=['{tmp_path / 'confounds.npy'}']")
+    out = tmp_path / "run"
+    with pytest.raises((ValueError, OSError), match=named.replace(".", "[.]")):
+        preflight(compose_cfg(overrides), out)
+    assert not out.exists()
+
+
+def test_good_user_files_pass_the_check_and_are_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from experiments.tasks import encoding
+    from experiments.validate import preflight
+
+    calls = []
+    load = encoding.load_data
+    monkeypatch.setattr(encoding, "load_data", lambda cfg: calls.append(1) or load(cfg))
+    settings = preflight(compose_cfg(_user_files(tmp_path)), tmp_path / "run")
+    assert encoding.checked_data(settings) is encoding.checked_data(settings) and len(calls) == 1
+    (tmp_path / "runs.npy").touch()  # a file changed since the check: read again
+    encoding.checked_data(settings)
+    assert len(calls) == 2
