@@ -1,8 +1,8 @@
 """The controller's and the training's settings, and the choices each setting takes.
 
-Everything here is plain Python (no JAX), so that a settings schema (the runner's Hydra
-configs, ``experiments.settings``) can be built from these dataclasses before JAX starts.
-The modules that act on a setting import its choices from here: they are written once.
+Plain dataclasses and choices (the runner's Hydra schemas, ``experiments.settings``, are
+built from them). The modules that act on a setting import its choices from here: they are
+written once.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ defaults are read from there, and :func:`typed_settings` builds them, so that th
 checks (choices, ranges) judge a run's settings. The tasks' settings are the dataclasses
 below; a task's YAML file names only what differs from its schema.
 
-Plain Python: importing this module must not start JAX (``experiments.run`` registers the
-schemas before the runner sets JAX's flags).
+Importing this module starts no JAX backend (``experiments.run`` registers the schemas
+before the runner sets XLA's flags and the CPU's device split).
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ class RunSettings:
 # ---------------------------------------------------------------------------------------------
 # Checks of the runner's own settings, ranges and choices (each setting checked here, once; the
 # library's dataclasses check theirs). A choice the library defines is read from the library,
-# imported where it is checked, so that importing this module stays light.
+# imported where it is checked (brain loads only for the tasks that use it).
 
 
 def at_least(key: str, value: Any, minimum: float, whole: bool = True) -> None:

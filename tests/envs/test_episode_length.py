@@ -1,6 +1,6 @@
 """Episode length of the gymnasium ids: the registered ``max_episode_steps`` and how
-``gymnasium.make`` / ``make_vec`` pass it, ``episode_steps`` refused there; and the light
-``import envs`` (no JAX, no MuJoCo) that lets settings load before JAX is configured."""
+``gymnasium.make`` / ``make_vec`` pass it, ``episode_steps`` refused there; and ``import
+envs``, which registers the ids and starts no JAX backend (XLA can still be configured)."""
 
 from __future__ import annotations
 
@@ -104,21 +104,19 @@ def test_make_vec_refuses_unlimited_episodes() -> None:
         gym.make_vec(REACH, num_envs=2, max_episode_steps=-1)
 
 
-def test_import_envs_and_config_load_neither_jax_nor_mujoco() -> None:
+def test_import_envs_registers_the_ids_and_starts_no_jax_backend() -> None:
     code = (
-        "import sys\n"
-        "import envs, envs.config\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('jax', 'jaxlib', 'mujoco', 'flax'))\n"
-        "assert not heavy, heavy\n"
+        "import envs\n"
+        "from jax._src import xla_bridge\n"
+        "assert not xla_bridge.backends_are_initialized()\n"  # XLA's flags can still be set
         "import gymnasium as gym\n"
         "assert gym.spec('callosum/ArmHold-v0').max_episode_steps == 50\n"  # registered on import
         "assert envs.config.ArmConfig(task='hold').load_range == 10.0\n"
         "assert set(envs.__all__) <= set(dir(envs))\n"
         "from envs import ArmEnv, make_functional\n"
-        "assert 'jax' in sys.modules and 'mujoco' in sys.modules\n"
         "assert ArmEnv.__module__ == 'envs.gym_env' and make_functional.__module__ == 'envs.functional'\n"
         "assert all(getattr(envs, n) is not None for n in envs.__all__)\n"
-        "assert envs.plant.N_OBS == 16\n"  # submodules load on access too
+        "assert envs.plant.N_OBS == 16\n"
         "print('ok')\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
