@@ -21,6 +21,7 @@ from brain.layers import (
 from brain.loaders import load_bold, load_features, load_repeats
 from brain.noise_ceiling import cross_subject_ceiling, normalised_alignment, split_half_ceiling, split_half_reliability
 from brain.partition import VariancePartition, partition_variance
+from brain.prepare import SubjectData
 from brain.ridge import RidgeEncoder
 from brain.scoring import pearson_r, r2_score, r2_score_split
 from brain.selection import CeilingChoice, VoxelSelection, choose_ceiling, keep_voxels
@@ -36,7 +37,7 @@ from brain.synthetic import SyntheticConfig, make_synthetic
 
 __all__ = [
     "CeilingChoice", "VariancePartition", "VoxelSelection", "best_instruction_map", "choose_ceiling",
-    "compare_spaces", "instruction_analysis", "keep_voxels", "partition_variance", "t_interval",
+    "compare_spaces", "instruction_analysis", "keep_voxels", "partition_variance", "SubjectData", "t_interval",
     "BandedRidgeEncoder", "LayerScores", "band_candidates", "RidgeEncoder", "SyntheticConfig", "best_layer",
     "best_layer_alignment", "best_layer_depth", "block_permutation_test", "clean_runs",
     "cross_subject_ceiling", "delays_from_seconds", "encode_layers", "fdr_bh", "load_bold", "load_features",

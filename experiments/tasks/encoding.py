@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from brain.cleaning import clean_runs, trim_mask
 from brain.comparison import best_instruction_map
 from brain.dataset import EncodingData
 from brain.delays import check_delays, delays_from_seconds
@@ -30,6 +29,7 @@ from brain.encoding import encode_layers
 from brain.loaders import existing_file, load_experiment, load_features
 from brain.noise_ceiling import cross_subject_ceiling, split_half_reliability
 from brain.partition import partition_variance
+from brain.prepare import Cleaning, SubjectData
 from brain.selection import CeilingChoice, choose_ceiling, keep_voxels
 from brain.stats import block_permutation_test, phase_randomisation_test
 from brain.synthetic import SyntheticConfig, make_synthetic
@@ -132,49 +132,12 @@ def encoder_settings(t: EncodingTask, delays: list[int]) -> dict[str, Any]:
             "alphas": None if t.alphas is None else list(t.alphas)}
 
 
-class Prepared:
-    """Cleaned, trimmed training and test data of one subject for a range of voxels.
-
-    ``task.clean`` (detrend, high_pass, standardize, trim, confounds per subject) is applied to
-    the training BOLD run by run and to every test presentation; ``trim`` drops the same TRs
-    of the features and run labels. The test response is the mean of the cleaned repeats."""
-
-    def __init__(self, data: EncodingData, cfg: RunSettings, voxels: tuple[int, int]):
-        t = cfg.task
-        self.data, self.sl = data, slice(*voxels)
-        c = t.clean
-        self.opts = {"detrend": c.detrend, "high_pass": c.high_pass, "standardize": c.standardize}
-        self.trim = tuple(c.trim)
-        self.confounds = c.confounds
-        n_sub, n_train = data.bold_train.shape[:2]
-        if self.confounds is not None and len(self.confounds) != n_sub:
-            raise ValueError(f"task.clean.confounds: one file per subject ({n_sub}), got {len(self.confounds)}")
-        self.train_keep = trim_mask(data.runs, *self.trim, n_trs=n_train)
-        self.test_keep = trim_mask(None, *self.trim, n_trs=data.bold_test.shape[2])
-        self.runs = None if data.runs is None else np.asarray(data.runs)[self.train_keep]
-        self.delays = resolve_delays(t, float(data.tr))
-        self.x_train = {sp: [x[self.train_keep] for x in data.features_train[sp]] for sp in data.spaces}
-        self.x_test = {sp: [x[self.test_keep] for x in data.features_test[sp]] for sp in data.spaces}
-
-    def _confounds(self, s: int) -> np.ndarray | None:
-        if self.confounds is None:
-            return None
-        conf = np.load(existing_file(self.confounds[s]))
-        if conf.shape[0] != self.data.bold_train.shape[1]:
-            raise ValueError(f"task.clean.confounds[{s}] ({self.confounds[s]}): {conf.shape[0]} rows, the "
-                             f"training BOLD has {self.data.bold_train.shape[1]} TRs")
-        return conf
-
-    def test_repeats(self, s: int) -> np.ndarray:
-        """Cleaned test presentations of subject ``s``: (n_repeats, n_test kept, n_vox in range)."""
-        return np.stack([clean_runs(rep[:, self.sl], None, self.data.tr, trim=self.trim, **self.opts)
-                         for rep in self.data.bold_test[s]])
-
-    def __call__(self, s: int) -> tuple[np.ndarray, np.ndarray, dict, dict, np.ndarray | None]:
-        """(y_train, y_test, features_train, features_test, runs) of subject ``s``."""
-        y_train = clean_runs(self.data.bold_train[s][:, self.sl], self.data.runs, self.data.tr,
-                             confounds=self._confounds(s), trim=self.trim, **self.opts)
-        return y_train, self.test_repeats(s).mean(axis=0), self.x_train, self.x_test, self.runs
+def subject_data(data: EncodingData, cfg: RunSettings, voxels: tuple[int, int] | None = None) -> SubjectData:
+    """Each subject's cleaned data (``task.clean``, confounds from their files) for ``voxels``."""
+    c = cfg.task.clean
+    files = c.confounds
+    load = None if files is None else (lambda s: np.load(existing_file(files[s])))
+    return SubjectData(data, Cleaning(c.detrend, c.high_pass, c.standardize, tuple(c.trim)), voxels, load)
 
 
 def _null_pvalues(t: EncodingTask, y_test: np.ndarray, predictions: np.ndarray, rng: np.random.Generator
@@ -197,8 +160,8 @@ def _subject_scores(data: EncodingData, cfg: RunSettings, store: ResumableStore,
     (seed, subject, space), and every voxel's numbers depend on that voxel only, so a run
     split into voxel chunks, or resumed, gives the same numbers as one uninterrupted run."""
     t, seed = cfg.task, cfg.seed
-    prep = Prepared(data, cfg, voxels)
-    encoder = encoder_settings(t, prep.delays)
+    prep = subject_data(data, cfg, voxels)
+    encoder = encoder_settings(t, resolve_delays(t, float(data.tr)))
     n_sub, n_vox = data.bold_train.shape[0], voxels[1] - voxels[0]
     out: dict[str, Any] = {k: [[None] * n_sub for _ in data.spaces] for k in SCORE_KEYS}  # [space][subject]
     split = {k: [] for k in SPLIT_KEYS}
@@ -309,7 +272,7 @@ def _ceilings(data: EncodingData, cfg: RunSettings, res: dict[str, Any]) -> dict
     if data.n_repeats >= 2:
         out["split_half"] = res["split_half"]
     if data.bold_train.shape[0] >= 3:
-        prep = Prepared(data, cfg, (0, data.bold_train.shape[-1]))
+        prep = subject_data(data, cfg)
         y = np.stack([prep.test_repeats(s).mean(axis=0) for s in range(data.bold_train.shape[0])])
         cross = cross_subject_ceiling(y, n_bootstraps=t.n_bootstraps,
                                       rng=np.random.default_rng([cfg.seed, 20_000]),
@@ -420,9 +383,9 @@ def run(cfg: RunSettings, out_dir: Path) -> dict[str, Any]:
     if len(data.spaces) == 2 or pair is not None:
         with _phase("variance partition of " + ("the two feature spaces" if pair is None else
                                                 "instructions " + " and ".join(data.spaces[i] for i in pair))):
-            prep = Prepared(data, cfg, (0, n_vox))
             res["variance_partition"] = partition_variance(
-                data, res["cv_score"], res["r2"], prep, encoder_settings(t, prep.delays), pair or (0, 1))
+                data, res["cv_score"], res["r2"], subject_data(data, cfg),
+                encoder_settings(t, resolve_delays(t, float(data.tr))), pair or (0, 1))
     res["instruction_map"] = (best_instruction_map([res["cv_score"][data.spaces.index(i)] for i in data.instructions],
                                                    res["masks"].keep) if len(data.instructions) >= 2 else None)
     with warnings.catch_warnings():  # means over regions or layers without a kept voxel are meant to be NaN
