@@ -1,10 +1,11 @@
-"""Comparisons of feature spaces across subjects, per region: two spaces' best-layer
-alignment, and the instruction analysis (every pair of instructions, BH-FDR over all pair x
-region tests, a verdict per comparison, the best instruction per region and per voxel).
+"""Comparisons across subjects, per region: two spaces' best-layer alignment, the
+instruction analysis (every pair of instructions, BH-FDR over all pair x region tests, a
+verdict per comparison, the best instruction per region and per voxel), paired Wilcoxon
+tests between runs and percent contrasts of model families.
 
-Pure NumPy. Subjects are the sample: each comparison is an exact sign-flip test of the
-per-subject difference (:func:`brain.stats.sign_flip_test`), so with few subjects nothing can
-be significant and "inconclusive" is the honest answer.
+Pure NumPy. Subjects are the sample: each comparison is a paired test of the per-subject
+difference (exact sign-flip, :func:`brain.stats.sign_flip_test`, or Wilcoxon), so with few
+subjects nothing can be significant and "inconclusive" is the honest answer.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from brain.stats import fdr_bh, sign_flip_test, t_interval
+from brain.stats import fdr_bh, sign_flip_test, t_interval, wilcoxon_across_subjects
 
 SIGN_FLIP = "sign_flip (two-sided, exact over subjects' signs)"
 INSTRUCTION_NOTE = (
@@ -32,6 +33,7 @@ BEST_RULE = ("per voxel, the instruction whose best layer has the highest traini
              "subjects keeping it); per region, the highest mean alignment, claimed only when it beats every "
              "other instruction significantly")
 SALT_SPACES, SALT_INSTRUCTIONS = 30_000, 40_000  # rng streams of the two kinds of comparison
+MIN_DENOMINATOR = 0.05  # contrast: |mean alignment of b| below this gives no percent (a ratio of noise)
 
 
 def _per_subject(values: np.ndarray, n_regions: int, what: str) -> np.ndarray:
@@ -233,3 +235,82 @@ def instruction_analysis(instructions: Sequence[str], per_subject: dict[str, np.
     n_sub = max((v["n_subjects"] for t in tests for v in t["per_region"].values() if v), default=0)
     return InstructionAnalysis(tuple(inst), alpha, tests, per_region, n_tests, n_sub,
                                messages[0] if messages else None)
+
+
+def paired_wilcoxon(values: list[np.ndarray], pairs: list[tuple[int, int]], alpha: float = 0.05
+                 ) -> tuple[np.ndarray, ...]:
+    """Paired two-sided Wilcoxon signed-rank tests across subjects (paired by index).
+
+    ``values``: per condition (n_subjects, n_regions); ``pairs``: (i, j) condition indices of
+    equal subject counts. Per pair and region, subjects where either value is NaN are left
+    out; fewer than 2 left gives NaN. FDR (Benjamini-Hochberg) runs over all tests at once.
+    Returns (n, statistic, pvalue, mean_difference (i - j), qvalue, rejected), each
+    (n_pairs, n_regions)."""
+    n_regions = values[0].shape[1] if values else 0
+    shape = (len(pairs), n_regions)
+    n = np.zeros(shape, int)
+    stat, p, diff = (np.full(shape, np.nan) for _ in range(3))
+    for row, (i, j) in enumerate(pairs):
+        a, b = np.asarray(values[i], float), np.asarray(values[j], float)
+        if a.shape != b.shape:
+            raise ValueError(f"pair {(i, j)}: shapes {a.shape} and {b.shape} differ (pair by subject index)")
+        for k in range(n_regions):
+            ok = np.isfinite(a[:, k]) & np.isfinite(b[:, k])
+            n[row, k] = int(ok.sum())
+            if n[row, k] >= 1:
+                diff[row, k] = float(np.mean(a[ok, k] - b[ok, k]))
+            if n[row, k] >= 2:
+                w = wilcoxon_across_subjects(a[ok, k:k + 1], b[ok, k:k + 1])
+                stat[row, k], p[row, k] = w.statistic[0], w.pvalue[0]
+    fdr = fdr_bh(p, alpha=alpha)
+    return n, stat, p, diff, fdr.qvalue, fdr.rejected
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """Category ``a`` vs ``b`` on ``n`` subjects. Per region (and ``all`` = each subject's
+    mean over regions): mean alignments, percent difference, its 95 % CI, the verdict."""
+
+    a: str
+    b: str
+    n: int
+    rows: dict[str, dict[str, Any]]
+
+
+def contrast(a: np.ndarray, b: np.ndarray, regions: Sequence[str], names: tuple[str, str]) -> Contrast:
+    """Percent difference of ``a`` over ``b`` (each (n_subjects, n_regions), the same subjects,
+    NaN allowed) per region and over all regions (each subject's mean), with the 95 %
+    t-interval of the paired differences scaled by ``b``'s mean (taken as fixed, so the
+    interval understates the uncertainty when that mean is small: below
+    :data:`MIN_DENOMINATOR` no percent is given). The verdict is ``<a> higher`` / ``<b> higher``
+    only when the interval excludes 0, else ``inconclusive`` (always with < 2 subjects)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        cols = {**{r: (a[:, j], b[:, j]) for j, r in enumerate(regions)},
+                "all regions": (np.nanmean(a, axis=1), np.nanmean(b, axis=1))}
+    rows = {}
+    for region, (x, y) in cols.items():
+        ok = np.isfinite(x) & np.isfinite(y)
+        x, y = x[ok], y[ok]
+        row: dict[str, Any] = {"n_subjects": int(ok.sum()), "mean_a": float(x.mean()) if x.size else None,
+                               "mean_b": float(y.mean()) if y.size else None, "percent": None,
+                               "ci95": None, "verdict": "inconclusive"}
+        if x.size:
+            d = x - y
+            lo = hi = None
+            if d.size >= 2:
+                mean, half, _ = t_interval(d)
+                lo, hi = mean - half, mean + half
+                if lo > 0:
+                    row["verdict"] = f"{names[0]} higher"
+                elif hi < 0:
+                    row["verdict"] = f"{names[1]} higher"
+            row["difference"] = float(d.mean())
+            row["difference_ci95"] = None if lo is None else [float(lo), float(hi)]
+            if abs(y.mean()) >= MIN_DENOMINATOR:
+                scale = 100.0 / abs(y.mean())
+                row["percent"] = float(d.mean() * scale)
+                row["ci95"] = None if lo is None else [float(lo * scale), float(hi * scale)]
+        rows[region] = row
+    return Contrast(names[0], names[1], int(np.isfinite(a).any(axis=1).sum()), rows)

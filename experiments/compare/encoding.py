@@ -1,5 +1,5 @@
 """Encoding runs compared: normalised brain alignment per region across runs and subjects,
-paired Wilcoxon tests between runs with Benjamini-Hochberg FDR, and best-layer maps.
+paired Wilcoxon tests between runs with Benjamini-Hochberg FDR (``brain.comparison.paired_wilcoxon``), and best-layer maps.
 
 Per subject and region, the normalised alignment is recomputed from each run's
 ``encoding.npz`` exactly as ``experiments.tasks.encoding_summary.summarise`` computes it: per kept
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from brain.comparison import paired_wilcoxon
 from brain.layers import best_layer, best_layer_alignment
-from brain.stats import fdr_bh, wilcoxon_across_subjects
 from experiments.compare.runs import CompareError, Run
 from experiments.io import save_figure
 from experiments.report.html import Report
@@ -111,35 +111,6 @@ def load_encoding(run: Run, label: str) -> EncodingResult:
     return EncodingResult(label, spaces, names, alignment, depth, vertices, ceiling_kind)
 
 
-def paired_tests(values: list[np.ndarray], pairs: list[tuple[int, int]], alpha: float = 0.05
-                 ) -> tuple[np.ndarray, ...]:
-    """Paired two-sided Wilcoxon signed-rank tests across subjects (paired by index).
-
-    ``values``: per condition (n_subjects, n_regions); ``pairs``: (i, j) condition indices of
-    equal subject counts. Per pair and region, subjects where either value is NaN are left
-    out; fewer than 2 left gives NaN. FDR (Benjamini-Hochberg) runs over all tests at once.
-    Returns (n, statistic, pvalue, mean_difference (i - j), qvalue, rejected), each
-    (n_pairs, n_regions)."""
-    n_regions = values[0].shape[1] if values else 0
-    shape = (len(pairs), n_regions)
-    n = np.zeros(shape, int)
-    stat, p, diff = (np.full(shape, np.nan) for _ in range(3))
-    for row, (i, j) in enumerate(pairs):
-        a, b = np.asarray(values[i], float), np.asarray(values[j], float)
-        if a.shape != b.shape:
-            raise ValueError(f"pair {(i, j)}: shapes {a.shape} and {b.shape} differ (pair by subject index)")
-        for k in range(n_regions):
-            ok = np.isfinite(a[:, k]) & np.isfinite(b[:, k])
-            n[row, k] = int(ok.sum())
-            if n[row, k] >= 1:
-                diff[row, k] = float(np.mean(a[ok, k] - b[ok, k]))
-            if n[row, k] >= 2:
-                w = wilcoxon_across_subjects(a[ok, k:k + 1], b[ok, k:k + 1])
-                stat[row, k], p[row, k] = w.statistic[0], w.pvalue[0]
-    fdr = fdr_bh(p, alpha=alpha)
-    return n, stat, p, diff, fdr.qvalue, fdr.rejected
-
-
 def compare_runs(results: list[EncodingResult], alpha: float = 0.05) -> tuple[PairTests, list[str]]:
     """Every pair of runs, per feature space they share, when their subject counts agree
     (pairing is by subject index); notes for the pairs left out."""
@@ -161,7 +132,7 @@ def compare_runs(results: list[EncodingResult], alpha: float = 0.05) -> tuple[Pa
                     values.append(res.alignment[space][:, cols])
             pairs.append((space, ia, ib))
     if pairs:
-        n, stat, p, diff, q, rej = paired_tests(values, [(index[(i, s)], index[(j, s)]) for s, i, j in pairs],
+        n, stat, p, diff, q, rej = paired_wilcoxon(values, [(index[(i, s)], index[(j, s)]) for s, i, j in pairs],
                                                 alpha)
     else:
         n, stat, p, diff, q = (np.zeros((0, len(regions))) for _ in range(5))

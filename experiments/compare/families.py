@@ -23,16 +23,13 @@ with fewer than 2 subjects there is no interval and the verdict is ``inconclusiv
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from brain.stats import t_interval
-
-MIN_DENOMINATOR = 0.05  # |mean alignment of B| below this: no percent (a ratio of noise)
+from brain.comparison import MIN_DENOMINATOR, Contrast, contrast
 
 
 def category(attrs: dict[str, Any]) -> str | None:
@@ -72,51 +69,6 @@ def space_files(config: dict[str, Any]) -> dict[str, str]:
     if task.get("data", "synthetic") == "synthetic" and stim.get("file"):
         out[str(stim.get("space", "audio"))] = str(stim["file"])
     return out
-
-
-@dataclass(frozen=True)
-class Contrast:
-    """Category ``a`` vs ``b`` on ``n`` subjects. Per region (and ``all`` = each subject's
-    mean over regions): mean alignments, percent difference, its 95 % CI, the verdict."""
-
-    a: str
-    b: str
-    n: int
-    rows: dict[str, dict[str, Any]]
-
-
-def contrast(a: np.ndarray, b: np.ndarray, regions: tuple[str, ...], names: tuple[str, str]) -> Contrast:
-    """``a``, ``b``: (n_subjects, n_regions) category alignments (same subjects, NaN allowed)."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        cols = {**{r: (a[:, j], b[:, j]) for j, r in enumerate(regions)},
-                "all regions": (np.nanmean(a, axis=1), np.nanmean(b, axis=1))}
-    rows = {}
-    for region, (x, y) in cols.items():
-        ok = np.isfinite(x) & np.isfinite(y)
-        x, y = x[ok], y[ok]
-        row: dict[str, Any] = {"n_subjects": int(ok.sum()), "mean_a": float(x.mean()) if x.size else None,
-                               "mean_b": float(y.mean()) if y.size else None, "percent": None,
-                               "ci95": None, "verdict": "inconclusive"}
-        if x.size:
-            d = x - y
-            lo = hi = None
-            if d.size >= 2:
-                mean, half, _ = t_interval(d)
-                lo, hi = mean - half, mean + half
-                if lo > 0:
-                    row["verdict"] = f"{names[0]} higher"
-                elif hi < 0:
-                    row["verdict"] = f"{names[1]} higher"
-            row["difference"] = float(d.mean())
-            row["difference_ci95"] = None if lo is None else [float(lo), float(hi)]
-            if abs(y.mean()) >= MIN_DENOMINATOR:
-                scale = 100.0 / abs(y.mean())
-                row["percent"] = float(d.mean() * scale)
-                row["ci95"] = None if lo is None else [float(lo * scale), float(hi * scale)]
-        rows[region] = row
-    return Contrast(names[0], names[1], int(np.isfinite(a).any(axis=1).sum()), rows)
 
 
 def compare_families(results: list[Any], runs: list[Any]) -> tuple[list[Contrast], dict[str, list[str]], list[str]]:

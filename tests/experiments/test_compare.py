@@ -15,9 +15,10 @@ import pytest
 from hydra import compose, initialize_config_module
 from scipy import stats
 
+from brain.comparison import paired_wilcoxon
 from brain.stats import sign_flip_test
 from experiments.compare import build_report, main
-from experiments.compare.encoding import compare_runs, load_encoding, paired_tests
+from experiments.compare.encoding import compare_runs, load_encoding
 from experiments.compare.motor import Cell, format_cell, group_labels, group_runs, summarise_group, t_interval
 from experiments.compare.runs import CompareError, Run, differing_labels, discover, run_labels
 from experiments.run import run_task
@@ -186,7 +187,7 @@ def test_paired_tests_on_planted_data() -> None:
     a[:, 0] = b[:, 0] + rng.uniform(0.2, 0.4, 8)  # region 0: every subject higher
     a[2, 2] = np.nan  # region 2: one subject missing
     b[1:, 3] = np.nan  # region 3: one subject left, untestable
-    n, stat, p, diff, q, rejected = paired_tests([a, b], [(0, 1)], alpha=0.05)
+    n, stat, p, diff, q, rejected = paired_wilcoxon([a, b], [(0, 1)], alpha=0.05)
     assert n.tolist() == [[8, 8, 7, 1]]
     assert p[0, 0] == pytest.approx(2 / 2**8) and stat[0, 0] == 0.0  # exact null: all 8 signs positive
     keep = np.arange(8) != 2

@@ -9,7 +9,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from experiments.compare.families import MIN_DENOMINATOR, category, compare_families, contrast
+from brain.comparison import MIN_DENOMINATOR, contrast
+from experiments.compare.families import category, compare_families
 
 REGIONS = ("V1", "A1", "STS")
 
