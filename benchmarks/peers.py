@@ -29,7 +29,7 @@ MOTORNET_BPTT_STEPS = 50
 MOTORNET_HIDDEN = 32
 MOTORNET_TF_PYTHON = "CALLOSUM_MOTORNET_TF_PYTHON"
 MOTORNET_TF_BATCHES = (64, 1024)
-MOTORNET_TF_WORKER = Path(__file__).parents[1] / "peers" / "motornet_tf_peer.py"
+MOTORNET_TF_WORKER = Path(__file__).parent / "motornet_tf" / "worker.py"
 
 
 def bench_gym_vector(env: Any, steps: int, repeats: int, seed: int) -> dict[str, Any]:
@@ -285,7 +285,7 @@ def bench_motornet_tf(steps: int, repeats: int, batches: tuple[int, ...] = MOTOR
     python = os.environ.get(MOTORNET_TF_PYTHON)
     if not python:
         raise RuntimeError(f"{MOTORNET_TF_PYTHON} is not set (a Python with motornet==0.1.5, "
-                           "see experiments/peers/motornet_tf.txt); MotorNet-TF peer skipped")
+                           "see benchmarks/motornet_tf/requirements.txt); MotorNet-TF peer skipped")
     inputs = {b: _motornet_tf_inputs(b, steps, seed=b) for b in batches}
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp, "in.npz"), Path(tmp, "out.npz")

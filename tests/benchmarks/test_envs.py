@@ -30,3 +30,16 @@ def test_tiny_benchmark_reports_consistent_numbers(tmp_path: Path) -> None:
     assert ratio["value"] == env["ctrl_steps_per_s"] / result["jax_env_mjx"]["ctrl_steps_per_s"]
     table = format_table(result)
     assert "JAX env" in table and "n_substeps" in table and "mjx.step" in table
+
+
+def test_the_motornet_tf_peer_ships_its_worker_and_requirements() -> None:
+    """The peer's worker runs in its own virtualenv, so no test imports it: check that the
+    benchmark points at a file that is there (it pointed at a missing one after a move)."""
+    import ast
+
+    from benchmarks.peers import MOTORNET_TF_WORKER
+
+    assert MOTORNET_TF_WORKER.is_file(), MOTORNET_TF_WORKER
+    ast.parse(MOTORNET_TF_WORKER.read_text())  # valid Python, even without TensorFlow here
+    requirements = (MOTORNET_TF_WORKER.parent / "requirements.txt").read_text()
+    assert "motornet==0.1.5" in requirements

@@ -3,7 +3,7 @@ gradients against finite differences.
 
 The reference trajectories in ``data/motornet_tf_reference.npz`` were written by MotorNet
 0.1.5's own plant (``data/make_motornet_tf_reference.py``). Set ``CALLOSUM_MOTORNET_TF_PYTHON``
-to a Python with ``motornet==0.1.5`` (``experiments/peers/motornet_tf.txt``) to also
+to a Python with ``motornet==0.1.5`` (``benchmarks/motornet_tf/requirements.txt``) to also
 regenerate them live and compare.
 """
 
@@ -118,7 +118,7 @@ def test_live_motornet_tf_regenerates_the_reference(tmp_path: Path) -> None:
     python = os.environ.get(PYTHON_VAR)
     if not python:
         pytest.skip(f"{PYTHON_VAR} is not set: compared with the stored MotorNet 0.1.5 output only "
-                    "(set it to a Python with motornet==0.1.5, see experiments/peers/motornet_tf.txt)")
+                    "(set it to a Python with motornet==0.1.5, see benchmarks/motornet_tf/requirements.txt)")
     out = tmp_path / "live.npz"
     run = subprocess.run([python, str(GENERATOR), str(out)], capture_output=True, text=True,
                          timeout=600)

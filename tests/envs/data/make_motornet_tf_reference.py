@@ -1,7 +1,7 @@
 """Reference trajectories of MotorNet 0.1.5's (TensorFlow) arm for ``tests/envs/test_motornet_tf.py``.
 
 Runs under a Python with ``tensorflow-cpu==2.13.1``, ``motornet==0.1.5`` and
-``ipython==8.12.3`` (see ``experiments/peers/motornet_tf.txt``), not in the project's
+``ipython==8.12.3`` (see ``benchmarks/motornet_tf/requirements.txt``), not in the project's
 environment (TensorFlow 2.13 and JAX cannot share one). It builds the plant as the original
 bilateral-control code does (``RigidTendonArm26(RigidTendonHillMuscle())``: dt 0.01 s, Euler,
 no excitation noise), drives it with fixed excitation sequences from fixed joint states,

@@ -1,7 +1,7 @@
 """Helpers of the driver that produced ../original_loss_reference.npz: it builds the original
 code's models (Cerenaut/bilateral-motor-control, imported unmodified from a checkout named by
 ORIGINAL_CODE) on MotorNet 0.1.5 and records what Keras computes. Run with a Python that has
-experiments/peers/motornet_tf.txt installed (TensorFlow cannot share the project's venv)."""
+benchmarks/motornet_tf/requirements.txt installed (TensorFlow cannot share the project's venv)."""
 import os, sys
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -1,9 +1,9 @@
 """MotorNet 0.1.5 (TensorFlow) side of the environment benchmark's MotorNet-TF peer.
 
-Runs under the Python named by ``CALLOSUM_MOTORNET_TF_PYTHON`` (see ``motornet_tf.txt``
+Runs under the Python named by ``CALLOSUM_MOTORNET_TF_PYTHON`` (see ``requirements.txt``
 here), never in the project's environment::
 
-    python motornet_tf_peer.py inputs.npz outputs.npz REPEATS
+    python worker.py inputs.npz outputs.npz REPEATS
 
 ``inputs.npz`` holds, per batch size B, ``joint0_B`` (B, 4), ``excitation_B`` (B, T, 6) and
 ``load_B`` (B, 2). For each B the plant, built as in the original code
