@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from brain.stats import t_interval
+from agents.pooling import Cell, effect_cell, pooled_cell
 from experiments.compare.runs import (
     CompareError,
     Run,
@@ -40,18 +40,6 @@ POOL_IGNORED = ("seed", "resume", "task.seeds", "runtime")  # config paths that 
 LENGTHS = ("position_error", "final_position_error")  # metres; shown in cm
 
 
-@dataclass(frozen=True)
-class Cell:
-    """A mean with the half-width of its 95 % interval over ``n`` values ``over`` seeds or
-    episodes (NaN half-width when it cannot be computed); ``values``: the per-seed values."""
-
-    mean: float
-    half: float
-    n: int
-    over: str
-    values: tuple[float, ...] = ()
-
-
 @dataclass
 class MotorGroup:
     """Runs pooled together and their tables: ``table[(variant, task, metric)]`` and
@@ -66,65 +54,6 @@ class MotorGroup:
     table: dict[tuple[str, str, str], Cell | None] = field(default_factory=dict)
     lesions: dict[tuple[str, str, str], tuple[Cell | None, Cell | None, Cell | None]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-
-
-def seed_values(agg: dict[str, Any], metric: str, seeds: list[int]) -> dict[int, float] | None:
-    """Per-seed values of ``metric`` from one run's aggregate (``agents.evaluation.aggregate``),
-    keyed by seed; None when the run does not keep them (a multi-seed run from before
-    ``per_seed``, metric other than the position error)."""
-    kept = (agg.get("per_seed") or {}).get(metric)
-    if kept is None and metric == "position_error":
-        kept = agg.get("per_seed_position_error")  # metrics.json written before ``per_seed``
-    if kept is not None:
-        values = [float("nan") if v is None else float(v) for v in kept]
-        if len(values) != len(seeds):
-            raise CompareError(f"per-seed {metric} has {len(values)} values for seeds {seeds}")
-        return dict(zip(seeds, values))
-    if len(seeds) == 1:
-        return {seeds[0]: float(agg[metric])}
-    return None
-
-
-def pool(per_run: list[dict[int, float] | None]) -> dict[int, float] | None:
-    """Per-seed values of several runs merged (a seed seen twice: the first run's value);
-    None if any run lacks them."""
-    if any(d is None for d in per_run):
-        return None
-    out: dict[int, float] = {}
-    for d in per_run:
-        for seed, value in d.items():
-            out.setdefault(seed, value)
-    return out
-
-
-def pooled_cell(aggs: list[tuple[list[int], dict[str, Any]]], metric: str) -> Cell | None:
-    """``metric`` over all seeds of the runs' aggregates ``(seeds, aggregate)``."""
-    pooled = pool([seed_values(agg, metric, seeds) for seeds, agg in aggs])
-    if pooled is not None and len(pooled) >= 2:
-        mean, half, n = t_interval(list(pooled.values()))
-        return Cell(mean, half, n, "seeds", tuple(pooled.values()))
-    if len(aggs) == 1:  # one run: its own aggregate (over episodes when it has one seed)
-        seeds, agg = aggs[0]
-        return Cell(float(agg[metric]), float(agg.get(f"{metric}_ci95", float("nan"))), len(seeds),
-                    str(agg.get("ci_over", "seeds")), tuple(pooled.values()) if pooled else ())
-    if pooled:
-        return Cell(float(np.mean(list(pooled.values()))), float("nan"), len(pooled), "seeds",
-                    tuple(pooled.values()))
-    return None
-
-
-def effect_cell(pairs: list[tuple[list[int], dict[str, Any], dict[str, Any]]], metric: str) -> Cell | None:
-    """Lesioned minus intact ``metric`` per seed, pooled over runs ``(seeds, intact aggregate,
-    lesioned aggregate)``, with the t-interval over seeds."""
-    diffs: list[dict[int, float] | None] = []
-    for seeds, intact, lesioned in pairs:
-        a, b = seed_values(intact, metric, seeds), seed_values(lesioned, metric, seeds)
-        diffs.append(None if a is None or b is None else {s: b[s] - a[s] for s in seeds})
-    pooled = pool(diffs)
-    if not pooled:
-        return None
-    mean, half, n = t_interval(list(pooled.values()))
-    return Cell(mean, half, n, "seeds", tuple(pooled.values()))
 
 
 def _drop(config: dict[str, Any], dotted: str) -> None:
@@ -173,7 +102,17 @@ def _ordered(items: list[list[str]]) -> list[str]:
 
 
 def summarise_group(runs: list[Run], label: str) -> MotorGroup:
-    """The pooled variant x task x metric table and lesion effects of one group."""
+    """The pooled variant x task x metric table and lesion effects of one group
+    (``agents.pooling``); a run whose per-seed values do not match its seeds is named."""
+    try:
+        return _summarise_group(runs, label)
+    except ValueError as exc:
+        if isinstance(exc, CompareError):
+            raise
+        raise CompareError(f"{label} ({', '.join(str(r.path) for r in runs)}): {exc}") from exc
+
+
+def _summarise_group(runs: list[Run], label: str) -> MotorGroup:
     metrics = [r.metrics for r in runs]
     for r in runs:
         if not isinstance(r.metrics.get("variants"), dict) or "seeds" not in r.metrics:

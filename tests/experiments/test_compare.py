@@ -15,11 +15,12 @@ import pytest
 from hydra import compose, initialize_config_module
 from scipy import stats
 
+from agents.pooling import Cell
 from brain.comparison import paired_wilcoxon
-from brain.stats import sign_flip_test
+from brain.stats import sign_flip_test, t_interval
 from experiments.compare import build_report, main
 from experiments.compare.encoding import compare_runs, load_encoding
-from experiments.compare.motor import Cell, format_cell, group_labels, group_runs, summarise_group, t_interval
+from experiments.compare.motor import format_cell, group_labels, group_runs, summarise_group
 from experiments.compare.runs import CompareError, Run, differing_labels, discover, run_labels
 from experiments.run import run_task
 
