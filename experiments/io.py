@@ -79,7 +79,12 @@ def write_npz(path: Path, **arrays: Any) -> None:
         np.savez_compressed(tmp, **arrays)
 
 
-def save_figure(fig: Any, path: Path, **kwargs: Any) -> None:
-    """``fig.savefig`` to ``path`` via a temporary file (same format) and an atomic rename."""
+def save_figure(fig: Any, path: Path, close: bool = False, **kwargs: Any) -> None:
+    """``fig.savefig`` to ``path`` via a temporary file (same format) and an atomic rename;
+    ``close``: then close the figure (pyplot's)."""
     with atomic_path(path, suffix=Path(path).suffix) as tmp:
         fig.savefig(tmp, **kwargs)
+    if close:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)

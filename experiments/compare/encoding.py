@@ -180,7 +180,7 @@ def _mean_sem(v: np.ndarray) -> str:
 def add_encoding_section(rep: Report, runs: list[Run], labels: list[str], fig_dir: Path,
                          alpha: float = 0.05) -> int:
     """Append the encoding comparison to ``rep``; returns the number of figures added."""
-    from experiments.report.encoding import plot_surface
+    from brain.plotting import plot_surface
 
     results = [load_encoding(run, label) for run, label in zip(runs, labels)]
     tests, notes = compare_runs(results, alpha)
@@ -231,8 +231,8 @@ def add_encoding_section(rep: Report, runs: list[Run], labels: list[str], fig_di
         for si, space in enumerate(r.spaces):
             png = fig_dir / f"encoding_depth_{ri}_{si}.png"
             # +0.01 keeps depth 0 (first layer) visible: 0 is left unpainted
-            plot_surface(r.depth[space] + 0.01, r.vertices, png, f"{r.label} / {space}: best layer",
-                         vmax=1.01, cmap="viridis")
+            save_figure(plot_surface(r.depth[space] + 0.01, r.vertices, f"{r.label} / {space}: best layer",
+                                     vmax=1.01, cmap="viridis"), png, dpi=90, close=True)
             rep.figure(png, f"{r.label} / {space}: normalised depth of the best layer (0 = first, "
                        f"1 = last) where its subject-mean test r > {DEPTH_MIN_R}")
             n_fig += 1

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from matplotlib.colors import ListedColormap
 
-from experiments.report.encoding import painted_category, painted_mean, plot_surface
+from brain.plotting import painted_category, painted_mean, plot_surface
+from experiments.io import save_figure
 from experiments.report.plots import pyplot
 
 COLOURS = [(0.12, 0.47, 0.71), (1.0, 0.50, 0.05)]  # tab10's first two
@@ -40,8 +41,9 @@ def test_scattered_vertices_of_one_category_show_only_its_colour(category: int, 
     colour) and a category-1 vertex at 1/3 (below the scale: not drawn at all)."""
     vertices = np.sort(np.random.default_rng(0).choice(20484, 60, replace=False))
     png = tmp_path / "map.png"
-    plot_surface(np.full(60, float(category)), vertices, png, "one category", vmax=2.5, vmin=0.5,
-                 cmap=ListedColormap(COLOURS), ticks={1.0: "a", 2.0: "b"})
+    fig = plot_surface(np.full(60, float(category)), vertices, "one category", vmax=2.5, vmin=0.5,
+                       cmap=ListedColormap(COLOURS), ticks={1.0: "a", 2.0: "b"})
+    save_figure(fig, png, dpi=90, close=True)
     counts = _pixels(png)
     assert counts[category - 1] > 100, counts
     assert counts[2 - category] == 0, counts
