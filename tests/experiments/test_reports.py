@@ -14,7 +14,7 @@ import pytest
 from tests.experiments.test_encoding import TINY, compose_and_run
 
 
-class _Page(HTMLParser):
+class ReportPage(HTMLParser):
     """The report's paragraphs, headings, tables (rows of cell texts) and figures."""
 
     def __init__(self, text: str):
@@ -55,18 +55,18 @@ class _Page(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def encoding_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[_Page, dict, Path]:
+def encoding_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[ReportPage, dict, Path]:
     out = tmp_path_factory.mktemp("report")
     metrics = compose_and_run(TINY, out)[1]
     assert json.loads((out / "metrics.json").read_text()) == metrics
-    return _Page((out / "report.html").read_text()), metrics, out
+    return ReportPage((out / "report.html").read_text()), metrics, out
 
 
 def _f(v: float | None) -> str:
     return "-" if v is None else format(v, ".3f")
 
 
-def test_the_encoding_report_says_what_the_metrics_say(encoding_run: tuple[_Page, dict, Path]) -> None:
+def test_the_encoding_report_says_what_the_metrics_say(encoding_run: tuple[ReportPage, dict, Path]) -> None:
     page, m, _ = encoding_run
     c = m["ceiling"]
     assert c["normalises"] == "cross_subject"  # 3 subjects: the auto rule
@@ -94,7 +94,7 @@ def test_the_encoding_report_says_what_the_metrics_say(encoding_run: tuple[_Page
             assert rows[(s, layer)] == [_f(v["mean_r"]), _f(v["mean_cv_score"]), _f(v["significant_voxels"])]
 
 
-def test_the_comparison_and_partition_sections_follow_the_metrics(encoding_run: tuple[_Page, dict, Path]) -> None:
+def test_the_comparison_and_partition_sections_follow_the_metrics(encoding_run: tuple[ReportPage, dict, Path]) -> None:
     page, m, _ = encoding_run
     cmp_ = m["comparison"]
     a, b = cmp_["spaces"]
@@ -114,7 +114,7 @@ def test_the_comparison_and_partition_sections_follow_the_metrics(encoding_run: 
         assert row[1:] == [_f(vp[k][row[0]]).replace("nan", "NaN") for k in keys]
 
 
-def test_every_figure_is_embedded_and_named(encoding_run: tuple[_Page, dict, Path]) -> None:
+def test_every_figure_is_embedded_and_named(encoding_run: tuple[ReportPage, dict, Path]) -> None:
     page, m, out = encoding_run
     captions = [c for c, _ in page.figures]
     assert "mean test r by layer and region" in captions

@@ -10,7 +10,8 @@ import pytest
 from hydra import compose, initialize_config_module
 
 from experiments.run import run_task
-from experiments.tasks.robustness import format_table
+from experiments.tasks.robustness import CLAIMS, format_table
+from tests.experiments.test_reports import ReportPage
 
 TINY = ["task.seeds=2", "task.variants=[unilateral_dominant,unilateral_nondominant]", "task.eval_episodes=8",
         "task.lesions=false", "train.max_epochs=1", "train.batch_size=4", "train.dataset_episodes=8",
@@ -40,7 +41,7 @@ def test_robustness_runs_every_setting_and_tabulates_their_claims(tmp_path: Path
         "train"]["dominant_effort"] == 1.0
     table = format_table(result)
     assert len(table) == 3 and all(len(row) == 3 for row in table)
-    assert "dominant_effort" in (tmp_path / "report.html").read_text()
+    _check_report(tmp_path / "report.html", result)
     # resume: finished settings are read back, not trained again
     (tmp_path / "metrics.json").unlink()
     before = (tmp_path / "settings" / "paper" / "metrics.json").stat().st_mtime_ns
@@ -68,3 +69,30 @@ def test_reuse_takes_a_finished_run_only_if_it_is_that_setting(tmp_path: Path) -
     assert not (tmp_path / "r" / "settings" / "paper").exists()  # nothing trained
     with pytest.raises(ValueError, match="dominant_effort: saved 0.0, now 1.0"):
         run_task(compose_cfg(robustness([f"task.reuse={{dominant_effort: '{paper}'}}"])), tmp_path / "s")
+
+
+def _check_report(path: Path, result: dict) -> None:
+    """The robustness page says what the results say: its title's seed count, one row per
+    setting (overrides, seeds, run), each verdict cell led by that setting's verdict, and the
+    errors behind them in cm."""
+    page = ReportPage(path.read_text())
+    names = list(result["settings"])
+    assert f"{result['seeds']} seeds per setting" in path.read_text()
+    rows = page.table_with("overrides")[1:]
+    assert [r[0] for r in rows] == names
+    for row, name in zip(rows, names):
+        s = result["settings"][name]
+        assert row[1:] == [" ".join(s["overrides"]) or "(base)", str(s["seeds"]), s["run"]]
+    verdicts = [t for t in page.tables if t and t[0][0] == "claim"]
+    assert len(verdicts) == 2  # episode-mean error, last 100 ms
+    for table, key in zip(verdicts, ("claims", "claims_final_phase")):
+        assert table[0][1:] == names and [r[0] for r in table[1:]] == list(CLAIMS.values())
+        for row, claim in zip(table[1:], CLAIMS):
+            for cell, name in zip(row[1:], names):
+                assert cell.startswith(result["settings"][name][key].get(claim, {}).get("verdict") or "-"), cell
+    errors = page.table_with("variant / task")[1:]
+    for row in errors:
+        variant, task = row[0].split(" / ")
+        for cell, name in zip(row[1:], names):
+            v = result["settings"][name]["errors_cm"].get(variant, {}).get(task)
+            assert cell == ("NaN" if v is None else format(v, ".2f")), (row, name)
