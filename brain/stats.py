@@ -384,6 +384,31 @@ def permutation_floor(p: np.ndarray, n_permutations: int, alpha: float = 0.05) -
     return FloorLimit(floor, needed, at_floor, excess_p, bool(limited))
 
 
+def permutation_limits(ceiling_pvalues: np.ndarray | None, test_pvalues: dict[str, np.ndarray], bad: np.ndarray,
+                       n_permutations: int, alpha: float = 0.05) -> dict[str, Any]:
+    """Where the permutation count, not the data, left BH with nothing significant
+    (:func:`permutation_floor`, over each subject's usable voxels): per subject for the
+    ceiling p-values ``ceiling_pvalues`` (n_subjects, n_vox; None: no ceiling), and per
+    (space, layer, subject) for ``test_pvalues[space]`` (n_subjects, n_layers, n_vox).
+    ``bad`` (n_subjects, n_vox): unusable voxels, left out. JSON-ready: the smallest
+    attainable p, the permutation count that lets a single voxel pass, and the limited cases."""
+    bad = np.asarray(bad, bool)
+    n_usable = int((~bad).sum(axis=1).max()) if bad.size else 0
+    out: dict[str, Any] = {"n_permutations": n_permutations, "smallest_p": 1.0 / (n_permutations + 1),
+                           "fdr_alpha": alpha, "enough_for_one_voxel": int(np.ceil(n_usable / alpha)) - 1}
+    if ceiling_pvalues is not None:
+        limits = [permutation_floor(np.where(b, np.nan, p), n_permutations, alpha)
+                  for p, b in zip(ceiling_pvalues, bad)]
+        out["ceiling"] = {"needed_at_floor": [lim.needed for lim in limits],
+                          "at_floor": [lim.at_floor for lim in limits],
+                          "limited_subjects": [s for s, lim in enumerate(limits) if lim.limited]}
+    out["test_r_limited"] = [
+        {"space": space, "layer": k, "subject": s}
+        for space, per_subject in test_pvalues.items() for s, (subj, b) in enumerate(zip(per_subject, bad))
+        for k, p in enumerate(subj) if permutation_floor(np.where(b, np.nan, p), n_permutations, alpha).limited]
+    return out
+
+
 def _flip_signs(n: int, n_permutations: int, rng: np.random.Generator | None) -> np.ndarray:
     """Sign patterns (n_patterns, n): all ``2**n`` if there are at most ``n_permutations``
     of them (the exact null), else the identity plus ``n_permutations`` random ones."""

@@ -21,7 +21,8 @@ from brain.layers import best_layer_alignment, best_layer_depth, region_curves, 
 from brain.noise_ceiling import normalised_alignment
 from brain.ridge import check_alphas, grid_edges
 from brain.selection import CeilingChoice
-from brain.stats import fdr_bh, permutation_floor
+from brain.stats import fdr_bh
+from brain.stats import permutation_limits as stats_permutation_limits
 from experiments.settings import RunSettings
 
 log = logging.getLogger("callosum")
@@ -82,38 +83,23 @@ def dead_subjects(bad_voxels: np.ndarray, cfg: RunSettings) -> list[dict[str, An
 
 
 def permutation_limits(data: EncodingData, res: dict[str, Any], cfg: RunSettings, kind: str) -> dict[str, Any]:
-    """Where the permutation count, not the data, left BH with nothing significant
-    (:func:`brain.stats.permutation_floor`): per subject for the ceiling that selects the
-    kept voxels, and per (space, layer, subject) for the test r. Each case is logged as a
-    warning with the permutation count that would let a single voxel pass."""
+    """:func:`brain.stats.permutation_limits` of the ceiling that selects the kept voxels and of
+    every test-r map, each limited case logged as a warning with the permutation count that
+    would let a single voxel pass."""
     t = cfg.task
-    n, alpha = t.n_permutations, t.fdr_alpha
-    n_usable = int((~data.bad_voxels).sum(axis=1).max()) if data.bad_voxels.size else 0
-    out: dict[str, Any] = {"n_permutations": n, "smallest_p": 1.0 / (n + 1), "fdr_alpha": alpha,
-                           "enough_for_one_voxel": int(np.ceil(n_usable / alpha)) - 1}
+    n = t.n_permutations
+    out = stats_permutation_limits(None if kind == "none" else res["ceilings"][kind]["pvalue"],
+                                   dict(zip(data.spaces, res["pvalues"])), data.bad_voxels, n, t.fdr_alpha)
     advice = f"raise task.n_permutations (>= {out['enough_for_one_voxel']} lets a single voxel pass)"
-    if kind != "none":
-        limits = [permutation_floor(np.where(b, np.nan, p), n, alpha)
-                  for p, b in zip(res["ceilings"][kind]["pvalue"], data.bad_voxels)]
-        out["ceiling"] = {"needed_at_floor": [lim.needed for lim in limits],
-                          "at_floor": [lim.at_floor for lim in limits],
-                          "limited_subjects": [s for s, lim in enumerate(limits) if lim.limited]}
-        for s in out["ceiling"]["limited_subjects"]:
-            log.warning("subject %d: no voxel's %s ceiling is FDR-significant, but %d voxels reach the smallest "
-                        "p-value %d permutations allow (1/%d) and BH over its voxels needs %d there: the "
-                        "permutation count, not the data, kept every voxel out; %s", s, kind,
-                        limits[s].at_floor, n, n + 1, limits[s].needed, advice)
-    limited_r = []
-    for i, space in enumerate(data.spaces):
-        for s, (subj, b) in enumerate(zip(res["pvalues"][i], data.bad_voxels)):
-            for k, p in enumerate(subj):
-                if permutation_floor(np.where(b, np.nan, p), n, alpha).limited:
-                    limited_r.append({"space": space, "layer": k, "subject": s})
-    out["test_r_limited"] = limited_r
-    if limited_r:
+    for s in (out.get("ceiling") or {}).get("limited_subjects", []):
+        log.warning("subject %d: no voxel's %s ceiling is FDR-significant, but %d voxels reach the smallest "
+                    "p-value %d permutations allow (1/%d) and BH over its voxels needs %d there: the "
+                    "permutation count, not the data, kept every voxel out; %s", s, kind,
+                    out["ceiling"]["at_floor"][s], n, n + 1, out["ceiling"]["needed_at_floor"][s], advice)
+    if out["test_r_limited"]:
         log.warning("%d (space, layer, subject) test-r maps have no FDR-significant voxel although some reach "
                     "the smallest p-value %d permutations allow: their significant_voxels counts are 0 because "
-                    "of the permutation count; %s", len(limited_r), n, advice)
+                    "of the permutation count; %s", len(out["test_r_limited"]), n, advice)
     return out
 
 

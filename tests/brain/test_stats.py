@@ -387,3 +387,24 @@ def test_permutation_floor_flags_signal_the_count_cannot_resolve(rng: np.random.
     res = phase_randomisation_test(y, pred, 11999, rng)
     assert fdr_bh(res.pvalue, 0.05).rejected[:30].all()
     assert not permutation_floor(res.pvalue, 11999, 0.05).limited
+
+
+def test_permutation_limits_flag_the_count_not_the_null() -> None:
+    """Null p-values (uniform on the permutation grid) are never blamed on the permutation
+    count; a map whose signal sits at the floor, too thin for BH with 99 permutations, is."""
+    from brain.stats import permutation_limits
+
+    rng = np.random.default_rng(0)
+    n, n_vox = 99, 400
+    grid = lambda size: (1 + rng.integers(0, n + 1, size)) / (n + 1)  # noqa: E731
+    null = {"a": grid((3, 2, n_vox))}
+    out = permutation_limits(grid((3, n_vox)), null, np.zeros((3, n_vox), bool), n, 0.05)
+    assert out["ceiling"]["limited_subjects"] == [] and out["test_r_limited"] == []
+    assert out["smallest_p"] == 0.01 and out["enough_for_one_voxel"] == 7999
+    signal = grid((1, n_vox))
+    signal[0, :15] = 1 / (n + 1)  # 15 more at the floor: BH needs 80 there, nulls put about 4
+    out = permutation_limits(signal, {"a": signal[:, None]}, np.zeros((1, n_vox), bool), n, 0.05)
+    assert out["ceiling"] == {"needed_at_floor": [80], "at_floor": [out["ceiling"]["at_floor"][0]],
+                              "limited_subjects": [0]}
+    assert out["test_r_limited"] == [{"space": "a", "layer": 0, "subject": 0}]
+    assert permutation_limits(None, {}, np.zeros((1, 5), bool), n, 0.05).get("ceiling") is None
