@@ -106,9 +106,9 @@ def summarise_group(runs: list[Run], label: str) -> MotorGroup:
     (``agents.pooling``); a run whose per-seed values do not match its seeds is named."""
     try:
         return _summarise_group(runs, label)
-    except ValueError as exc:
-        if isinstance(exc, CompareError):
-            raise
+    except CompareError:
+        raise
+    except ValueError as exc:  # agents.pooling: per-seed values that do not match the seeds
         raise CompareError(f"{label} ({', '.join(str(r.path) for r in runs)}): {exc}") from exc
 
 

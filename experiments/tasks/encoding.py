@@ -126,9 +126,10 @@ def resolve_delays(t: EncodingTask, tr: float) -> list[int]:
     return [int(d) for d in delays_from_seconds(list(t.delays_s), tr)]
 
 
-def encoder_settings(t: EncodingTask, delays: list[int]) -> dict[str, Any]:
-    """Keyword arguments of the ridge encoders (``brain.ridge.RidgeEncoder``, banded too)."""
-    return {"delays": delays, "cv": t.cv, "score_cv": t.score_cv,
+def encoder_settings(t: EncodingTask, tr: float) -> dict[str, Any]:
+    """Keyword arguments of the ridge encoders (``brain.ridge.RidgeEncoder``, banded too) at TR
+    ``tr`` (s): the FIR delays of :func:`resolve_delays` and the penalty search."""
+    return {"delays": resolve_delays(t, tr), "cv": t.cv, "score_cv": t.score_cv,
             "alphas": None if t.alphas is None else list(t.alphas)}
 
 
@@ -161,7 +162,7 @@ def _subject_scores(data: EncodingData, cfg: RunSettings, store: ResumableStore,
     split into voxel chunks, or resumed, gives the same numbers as one uninterrupted run."""
     t, seed = cfg.task, cfg.seed
     prep = subject_data(data, cfg, voxels)
-    encoder = encoder_settings(t, resolve_delays(t, float(data.tr)))
+    encoder = encoder_settings(t, float(data.tr))
     n_sub, n_vox = data.bold_train.shape[0], voxels[1] - voxels[0]
     out: dict[str, Any] = {k: [[None] * n_sub for _ in data.spaces] for k in SCORE_KEYS}  # [space][subject]
     split = {k: [] for k in SPLIT_KEYS}
@@ -385,7 +386,7 @@ def run(cfg: RunSettings, out_dir: Path) -> dict[str, Any]:
                                                 "instructions " + " and ".join(data.spaces[i] for i in pair))):
             res["variance_partition"] = partition_variance(
                 data, res["cv_score"], res["r2"], subject_data(data, cfg),
-                encoder_settings(t, resolve_delays(t, float(data.tr))), pair or (0, 1))
+                encoder_settings(t, float(data.tr)), pair or (0, 1))
     res["instruction_map"] = (best_instruction_map([res["cv_score"][data.spaces.index(i)] for i in data.instructions],
                                                    res["masks"].keep) if len(data.instructions) >= 2 else None)
     with warnings.catch_warnings():  # means over regions or layers without a kept voxel are meant to be NaN
