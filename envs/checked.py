@@ -15,12 +15,12 @@ import jax
 import jax.numpy as jnp
 from jax.experimental import checkify
 
+from envs.limits import JOINT_RANGE_TOL
 from envs.tasks import sample_episode
 
 if TYPE_CHECKING:
     from envs.functional import ArmState, FunctionalArmEnv
 
-_TOL = 1e-9  # rad, as envs.limits.check_joint_state
 
 
 class CheckedArmEnv:
@@ -59,7 +59,7 @@ class CheckedArmEnv:
                            x=ep.joint_state[i])
         for j, name in enumerate(("shoulder", "elbow")):
             q, lo, hi = ep.joint_state[j], float(sk.q_lower[j]), float(sk.q_upper[j])
-            checkify.check((q >= lo - _TOL) & (q <= hi + _TOL),
+            checkify.check((q >= lo - JOINT_RANGE_TOL) & (q <= hi + JOINT_RANGE_TOL),
                            f"reset: joint angle q[{j}]={{q}} rad ({name}) outside [{lo:.4g}, {hi:.4g}]", q=q)
         for what, value, unit in (("target", ep.target, "m"), ("load", ep.load, "N")):
             checkify.check(jnp.all(jnp.isfinite(value)), f"reset: {what}={{v}} {unit} is not finite", v=value)

@@ -25,11 +25,14 @@ def enforce_limits(q: Any, qd: Any, p: SkeletonParams, xp: Any = np) -> tuple[An
     return xp.clip(q, p.q_lower, p.q_upper), qd
 
 
+JOINT_RANGE_TOL = 1e-9  # rad: a start angle this far beyond a joint's range still counts as inside
+
+
 def check_joint_state(joint_state: Any, p: SkeletonParams) -> None:
     """Refuse start angles (..., 2 or 4: angles first) outside the joint range: the arm would
     be put on a stop at its first step, with its outward speed lost."""
     q = np.asarray(joint_state, dtype=float)[..., :2]
-    outside = (q < p.q_lower - 1e-9) | (q > p.q_upper + 1e-9)
+    outside = (q < p.q_lower - JOINT_RANGE_TOL) | (q > p.q_upper + JOINT_RANGE_TOL)
     if np.any(outside):
         first = tuple(np.argwhere(outside)[0])  # the first angle outside; its last index is the joint
         joint = int(first[-1])
