@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from envs.functional import ArmState, FunctionalArmEnv
 
 
-
 class CheckedArmEnv:
     """``env``'s reset and step with checks (one unbatched environment; see module docstring).
 
