@@ -31,6 +31,7 @@ against transformers' PIL image processors).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 from dataclasses import dataclass, field, replace
@@ -137,7 +138,15 @@ class FeatureModel:
 # ---------------------------------------------------------------------------- loading
 
 def _read_json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text()) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    try:
+        value = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path}: holds a JSON {type(value).__name__}, not an object")
+    return value
 
 
 def _check_dir(path: Path) -> dict[str, Any]:
@@ -146,9 +155,41 @@ def _check_dir(path: Path) -> dict[str, Any]:
     cfg = _read_json(path / "config.json")
     if not cfg:
         raise FileNotFoundError(f"model directory {path} has no config.json")
-    if not any((path / w).is_file() for w in _WEIGHTS):
+    weights = [path / w for w in _WEIGHTS if (path / w).is_file()]
+    if not weights:
         raise FileNotFoundError(f"model directory {path} has no weights (expected one of {', '.join(_WEIGHTS)})")
+    if weights[0].name == "model.safetensors" and importlib.util.find_spec("safetensors"):
+        from safetensors import safe_open
+
+        try:  # reads the header only: a truncated or foreign file fails here, not after loading
+            with safe_open(weights[0], framework="numpy"):
+                pass
+        except Exception as e:  # safetensors raises its own SafetensorError
+            raise ValueError(f"{weights[0]}: not a readable safetensors file ({e})") from None
+    elif weights[0].suffix == ".json":
+        _read_json(weights[0])
     return cfg
+
+
+def check_model_dir(spec: str | Path) -> str:
+    """The family of the model ``spec`` names, checked without loading it (no torch): a
+    preset, or a directory whose ``config.json`` parses, names a supported model type and
+    comes with weights whose header reads. Raises ``FileNotFoundError`` or ``ValueError``
+    naming the file."""
+    if str(spec) in PRESETS:
+        return "whisper"
+    path = Path(spec).expanduser().resolve()
+    cfg = _check_dir(path)
+    family = _FAMILY_OF.get(cfg.get("model_type"), cfg.get("model_type"))
+    if family not in _FAMILIES:
+        raise ValueError(_unsupported(path, family))
+    return family
+
+
+def _unsupported(path: Path, family: Any) -> str:
+    return (f"{path}: model type {family!r} is not supported; supported: llava_onevision, "
+            "qwen2_5_vl, video_llava, llava_next_video, instructblipvideo (or instructblip), qwen2_audio, "
+            "qwen2_5_omni_thinker (instruction-tuned), whisper, audio-spectrogram-transformer, videomae (plain encoders)")
 
 
 def _preprocessing(path: Path) -> dict[str, Any]:
@@ -236,9 +277,7 @@ def _load_model(spec: str | Path, device: str, half: bool, mode: str, max_new_to
                             sampling_rate=processor.feature_extractor.sampling_rate,
                             extras={"processor": processor}, **common)
     del torch
-    raise ValueError(f"{path}: model type {family!r} is not supported; supported: llava_onevision, "
-                     "qwen2_5_vl, video_llava, llava_next_video, instructblipvideo (or instructblip), qwen2_audio, "
-                     "qwen2_5_omni_thinker (instruction-tuned), whisper, audio-spectrogram-transformer, videomae (plain encoders)")
+    raise ValueError(_unsupported(path, family))
 
 
 _CLIP_MEAN, _CLIP_STD = [0.48145466, 0.4578275, 0.40821073], [0.26862954, 0.26130258, 0.27577711]
@@ -259,6 +298,7 @@ _VIDEO_LMS = {
 # Qwen2.5-Omni: the Thinker's own model type (a directory holding the Thinker alone).
 _FAMILY_OF = {"instructblip": "instructblipvideo", "audio-spectrogram-transformer": "ast",
               "qwen2_5_omni_thinker": "qwen2_5_omni"}
+_FAMILIES = ("whisper", "videomae", "ast", "qwen2_audio", *_VIDEO_LMS)
 
 
 def _video_language_model(path: Path, family: str, dtype: Any, n_frames: int | None,

@@ -18,14 +18,16 @@ from typing import Any
 import numpy as np
 
 from brain.features.models import PRESETS as MODEL_PRESETS
+from brain.features.models import check_model_dir
 from experiments.settings import RunSettings
 
 log = logging.getLogger("callosum")
 
 
 def check(settings: RunSettings) -> None:
-    """The runner's up-front check: a model and a stimulus are named and there, a known mode
-    and instructions (before the run directory or the demo stimulus is made)."""
+    """The runner's up-front check: a model and a stimulus are named and there (the model
+    directory's config, type and weights header read), a known mode and instructions (before
+    the run directory or the demo stimulus is made)."""
     from brain.features.instructions import PRESETS
 
     t = settings.task
@@ -36,6 +38,10 @@ def check(settings: RunSettings) -> None:
     if t.model not in MODEL_PRESETS and not Path(t.model).expanduser().is_dir():
         raise FileNotFoundError(f"task.model={t.model}: not a directory and not a preset "
                                 f"({', '.join(MODEL_PRESETS)})")
+    try:
+        check_model_dir(t.model)
+    except (OSError, ValueError) as e:
+        raise type(e)(f"task.model={t.model}: {e}") from None
     if t.stimulus != "demo" and not Path(t.stimulus).expanduser().is_file():
         raise FileNotFoundError(f"task.stimulus={t.stimulus}: no such file (or task.stimulus=demo)")
     if t.instructions not in (*PRESETS, "auto") and not Path(t.instructions).expanduser().is_file():

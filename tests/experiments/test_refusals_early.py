@@ -152,3 +152,39 @@ def test_good_user_files_pass_the_check_and_are_read_once(tmp_path: Path, monkey
     (tmp_path / "runs.npy").touch()  # a file changed since the check: read again
     encoding.checked_data(settings)
     assert len(calls) == 2
+
+
+@pytest.mark.parametrize("spoil, named", [
+    ("config_json", "config.json"), ("config_list", "config.json"), ("model_type", "not supported"),
+    ("weights", "model.safetensors"), ("index", "model.safetensors.index.json"),
+])
+def test_a_corrupt_model_directory_is_named_before_the_run_directory_exists(tmp_path: Path, spoil: str,
+                                                                             named: str) -> None:
+    """``task=features`` reads the model directory's config, its type and its weights'
+    header up front (no model is loaded): a broken directory fails naming the file, before
+    the run directory or the demo stimulus is made."""
+    from safetensors.numpy import save_file
+
+    from experiments.validate import preflight
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text('{"model_type": "whisper"}')
+    save_file({"w": __import__("numpy").zeros(3, "float32")}, str(model / "model.safetensors"))
+    preflight(compose_cfg(["task=features", f"task.model={model}", "task.stimulus=demo"]), tmp_path / "ok")
+    if spoil == "config_json":
+        (model / "config.json").write_text('{"model_type": "whisper",')
+    elif spoil == "config_list":
+        (model / "config.json").write_text('["whisper"]')
+    elif spoil == "model_type":
+        (model / "config.json").write_text('{"model_type": "bert"}')
+    elif spoil == "weights":
+        data = (model / "model.safetensors").read_bytes()
+        (model / "model.safetensors").write_bytes(data[: len(data) // 2])
+    else:
+        (model / "model.safetensors").unlink()
+        (model / "model.safetensors.index.json").write_text("{not json")
+    out = tmp_path / "run"
+    with pytest.raises((ValueError, OSError), match=named.replace(".", "[.]")):
+        preflight(compose_cfg(["task=features", f"task.model={model}", "task.stimulus=demo"]), out)
+    assert not out.exists() and not (tmp_path / "ok").exists()
