@@ -27,10 +27,10 @@ from brain.dataset import EncodingData
 from brain.delays import check_delays, delays_from_seconds
 from brain.encoding import encode_layers
 from brain.loaders import existing_file, load_experiment, load_features
-from brain.noise_ceiling import cross_subject_ceiling, split_half_reliability
+from brain.noise_ceiling import split_half_reliability
 from brain.partition import partition_variance
 from brain.prepare import Cleaning, SubjectData
-from brain.selection import CeilingChoice, choose_ceiling, keep_voxels
+from brain.selection import CeilingChoice, available_ceilings, choose_ceiling, keep_voxels
 from brain.stats import block_permutation_test, phase_randomisation_test
 from brain.synthetic import SyntheticConfig, make_synthetic
 from experiments.report.encoding import write_encoding_report
@@ -266,21 +266,12 @@ def check_settings(cfg: RunSettings, data: EncodingData) -> tuple[CeilingChoice,
 
 
 def _ceilings(data: EncodingData, cfg: RunSettings, res: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
-    """Every ceiling the data allow: split_half (>= 2 repeats, from the units) and
-    cross_subject (>= 3 subjects, on the cleaned, repeat-averaged test data)."""
     t = cfg.task
-    out = {}
-    if data.n_repeats >= 2:
-        out["split_half"] = res["split_half"]
-    if data.bold_train.shape[0] >= 3:
-        prep = subject_data(data, cfg)
-        y = np.stack([prep.test_repeats(s).mean(axis=0) for s in range(data.bold_train.shape[0])])
-        cross = cross_subject_ceiling(y, n_bootstraps=t.n_bootstraps,
-                                      rng=np.random.default_rng([cfg.seed, 20_000]),
-                                      n_permutations=t.n_permutations,
-                                      extrapolation=t.ceiling_fit)
-        out["cross_subject"] = {"ceiling": cross.ceiling, "pvalue": cross.pvalue}
-    return out
+    prep = subject_data(data, cfg)
+    means = np.stack([prep.test_repeats(s).mean(axis=0) for s in range(data.bold_train.shape[0])])
+    return available_ceilings(res["split_half"], means, data.n_repeats, n_bootstraps=t.n_bootstraps,
+                              n_permutations=t.n_permutations, extrapolation=t.ceiling_fit,
+                              rng=np.random.default_rng([cfg.seed, 20_000]))
 
 
 @contextmanager

@@ -76,3 +76,24 @@ def test_selection_refuses_a_missing_or_misshapen_ceiling() -> None:
     with pytest.raises(ValueError, match=r"must be \(n_subjects, n_vox\) = \(2, 5\)"):
         keep_voxels("split_half", {"split_half": {"ceiling": np.ones((2, 4)), "pvalue": np.ones((2, 4))}},
                     bad, 0.05, 0.1)
+
+
+def test_available_ceilings_follow_what_the_data_allow() -> None:
+    """split_half only with >= 2 presentations, cross_subject only with >= 3 subjects; the
+    cross-subject ceiling of a planted shared signal is high where it is planted and ~0 in
+    pure-noise voxels (truth: corr(signal, signal + noise) = 1/sqrt(1.25) = 0.89)."""
+    from brain.selection import available_ceilings
+
+    rng = np.random.default_rng(0)
+    signal = rng.standard_normal((200, 1))
+    y = np.concatenate([signal + 0.5 * rng.standard_normal((4, 200, 10)), rng.standard_normal((4, 200, 10))], axis=2)
+    half = {"ceiling": np.ones((4, 20)), "pvalue": np.zeros((4, 20))}
+    kw = dict(n_bootstraps=20, n_permutations=50, extrapolation="spearman_brown")
+    both = available_ceilings(half, y, 2, rng=np.random.default_rng(1), **kw)
+    assert set(both) == {"split_half", "cross_subject"} and both["split_half"] is half
+    c = both["cross_subject"]["ceiling"]
+    assert c.shape == (4, 20) and abs(np.median(c[:, :10]) - 1 / np.sqrt(1.25)) < 0.05
+    assert abs(np.median(c[:, 10:])) < 0.15
+    assert set(available_ceilings(half, y, 1, rng=np.random.default_rng(1), **kw)) == {"cross_subject"}
+    assert set(available_ceilings(half, y[:2], 2, rng=np.random.default_rng(1), **kw)) == {"split_half"}
+    assert available_ceilings(half, y[:2], 1, rng=np.random.default_rng(1), **kw) == {}
