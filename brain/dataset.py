@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +35,11 @@ class EncodingData:
     notes: what the loader found and did (e.g. voxels with NaN set to 0), for the log.
     instructions: the spaces that are instruction groups of one model (compared with one another
     by the encoding task's instruction analysis); empty when the spaces are not instructions.
+    confounds_train / confounds_test: nuisance regressors removed run by run when the data
+    are cleaned (:class:`brain.prepare.SubjectData`), (n_subjects, n_train, n_confounds) and
+    (n_subjects, n_repeats, n_test, n_confounds), or None (e.g. fMRIPrep confounds read by
+    :mod:`brain.bids`). study: where the data came from and how they were split (recorded
+    in metrics.json), {} when not known.
     bad_voxels (derived, not an argument): (n_subjects, n_vox) bool, see :func:`unusable_voxels`.
     """
 
@@ -47,9 +53,12 @@ class EncodingData:
     spaces: tuple[str, ...]
     vertices: np.ndarray | None
     tr: float
-    mask: str | None = None
+    mask: Any = None  # a path or a nibabel image
     notes: tuple[str, ...] = ()
     instructions: tuple[str, ...] = ()
+    confounds_train: np.ndarray | None = None
+    confounds_test: np.ndarray | None = None
+    study: dict = field(default_factory=dict)
     bad_voxels: np.ndarray = field(init=False, repr=False, compare=False)
 
     @property
@@ -90,4 +99,12 @@ class EncodingData:
         unknown = [i for i in self.instructions if i not in self.spaces]
         if unknown:
             raise ValueError(f"instructions {unknown} are not feature spaces ({list(self.spaces)})")
+        if self.confounds_train is not None and (np.ndim(self.confounds_train) != 3
+                                                 or np.shape(self.confounds_train)[:2] != (n_sub, n_train)):
+            raise ValueError(f"confounds_train must be (n_subjects={n_sub}, n_train={n_train}, n_confounds), "
+                             f"got {np.shape(self.confounds_train)}")
+        if self.confounds_test is not None and (np.ndim(self.confounds_test) != 4
+                                                or np.shape(self.confounds_test)[:3] != self.bold_test.shape[:3]):
+            raise ValueError(f"confounds_test must be (n_subjects, n_repeats, n_test) = {self.bold_test.shape[:3]} "
+                             f"+ (n_confounds,), got {np.shape(self.confounds_test)}")
         object.__setattr__(self, "bad_voxels", unusable_voxels(self.bold_train, self.bold_test))

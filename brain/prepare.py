@@ -29,9 +29,10 @@ class SubjectData:
     """Cleaned, trimmed training and test data of each subject for voxels [start, stop).
 
     ``confounds(s)``: subject ``s``'s confound regressors (n_train TRs, n_confounds) for the
-    training BOLD, or None. Calling the object with a subject gives (y_train, y_test,
-    features_train, features_test, runs), the form :func:`brain.partition.partition_variance`
-    takes."""
+    training BOLD, or None; without it the data's own ``confounds_train`` (and, for the test
+    presentations, ``confounds_test``) are regressed out. Calling the object with a subject
+    gives (y_train, y_test, features_train, features_test, runs), the form
+    :func:`brain.partition.partition_variance` takes."""
 
     def __init__(self, data: EncodingData, clean: Cleaning, voxels: tuple[int, int] | None = None,
                  confounds: Callable[[int], np.ndarray | None] | None = None):
@@ -49,11 +50,15 @@ class SubjectData:
 
     def test_repeats(self, s: int) -> np.ndarray:
         """Cleaned test presentations of subject ``s``: (n_repeats, n_test kept, n_vox in range)."""
-        return np.stack([clean_runs(rep[:, self.sl], None, self.data.tr, trim=self.trim, **self.opts)
-                         for rep in self.data.bold_test[s]])
+        conf = self.data.confounds_test
+        return np.stack([clean_runs(rep[:, self.sl], None, self.data.tr, trim=self.trim,
+                                    confounds=None if conf is None else conf[s, k], **self.opts)
+                         for k, rep in enumerate(self.data.bold_test[s])])
 
     def __call__(self, s: int) -> tuple[np.ndarray, np.ndarray, dict, dict, np.ndarray | None]:
         conf = None if self.confounds is None else self.confounds(s)
+        if conf is None and self.data.confounds_train is not None:
+            conf = self.data.confounds_train[s]
         if conf is not None and conf.shape[0] != self.data.bold_train.shape[1]:
             raise ValueError(f"subject {s}'s confounds have {conf.shape[0]} rows, the training BOLD has "
                              f"{self.data.bold_train.shape[1]} TRs")

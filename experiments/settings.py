@@ -300,13 +300,53 @@ class ExperimentFiles:
 
 
 @dataclass
+class BidsStudy:
+    """``task.data=bids``: a BIDS dataset with fMRIPrep derivatives (``brain.bids.load_bids``)."""
+
+    root: str | None = None  # the BIDS dataset
+    derivatives: str | None = None  # its fMRIPrep derivatives; null = <root>/derivatives/fmriprep
+    task: str | None = None  # the BIDS task of the runs
+    space: str = "MNI152NLin2009cAsym"  # the volumetric space of the preprocessed BOLD
+    subjects: list[str] = field(default_factory=list)  # labels without sub-; [] = all
+    confounds: list[str] = field(default_factory=list)  # load_confounds strategies, e.g. [motion, wm_csf]
+    confound_options: Any = None  # load_confounds options, e.g. {motion: basic}
+    features: Any = None  # {space: directory of <stimulus>.npz|.h5}
+    test_stimuli: list[str] = field(default_factory=list)  # the held-out stimulus (one, for now)
+    stimuli: str | None = None  # a TSV run -> stimulus; null = the stim_file column of events.tsv
+    labels: str | None = None  # a region label image on the BOLD grid (0-based)
+    region_names: list[str] | None = None  # names of the labels
+
+    def spec(self) -> Any:
+        """The library's :class:`brain.bids.BidsSpec` (its checks name ``task.bids.*``)."""
+        from brain.bids import BidsSpec
+
+        for key in ("root", "task"):
+            if not getattr(self, key):
+                raise ValueError(f"task.data=bids needs task.bids.{key}")
+        if not isinstance(self.features, dict) or not self.features:
+            raise ValueError("task.data=bids needs task.bids.features={space: directory of per-stimulus files}")
+        if self.confound_options is not None and not isinstance(self.confound_options, dict):
+            raise ValueError(f"task.bids.confound_options must be a mapping, e.g. {{motion: basic}}, "
+                             f"got {self.confound_options!r}")
+        try:
+            return BidsSpec(root=self.root, task=self.task, features={str(k): str(v) for k, v in self.features.items()},
+                            test_stimuli=tuple(self.test_stimuli), derivatives=self.derivatives, space=self.space,
+                            subjects=tuple(self.subjects), confounds=tuple(self.confounds),
+                            confound_options=dict(self.confound_options or {}), stimuli=self.stimuli,
+                            labels=self.labels,
+                            region_names=None if self.region_names is None else tuple(self.region_names))
+        except ValueError as e:
+            raise ValueError(f"task.bids: {e}") from None
+
+
+@dataclass
 class InstructionAnalysis:
     """Comparison of the instruction groups of one run (spaces named by instruction)."""
 
     pair: list[str] | None = None  # the two instructions of the variance partition; null = the first two
 
 
-DATA_SOURCES = ("synthetic", "files")
+DATA_SOURCES = ("synthetic", "files", "bids")
 NULLS = ("phase", "block")  # brain.stats.phase_randomisation_test | block_permutation_test
 
 
@@ -316,7 +356,7 @@ class EncodingTask:
 
     name: str = MISSING
     kind: str = "encoding"
-    data: str = "synthetic"  # synthetic (embedded, planted truth on fsaverage5) | files
+    data: str = "synthetic"  # synthetic (embedded, planted truth on fsaverage5) | files | bids
     synthetic: SyntheticSizes = field(default_factory=SyntheticSizes)
     stimulus_features: StimulusFeatures = field(default_factory=StimulusFeatures)
     delays_s: list[float] | None = field(default_factory=lambda: [2, 4, 6, 8, 10])  # FIR delays in s -> whole TRs
@@ -337,6 +377,7 @@ class EncodingTask:
     chunk: int | None = None  # ... and run only chunk i as one job: -m task.chunk=0,1,2,3
     merge: str | None = None  # a directory holding the chunk runs: merge them into one result
     files: ExperimentFiles = field(default_factory=ExperimentFiles)
+    bids: BidsStudy = field(default_factory=BidsStudy)
     instructions: InstructionAnalysis = field(default_factory=InstructionAnalysis)
 
     def __post_init__(self) -> None:

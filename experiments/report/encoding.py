@@ -171,6 +171,8 @@ def write_encoding_report(data: EncodingData, res: dict[str, Any], metrics: dict
              "BH-FDR over voxels. Best layers are chosen by training CV scores, never by test r.")
     for note in metrics["notes"]:
         rep.text("Data: " + note)
+    if "study" in metrics:
+        _study_section(rep, metrics["study"])
     _ceiling_section(rep, metrics, res, names, out_dir)
     rep.heading("Layers: mean test r, training CV score and significant voxels")
     rows = [[space, layer, m["mean_r"], m["mean_cv_score"], m["significant_voxels"]]
@@ -220,6 +222,22 @@ def write_encoding_report(data: EncodingData, res: dict[str, Any], metrics: dict
         _instructions_section(rep, data, res, metrics, out_dir, label)
     _alpha_edges_section(rep, metrics)
     rep.write(out_dir / "report.html")
+
+
+def _study_section(rep: Report, study: dict[str, Any]) -> None:
+    """Where the data came from (a BIDS study): split, confounds, runs and their stimuli."""
+    sp, conf = study["split"], study["confounds"]
+    rep.heading("Study")
+    rep.text(f"BIDS dataset {study['root']}, task {study['task']}, space {study['space']}, TR {study['tr']} s "
+             f"(from the {study['tr_from']}); {study['voxels']} voxels ({study['mask']}). Split by stimulus: "
+             f"test {', '.join(sp['test_stimuli'])} ({sp['test_presentations']} presentations), training "
+             f"{', '.join(sp['train_stimuli'])}; inner CV {sp['inner_cv']}. Stimuli of the runs from "
+             f"{study['stimuli_from']}.")
+    rep.text("Confounds regressed out run by run: "
+             + (f"load_confounds strategy {conf['strategy']} {conf['options'] or ''}, columns "
+                f"{', '.join(conf['columns'])}" if conf["strategy"] else "none (task.bids.confounds is empty)"))
+    rep.table(["subject", "run", "BOLD", "stimulus", "volumes"],
+              [[sub, r["run"], r["bold"], r["stimulus"], r["volumes"]] for sub, rs in study["runs"].items() for r in rs])
 
 
 def _maps(rep: Report, data: EncodingData, res: dict[str, Any], out_dir: Path) -> None:

@@ -43,10 +43,14 @@ log = logging.getLogger("callosum")
 
 
 def load_data(cfg: RunSettings) -> EncodingData:
-    """The experiment's data: the embedded synthetic default or the user's files."""
-    t = cfg.task  # task.data is synthetic or files (the schema checked it)
+    """The experiment's data: the embedded synthetic default, the user's files or a BIDS study."""
+    t = cfg.task  # task.data is synthetic, files or bids (the schema checked it)
     if t.data == "files":
         return load_experiment(**dataclasses.asdict(t.files))
+    if t.data == "bids":
+        from brain.bids import load_bids
+
+        return load_bids(t.bids.spec(), progress=True)
     sizes = dataclasses.asdict(t.synthetic)
     sizes["instructions"] = synthetic_instructions(sizes["instructions"])
     real = t.stimulus_features

@@ -112,6 +112,8 @@ def summarise(data: EncodingData, res: dict[str, Any], cfg: RunSettings, choice:
     kind = choice.kind
     out: dict[str, Any] = {"subjects": int(keep.shape[0]), "voxels": int(keep.shape[1]), "regions": list(names),
                            "n_repeats": data.n_repeats, "notes": list(data.notes), "settings": res["settings"]}
+    if data.study:
+        out["study"] = data.study  # where the data came from: runs, stimuli, split, confounds, features
     out["excluded_subjects"] = dead_subjects(data.bad_voxels, cfg)
     counts = masks.region_counts(labels, names)
     out["ceiling"] = {

@@ -1,0 +1,460 @@
+"""An fMRI study as it is stored: BIDS with fMRIPrep derivatives, read through pybids, its
+confounds through nilearn's ``load_confounds``, into an :class:`~brain.dataset.EncodingData`.
+
+What is read (``BidsSpec``): for each subject, the preprocessed BOLD runs of one task in one
+volumetric space (``*_space-<space>_desc-preproc_bold.nii.gz``), their brain masks
+(``*_desc-brain_mask.nii.gz``, intersected over runs and subjects), their fMRIPrep confounds
+(``*_desc-confounds_timeseries.tsv``, columns chosen by ``load_confounds`` strategies), the
+TR from the BOLD JSON sidecars (checked against the NIfTI headers), and which stimulus each
+run showed: the ``stim_file`` column of the run's ``events.tsv``, or a TSV the user gives
+(columns ``run`` and ``stimulus``, optionally ``subject``). Features come per stimulus and
+feature space: ``<features[space]>/<stimulus>.npz`` (or ``.h5`` / ``.hdf5``), one row per
+TR, as :func:`brain.loaders.load_features` reads them.
+
+The split is by stimulus. The stimuli named in ``test_stimuli`` are held out: their
+presentations are the test repeats (the split-half ceiling needs two); every other stimulus
+is a training stimulus, shown once per subject, one run each, so the inner leave-one-run-out
+cross-validation is leave-one-stimulus-out and no presentation of a training stimulus can
+be on both sides of a fold. A split that would leak (a training stimulus shown twice) is
+refused, naming the runs.
+
+Everything is checked before anything is fitted, and every problem raises a ``ValueError``
+or ``FileNotFoundError`` naming the file and the BIDS entities: a missing derivative, mask
+or confounds file, an unknown confound strategy, a run without features or whose features
+are not as long as the run, a mask on another grid than the BOLD, TRs that disagree, an
+unreadable sidecar. Scrubbing (``scrub``) is refused for now: dropping volumes would need a
+sample mask carried through the FIR delays.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+
+from brain.dataset import EncodingData, unusable_voxels
+
+STRATEGIES = ("motion", "wm_csf", "global_signal", "compcor", "high_pass", "non_steady_state")
+OPTIONS = ("motion", "wm_csf", "global_signal", "compcor", "n_compcor", "demean")
+FEATURE_SUFFIXES = (".npz", ".h5", ".hdf5")
+TR_TOL = 1e-3  # s: sidecar vs header
+
+
+@dataclass(frozen=True)
+class BidsSpec:
+    """What to read. ``root``: the BIDS dataset; ``derivatives``: its fMRIPrep derivatives
+    (default ``<root>/derivatives/fmriprep``); ``task`` and ``space`` select the runs;
+    ``subjects``: labels without ``sub-`` (empty: all); ``confounds``: ``load_confounds``
+    strategies (empty: none) with ``confound_options`` (e.g. ``{"motion": "basic"}``);
+    ``features``: {feature space: directory of per-stimulus files}; ``test_stimuli``: the
+    held-out stimuli; ``stimuli``: a TSV mapping runs to stimuli instead of ``events.tsv``;
+    ``labels``: a region label image on the BOLD grid (0-based indices into
+    ``region_names``)."""
+
+    root: str
+    task: str
+    features: Mapping[str, str]
+    test_stimuli: tuple[str, ...]
+    derivatives: str | None = None
+    space: str = "MNI152NLin2009cAsym"
+    subjects: tuple[str, ...] = ()
+    confounds: tuple[str, ...] = ()
+    confound_options: Mapping[str, Any] = field(default_factory=dict)
+    stimuli: str | None = None
+    labels: str | None = None
+    region_names: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        unknown = [c for c in self.confounds if c not in STRATEGIES]
+        if "scrub" in unknown:
+            raise ValueError("confound strategy 'scrub' is not supported yet (dropping volumes needs a sample "
+                             "mask through the FIR delays); valid: " + ", ".join(STRATEGIES))
+        if unknown:
+            raise ValueError(f"unknown confound strategies {unknown}; valid: {', '.join(STRATEGIES)} "
+                             "(nilearn.interfaces.fmriprep.load_confounds)")
+        bad = [k for k in self.confound_options if k not in OPTIONS]
+        if bad:
+            raise ValueError(f"unknown confound options {bad}; valid: {', '.join(OPTIONS)}")
+        if not self.features:
+            raise ValueError("give the features per space: {space: directory of <stimulus>.npz files}")
+        if len(self.test_stimuli) != 1:
+            raise ValueError(f"name one held-out test stimulus (got {list(self.test_stimuli)}); several test "
+                             "stimuli are not supported yet (their FIR delays would cross from one into the next)")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One preprocessed run: its subject, BIDS run entity, BOLD file, stimulus and length."""
+
+    subject: str
+    run: Any
+    bold: Path
+    stimulus: str
+    n_trs: int
+    confounds: Path | None = None
+
+
+def stimulus_name(stim_file: str) -> str:
+    """The stimulus a ``stim_file`` names: its file name without the last suffix."""
+    return PurePosixPath(str(stim_file)).stem
+
+
+def split_runs(runs: list[Run], test_stimuli: tuple[str, ...]) -> tuple[list[Run], list[Run]]:
+    """One subject's (training runs ordered by stimulus, test runs in presentation order).
+    Refuses a split that would leak: a training stimulus shown in more than one run (its
+    presentations could fall on both sides of a leave-one-run-out fold), a test stimulus the
+    subject never saw, or no training stimulus left for cross-validation."""
+    sub = runs[0].subject if runs else "?"
+    seen = sorted({r.stimulus for r in runs})
+    missing = [t for t in test_stimuli if t not in seen]
+    if missing:
+        raise ValueError(f"sub-{sub}: test stimuli {missing} are in none of its runs; its stimuli: {seen}")
+    test = [r for r in runs if r.stimulus in test_stimuli]
+    train = sorted((r for r in runs if r.stimulus not in test_stimuli), key=lambda r: r.stimulus)
+    for stim in {r.stimulus for r in train}:
+        shown = [r for r in train if r.stimulus == stim]
+        if len(shown) > 1:
+            raise ValueError(f"sub-{sub}: training stimulus {stim!r} is shown in {len(shown)} runs "
+                             f"({', '.join(r.bold.name for r in shown)}): leave-one-run-out CV would put one "
+                             "presentation in training and another in validation; name it a test stimulus or "
+                             "keep one presentation")
+    if len(train) < 2:
+        raise ValueError(f"sub-{sub}: {len(train)} training stimulus left after holding out {list(test_stimuli)}; "
+                         "cross-validation by stimulus needs >= 2")
+    return train, test
+
+
+def _layout(spec: BidsSpec) -> Any:
+    from bids import BIDSLayout
+
+    root = Path(spec.root).expanduser()
+    deriv = Path(spec.derivatives).expanduser() if spec.derivatives else root / "derivatives" / "fmriprep"
+    for p, what in ((root, "BIDS root"), (deriv, "fMRIPrep derivatives")):
+        if not p.is_dir():
+            raise FileNotFoundError(f"{what} {p}: no such directory")
+    if not (deriv / "dataset_description.json").is_file():
+        raise FileNotFoundError(f"{deriv}: no dataset_description.json (an fMRIPrep derivatives folder has one)")
+    try:
+        return BIDSLayout(str(root), derivatives=str(deriv), validate=False)
+    except Exception as exc:  # pybids: unreadable JSON and the like
+        raise ValueError(f"{root} (derivatives {deriv}): pybids cannot index the dataset: "
+                         f"{type(exc).__name__}: {exc}") from exc
+
+
+def _sidecar_tr(bold: Path) -> float:
+    side = Path(str(bold).removesuffix(".nii.gz").removesuffix(".nii") + ".json")
+    if not side.is_file():
+        raise FileNotFoundError(f"{bold}: no JSON sidecar {side.name} (it gives RepetitionTime)")
+    try:
+        meta = json.loads(side.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{side}: unreadable sidecar: {exc}") from None
+    tr = meta.get("RepetitionTime") if isinstance(meta, dict) else None
+    if not isinstance(tr, (int, float)) or not tr > 0:
+        raise ValueError(f"{side}: RepetitionTime must be a number > 0, got {tr!r}")
+    return float(tr)
+
+
+def _stimulus_table(path: str) -> list[dict[str, str]]:
+    import csv
+
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise FileNotFoundError(f"stimulus table {p}: no such file")
+    with p.open(newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    if not rows or not {"run", "stimulus"} <= set(rows[0]):
+        raise ValueError(f"{p}: a stimulus table needs tab-separated columns run and stimulus (optionally subject)")
+    return rows
+
+
+def _events_stimulus(layout: Any, bold: Any) -> str:
+    ents = {k: v for k, v in bold.get_entities().items() if k in ("subject", "session", "task", "run", "acquisition")}
+    events = layout.get(scope="raw", suffix="events", extension=".tsv", **ents)
+    if len(events) != 1:
+        raise FileNotFoundError(f"{bold.path}: {len(events)} events.tsv files for {ents}; need one with a stim_file "
+                                "column (or give a stimulus table)")
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(events[0].path, sep="\t", na_values="n/a")
+    except Exception as exc:
+        raise ValueError(f"{events[0].path}: unreadable events file: {exc}") from None
+    if "stim_file" not in table:
+        raise ValueError(f"{events[0].path}: no stim_file column; give a stimulus table (task.bids.stimuli)")
+    names = sorted({stimulus_name(s) for s in table["stim_file"].dropna()})
+    if len(names) != 1:
+        raise ValueError(f"{events[0].path}: the run shows {len(names)} stimuli {names}; need exactly one per run")
+    return names[0]
+
+
+def find_runs(spec: BidsSpec, layout: Any) -> dict[str, list[Run]]:
+    """Per subject, its runs of ``spec.task`` in ``spec.space`` with their stimuli."""
+    import nibabel as nib
+
+    subjects = list(spec.subjects) or layout.get_subjects(scope="derivatives")
+    known = layout.get_subjects()
+    for s in subjects:
+        if s not in known:
+            raise ValueError(f"sub-{s} is not in {spec.root}; subjects: {sorted(known)}")
+    table = None if spec.stimuli is None else _stimulus_table(spec.stimuli)
+    out = {}
+    for sub in subjects:
+        bolds = layout.get(scope="derivatives", subject=sub, task=spec.task, space=spec.space, desc="preproc",
+                           suffix="bold", extension=[".nii.gz", ".nii"])
+        if not bolds:
+            raise FileNotFoundError(f"sub-{sub}: no fMRIPrep BOLD *_task-{spec.task}_space-{spec.space}"
+                                    f"_desc-preproc_bold.nii.gz under the derivatives")
+        runs = []
+        for b in bolds:
+            ents = b.get_entities()
+            if table is None:
+                stim = _events_stimulus(layout, b)
+            else:
+                hits = [r["stimulus"] for r in table if str(r["run"]) == str(ents.get("run"))
+                        and r.get("subject", sub) in (sub, f"sub-{sub}", "", None)]
+                if len(hits) != 1:
+                    raise ValueError(f"{spec.stimuli}: {len(hits)} rows for sub-{sub} run {ents.get('run')} "
+                                     f"({Path(b.path).name}); need one")
+                stim = stimulus_name(hits[0])
+            conf = None
+            if spec.confounds:
+                c = layout.get(scope="derivatives", subject=sub, task=spec.task, run=ents.get("run"),
+                               desc="confounds", suffix="timeseries", extension=".tsv",
+                               **({"session": ents["session"]} if "session" in ents else {}))
+                if len(c) != 1:
+                    raise FileNotFoundError(f"{b.path}: no fMRIPrep confounds file "
+                                            f"(*_desc-confounds_timeseries.tsv) for run {ents.get('run')}")
+                conf = Path(c[0].path)
+            try:
+                shape = nib.load(b.path).shape
+            except Exception as exc:
+                raise ValueError(f"{b.path}: cannot read the BOLD image: {type(exc).__name__}: {exc}") from None
+            if len(shape) != 4:
+                raise ValueError(f"{b.path}: BOLD must be 4-D, got shape {shape}")
+            runs.append(Run(sub, ents.get("run"), Path(b.path), stim, int(shape[3]), conf))
+        out[sub] = runs
+    return out
+
+
+def _masks(layout: Any, spec: BidsSpec, runs: dict[str, list[Run]]) -> Any:
+    """The intersection of every subject's brain masks, refused when a mask is on another
+    grid than the BOLD it belongs to."""
+    import nibabel as nib
+    from nilearn.masking import intersect_masks
+
+    imgs = []
+    for sub, rs in runs.items():
+        masks = layout.get(scope="derivatives", subject=sub, space=spec.space, desc="brain", suffix="mask",
+                           extension=[".nii.gz", ".nii"], datatype="func")
+        if not masks:
+            raise FileNotFoundError(f"sub-{sub}: no brain mask *_space-{spec.space}_desc-brain_mask.nii.gz")
+        ref = nib.load(rs[0].bold)
+        for m in masks:
+            img = nib.load(m.path)
+            if img.shape[:3] != ref.shape[:3] or not np.allclose(img.affine, ref.affine, atol=1e-4):
+                raise ValueError(f"{m.path}: the mask is on another grid (shape {img.shape[:3]}) than the BOLD "
+                                 f"{rs[0].bold.name} (shape {ref.shape[:3]}) or has another affine; resample it "
+                                 "onto the BOLD grid first (it is not resampled silently)")
+            imgs.append(img)
+        for r in rs[1:]:
+            img = nib.load(r.bold)
+            if img.shape[:3] != ref.shape[:3] or not np.allclose(img.affine, ref.affine, atol=1e-4):
+                raise ValueError(f"{r.bold}: on another grid than {rs[0].bold.name}")
+    mask = intersect_masks(imgs, threshold=1, connected=False) if len(imgs) > 1 else imgs[0]
+    if not np.asarray(mask.dataobj).any():
+        raise ValueError("the subjects' brain masks have no voxel in common")
+    return mask
+
+
+def _checked_tr(bold: Path) -> float:
+    """The run's TR from its sidecar, refused when the NIfTI header gives another one."""
+    import nibabel as nib
+
+    tr = _sidecar_tr(bold)
+    zooms = nib.load(bold).header.get_zooms()
+    zoom = float(zooms[3]) if len(zooms) > 3 else 0.0
+    if zoom > 0 and abs(zoom - tr) > TR_TOL:
+        raise ValueError(f"{bold}: the NIfTI header gives TR {zoom:g} s, its sidecar {tr:g} s")
+    return tr
+
+
+def _read_run(r: Run, masker: Any, tr: float) -> np.ndarray:
+    import nibabel as nib
+
+    img = nib.load(r.bold)
+    try:
+        return np.asarray(masker.transform(img), np.float32)
+    except Exception as exc:
+        raise ValueError(f"{r.bold}: cannot read the BOLD: {type(exc).__name__}: {exc}") from exc
+
+
+def _confound_matrix(r: Run, spec: BidsSpec) -> Any:
+    import warnings
+
+    from nilearn.interfaces.fmriprep import load_confounds
+
+    opts = dict(spec.confound_options)
+    if "high_pass" not in spec.confounds and "demean" not in opts:
+        opts["demean"] = True
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            table, sample_mask = load_confounds(str(r.bold), strategy=tuple(spec.confounds), **opts)
+    except Exception as exc:
+        raise ValueError(f"{r.confounds}: load_confounds{tuple(spec.confounds)} failed: "
+                         f"{type(exc).__name__}: {exc}") from exc
+    if sample_mask is not None:
+        raise ValueError(f"{r.confounds}: the strategy {list(spec.confounds)} drops volumes "
+                         "(non_steady_state outliers); dropping volumes is not supported yet")
+    if len(table) != r.n_trs:
+        raise ValueError(f"{r.confounds}: {len(table)} rows, the BOLD {r.bold.name} has {r.n_trs} volumes")
+    return table
+
+
+def _features(spec: BidsSpec, stimuli: dict[str, int], where: dict[str, Path], tr: float
+              ) -> dict[str, dict[str, list[np.ndarray]]]:
+    """{space: {stimulus: [per-layer arrays]}}; every stimulus has a file per space whose rows
+    match the run's volumes, with the same layers and widths."""
+    from brain.loaders import load_features
+
+    out: dict[str, dict[str, list[np.ndarray]]] = {}
+    for space, folder in spec.features.items():
+        d = Path(folder).expanduser()
+        if not d.is_dir():
+            raise FileNotFoundError(f"features of space {space!r}: {d} is not a directory")
+        out[space] = {}
+        shapes = None
+        for stim, n in stimuli.items():
+            files = [d / f"{stim}{ext}" for ext in FEATURE_SUFFIXES if (d / f"{stim}{ext}").is_file()]
+            if not files:
+                raise FileNotFoundError(f"no features of stimulus {stim!r} (run {where[stim]}) for space {space!r}: "
+                                        f"looked for {stim}{{{','.join(FEATURE_SUFFIXES)}}} in {d}")
+            layers = load_features(files[0], tr=tr, n_trs=n)
+            arrays = list(layers.values())
+            got = [(k, x.shape[1]) for k, x in layers.items()]
+            if shapes is not None and got != shapes:
+                raise ValueError(f"{files[0]}: layers {got} differ from the other stimuli's {shapes}")
+            shapes = got
+            rows = {x.shape[0] for x in arrays}
+            if rows != {n}:
+                raise ValueError(f"{files[0]}: {sorted(rows)} rows of features, the run {where[stim]} has {n} "
+                                 f"volumes at TR {tr:g} s; give one row per TR")
+            out[space][stim] = arrays
+    return out
+
+
+def load_bids(spec: BidsSpec, progress: bool = False) -> EncodingData:
+    """The study as an :class:`~brain.dataset.EncodingData` (see the module docstring), with
+    its confounds per run in ``confounds_train`` / ``confounds_test`` and what was read in
+    ``study``: the runs with their stimuli and files, the split, the confound strategy and
+    columns, the TR and the features per stimulus."""
+    from nilearn.maskers import NiftiMasker
+    from tqdm.auto import tqdm
+
+    layout = _layout(spec)
+    runs = find_runs(spec, layout)
+    splits = {sub: split_runs(rs, spec.test_stimuli) for sub, rs in runs.items()}
+    trs = {r.bold: _checked_tr(r.bold) for rs in runs.values() for r in rs}
+    values, counts = np.unique(np.round(list(trs.values()), 6), return_counts=True)
+    tr = float(values[np.argmax(counts)])
+    odd = [f"{p.name}: {t:g} s" for p, t in trs.items() if round(t, 6) != tr]
+    if odd:
+        raise ValueError(f"the runs' TRs differ: most runs have {tr:g} s, but " + ", ".join(odd))
+    first = next(iter(splits))
+    train_stims = [r.stimulus for r in splits[first][0]]
+    lengths = {r.stimulus: r.n_trs for r in splits[first][0] + splits[first][1]}
+    where = {r.stimulus: r.bold.name for r in splits[first][0] + splits[first][1]}
+    n_repeats = len(splits[first][1])
+    for sub, (train, test) in splits.items():
+        if [r.stimulus for r in train] != train_stims:
+            raise ValueError(f"sub-{sub} saw the training stimuli {[r.stimulus for r in train]}, sub-{first} saw "
+                             f"{train_stims}: every subject needs the same training stimuli")
+        if len(test) != n_repeats:
+            raise ValueError(f"sub-{sub} saw the test stimulus {len(test)} times, sub-{first} {n_repeats} times")
+        for r in train + test:
+            if r.n_trs != lengths[r.stimulus]:
+                raise ValueError(f"{r.bold}: {r.n_trs} volumes of stimulus {r.stimulus!r}, {where[r.stimulus]} of "
+                                 f"sub-{first} has {lengths[r.stimulus]}")
+    feats = _features(spec, lengths, where, tr)
+    mask = _masks(layout, spec, runs)
+    masker = NiftiMasker(mask_img=mask, standardize=None, reports=False).fit()
+    conf_tables: dict[Path, Any] = {}
+    if spec.confounds:
+        for rs in runs.values():
+            for r in rs:
+                conf_tables[r.bold] = _confound_matrix(r, spec)
+    columns = sorted({c for t in conf_tables.values() for c in t.columns})
+
+    def confounds(r: Run) -> np.ndarray:
+        t = conf_tables[r.bold]
+        return np.stack([t[c].to_numpy(float) if c in t else np.zeros(r.n_trs) for c in columns], axis=1)
+
+    train_bold, test_bold, conf_train, conf_test = [], [], [], []
+    with tqdm(total=sum(len(rs) for rs in runs.values()), desc="BIDS runs", unit="run", disable=not progress) as bar:
+        for train, test in splits.values():
+            ys = []
+            for r in train + test:
+                ys.append(_read_run(r, masker, tr))
+                bar.update()
+            train_bold.append(np.concatenate(ys[:len(train)]))
+            test_bold.append(np.stack(ys[len(train):]))
+            if columns:
+                conf_train.append(np.concatenate([confounds(r) for r in train]))
+                conf_test.append(np.stack([confounds(r) for r in test]))
+    y_train, y_test = np.stack(train_bold), np.stack(test_bold)
+    labels_names = _regions(spec, mask, y_train.shape[2])
+    from brain.loaders import _bad_voxel_notes
+
+    subs = [f"sub-{s}" for s in splits]
+    notes = _bad_voxel_notes(y_train, y_test, subs, subs, unusable_voxels)
+    run_labels = np.concatenate([np.full(lengths[s], i) for i, s in enumerate(train_stims)])
+    test_stim = spec.test_stimuli[0]
+    study = {
+        "source": "bids", "root": str(Path(spec.root).expanduser().resolve()), "task": spec.task,
+        "space": spec.space, "subjects": list(splits), "tr": tr, "tr_from": "BOLD JSON sidecars (RepetitionTime)",
+        "split": {"by": "stimulus", "test_stimuli": list(spec.test_stimuli), "train_stimuli": train_stims,
+                  "inner_cv": "leave-one-stimulus-out (one run per training stimulus)",
+                  "test_presentations": n_repeats},
+        "runs": {f"sub-{sub}": [{"run": r.run, "bold": r.bold.name, "stimulus": r.stimulus, "volumes": r.n_trs}
+                                for r in rs] for sub, rs in runs.items()},
+        "stimuli_from": spec.stimuli or "events.tsv stim_file",
+        "confounds": {"strategy": list(spec.confounds), "options": dict(spec.confound_options),
+                      "columns": columns},
+        "features": {sp: {s: str(Path(spec.features[sp]).expanduser()) for s in lengths} for sp in spec.features},
+        "voxels": int(y_train.shape[2]), "mask": "intersection of the subjects' brain masks",
+    }
+    return EncodingData(
+        features_train={sp: [np.concatenate([f[s][k] for s in train_stims]) for k in range(len(f[train_stims[0]]))]
+                        for sp, f in feats.items()},
+        features_test={sp: list(f[test_stim]) for sp, f in feats.items()},
+        bold_train=y_train, runs=run_labels, bold_test=y_test, region=labels_names[0],
+        region_names=labels_names[1], spaces=tuple(feats), vertices=None, tr=tr, mask=mask, notes=tuple(notes),
+        confounds_train=np.stack(conf_train) if columns else None,
+        confounds_test=np.stack(conf_test) if columns else None, study=study)
+
+
+def _regions(spec: BidsSpec, mask: Any, n_vox: int) -> tuple[np.ndarray, tuple[str, ...]]:
+    if spec.labels is None:
+        return np.zeros(n_vox, int), ("all",)
+    import nibabel as nib
+
+    p = Path(spec.labels).expanduser()
+    if not p.is_file():
+        raise FileNotFoundError(f"label image {p}: no such file")
+    img = nib.load(p)
+    if img.shape[:3] != mask.shape[:3] or not np.allclose(img.affine, mask.affine, atol=1e-4):
+        raise ValueError(f"{p}: the label image is on another grid (shape {img.shape[:3]}) than the BOLD "
+                         f"(shape {mask.shape[:3]}); resample it onto the BOLD grid first")
+    values = np.asarray(img.dataobj)[np.asarray(mask.dataobj) > 0]
+    if not np.all(np.isfinite(values)) or not np.all(values == np.round(values)) or values.min() < 0:
+        raise ValueError(f"{p}: region labels must be whole numbers >= 0")
+    labels = values.astype(int)
+    names = tuple(spec.region_names) if spec.region_names else tuple(f"region_{i}" for i in range(labels.max() + 1))
+    if labels.max() >= len(names):
+        raise ValueError(f"{p}: labels span 0..{labels.max()}, {len(names)} region names given")
+    return labels, names

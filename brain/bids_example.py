@@ -1,0 +1,221 @@
+"""A small fMRIPrep-shaped BIDS study written from the synthetic experiment, so the BIDS path
+(:mod:`brain.bids`) can be run and tested end to end offline.
+
+The synthetic experiment (:func:`brain.synthetic.make_synthetic`) gives per subject one run
+per training stimulus and ``n_repeats`` presentations of a test stimulus. They are written
+as runs of one BIDS task, in a different order for each subject:
+
+- ``<root>/sub-XX/func/sub-XX_task-<task>_run-N_events.tsv`` (one row: the stimulus, with
+  its ``stim_file``) and ``..._bold.json`` (``RepetitionTime``);
+- ``<root>/derivatives/fmriprep/sub-XX/func/``: ``..._space-<space>_desc-preproc_bold.nii.gz``
+  (the voxels laid out in C order inside a box, 3 mm, around a baseline of 100),
+  ``..._space-<space>_desc-brain_mask.nii.gz``, ``..._desc-confounds_timeseries.tsv`` (+ JSON):
+  the six motion parameters with fMRIPrep's derivative and power columns,
+  ``framewise_displacement``, ``white_matter``, ``csf``, ``global_signal`` and cosine drifts;
+- ``<root>/features/<space>/<stimulus>.npz``: per-layer features of each stimulus (one row
+  per TR, ``layer_00``, ...), as ``task=features`` writes them per stimulus;
+- ``<root>/atlas/regions_dseg.nii.gz``: the planted regions as a label image (0-based
+  indices into the names ``regions`` returned).
+
+A confound drift is planted: each run's ``trans_x`` is a smooth random walk (its own per
+subject and run, unrelated to the stimulus) that is added to every voxel with a loading of
+``drift`` BOLD standard deviations, so regressing out the motion parameters removes it and
+leaving them in costs accuracy. Only the generator is committed, never the data.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from brain.synthetic import SyntheticConfig, SyntheticData, make_synthetic
+
+MOTION = ("trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z")
+BASELINE = 100.0
+VOXEL_MM = 3.0
+
+
+@dataclass(frozen=True)
+class BidsExample:
+    """What :func:`write_bids_example` wrote: the dataset ``root``, its fMRIPrep
+    ``derivatives``, the BIDS ``task`` and ``space``, the feature directories per feature
+    space, the ``atlas`` label image with its region names, the ``test_stimulus``, the
+    planted ``truth`` (a :class:`brain.synthetic.SyntheticData`) and, per subject, the
+    runs' stimuli in the order they were written."""
+
+    root: Path
+    derivatives: Path
+    task: str
+    space: str
+    features: dict[str, Path]
+    atlas: Path
+    regions: tuple[str, ...]
+    test_stimulus: str
+    truth: SyntheticData
+    run_stimuli: dict[str, list[str]]
+
+
+def _grid(n_vox: int) -> tuple[int, int, int]:
+    side = int(np.ceil(n_vox ** (1 / 3)))
+    return side, side, int(np.ceil(n_vox / side**2))
+
+
+def _affine() -> np.ndarray:
+    return np.diag([VOXEL_MM, VOXEL_MM, VOXEL_MM, 1.0]) + np.array(
+        [[0, 0, 0, -30.0], [0, 0, 0, -40.0], [0, 0, 0, -20.0], [0, 0, 0, 0]])
+
+
+def _volume(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(n_trs, n_vox) -> 4-D (x, y, z, n_trs), voxels in ``mask``'s C order, 0 outside."""
+    vol = np.zeros((*mask.shape, values.shape[0]), np.float32)
+    vol[mask] = values.T
+    return vol
+
+
+def _drift(rng: np.random.Generator, n: int) -> np.ndarray:
+    """A smooth random walk, mean 0, sd 1, with its linear trend removed (so the per-run
+    detrending of the pipeline cannot remove it)."""
+    walk = np.cumsum(rng.standard_normal(n))
+    walk = np.convolve(walk, np.ones(9) / 9, mode="same")
+    t = np.arange(n)
+    walk -= np.polyval(np.polyfit(t, walk, 1), t)
+    return walk / walk.std()
+
+
+def _cosines(n: int, tr: float, cutoff: float = 1 / 128) -> np.ndarray:
+    """fMRIPrep's discrete-cosine drift regressors below ``cutoff`` Hz (n, k)."""
+    k = int(np.floor(2 * n * tr * cutoff))
+    t = np.arange(n)
+    return np.stack([np.sqrt(2 / n) * np.cos(np.pi * (t + 0.5) * j / n) for j in range(1, k + 1)], axis=1) \
+        if k else np.zeros((n, 0))
+
+
+def _confounds(rng: np.random.Generator, drift: np.ndarray, bold: np.ndarray, tr: float) -> dict[str, np.ndarray]:
+    n = len(drift)
+    cols: dict[str, np.ndarray] = {}
+    for name in MOTION:
+        x = drift * 0.2 if name == "trans_x" else np.cumsum(rng.standard_normal(n)) * 0.01
+        d = np.r_[np.nan, np.diff(x)]
+        cols |= {name: x, f"{name}_derivative1": d, f"{name}_power2": x**2, f"{name}_derivative1_power2": d**2}
+    dx = np.abs(np.diff(np.stack([cols[m] for m in MOTION], axis=1), axis=0))
+    cols["framewise_displacement"] = np.r_[np.nan, dx[:, :3].sum(1) + 50 * dx[:, 3:].sum(1)]
+    for name in ("white_matter", "csf"):
+        cols[name] = rng.standard_normal(n)
+    cols["global_signal"] = bold.mean(axis=1)
+    for j, c in enumerate(_cosines(n, tr).T):
+        cols[f"cosine{j:02d}"] = c
+    return cols
+
+
+def _write_tsv(path: Path, cols: dict[str, np.ndarray]) -> None:
+    names = list(cols)
+    rows = ["\t".join(names)]
+    for i in range(len(cols[names[0]])):
+        rows.append("\t".join("n/a" if not np.isfinite(cols[c][i]) else f"{cols[c][i]:.6g}" for c in names))
+    path.write_text("\n".join(rows) + "\n")
+
+
+def write_bids_example(root: str | Path, n_subjects: int = 3, n_train_stimuli: int = 3, n_repeats: int = 2,
+                       trs_per_stimulus: int = 200, n_layers: int = 4, n_features: int = 16,
+                       vertices_per_region: int = 12, drift: float = 1.5, task: str = "movie",
+                       space: str = "MNI152NLin2009cAsym", seed: int = 0) -> BidsExample:
+    """Write the example study under ``root`` (which must not exist or be empty) and return
+    what was written with the planted truth. ``drift``: the confound drift's loading, in
+    units of each voxel's BOLD standard deviation (0 plants none)."""
+    import nibabel as nib
+
+    root = Path(root)
+    if root.exists() and any(root.iterdir()):
+        raise FileExistsError(f"{root} is not empty; give a new directory for the example study")
+    cfg = SyntheticConfig(n_subjects=n_subjects, n_runs=n_train_stimuli, trs_per_run=trs_per_stimulus,
+                          n_test_trs=trs_per_stimulus, n_repeats=n_repeats, n_layers=n_layers,
+                          n_features=n_features, vertices_per_region=vertices_per_region)
+    truth = make_synthetic(cfg, seed=seed)
+    rng = np.random.default_rng([seed, 7])
+    n_vox, n_t, tr = truth.bold_train.shape[2], trs_per_stimulus, cfg.tr
+    mask = np.zeros(_grid(n_vox), bool)
+    mask.flat[:n_vox] = True
+    affine = _affine()
+    train = [f"clip{i + 1:02d}" for i in range(n_train_stimuli)]
+    test = "clip_test"
+    deriv = root / "derivatives" / "fmriprep"
+    for where, extra in ((root, {}), (deriv, {"DatasetType": "derivative",
+                                              "GeneratedBy": [{"Name": "fMRIPrep", "Version": "synthetic"}]})):
+        where.mkdir(parents=True, exist_ok=True)
+        (where / "dataset_description.json").write_text(json.dumps(
+            {"Name": "callosum synthetic study", "BIDSVersion": "1.8.0", **extra}, indent=1))
+    run_stimuli = {}
+    for s in range(n_subjects):
+        sub = f"{s + 1:02d}"
+        segments = [(name, truth.bold_train[s, i * n_t:(i + 1) * n_t]) for i, name in enumerate(train)]
+        segments += [(test, truth.bold_test[s, k]) for k in range(n_repeats)]
+        order = rng.permutation(len(segments))
+        run_stimuli[sub] = [segments[i][0] for i in order]
+        raw_func, der_func = root / f"sub-{sub}" / "func", deriv / f"sub-{sub}" / "func"
+        raw_func.mkdir(parents=True)
+        der_func.mkdir(parents=True)
+        nib.save(nib.Nifti1Image(mask.astype(np.uint8), affine),
+                 der_func / f"sub-{sub}_task-{task}_space-{space}_desc-brain_mask.nii.gz")
+        for run, i in enumerate(order, start=1):
+            stim, y = segments[i]
+            stem = f"sub-{sub}_task-{task}_run-{run}"
+            d = _drift(rng, n_t)
+            sd = y.std(axis=0)
+            bold = BASELINE + y + drift * sd * d[:, None]
+            (raw_func / f"{stem}_events.tsv").write_text(
+                f"onset\tduration\ttrial_type\tstim_file\n0\t{n_t * tr:g}\tmovie\tstimuli/{stim}.mp4\n")
+            (raw_func / f"{stem}_bold.json").write_text(json.dumps({"RepetitionTime": tr, "TaskName": task}))
+            img = nib.Nifti1Image(_volume(bold, mask), affine)
+            img.header.set_xyzt_units("mm", "sec")
+            img.header["pixdim"][4] = tr
+            nib.save(img, der_func / f"{stem}_space-{space}_desc-preproc_bold.nii.gz")
+            (der_func / f"{stem}_space-{space}_desc-preproc_bold.json").write_text(
+                json.dumps({"RepetitionTime": tr, "TaskName": task, "SkullStripped": False}))
+            _write_tsv(der_func / f"{stem}_desc-confounds_timeseries.tsv", _confounds(rng, d, bold, tr))
+            (der_func / f"{stem}_desc-confounds_timeseries.json").write_text("{}")
+    features = {}
+    for sp in cfg.spaces:
+        out = root / "features" / sp
+        out.mkdir(parents=True)
+        for i, name in enumerate(train):
+            np.savez(out / f"{name}.npz", **{f"layer_{k:02d}": x[i * n_t:(i + 1) * n_t]
+                                             for k, x in enumerate(truth.features_train[sp])})
+        np.savez(out / f"{test}.npz", **{f"layer_{k:02d}": x for k, x in enumerate(truth.features_test[sp])})
+        features[sp] = out
+    atlas = root / "atlas" / "regions_dseg.nii.gz"
+    atlas.parent.mkdir()
+    labels = np.zeros(mask.shape, np.int16)
+    labels[mask] = truth.region
+    nib.save(nib.Nifti1Image(labels, affine), atlas)
+    return BidsExample(root, deriv, task, space, features, atlas, truth.region_names, test, truth, run_stimuli)
+
+
+def command(ex: BidsExample, confounds: bool = True) -> str:
+    """The runner command that encodes the example study (paths as written)."""
+    feats = ",".join(f"{k}:{v}" for k, v in ex.features.items())
+    conf = " task.bids.confounds=[motion] 'task.bids.confound_options={motion:basic}'" if confounds else ""
+    return (f"python -m experiments.run task=encoding task.data=bids task.bids.root={ex.root} "
+            f"task.bids.task={ex.task} 'task.bids.features={{{feats}}}' task.bids.test_stimuli=[{ex.test_stimulus}]"
+            f"{conf} task.bids.labels={ex.atlas} task.bids.region_names=[{','.join(ex.regions)}]")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m brain.bids_example DIR [--subjects N] [--seed S]``: write the example study
+    into DIR and print the command that encodes it."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m brain.bids_example", description=main.__doc__)
+    p.add_argument("root", help="a new (or empty) directory for the study")
+    p.add_argument("--subjects", type=int, default=3)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    ex = write_bids_example(args.root, n_subjects=args.subjects, seed=args.seed)
+    n = sum(len(v) for v in ex.run_stimuli.values())
+    print(f"wrote {n} runs of {len(ex.run_stimuli)} subjects to {ex.root}; encode them with:\n{command(ex)}")
+
+
+if __name__ == "__main__":
+    main()

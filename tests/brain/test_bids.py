@@ -1,0 +1,166 @@
+"""The BIDS / fMRIPrep path (``brain.bids``) on the generated example study
+(``brain.bids_example``): what is read equals what the synthetic experiment planted, the
+confounds remove the planted drift, the split is by stimulus and refuses a leak, and every
+bad input is named before anything is fitted."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from brain.bids import BidsSpec, Run, load_bids, split_runs
+from brain.bids_example import BASELINE, write_bids_example
+from brain.cleaning import clean_runs
+from brain.prepare import Cleaning, SubjectData
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory):
+    return write_bids_example(tmp_path_factory.mktemp("bids") / "study", trs_per_stimulus=60, vertices_per_region=4)
+
+
+@pytest.fixture(scope="module")
+def clean_study(tmp_path_factory: pytest.TempPathFactory):
+    return write_bids_example(tmp_path_factory.mktemp("bids0") / "study", trs_per_stimulus=60, vertices_per_region=4,
+                              drift=0.0)
+
+
+def spec_of(ex, **kw) -> BidsSpec:
+    base = dict(root=str(ex.root), task=ex.task, features={k: str(v) for k, v in ex.features.items()},
+                test_stimuli=(ex.test_stimulus,), space=ex.space, labels=str(ex.atlas), region_names=ex.regions)
+    return BidsSpec(**(base | kw))
+
+
+def test_what_is_read_is_what_was_planted(clean_study) -> None:
+    """Without a drift the preprocessed BOLD is the baseline plus the synthetic responses:
+    training runs ordered by stimulus whatever order each subject saw them in, the test
+    presentations as repeats, regions from the label image, TR from the sidecars."""
+    ex, truth = clean_study, clean_study.truth
+    d = load_bids(spec_of(ex))
+    np.testing.assert_allclose(d.bold_train, BASELINE + truth.bold_train, atol=2e-4)
+    for s in range(truth.bold_train.shape[0]):
+        for rep in d.bold_test[s]:  # presentation order is the subject's, so match each to a planted one
+            assert min(np.abs(rep - BASELINE - t).max() for t in truth.bold_test[s]) < 2e-4
+    np.testing.assert_array_equal(d.region, truth.region)
+    assert d.region_names == ex.regions and d.tr == truth.tr and d.confounds_train is None
+    np.testing.assert_array_equal(d.runs, np.repeat(np.arange(3), 60))
+    for space in truth.spaces:
+        for mine, planted in zip(d.features_train[space], truth.features_train[space], strict=True):
+            np.testing.assert_allclose(mine, planted, atol=1e-6)
+    assert d.study["split"]["train_stimuli"] == ["clip01", "clip02", "clip03"]
+    assert [r["stimulus"] for r in d.study["runs"]["sub-01"]] == ex.run_stimuli["01"]
+
+
+def test_confounds_remove_the_planted_drift(study) -> None:
+    """The drift lies in the span of the motion confounds, so cleaning the loaded BOLD with
+    them gives exactly what cleaning the planted responses with them gives (the drift is
+    gone, train and test); without them the drift dominates the cleaned data."""
+    truth, clean = study.truth, Cleaning()
+    with_conf = load_bids(spec_of(study, confounds=("motion",), confound_options={"motion": "basic"}))
+    without = load_bids(spec_of(study))
+    assert with_conf.confounds_train.shape == (3, 180, 6) and with_conf.confounds_test.shape == (3, 2, 60, 6)
+    assert with_conf.study["confounds"]["columns"] == ["rot_x", "rot_y", "rot_z", "trans_x", "trans_y", "trans_z"]
+
+    def corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        a, b = a - a.mean(0), b - b.mean(0)
+        return (a * b).sum(0) / np.sqrt((a * a).sum(0) * (b * b).sum(0))
+
+    r_without = []
+    for s in range(3):
+        conf = with_conf.confounds_train[s]
+        same = clean_runs(truth.bold_train[s], truth.runs, truth.tr, confounds=conf)
+        np.testing.assert_allclose(SubjectData(with_conf, clean)(s)[0], same, atol=2e-3)
+        test = SubjectData(with_conf, clean).test_repeats(s)
+        for k in range(2):
+            planted = [clean_runs(t, None, truth.tr, confounds=with_conf.confounds_test[s, k]) for t in truth.bold_test[s]]
+            assert min(np.abs(test[k] - p).max() for p in planted) < 2e-3
+        r_without.append(corr(SubjectData(without, clean)(s)[0], clean_runs(truth.bold_train[s], truth.runs, truth.tr)))
+    assert np.median(r_without) < 0.7
+
+
+def _run(sub: str, run: int, stim: str) -> Run:
+    return Run(sub, run, Path(f"sub-{sub}_run-{run}_bold.nii.gz"), stim, 10)
+
+
+def test_the_split_is_by_stimulus_and_refuses_a_leak() -> None:
+    runs = [_run("01", 1, "b"), _run("01", 2, "t"), _run("01", 3, "a"), _run("01", 4, "t")]
+    train, test = split_runs(runs, ("t",))
+    assert [r.stimulus for r in train] == ["a", "b"] and [r.run for r in test] == [2, 4]
+    with pytest.raises(ValueError, match=r"training stimulus 'a' is shown in 2 runs \(sub-01_run-3.*sub-01_run-5"):
+        split_runs(runs + [_run("01", 5, "a")], ("t",))
+    with pytest.raises(ValueError, match=r"test stimuli \['x'\] are in none of its runs"):
+        split_runs(runs, ("x",))
+    with pytest.raises(ValueError, match="1 training stimulus left"):
+        split_runs(runs[:2], ("t",))
+
+
+def _first(root: Path, pattern: str) -> Path:
+    return sorted(root.rglob(pattern))[0]
+
+
+def _spoil(root: Path, how: str) -> str:
+    """Break the copied study ``root`` one way; return what the error must name."""
+    import nibabel as nib
+
+    if how == "confounds_missing":
+        f = _first(root, "sub-02_*run-2_desc-confounds_timeseries.tsv")
+        f.unlink()
+        return "sub-02_task-movie_run-2_space-.*no fMRIPrep confounds file"
+    if how == "features_missing":
+        (root / "features" / "audio" / "clip02.npz").unlink()
+        return r"no features of stimulus 'clip02' .*space 'audio'"
+    if how == "features_short":
+        f = root / "features" / "video" / "clip01.npz"
+        layers = dict(np.load(f))
+        np.savez(f, **{k: v[:-3] for k, v in layers.items()})
+        return r"clip01.npz: \[57\] rows of features, the run .* has 60 volumes"
+    if how == "mask_grid":
+        m = _first(root, "sub-03_*desc-brain_mask.nii.gz")
+        img = nib.load(m)
+        nib.save(nib.Nifti1Image(np.asarray(img.dataobj), img.affine * np.diag([2, 2, 2, 1])), m)
+        return r"sub-03_.*desc-brain_mask.nii.gz: the mask is on another grid"
+    if how == "tr_header":
+        f = _first(root, "sub-01_*run-3_*desc-preproc_bold.json")
+        f.write_text(json.dumps({"RepetitionTime": 2.0}))
+        return r"run-3_.*preproc_bold.nii.gz: the NIfTI header gives TR 1.49 s, its sidecar 2 s"
+    if how == "sidecar":
+        f = _first(root, "sub-02_*run-1_*desc-preproc_bold.json")
+        f.write_text("{broken")
+        return r"(sub-02_task-movie_run-1.*preproc_bold.json|pybids cannot index)"
+    if how == "no_stim_file":
+        f = _first(root, "sub-01_task-movie_run-2_events.tsv")
+        f.write_text("onset\tduration\ttrial_type\n0\t10\tmovie\n")
+        return "sub-01_task-movie_run-2_events.tsv: no stim_file column"
+    if how == "derivatives":
+        shutil.rmtree(root / "derivatives")
+        return "fMRIPrep derivatives .*derivatives/fmriprep: no such directory"
+    raise AssertionError(how)
+
+
+@pytest.mark.parametrize("how", ["confounds_missing", "features_missing", "features_short", "mask_grid",
+                                 "tr_header", "sidecar", "no_stim_file", "derivatives"])
+def test_a_bad_study_is_named_before_anything_is_fitted(study, tmp_path: Path, how: str) -> None:
+    root = tmp_path / "study"
+    shutil.copytree(study.root, root)
+    named = _spoil(root, how)
+    spec = BidsSpec(root=str(root), task="movie", features={sp: str(root / "features" / sp) for sp in study.features},
+                    test_stimuli=(study.test_stimulus,), confounds=("motion",))
+    with pytest.raises((ValueError, OSError), match=named):
+        load_bids(spec)
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"confounds": ("motion", "scrub")}, "'scrub' is not supported yet"),
+    ({"confounds": ("movement",)}, r"unknown confound strategies \['movement'\]; valid: motion"),
+    ({"confound_options": {"motoin": "basic"}}, r"unknown confound options \['motoin'\]"),
+    ({"test_stimuli": ()}, "name one held-out test stimulus"),
+    ({"features": {}}, "give the features per space"),
+])
+def test_bad_settings_are_refused_by_the_spec(kw: dict, message: str) -> None:
+    base = dict(root="r", task="t", features={"video": "f"}, test_stimuli=("x",))
+    with pytest.raises(ValueError, match=message):
+        BidsSpec(**(base | kw))
