@@ -158,6 +158,7 @@ def _read_bold(path: str | Path, mask: str | Path | None, key: str, keep_nonfini
 
         mask_p = existing_file(mask)
         masker = NiftiMasker(mask_img=str(mask_p), standardize=None, reports=False)
+        _same_grid(p, mask_p)
         try:
             img = nib.load(str(p))
             data = np.asanyarray(img.dataobj)  # read (and decompressed) once
@@ -201,6 +202,33 @@ def _read_bold(path: str | Path, mask: str | Path | None, key: str, keep_nonfini
         except Exception as exc:  # numpy, zipfile, zlib, h5py: truncated or corrupt files
             raise _unreadable(p, exc) from exc
     return arr
+
+
+def _same_grid(p: Path, mask_p: Path) -> None:
+    """Refuse a mask on another grid than the BOLD image (nilearn would resample it silently)."""
+    import nibabel as nib
+
+    try:
+        img, m = nib.load(str(p)), nib.load(str(mask_p))
+    except Exception:  # unreadable files are named by the reader that follows
+        return
+    if img.shape[:3] != m.shape[:3] or not np.allclose(img.affine, m.affine, atol=1e-4):
+        raise ValueError(f"{mask_p}: the mask is on another grid (shape {m.shape[:3]}) than the BOLD {p} (shape "
+                         f"{img.shape[:3]}) or has another affine; resample it onto the BOLD grid first (it is not "
+                         "resampled silently)")
+
+
+def nifti_tr(path: str | Path) -> float | None:
+    """The TR (s) a NIfTI header gives (``pixdim[4]``, in its time unit), or None when it gives
+    none (0, or not a 4-D image)."""
+    import nibabel as nib
+
+    hdr = nib.load(str(path)).header
+    zooms = hdr.get_zooms()
+    if len(zooms) < 4 or not zooms[3] > 0:
+        return None
+    unit = hdr.get_xyzt_units()[1]
+    return float(zooms[3]) / (1000.0 if unit == "msec" else 1e6 if unit == "usec" else 1.0)
 
 
 def _nonfinite_in_mask(masker: Any, data: np.ndarray, affine: np.ndarray) -> np.ndarray | None:
@@ -407,6 +435,15 @@ def load_experiment(
     if not bold or len(bold) != len(test_bold):
         raise ValueError(f"need one training and one test entry per subject, got {len(bold)} and "
                          f"{len(test_bold)}")
+    for f in [*bold, *(x for entry in test_bold for x in _as_list(entry))]:
+        if str(f).lower().endswith((".nii", ".nii.gz")) and Path(f).is_file():
+            try:
+                header_tr = nifti_tr(f)
+            except Exception:  # unreadable: named by the reader below
+                continue
+            if header_tr is not None and abs(header_tr - float(tr)) > 1e-3:
+                raise ValueError(f"{f}: the NIfTI header gives TR {header_tr:g} s, but tr={float(tr):g} s was "
+                                 "given; give the header's TR (or fix the header)")
     train = np.stack(_same_shape([load_bold(p, mask=mask, keep_nonfinite=True) for p in bold],
                                  "training BOLD", bold))
     test = _load_test_bold(test_bold, mask)

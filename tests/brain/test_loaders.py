@@ -209,3 +209,29 @@ def test_one_region_name_per_label(tmp_path: Path, rng: np.random.Generator) -> 
         load_experiment(**kw, region_names=["a", "b", "c"])
     with pytest.raises(ValueError, match=r"labels.npy: region labels span 0..1 but 1 names are given"):
         load_experiment(**kw, region_names=["a"])
+
+
+def test_the_nifti_tr_and_grid_are_checked(tmp_path: Path) -> None:
+    """The header's TR (in its time unit) must agree with the TR given, and a mask on another
+    grid is refused instead of silently resampled."""
+    from brain.loaders import nifti_tr
+
+    affine = np.diag([3.0, 3.0, 3.0, 1.0])
+    rng = np.random.default_rng(0)
+    mask = np.ones((3, 3, 2), np.uint8)
+    img = nib.Nifti1Image(rng.standard_normal((3, 3, 2, 40)).astype(np.float32), affine)
+    img.header.set_zooms((3.0, 3.0, 3.0, 1350.0))
+    img.header.set_xyzt_units("mm", "msec")
+    nib.save(img, tmp_path / "bold.nii.gz")
+    nib.save(nib.Nifti1Image(mask, affine), tmp_path / "mask.nii.gz")
+    nib.save(nib.Nifti1Image(mask, affine * np.diag([2, 2, 2, 1])), tmp_path / "other_grid.nii.gz")
+    assert nifti_tr(tmp_path / "bold.nii.gz") == pytest.approx(1.35)
+    assert nifti_tr(tmp_path / "mask.nii.gz") is None
+    np.savez(tmp_path / "f.npz", layer_00=rng.standard_normal((40, 3)))
+    kw = dict(bold=[tmp_path / "bold.nii.gz"], test_bold=[tmp_path / "bold.nii.gz"],
+              features={"v": {"train": tmp_path / "f.npz", "test": tmp_path / "f.npz"}}, mask=tmp_path / "mask.nii.gz")
+    with pytest.raises(ValueError, match=r"bold.nii.gz: the NIfTI header gives TR 1.35 s, but tr=1.49 s was given"):
+        load_experiment(**kw, tr=1.49)
+    assert load_experiment(**kw, tr=1.35).bold_train.shape == (1, 40, 18)
+    with pytest.raises(ValueError, match=r"other_grid.nii.gz: the mask is on another grid"):
+        load_bold(tmp_path / "bold.nii.gz", mask=tmp_path / "other_grid.nii.gz")

@@ -215,7 +215,9 @@ def test_volumetric_files_give_glass_brain_maps(tmp_path: Path) -> None:
     def to_img(x: np.ndarray) -> nib.Nifti1Image:  # (n_trs, n_vox) -> 4-D image
         vol = np.zeros(mask.shape + (x.shape[0],), np.float32)
         vol[mask.astype(bool)] = x.T
-        return nib.Nifti1Image(vol, affine)
+        img = nib.Nifti1Image(vol, affine)
+        img.header.set_zooms((*img.header.get_zooms()[:3], d.tr))  # the header's TR is checked against the run's
+        return img
 
     nib.save(nib.Nifti1Image(mask, affine), tmp_path / "mask.nii.gz")
     label_vol = np.zeros(mask.shape, np.int16)
