@@ -2,10 +2,14 @@
 
 Ridge encoders with FIR delays (JAX), noise ceilings, permutation statistics, layer and
 region analyses, ceiling choice and voxel selection, variance partitioning,
-comparisons across subjects (instructions included), loaders for user data and a synthetic experiment with planted truth.
+comparisons across subjects (instructions included), loaders for user data and for BIDS
+studies with fMRIPrep derivatives, and a synthetic experiment with planted truth (also as a
+generated BIDS study).
 """
 
 from brain.banded import BandedRidgeEncoder, band_candidates
+from brain.bids import BidsSpec, load_bids
+from brain.bids_example import write_bids_example
 from brain.cleaning import clean_runs, trim_mask
 from brain.comparison import best_instruction_map, compare_spaces, instruction_analysis
 from brain.delays import delays_from_seconds, make_delays
@@ -24,7 +28,7 @@ from brain.partition import VariancePartition, partition_variance
 from brain.prepare import SubjectData
 from brain.ridge import RidgeEncoder
 from brain.scoring import pearson_r, r2_score, r2_score_split
-from brain.selection import CeilingChoice, VoxelSelection, choose_ceiling, keep_voxels
+from brain.selection import CeilingChoice, VoxelSelection, available_ceilings, choose_ceiling, keep_voxels
 from brain.stats import (
     block_permutation_test,
     fdr_bh,
@@ -36,6 +40,7 @@ from brain.stats import (
 from brain.synthetic import SyntheticConfig, make_synthetic
 
 __all__ = [
+    "BidsSpec", "load_bids", "write_bids_example", "available_ceilings",
     "CeilingChoice", "VariancePartition", "VoxelSelection", "best_instruction_map", "choose_ceiling",
     "compare_spaces", "instruction_analysis", "keep_voxels", "partition_variance", "SubjectData", "t_interval",
     "BandedRidgeEncoder", "LayerScores", "band_candidates", "RidgeEncoder", "SyntheticConfig", "best_layer",

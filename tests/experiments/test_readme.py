@@ -20,7 +20,8 @@ README = ROOT / "README.md"
 PAGES = [README] + sorted(p for p in (ROOT / "docs").rglob("*") if p.suffix in (".rst", ".md")
                           and "_build" not in p.parts and "auto_examples" not in p.parts)
 USER_FILES = ("movie.mp4", "speech.wav", "/models/", "task.data=files")  # the user's own data and models
-CHAINED = ("task.merge=multirun/enc", "task.stimulus_features.file=runs/demo_features/")  # the outputs of the line above
+CHAINED = ("task.merge=multirun/enc", "task.stimulus_features.file=runs/demo_features/",
+           "task.bids.root=study")  # the outputs of the line above
 
 
 def readme_commands(pages: list[Path] = PAGES) -> list[str]:
@@ -68,3 +69,21 @@ def test_readme_command_passes_the_up_front_checks(command: str, tmp_path: Path,
         else:
             preflight(compose(config_name="config", overrides=args, return_hydra_config=True))
     assert not any(tmp_path.iterdir()), "a check wrote something"
+
+
+def test_the_bids_command_of_the_docs_passes_on_the_study_it_generates(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: pytest.CaptureFixture) -> None:
+    """The encoding guide's BIDS command, as written, is what ``python -m brain.bids_example
+    study`` (the line above it) prints, and passes the up-front checks on the study it writes."""
+    from brain.bids_example import main
+
+    monkeypatch.chdir(tmp_path)
+    guide = ROOT / "docs" / "guide" / "encoding.rst"
+    assert "python -m brain.bids_example study" in guide.read_text()
+    documented = [c for c in readme_commands([guide]) if "task.data=bids" in c]
+    assert len(documented) == 1
+    main(["study"])
+    assert capsys.readouterr().out.strip().splitlines()[-1] == documented[0]
+    with initialize_config_module(config_module="experiments.conf", version_base="1.3"):
+        preflight(compose(config_name="config", overrides=shlex.split(documented[0])[3:], return_hydra_config=True))
