@@ -4,12 +4,11 @@ Ridge encoders with FIR delays (JAX), noise ceilings, permutation statistics, la
 region analyses, ceiling choice and voxel selection, variance partitioning,
 comparisons across subjects (instructions included), loaders for user data and for BIDS
 studies with fMRIPrep derivatives, and a synthetic experiment with planted truth (also as a
-generated BIDS study).
+generated BIDS study: ``brain.bids_example``).
 """
 
 from brain.banded import BandedRidgeEncoder, band_candidates
 from brain.bids import BidsSpec, load_bids
-from brain.bids_example import write_bids_example
 from brain.cleaning import clean_runs, trim_mask
 from brain.comparison import best_instruction_map, compare_spaces, instruction_analysis
 from brain.delays import delays_from_seconds, make_delays
@@ -40,7 +39,7 @@ from brain.stats import (
 from brain.synthetic import SyntheticConfig, make_synthetic
 
 __all__ = [
-    "BidsSpec", "load_bids", "write_bids_example", "available_ceilings",
+    "BidsSpec", "load_bids", "available_ceilings",
     "CeilingChoice", "VariancePartition", "VoxelSelection", "best_instruction_map", "choose_ceiling",
     "compare_spaces", "instruction_analysis", "keep_voxels", "partition_variance", "SubjectData", "t_interval",
     "BandedRidgeEncoder", "LayerScores", "band_candidates", "RidgeEncoder", "SyntheticConfig", "best_layer",

@@ -52,8 +52,8 @@ class BidsSpec:
     strategies (empty: none) with ``confound_options`` (e.g. ``{"motion": "basic"}``);
     ``features``: {feature space: directory of per-stimulus files}; ``test_stimuli``: the
     held-out stimuli; ``stimuli``: a TSV mapping runs to stimuli instead of ``events.tsv``;
-    ``labels``: a region label image on the BOLD grid (0-based indices into
-    ``region_names``)."""
+    ``labels``: a BIDS ``dseg`` region label image on the BOLD grid (0: background; names
+    from ``region_names``, one per label in ascending order, or the ``.tsv`` beside it)."""
 
     root: str
     task: str
@@ -439,22 +439,37 @@ def load_bids(spec: BidsSpec, progress: bool = False) -> EncodingData:
 
 
 def _regions(spec: BidsSpec, mask: Any, n_vox: int) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Region per voxel from a BIDS ``dseg`` label image on the BOLD grid: label 0 is the
+    background (its voxels form the region ``unlabelled``), the others are named by
+    ``region_names`` (one per label, ascending), else by the ``.tsv`` beside the image
+    (``index`` and ``name`` columns), else ``region_<label>``."""
     if spec.labels is None:
         return np.zeros(n_vox, int), ("all",)
-    import nibabel as nib
+    from brain.parcels import _volume_labels, read_label_table
 
     p = Path(spec.labels).expanduser()
     if not p.is_file():
         raise FileNotFoundError(f"label image {p}: no such file")
-    img = nib.load(p)
-    if img.shape[:3] != mask.shape[:3] or not np.allclose(img.affine, mask.affine, atol=1e-4):
-        raise ValueError(f"{p}: the label image is on another grid (shape {img.shape[:3]}) than the BOLD "
-                         f"(shape {mask.shape[:3]}); resample it onto the BOLD grid first")
-    values = np.asarray(img.dataobj)[np.asarray(mask.dataobj) > 0]
+    values = _volume_labels(p, mask)
     if not np.all(np.isfinite(values)) or not np.all(values == np.round(values)) or values.min() < 0:
-        raise ValueError(f"{p}: region labels must be whole numbers >= 0")
-    labels = values.astype(int)
-    names = tuple(spec.region_names) if spec.region_names else tuple(f"region_{i}" for i in range(labels.max() + 1))
-    if labels.max() >= len(names):
-        raise ValueError(f"{p}: labels span 0..{labels.max()}, {len(names)} region names given")
-    return labels, names
+        raise ValueError(f"{p}: region labels must be whole numbers >= 0 (0: background)")
+    values = values.astype(int)
+    used = [int(v) for v in np.unique(values) if v != 0]
+    table_path = Path(str(p).removesuffix(".gz").removesuffix(".nii") + ".tsv")
+    if spec.region_names:
+        if len(spec.region_names) != len(used):
+            raise ValueError(f"{p}: {len(used)} labels {used[:10]} but {len(spec.region_names)} region names")
+        names = list(spec.region_names)
+    elif table_path.is_file():
+        table = read_label_table(table_path)
+        missing = [v for v in used if v not in table]
+        if missing:
+            raise ValueError(f"{table_path}: labels {missing[:10]} of {p.name} are not in the table")
+        names = [table[v] for v in used]
+    else:
+        names = [f"region_{v}" for v in used]
+    index = {v: i for i, v in enumerate(used)}
+    region = np.array([index.get(int(v), len(used)) for v in values])
+    if (values == 0).any():
+        names.append("unlabelled")
+    return region, tuple(names)

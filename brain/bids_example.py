@@ -14,8 +14,8 @@ as runs of one BIDS task, in a different order for each subject:
   ``framewise_displacement``, ``white_matter``, ``csf``, ``global_signal`` and cosine drifts;
 - ``<root>/features/<space>/<stimulus>.npz``: per-layer features of each stimulus (one row
   per TR, ``layer_00``, ...), as ``task=features`` writes them per stimulus;
-- ``<root>/atlas/regions_dseg.nii.gz``: the planted regions as a label image (0-based
-  indices into the names ``regions`` returned).
+- ``<root>/atlas/regions_dseg.nii.gz`` and ``regions_dseg.tsv``: the planted regions as a
+  BIDS ``dseg`` label image (label 0 the background, region k labelled k + 1) with its names.
 
 A confound drift is planted: each run's ``trans_x`` is a smooth random walk (its own per
 subject and run, unrelated to the stimulus) that is added to every voxel with a loading of
@@ -120,11 +120,13 @@ def _write_tsv(path: Path, cols: dict[str, np.ndarray]) -> None:
 
 def write_bids_example(root: str | Path, n_subjects: int = 3, n_train_stimuli: int = 3, n_repeats: int = 2,
                        trs_per_stimulus: int = 200, n_layers: int = 4, n_features: int = 16,
-                       vertices_per_region: int = 12, drift: float = 1.5, task: str = "movie",
+                       vertices_per_region: int = 12, drift: float = 1.5, spatial_share: float = 0.5,
+                       task: str = "movie",
                        space: str = "MNI152NLin2009cAsym", seed: int = 0) -> BidsExample:
     """Write the example study under ``root`` (which must not exist or be empty) and return
     what was written with the planted truth. ``drift``: the confound drift's loading, in
-    units of each voxel's BOLD standard deviation (0 plants none)."""
+    units of each voxel's BOLD standard deviation (0 plants none); ``spatial_share``: how
+    much of a voxel's response its region's voxels share (:class:`brain.synthetic.SyntheticConfig`)."""
     import nibabel as nib
 
     root = Path(root)
@@ -132,7 +134,8 @@ def write_bids_example(root: str | Path, n_subjects: int = 3, n_train_stimuli: i
         raise FileExistsError(f"{root} is not empty; give a new directory for the example study")
     cfg = SyntheticConfig(n_subjects=n_subjects, n_runs=n_train_stimuli, trs_per_run=trs_per_stimulus,
                           n_test_trs=trs_per_stimulus, n_repeats=n_repeats, n_layers=n_layers,
-                          n_features=n_features, vertices_per_region=vertices_per_region)
+                          n_features=n_features, vertices_per_region=vertices_per_region,
+                          spatial_share=spatial_share)
     truth = make_synthetic(cfg, seed=seed)
     rng = np.random.default_rng([seed, 7])
     n_vox, n_t, tr = truth.bold_train.shape[2], trs_per_stimulus, cfg.tr
@@ -188,8 +191,10 @@ def write_bids_example(root: str | Path, n_subjects: int = 3, n_train_stimuli: i
     atlas = root / "atlas" / "regions_dseg.nii.gz"
     atlas.parent.mkdir()
     labels = np.zeros(mask.shape, np.int16)
-    labels[mask] = truth.region
+    labels[mask] = truth.region + 1  # BIDS dseg: 0 is the background
     nib.save(nib.Nifti1Image(labels, affine), atlas)
+    (root / "atlas" / "regions_dseg.tsv").write_text(
+        "index\tname\n" + "".join(f"{i + 1}\t{n}\n" for i, n in enumerate(truth.region_names)))
     return BidsExample(root, deriv, task, space, features, atlas, truth.region_names, test, truth, run_stimuli)
 
 
@@ -199,7 +204,7 @@ def command(ex: BidsExample, confounds: bool = True) -> str:
     conf = " task.bids.confounds=[motion] 'task.bids.confound_options={motion:basic}'" if confounds else ""
     return (f"python -m experiments.run task=encoding task.data=bids task.bids.root={ex.root} "
             f"task.bids.task={ex.task} 'task.bids.features={{{feats}}}' task.bids.test_stimuli=[{ex.test_stimulus}]"
-            f"{conf} task.bids.labels={ex.atlas} task.bids.region_names=[{','.join(ex.regions)}]")
+            f"{conf} task.bids.labels={ex.atlas}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -39,7 +39,8 @@ class EncodingData:
     are cleaned (:class:`brain.prepare.SubjectData`), (n_subjects, n_train, n_confounds) and
     (n_subjects, n_repeats, n_test, n_confounds), or None (e.g. fMRIPrep confounds read by
     :mod:`brain.bids`). study: where the data came from and how they were split (recorded
-    in metrics.json), {} when not known.
+    in metrics.json), {} when not known. parcels: a :class:`brain.parcels.Parcels` when each
+    "voxel" is a parcel mean (the source voxels' positions for maps are there), else None.
     bad_voxels (derived, not an argument): (n_subjects, n_vox) bool, see :func:`unusable_voxels`.
     """
 
@@ -59,6 +60,7 @@ class EncodingData:
     confounds_train: np.ndarray | None = None
     confounds_test: np.ndarray | None = None
     study: dict = field(default_factory=dict)
+    parcels: Any = None
     bad_voxels: np.ndarray = field(init=False, repr=False, compare=False)
 
     @property

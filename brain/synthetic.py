@@ -85,6 +85,9 @@ class SyntheticConfig:
     voxel's explained variance: the fraction of a single presentation's variance that is the
     subject's true response. ``subject_share``: fraction of that response shared by all
     subjects; the rest is subject-specific (same space and layer, the subject's own weights).
+    ``spatial_share``: fraction of each voxel's readout weights common to the voxels planted
+    with the same space and layer (its region): 0, every voxel responds through its own
+    weights; > 0, neighbouring voxels respond alike, as in cortex, so a parcel's mean keeps it.
     """
 
     n_subjects: int = 3
@@ -103,6 +106,7 @@ class SyntheticConfig:
     noise_phi: float = 0.6
     ev_range: tuple[float, float] = (0.05, 0.15)
     subject_share: float = 0.7
+    spatial_share: float = 0.0  # fraction of each voxel's readout common to its region's voxels
     instructions: tuple[str, ...] = ()  # instruction mode: these are the spaces (see the module docstring)
     instruction_specific: bool = True  # instruction mode: False plants no instruction-specific region (null)
 
@@ -119,6 +123,8 @@ class SyntheticConfig:
             raise ValueError(f"ev_range must satisfy 0 < low <= high < 1, got {self.ev_range}")
         if not 0 <= self.subject_share <= 1:
             raise ValueError(f"subject_share must be in [0, 1], got {self.subject_share}")
+        if not 0 <= self.spatial_share < 1:
+            raise ValueError(f"spatial_share must be in [0, 1), got {self.spatial_share}")
         if self.n_repeats < 1 or self.n_subjects < 1:
             raise ValueError(f"need n_repeats >= 1 and n_subjects >= 1, got {self.n_repeats}, {self.n_subjects}")
 
@@ -298,6 +304,17 @@ def _instruction_layers(rng: np.random.Generator, sensory: np.ndarray, semantic:
     return out | {COMMON: common}
 
 
+def _readout(rng: np.random.Generator, n_features: int, n_vox: int, spatial_share: float) -> np.ndarray:
+    """(n_features, n_vox) readout weights; with ``spatial_share`` > 0 partly one readout
+    common to the voxels (spatially smooth cortex). With 0 nothing else is drawn, so the
+    default experiment is unchanged."""
+    w = rng.standard_normal((n_features, n_vox))
+    if spatial_share > 0:
+        common = rng.standard_normal((n_features, 1))
+        w = np.sqrt(spatial_share) * common + np.sqrt(1 - spatial_share) * w
+    return w
+
+
 def _planted_signal(rng: np.random.Generator, feats: list[list[np.ndarray]], true_space: np.ndarray,
                     true_layer: np.ndarray, cfg: SyntheticConfig, n_all: int) -> np.ndarray:
     """Each subject's noiseless response (n_subjects, n_all, n_vox), unit variance per signal
@@ -319,7 +336,7 @@ def _planted_signal(rng: np.random.Generator, feats: list[list[np.ndarray]], tru
     for space_i, layer in sorted({(int(a), int(b)) for a, b in zip(true_space, true_layer) if a >= 0}):
         vox = np.flatnonzero((true_space == space_i) & (true_layer == layer))
         x = feats[space_i][layer]  # (n_all, n_features)
-        readouts = [lfilter(hrf, [1.0], x @ rng.standard_normal((x.shape[1], vox.size)), axis=0)
+        readouts = [lfilter(hrf, [1.0], x @ _readout(rng, x.shape[1], vox.size, cfg.spatial_share), axis=0)
                     for _ in range(n_sub + 1)]  # the shared one, then each subject's own
         shared = unit(readouts[0])
         for s in range(n_sub):

@@ -313,8 +313,8 @@ class BidsStudy:
     features: Any = None  # {space: directory of <stimulus>.npz|.h5}
     test_stimuli: list[str] = field(default_factory=list)  # the held-out stimulus (one, for now)
     stimuli: str | None = None  # a TSV run -> stimulus; null = the stim_file column of events.tsv
-    labels: str | None = None  # a region label image on the BOLD grid (0-based)
-    region_names: list[str] | None = None  # names of the labels
+    labels: str | None = None  # a BIDS dseg region label image on the BOLD grid (0: background)
+    region_names: list[str] | None = None  # names of its labels (ascending); null = the .tsv beside it
 
     def spec(self) -> Any:
         """The library's :class:`brain.bids.BidsSpec` (its checks name ``task.bids.*``)."""
@@ -378,6 +378,10 @@ class EncodingTask:
     merge: str | None = None  # a directory holding the chunk runs: merge them into one result
     files: ExperimentFiles = field(default_factory=ExperimentFiles)
     bids: BidsStudy = field(default_factory=BidsStudy)
+    # parcel-level encoding (brain.parcels): a label image on the data's grid (NIfTI; GIfTI on
+    # fsaverage5, or [left, right]; .npy per voxel), or synthetic (2 parcels per planted region)
+    atlas: Any = None
+    atlas_labels: str | None = None  # TSV with index and name columns naming the atlas labels
     instructions: InstructionAnalysis = field(default_factory=InstructionAnalysis)
 
     def __post_init__(self) -> None:

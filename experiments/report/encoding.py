@@ -184,6 +184,8 @@ def write_encoding_report(data: EncodingData, res: dict[str, Any], metrics: dict
     rep.table(["region"] + [f"{s}: {label}" for s in data.spaces] + [f"{s}: depth (0 = first layer)" for s in data.spaces],
               [[n] + [_fmt(metrics["spaces"][s]["best_layer_alignment"][n]) for s in data.spaces]
                + [_fmt(metrics["spaces"][s]["best_layer_depth"][n]) for s in data.spaces] for n in names])
+    if "parcels" in metrics:
+        _parcels_section(rep, metrics["parcels"], data.spaces)
     _maps(rep, data, res, out_dir)
     rep.heading("Layer curves per region")
     curves = {s: metrics["spaces"][s]["layer_curves_r"] for s in data.spaces}
@@ -240,10 +242,37 @@ def _study_section(rep: Report, study: dict[str, Any]) -> None:
               [[sub, r["run"], r["bold"], r["stimulus"], r["volumes"]] for sub, rs in study["runs"].items() for r in rs])
 
 
+def _parcels_section(rep: Report, parcels: dict[str, Any], spaces: tuple[str, ...], top: int = 25) -> None:
+    """The parcel table, the parcels with the highest test r first (the first ``top``)."""
+    table = parcels["table"]
+    best = {n: max((row[s]["test_r"] for s in spaces if row[s]["test_r"] is not None), default=float("-inf"))
+            for n, row in table.items()}
+    order = sorted(table, key=lambda n: -best[n])
+    rep.heading(f"Parcels ({parcels['n']}, {parcels['atlas']})")
+    rep.text(f"Fit on {parcels['fit']}; ceilings, p-values and BH-FDR are per parcel, over parcels. Best layer by the "
+             "subjects' mean training CV score; 'significant' counts the subjects whose test r of that layer is "
+             f"FDR-significant. Highest test r first{f' (the first {top} of {len(order)})' if len(order) > top else ''}; "
+             "every parcel is in metrics.json (parcels.table).")
+    rep.table(["parcel", "region", "voxels", "kept in subjects", "ceiling"]
+              + [f"{s}: {c}" for s in spaces for c in ("best layer", "test r", "significant")],
+              [[n, table[n]["region"], table[n]["voxels"], table[n]["kept_subjects"], _fmt(table[n]["ceiling"])]
+               + [x for s in spaces for x in (_fmt(table[n][s]["best_layer"]), _fmt(table[n][s]["test_r"]),
+                                              table[n][s]["significant_subjects"])] for n in order[:top]])
+
+
+def _place(data: EncodingData) -> tuple[Any, Any, Any]:
+    """(vertices, mask, paint): where the values of the data's units go on a map; for parcel
+    means, the source voxels, each painted with its parcel's value."""
+    if data.parcels is not None:
+        return data.parcels.vertices, data.parcels.mask, data.parcels.expand
+    return data.vertices, data.mask, lambda v: v
+
+
 def _maps(rep: Report, data: EncodingData, res: dict[str, Any], out_dir: Path) -> None:
     """Surface or volume maps of the best layer (by mean training CV over subjects) and its
     mean test r, over voxels kept in at least one subject."""
-    if data.vertices is None and data.mask is None:
+    vertices, mask, paint = _place(data)
+    if vertices is None and mask is None:
         rep.text("Neither fsaverage5 vertex indices nor a volume mask were given: brain maps are skipped.")
         return
     from tqdm.auto import tqdm
@@ -261,14 +290,14 @@ def _maps(rep: Report, data: EncodingData, res: dict[str, Any], out_dir: Path) -
                 ("best_layer", depth, "viridis", 1.01, "layer depth (0 first, 1 last)"),
                 ("r", best_r, "inferno", None, "test r, best layer (subject mean)")):
             title = f"{space}: {what.replace('_', ' ')}"
-            if data.vertices is not None:
+            if vertices is not None:
                 png = out_dir / f"surface_{what}_{space}.png"
-                save_figure(plot_surface(values, data.vertices, title, vmax, cmap, label), png, dpi=90, close=True)
+                save_figure(plot_surface(paint(values), vertices, title, vmax, cmap, label), png, dpi=90, close=True)
             else:
                 png = out_dir / f"volume_{what}_{space}.png"
-                save_figure(plot_volume(values, data.mask, title, vmax, cmap, label), png, dpi=90, close=True)
+                save_figure(plot_volume(paint(values), mask, title, vmax, cmap, label), png, dpi=90, close=True)
             rep.figure(png, f"{space}: {'best layer depth (training CV)' if what == 'best_layer' else 'test r of that layer'}"
-                       " over kept voxels")
+                       f" over kept {'parcels' if data.parcels is not None else 'voxels'}")
             bar.update()
     bar.close()
 
@@ -360,7 +389,8 @@ def _instructions_section(rep: Report, data: EncodingData, res: dict[str, Any], 
               [[n, ins["per_region"][n]["voxels_shown"]] + [_fmt(ins["per_region"][n]["best_voxel_share"][i])
                                                             for i in inst] for n in names])
     rep.text("Best instruction per voxel: " + ins["best_instruction_rule"] + ".")
-    if data.vertices is None and data.mask is None:
+    vertices, mask, paint = _place(data)
+    if vertices is None and mask is None:
         rep.text("Neither fsaverage5 vertex indices nor a volume mask were given: the best-instruction maps are skipped.")
         return
     from matplotlib.colors import ListedColormap
@@ -377,15 +407,15 @@ def _instructions_section(rep: Report, data: EncodingData, res: dict[str, Any], 
             ("best_instruction_claimed", claimed,
              "best instruction only where claimed: voxels whose best instruction is their region's winner "
              f"and that winner beats every other instruction across subjects (q <= {ins['alpha']})")):
-        vals_ = (values + 1).astype(float)  # 0 (not shown) stays unpainted
+        vals_ = paint((values + 1).astype(float))  # 0 (not shown) stays unpainted
         title = caption.split(" (")[0].split(":")[0]
-        if data.vertices is not None:
+        if vertices is not None:
             png = out_dir / f"surface_{what}.png"
-            save_figure(plot_surface(vals_, data.vertices, title, vmax=len(inst) + 0.5, cmap=cmap,
+            save_figure(plot_surface(vals_, vertices, title, vmax=len(inst) + 0.5, cmap=cmap,
                                      label="instruction", vmin=0.5, ticks=ticks), png, dpi=90, close=True)
         else:
             png = out_dir / f"volume_{what}.png"
-            save_figure(plot_volume(vals_, data.mask, title, vmax=len(inst) + 0.5, cmap=cmap,
+            save_figure(plot_volume(vals_, mask, title, vmax=len(inst) + 0.5, cmap=cmap,
                                     label=", ".join(f"{k + 1} = {n}" for k, n in enumerate(inst))),
                         png, dpi=90, close=True)
         rep.figure(png, caption + ("" if what == "best_instruction" else

@@ -43,6 +43,28 @@ log = logging.getLogger("callosum")
 
 
 def load_data(cfg: RunSettings) -> EncodingData:
+    """The experiment's data (:func:`load_units`), as parcel means when ``task.atlas`` is given."""
+    data = load_units(cfg)
+    atlas = cfg.task.atlas
+    if atlas is None:
+        return data
+    from brain.parcels import parcellate, read_atlas, synthetic_atlas
+
+    if atlas == "synthetic":
+        if cfg.task.data != "synthetic":
+            raise ValueError("task.atlas=synthetic is the synthetic default's atlas; give a label image for "
+                             f"task.data={cfg.task.data}")
+        return parcellate(data, synthetic_atlas(data))
+    paths = [str(a) for a in atlas] if isinstance(atlas, (list, tuple)) else str(atlas)
+    try:
+        parcels = read_atlas(paths, data.bold_train.shape[2], mask=data.mask, vertices=data.vertices,
+                             table=cfg.task.atlas_labels)
+    except (OSError, ValueError) as e:
+        raise type(e)(f"task.atlas: {e}") from None
+    return parcellate(data, parcels)
+
+
+def load_units(cfg: RunSettings) -> EncodingData:
     """The experiment's data: the embedded synthetic default, the user's files or a BIDS study."""
     t = cfg.task  # task.data is synthetic, files or bids (the schema checked it)
     if t.data == "files":

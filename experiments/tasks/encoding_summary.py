@@ -163,6 +163,14 @@ def summarise(data: EncodingData, res: dict[str, Any], cfg: RunSettings, choice:
             "layer_curves_cv": region_curves(np.nanmean(np.where(data.bad_voxels[:, None], np.nan, cv), axis=0),
                                              labels, names),
         }
+    if data.parcels is not None:
+        from brain.parcels import parcel_table
+
+        out["parcels"] = {"atlas": data.parcels.source, "n": len(data.parcels.names),
+                          "fit": "each parcel's mean time series (voxels in no parcel left out)",
+                          "table": parcel_table(data.parcels, data.region, names, data.spaces, res["r"],
+                                                res["cv_score"], res["pvalues"], keep, ceiling, data.bad_voxels,
+                                                t.fdr_alpha)}
     if len(data.spaces) == 2 and keep.shape[0] >= 2:
         out["comparison"] = compare_spaces(*(per_subject[sp] for sp in data.spaces), names, data.spaces,
                                            t.fdr_alpha, cfg.seed).to_dict()

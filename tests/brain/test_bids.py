@@ -31,7 +31,7 @@ def clean_study(tmp_path_factory: pytest.TempPathFactory):
 
 def spec_of(ex, **kw) -> BidsSpec:
     base = dict(root=str(ex.root), task=ex.task, features={k: str(v) for k, v in ex.features.items()},
-                test_stimuli=(ex.test_stimulus,), space=ex.space, labels=str(ex.atlas), region_names=ex.regions)
+                test_stimuli=(ex.test_stimulus,), space=ex.space, labels=str(ex.atlas))
     return BidsSpec(**(base | kw))
 
 

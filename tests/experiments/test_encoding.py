@@ -286,3 +286,22 @@ def test_a_subject_the_permutation_count_kept_out_is_named(run: tuple[Path, dict
     assert out["enough_for_one_voxel"] == 11999 and out["test_r_limited"] == []
     assert "subject 1:" in caplog.text and "subject 0:" not in caplog.text
     assert "n_permutations (>= 11999" in caplog.text
+
+
+def test_the_synthetic_default_per_parcel(tmp_path: Path) -> None:
+    """``task.atlas=synthetic``: two parcels per planted region on fsaverage5, each fit on
+    its mean; the parcel table and the report's parcel section, surface maps painted from
+    the parcels; the parcels of the planted regions significant more often than the noise
+    parcels."""
+    out = tmp_path / "run"
+    _, m = compose_and_run(TINY[:-2] + ["task.atlas=synthetic", "task.n_permutations=100", "task.n_bootstraps=10"],
+                           out)
+    table = m["parcels"]["table"]
+    assert m["voxels"] == 12 and list(table)[:2] == ["EVC_1", "EVC_2"]
+    assert all(row["voxels"] == 20 for row in table.values())
+    planted = {"EVC": "video", "LOC": "video", "AC": "audio", "AG": "video", "IFG": "audio"}
+    hits = sum(table[f"{r}_{k}"][s]["significant_subjects"] for r, s in planted.items() for k in (1, 2)) / 10
+    noise = sum(table[f"noise_{k}"][s]["significant_subjects"] for k in (1, 2) for s in ("video", "audio")) / 4
+    assert hits > noise + 0.5, (hits, noise)
+    assert "Parcels (12, synthetic (2 per region))" in (out / "report.html").read_text()
+    assert (out / "surface_r_video.png").is_file()
