@@ -1,8 +1,8 @@
 """Voxel-wise encoding models of fMRI responses to per-layer model features.
 
 Ridge encoders with FIR delays (JAX), noise ceilings, permutation statistics, layer and
-region analyses, ceiling choice and voxel selection, variance partitioning,
-comparisons across subjects (instructions included), loaders for user data and for BIDS
+region analyses, parcel-level and stacked encoders, ceiling choice and voxel selection,
+variance partitioning, comparisons across subjects (instructions included), loaders for user data and for BIDS
 studies with fMRIPrep derivatives, and a synthetic experiment with planted truth (also as a
 generated BIDS study: ``brain.bids_example``).
 """
@@ -23,11 +23,13 @@ from brain.layers import (
 )
 from brain.loaders import load_bold, load_features, load_repeats
 from brain.noise_ceiling import cross_subject_ceiling, normalised_alignment, split_half_ceiling, split_half_reliability
+from brain.parcels import Parcels, parcellate, read_atlas
 from brain.partition import VariancePartition, partition_variance
 from brain.prepare import SubjectData
 from brain.ridge import RidgeEncoder
 from brain.scoring import pearson_r, r2_score, r2_score_split
 from brain.selection import CeilingChoice, VoxelSelection, available_ceilings, choose_ceiling, keep_voxels
+from brain.stacking import StackedEncoder, simplex_weights
 from brain.stats import (
     block_permutation_test,
     fdr_bh,
@@ -39,7 +41,8 @@ from brain.stats import (
 from brain.synthetic import SyntheticConfig, make_synthetic
 
 __all__ = [
-    "BidsSpec", "load_bids", "available_ceilings",
+    "BidsSpec", "load_bids", "available_ceilings", "Parcels", "parcellate", "read_atlas", "StackedEncoder",
+    "simplex_weights",
     "CeilingChoice", "VariancePartition", "VoxelSelection", "best_instruction_map", "choose_ceiling",
     "compare_spaces", "instruction_analysis", "keep_voxels", "partition_variance", "SubjectData", "t_interval",
     "BandedRidgeEncoder", "LayerScores", "band_candidates", "RidgeEncoder", "SyntheticConfig", "best_layer",

@@ -382,6 +382,7 @@ class EncodingTask:
     # fsaverage5, or [left, right]; .npy per voxel), or synthetic (2 parcels per planted region)
     atlas: Any = None
     atlas_labels: str | None = None  # TSV with index and name columns naming the atlas labels
+    stacked: bool = False  # also a stacked encoder per space (brain.stacking): convex weights over its layers
     instructions: InstructionAnalysis = field(default_factory=InstructionAnalysis)
 
     def __post_init__(self) -> None:
@@ -411,6 +412,8 @@ class EncodingTask:
         in_open_interval("task.fdr_alpha", self.fdr_alpha, 0, 1)
         at_least("task.min_ceiling", self.min_ceiling, 0, whole=False)
         at_least("task.chunks", self.chunks, 1)
+        if self.stacked and (self.chunks > 1 or self.merge):
+            raise ValueError("task.stacked=true with voxel chunks (task.chunks, task.merge) is not supported yet")
         if self.chunk is not None and self.merge:
             raise ValueError("task.chunk and task.merge exclude each other: run the chunks, then merge them")
         if self.chunk is not None and not (isinstance(self.chunk, int) and 0 <= self.chunk < self.chunks):

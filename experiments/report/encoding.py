@@ -186,6 +186,8 @@ def write_encoding_report(data: EncodingData, res: dict[str, Any], metrics: dict
                + [_fmt(metrics["spaces"][s]["best_layer_depth"][n]) for s in data.spaces] for n in names])
     if "parcels" in metrics:
         _parcels_section(rep, metrics["parcels"], data.spaces)
+    if any("stacked" in metrics["spaces"][s] for s in data.spaces):
+        _stacked_section(rep, metrics, data, res, out_dir)
     _maps(rep, data, res, out_dir)
     rep.heading("Layer curves per region")
     curves = {s: metrics["spaces"][s]["layer_curves_r"] for s in data.spaces}
@@ -258,6 +260,59 @@ def _parcels_section(rep: Report, parcels: dict[str, Any], spaces: tuple[str, ..
               [[n, table[n]["region"], table[n]["voxels"], table[n]["kept_subjects"], _fmt(table[n]["ceiling"])]
                + [x for s in spaces for x in (_fmt(table[n][s]["best_layer"]), _fmt(table[n][s]["test_r"]),
                                               table[n][s]["significant_subjects"])] for n in order[:top]])
+
+
+def plot_stack_weights(metrics: dict[str, Any], spaces: tuple[str, ...], names: tuple[str, ...], path: Path) -> None:
+    """Per space, the mean stacking weight of each layer in each region (a heat map)."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(spaces), figsize=(4.5 * len(spaces), 0.45 * len(names) + 1.6), squeeze=False)
+    for ax, space in zip(axes[0], spaces):
+        per = metrics["spaces"][space]["stacked"]["per_region"]
+        w = np.array([[np.nan if x is None else x for x in per[n]["weights"]] for n in names])
+        im = ax.imshow(w, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        ax.set_xticks(range(w.shape[1]), [str(k) for k in range(w.shape[1])])
+        ax.set_yticks(range(len(names)), names)
+        ax.set_xlabel("layer")
+        ax.set_title(f"{space}: stacking weights")
+    fig.colorbar(im, ax=axes[0].tolist(), label="mean weight over voxels and subjects")
+    save_figure(fig, path, dpi=90, close=True)
+
+
+def _stacked_section(rep: Report, metrics: dict[str, Any], data: EncodingData, res: dict[str, Any],
+                     out_dir: Path) -> None:
+    """The stacked encoder beside the best single layer, its weights per region and layer, and a
+    map of its weighted depth."""
+    names = data.region_names
+    spaces = [s for s in data.spaces if "stacked" in metrics["spaces"][s]]
+    rep.heading("Stacked encoder (convex weights over each space's layers)")
+    rep.text(metrics["spaces"][spaces[0]]["stacked"]["rule"] + ". Test r over usable voxels, mean over subjects.")
+    rep.table(["region"] + [f"{s}: {c}" for s in spaces for c in ("stacked r", "best layer r", "weighted depth")],
+              [[n] + [_fmt(metrics["spaces"][s]["stacked"]["per_region"][n][k]) for s in spaces
+                      for k in ("stacked_r", "best_layer_r", "depth")] for n in names]
+              + [["all voxels"] + [x for s in spaces for x in (_fmt(metrics["spaces"][s]["stacked"]["mean_r"]),
+                                                                 _fmt(metrics["spaces"][s]["stacked"]["best_layer_mean_r"]),
+                                                                 "")]])
+    plot_stack_weights(metrics, tuple(spaces), names, out_dir / "stack_weights.png")
+    rep.figure(out_dir / "stack_weights.png", "mean stacking weight of each layer per region (each voxel's weights "
+               "sum to 1)")
+    vertices, mask, paint = _place(data)
+    if vertices is None and mask is None:
+        return
+    for i, space in enumerate(data.spaces):
+        if space not in spaces:
+            continue
+        w = res["stacked"]["weights"][i]  # (n_subjects, K, n_vox)
+        depth = np.einsum("skv,k->sv", w, np.linspace(0, 1, w.shape[1]) if w.shape[1] > 1 else np.zeros(1))
+        values = np.nanmean(np.where(data.bad_voxels, np.nan, depth), axis=0) + 0.01  # depth 0 stays visible
+        title = f"{space}: stacked depth"
+        label = "weighted layer depth (0 first, 1 last)"
+        if vertices is not None:
+            png = out_dir / f"surface_stacked_depth_{space}.png"
+            save_figure(plot_surface(paint(values), vertices, title, 1.01, "viridis", label), png, dpi=90, close=True)
+        else:
+            png = out_dir / f"volume_stacked_depth_{space}.png"
+            save_figure(plot_volume(paint(values), mask, title, 1.01, "viridis", label), png, dpi=90, close=True)
+        rep.figure(png, f"{space}: the stacking weights' mean layer depth per voxel (subject mean)")
 
 
 def _place(data: EncodingData) -> tuple[Any, Any, Any]:

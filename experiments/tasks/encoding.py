@@ -30,7 +30,9 @@ from brain.loaders import existing_file, load_experiment, load_features
 from brain.noise_ceiling import split_half_reliability
 from brain.partition import partition_variance
 from brain.prepare import Cleaning, SubjectData
+from brain.scoring import pearson_r
 from brain.selection import CeilingChoice, available_ceilings, choose_ceiling, keep_voxels
+from brain.stacking import combine, out_of_fold_predictions, simplex_weights
 from brain.stats import block_permutation_test, phase_randomisation_test
 from brain.synthetic import SyntheticConfig, make_synthetic
 from experiments.report.encoding import write_encoding_report
@@ -191,6 +193,7 @@ def _subject_scores(data: EncodingData, cfg: RunSettings, store: ResumableStore,
     encoder = encoder_settings(t, float(data.tr))
     n_sub, n_vox = data.bold_train.shape[0], voxels[1] - voxels[0]
     out: dict[str, Any] = {k: [[None] * n_sub for _ in data.spaces] for k in SCORE_KEYS}  # [space][subject]
+    out_stacked: dict[str, Any] = {k: [[None] * n_sub for _ in data.spaces] for k in STACKED_KEYS}
     split = {k: [] for k in SPLIT_KEYS}
     for s in range(n_sub):
         unit = store.get(f"s{s:02d}_ceiling")
@@ -207,7 +210,7 @@ def _subject_scores(data: EncodingData, cfg: RunSettings, store: ResumableStore,
         for i, space in enumerate(data.spaces):
             bar.set_postfix_str(f"subject {s}, {'instruction' if space in data.instructions else 'space'} {space}")
             name = f"s{s:02d}_space{i:02d}"
-            unit = store.get(name)
+            unit, res = store.get(name), None
             if unit is None:
                 prepared = prepared or prep(s)
                 y_train, y_test, x_train, x_test, runs = prepared
@@ -220,8 +223,39 @@ def _subject_scores(data: EncodingData, cfg: RunSettings, store: ResumableStore,
                 bar.update(len(data.features_train[space]))
             for key in SCORE_KEYS:
                 out[key][i][s] = unit[key]
-    return {**{k: [np.asarray(per_space) for per_space in v] for k, v in out.items()},
-            "split_half": {k: np.asarray(v) for k, v in split.items()}}
+            if t.stacked:
+                stacked = store.get(f"{name}_stacked")
+                if stacked is None:
+                    prepared = prepared or prep(s)
+                    stacked = _stacked_unit(prepared, space, encoder, t, np.random.default_rng([seed, s, i, 3]),
+                                            None if res is None else res.predictions)
+                    store.put(f"{name}_stacked", **stacked)
+                bar.update(len(data.features_train[space]))
+                for key in STACKED_KEYS:
+                    out_stacked[key][i][s] = stacked[key]
+    res = {**{k: [np.asarray(per_space) for per_space in v] for k, v in out.items()},
+           "split_half": {k: np.asarray(v) for k, v in split.items()}}
+    if t.stacked:
+        res["stacked"] = {k: [np.asarray(per_space) for per_space in v] for k, v in out_stacked.items()}
+    return res
+
+
+STACKED_KEYS = ("r", "weights", "pvalues")
+
+
+def _stacked_unit(prepared: tuple, space: str, encoder: dict[str, Any], t: EncodingTask,
+                  rng: np.random.Generator, preds: np.ndarray | None) -> dict[str, np.ndarray]:
+    """One subject and space's stacked encoder: weights learned on out-of-fold predictions of
+    the training data, applied to the layers' test predictions (``preds``, (K, n_test, n_vox),
+    of the fits on all training TRs; refitted when not given); its test r and p-values."""
+    y_train, y_test, x_train, x_test, runs = prepared
+    oof = out_of_fold_predictions(x_train[space], y_train, runs, t.cv, encoder)
+    weights = simplex_weights(oof, y_train)
+    if preds is None:
+        preds = encode_layers(x_train[space], y_train, x_test[space], y_test, runs=runs, encoder=encoder).predictions
+    stacked = combine(weights, preds)
+    p = _null_pvalues(t, y_test, stacked[None], rng)[0]
+    return {"r": np.asarray(pearson_r(y_test, stacked)), "weights": weights.T, "pvalues": p}
 
 
 def find_chunks(root: Path) -> list[Path]:
@@ -380,7 +414,7 @@ def run(cfg: RunSettings, out_dir: Path) -> dict[str, Any]:
         voxels = voxel_range(n_vox, chunk, t.chunks) if chunk is not None else (0, n_vox)
         store = ResumableStore(out_dir / "units", {"settings": unit_settings(cfg), "voxels": list(voxels)},
                                cfg.resume, what="encoding run")
-        n_fits = data.bold_train.shape[0] * sum(len(data.features_train[sp]) for sp in data.spaces)
+        n_fits = data.bold_train.shape[0] * sum(len(data.features_train[sp]) for sp in data.spaces) * (2 if t.stacked else 1)
         with tqdm(total=n_fits, desc="encoding fits", unit="layer") as bar:
             res = _subject_scores(data, cfg, store, voxels, bar)
         if chunk is not None:
@@ -419,6 +453,8 @@ def run(cfg: RunSettings, out_dir: Path) -> dict[str, Any]:
         **{f"ceiling_{k}": v["ceiling"] for k, v in res["ceilings"].items()},
         vertices=np.array([]) if data.vertices is None else data.vertices, region=data.region,
         region_names=np.array(data.region_names), spaces=np.array(data.spaces), **truth,
+        **({"stacked_r": np.stack(res["stacked"]["r"]), "stacked_weights": _stack_spaces(res["stacked"]["weights"])}
+           if "stacked" in res else {}),
     )
     with warnings.catch_warnings(), _phase("report and surface maps"):
         warnings.simplefilter("ignore", RuntimeWarning)

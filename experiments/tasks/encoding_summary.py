@@ -21,6 +21,7 @@ from brain.layers import best_layer_alignment, best_layer_depth, region_curves, 
 from brain.noise_ceiling import normalised_alignment
 from brain.ridge import check_alphas, grid_edges
 from brain.selection import CeilingChoice
+from brain.stacking import stack_summary
 from brain.stats import fdr_bh
 from brain.stats import permutation_limits as stats_permutation_limits
 from experiments.settings import RunSettings
@@ -163,6 +164,10 @@ def summarise(data: EncodingData, res: dict[str, Any], cfg: RunSettings, choice:
             "layer_curves_cv": region_curves(np.nanmean(np.where(data.bad_voxels[:, None], np.nan, cv), axis=0),
                                              labels, names),
         }
+        if "stacked" in res:
+            st = res["stacked"]
+            out["spaces"][space]["stacked"] = stack_summary(st["r"][i], st["weights"][i], r, cv, st["pvalues"][i],
+                                                            data.bad_voxels, labels, names, t.fdr_alpha)
     if data.parcels is not None:
         from brain.parcels import parcel_table
 

@@ -305,3 +305,34 @@ def test_the_synthetic_default_per_parcel(tmp_path: Path) -> None:
     assert hits > noise + 0.5, (hits, noise)
     assert "Parcels (12, synthetic (2 per region))" in (out / "report.html").read_text()
     assert (out / "surface_r_video.png").is_file()
+
+
+def test_the_stacked_encoder_beside_the_best_layer(tmp_path: Path) -> None:
+    """``task.stacked=true``: per space a stacked encoder whose weights sum to one in every
+    region, that predicts the planted regions, whose weights lie deeper in the deep planted
+    region than in the shallow one; metrics, npz and report carry it."""
+    out = tmp_path / "run"
+    small = ["task=encoding", "task.synthetic.n_subjects=2", "task.synthetic.n_runs=3", "task.synthetic.trs_per_run=150",
+             "task.synthetic.n_test_trs=150", "task.synthetic.n_layers=3", "task.synthetic.n_features=8",
+             "task.synthetic.vertices_per_region=10", "task.n_permutations=50", "task.stacked=true"]
+    _, m = compose_and_run(small, out)
+    for space, shallow, deep in (("video", "EVC", "AG"), ("audio", "AC", "IFG")):
+        st = m["spaces"][space]["stacked"]
+        for row in st["per_region"].values():
+            assert abs(sum(row["weights"]) - 1) < 1e-6
+        for region in (shallow, deep):  # at these sizes the noisy weights can cost against the best layer
+            assert st["per_region"][region]["stacked_r"] > 0.5 * st["per_region"][region]["best_layer_r"] > 0, region
+        assert st["per_region"][shallow]["depth"] < st["per_region"][deep]["depth"]
+    with np.load(out / "encoding.npz") as f:
+        assert f["stacked_r"].shape == (2, 2, m["voxels"]) and f["stacked_weights"].shape == (2, 2, 3, m["voxels"])
+    html = (out / "report.html").read_text()
+    assert "Stacked encoder" in html and (out / "stack_weights.png").is_file()
+
+
+def test_stacking_with_voxel_chunks_is_refused() -> None:
+    from experiments.validate import validate_config
+
+    with initialize_config_module(config_module="experiments.conf", version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["task=encoding", "task.stacked=true", "task.chunks=2"])
+    with pytest.raises(ValueError, match="task.stacked=true with voxel chunks"):
+        validate_config(cfg)
