@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from brain import figures
 from brain.dataset import EncodingData
 from brain.layers import best_layer
 from brain.plotting import plot_surface, plot_volume
@@ -15,78 +16,8 @@ from experiments.report.html import Report
 from experiments.report.plots import pyplot
 
 
-def plot_layer_curves(curves: dict[str, dict[str, list[float]]], path: Path) -> None:
-    """Mean test r per layer and region, one panel per feature space."""
-    plt = pyplot()
-    fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 3.6), squeeze=False)
-    for ax, (space, per_region) in zip(axes[0], curves.items()):
-        for region, ys in per_region.items():
-            ax.plot(np.arange(len(ys)), ys, marker="o", label=region)
-        ax.set_title(space)
-        ax.set_xlabel("layer")
-        ax.set_ylabel("mean test r")
-    axes[0, -1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
-    fig.tight_layout()
-    save_figure(fig, path, dpi=100)
-    plt.close(fig)
-
-
-def plot_comparison(values: dict[str, np.ndarray], names: tuple[str, ...], pvalues: dict[str, float] | None,
-                    path: Path, ylabel: str, alpha: float = 0.05) -> None:
-    """Best-layer alignment per region, bars per space (mean +- SEM over subjects, NaN
-    subjects left out); ``*`` marks regions where the sign-flip test across subjects gives p < alpha."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 3.6))
-    width = 0.8 / len(values)
-    x = np.arange(len(names))
-    for k, (space, v) in enumerate(values.items()):  # v: (n_subjects, n_regions)
-        n = np.maximum(np.isfinite(v).sum(axis=0), 1)
-        mean = np.nanmean(v, axis=0)
-        sem = np.nanstd(v, axis=0) / np.sqrt(n)
-        ax.bar(x + k * width, np.nan_to_num(mean), width, yerr=np.nan_to_num(sem), label=space, capsize=2)
-    for j, n in enumerate(names):
-        p = (pvalues or {}).get(n)
-        if p is not None and p < alpha:
-            ax.text(x[j] + 0.4 - width / 2, ax.get_ylim()[1] * 0.95, "*", ha="center")
-    ax.set_xticks(x + 0.4 - width / 2, names)
-    ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    save_figure(fig, path, dpi=100)
-    plt.close(fig)
-
-
-def plot_variance_partition(parts: dict[str, dict[str, float]], names: tuple[str, ...], path: Path) -> None:
-    """Stacked bars per region: test R^2 unique to each space and shared."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 3.4))
-    bottom = np.zeros(len(names))
-    for label, per_region in parts.items():
-        vals = np.array([0.0 if per_region[n] is None or per_region[n] != per_region[n] else max(per_region[n], 0.0)
-                     for n in names])
-        ax.bar(names, vals, bottom=bottom, label=label.replace("_", " "))
-        bottom += vals
-    ax.set_ylabel("test R^2 (mean over voxels)")
-    ax.set_ylim(0, 1.08 * max(float(bottom.max()), 1e-6))  # headroom: the tallest bar is not cut
-    ax.set_title("negative parts (noise in the partition) drawn as 0", fontsize=8)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)  # beside, not over, the bars
-    fig.tight_layout()
-    save_figure(fig, path, dpi=100)
-    plt.close(fig)
-
-
-def plot_ceiling_histogram(ceilings: dict[str, np.ndarray], path: Path) -> None:
-    """Histograms of per-voxel noise ceilings (all subjects), one per kind of ceiling."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    for name, c in ceilings.items():
-        ax.hist(c[np.isfinite(c)].ravel(), bins=40, alpha=0.6, label=name.replace("_", " "))
-    ax.set_xlabel("noise ceiling (r)")
-    ax.set_ylabel("voxels")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    save_figure(fig, path, dpi=100)
-    plt.close(fig)
+def _save(fig: Any, path: Path) -> None:
+    save_figure(fig, path, dpi=100, close=True)
 
 
 def _fmt(v: Any) -> Any:
@@ -139,7 +70,7 @@ def _ceiling_section(rep: Report, metrics: dict[str, Any], res: dict[str, Any], 
                   + [f"{k.replace('_', '-')} significant voxels" for k in kinds],
                   [[n] + [_fmt(c[k]["mean"][n]) for k in kinds] + [c[k]["significant_voxels"][n] for k in kinds]
                    for n in names])
-        plot_ceiling_histogram({k: res["ceilings"][k]["ceiling"] for k in kinds}, out_dir / "noise_ceiling.png")
+        _save(figures.plot_ceiling_histogram({k: res["ceilings"][k]["ceiling"] for k in kinds}), out_dir / "noise_ceiling.png")
         rep.figure(out_dir / "noise_ceiling.png", "noise ceilings per voxel (all subjects)")
 
 
@@ -191,7 +122,7 @@ def write_encoding_report(data: EncodingData, res: dict[str, Any], metrics: dict
     _maps(rep, data, res, out_dir)
     rep.heading("Layer curves per region")
     curves = {s: metrics["spaces"][s]["layer_curves_r"] for s in data.spaces}
-    plot_layer_curves(curves, out_dir / "layer_curves.png")
+    _save(figures.plot_layer_curves(curves), out_dir / "layer_curves.png")
     rep.figure(out_dir / "layer_curves.png", "mean test r by layer and region")
     if "comparison" in metrics:
         cmp_ = metrics["comparison"]
@@ -199,7 +130,7 @@ def write_encoding_report(data: EncodingData, res: dict[str, Any], metrics: dict
         vals = {s: np.array([[np.nan if v is None else v for v in metrics["spaces"][s]
                               ["best_layer_alignment_per_subject"][n]] for n in names]).T for s in data.spaces}
         pv = {n: (v or {}).get("pvalue") for n, v in cmp_["per_region"].items()}
-        plot_comparison(vals, names, pv, out_dir / "comparison.png", label, cmp_["alpha"])
+        _save(figures.plot_comparison(vals, names, pv, label, cmp_["alpha"]), out_dir / "comparison.png")
         rep.figure(out_dir / "comparison.png", f"best-layer {label}; * sign-flip p < {cmp_['alpha']} across subjects")
         rep.text(f"{cmp_['test']}, {cmp_['spaces'][0]} - {cmp_['spaces'][1]}; the smallest attainable p-value with "
                  f"these subjects is {_fmt(cmp_['min_attainable_pvalue'])}."
@@ -211,7 +142,7 @@ def write_encoding_report(data: EncodingData, res: dict[str, Any], metrics: dict
         rep.heading("Variance partitioning (test R^2)")
         vp = metrics["variance_partition"]
         parts = {k: v for k, v in vp.items() if k.startswith(("unique_", "shared"))}
-        plot_variance_partition(parts, names, out_dir / "variance_partition.png")
+        _save(figures.plot_variance_partition(parts, names), out_dir / "variance_partition.png")
         rep.figure(out_dir / "variance_partition.png", "unique and shared test R^2 (negative parts drawn as 0; "
                    "the table gives them as they are)")
         rep.text("Per subject and region, each space's layer is the one with the best mean training CV score over "
@@ -262,22 +193,6 @@ def _parcels_section(rep: Report, parcels: dict[str, Any], spaces: tuple[str, ..
                                               table[n][s]["significant_subjects"])] for n in order[:top]])
 
 
-def plot_stack_weights(metrics: dict[str, Any], spaces: tuple[str, ...], names: tuple[str, ...], path: Path) -> None:
-    """Per space, the mean stacking weight of each layer in each region (a heat map)."""
-    plt = pyplot()
-    fig, axes = plt.subplots(1, len(spaces), figsize=(4.5 * len(spaces), 0.45 * len(names) + 1.6), squeeze=False)
-    for ax, space in zip(axes[0], spaces):
-        per = metrics["spaces"][space]["stacked"]["per_region"]
-        w = np.array([[np.nan if x is None else x for x in per[n]["weights"]] for n in names])
-        im = ax.imshow(w, vmin=0, vmax=1, cmap="viridis", aspect="auto")
-        ax.set_xticks(range(w.shape[1]), [str(k) for k in range(w.shape[1])])
-        ax.set_yticks(range(len(names)), names)
-        ax.set_xlabel("layer")
-        ax.set_title(f"{space}: stacking weights")
-    fig.colorbar(im, ax=axes[0].tolist(), label="mean weight over voxels and subjects")
-    save_figure(fig, path, dpi=90, close=True)
-
-
 def _stacked_section(rep: Report, metrics: dict[str, Any], data: EncodingData, res: dict[str, Any],
                      out_dir: Path) -> None:
     """The stacked encoder beside the best single layer, its weights per region and layer, and a
@@ -292,10 +207,10 @@ def _stacked_section(rep: Report, metrics: dict[str, Any], data: EncodingData, r
               + [["all voxels"] + [x for s in spaces for x in (_fmt(metrics["spaces"][s]["stacked"]["mean_r"]),
                                                                  _fmt(metrics["spaces"][s]["stacked"]["best_layer_mean_r"]),
                                                                  "")]])
-    plot_stack_weights(metrics, tuple(spaces), names, out_dir / "stack_weights.png")
+    _save(figures.plot_stack_weights(metrics, tuple(spaces), names), out_dir / "stack_weights.png")
     rep.figure(out_dir / "stack_weights.png", "mean stacking weight of each layer per region (each voxel's weights "
                "sum to 1)")
-    vertices, mask, paint = _place(data)
+    vertices, mask, _ = _place(data)
     if vertices is None and mask is None:
         return
     for i, space in enumerate(data.spaces):
@@ -304,15 +219,22 @@ def _stacked_section(rep: Report, metrics: dict[str, Any], data: EncodingData, r
         w = res["stacked"]["weights"][i]  # (n_subjects, K, n_vox)
         depth = np.einsum("skv,k->sv", w, np.linspace(0, 1, w.shape[1]) if w.shape[1] > 1 else np.zeros(1))
         values = np.nanmean(np.where(data.bad_voxels, np.nan, depth), axis=0) + 0.01  # depth 0 stays visible
-        title = f"{space}: stacked depth"
-        label = "weighted layer depth (0 first, 1 last)"
-        if vertices is not None:
-            png = out_dir / f"surface_stacked_depth_{space}.png"
-            save_figure(plot_surface(paint(values), vertices, title, 1.01, "viridis", label), png, dpi=90, close=True)
-        else:
-            png = out_dir / f"volume_stacked_depth_{space}.png"
-            save_figure(plot_volume(paint(values), mask, title, 1.01, "viridis", label), png, dpi=90, close=True)
+        png = _brain_map(data, values, out_dir, f"stacked_depth_{space}", f"{space}: stacked depth", 1.01, "viridis",
+                         "weighted layer depth (0 first, 1 last)")
         rep.figure(png, f"{space}: the stacking weights' mean layer depth per voxel (subject mean)")
+
+
+def _brain_map(data: EncodingData, values: np.ndarray, out_dir: Path, stem: str, title: str, vmax: float | None,
+               cmap: Any, label: str) -> Path:
+    """One map of per-unit ``values`` on the data's surface or volume (parcels painted onto
+    their voxels), saved as ``surface_<stem>.png`` or ``volume_<stem>.png``."""
+    vertices, mask, paint = _place(data)
+    if vertices is not None:
+        png, fig = out_dir / f"surface_{stem}.png", plot_surface(paint(values), vertices, title, vmax, cmap, label)
+    else:
+        png, fig = out_dir / f"volume_{stem}.png", plot_volume(paint(values), mask, title, vmax, cmap, label)
+    save_figure(fig, png, dpi=90, close=True)
+    return png
 
 
 def _place(data: EncodingData) -> tuple[Any, Any, Any]:
@@ -326,7 +248,7 @@ def _place(data: EncodingData) -> tuple[Any, Any, Any]:
 def _maps(rep: Report, data: EncodingData, res: dict[str, Any], out_dir: Path) -> None:
     """Surface or volume maps of the best layer (by mean training CV over subjects) and its
     mean test r, over voxels kept in at least one subject."""
-    vertices, mask, paint = _place(data)
+    vertices, mask, _ = _place(data)
     if vertices is None and mask is None:
         rep.text("Neither fsaverage5 vertex indices nor a volume mask were given: brain maps are skipped.")
         return
@@ -344,68 +266,12 @@ def _maps(rep: Report, data: EncodingData, res: dict[str, Any], out_dir: Path) -
         for what, values, cmap, vmax, label in (
                 ("best_layer", depth, "viridis", 1.01, "layer depth (0 first, 1 last)"),
                 ("r", best_r, "inferno", None, "test r, best layer (subject mean)")):
-            title = f"{space}: {what.replace('_', ' ')}"
-            if vertices is not None:
-                png = out_dir / f"surface_{what}_{space}.png"
-                save_figure(plot_surface(paint(values), vertices, title, vmax, cmap, label), png, dpi=90, close=True)
-            else:
-                png = out_dir / f"volume_{what}_{space}.png"
-                save_figure(plot_volume(paint(values), mask, title, vmax, cmap, label), png, dpi=90, close=True)
+            png = _brain_map(data, values, out_dir, f"{what}_{space}", f"{space}: {what.replace('_', ' ')}", vmax,
+                             cmap, label)
             rep.figure(png, f"{space}: {'best layer depth (training CV)' if what == 'best_layer' else 'test r of that layer'}"
                        f" over kept {'parcels' if data.parcels is not None else 'voxels'}")
             bar.update()
     bar.close()
-
-
-def plot_instruction_alignment(values: dict[str, np.ndarray], names: tuple[str, ...], path: Path,
-                               ylabel: str) -> None:
-    """Per region one bar per instruction (mean over subjects) with every subject as a point;
-    ``values[instruction]``: (n_subjects, n_regions)."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(max(7.0, 1.2 * len(names) * max(1, len(values)) ** 0.5 + 2), 3.8))
-    width = 0.8 / max(len(values), 1)
-    x = np.arange(len(names))
-    rng = np.random.default_rng(0)  # jitter of the points only
-    for k, (name, v) in enumerate(values.items()):
-        pos = x - 0.4 + width * (k + 0.5)
-        finite = np.isfinite(v)
-        mean = np.where(finite.any(axis=0), np.nansum(v, axis=0) / np.maximum(finite.sum(axis=0), 1), 0.0)
-        ax.bar(pos, mean, width, label=name, color=plt.cm.tab10(k % 10), alpha=0.75)
-        for j in range(len(names)):
-            ys = v[finite[:, j], j]
-            ax.scatter(pos[j] + rng.uniform(-width / 5, width / 5, ys.size), ys, s=10, color="k", zorder=3)
-    ax.axhline(0, color="#888", lw=0.8)
-    ax.set_xticks(x, names)
-    ax.set_xlabel("region")
-    ax.set_ylabel(ylabel)
-    ax.set_title("best-layer alignment per instruction (bars: mean, points: subjects)", fontsize=10)
-    ax.legend(fontsize=8, title="instruction", loc="upper left", bbox_to_anchor=(1, 1))
-    fig.tight_layout()
-    save_figure(fig, path, dpi=100)
-    plt.close(fig)
-
-
-def plot_instruction_differences(pairwise: list[dict[str, Any]], names: tuple[str, ...], path: Path,
-                                 xlabel: str) -> None:
-    """Mean difference (A - B) across subjects with its 95 % CI, per pair and region; filled
-    markers where the comparison is significant after FDR."""
-    plt = pyplot()
-    rows = [(t["a"], t["b"], n, t["per_region"][n]) for t in pairwise for n in names if t["per_region"][n]]
-    fig, ax = plt.subplots(figsize=(7, max(2.5, 0.32 * len(rows) + 1.2)))
-    for y, (*_, v) in enumerate(rows):
-        lo, hi = v["ci95"]
-        colour = "C3" if v["significant"] else "C0"
-        ax.plot([lo, hi], [y, y], color=colour, lw=1.5)
-        ax.plot(v["mean_difference"], y, "o", color=colour, mfc=colour if v["significant"] else "white")
-    ax.axvline(0, color="#888", lw=0.8)
-    ax.set_yticks(range(len(rows)), [f"{region}: {a} - {b}" for a, b, region, _ in rows], fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlabel(xlabel)
-    ax.set_title("pairwise differences across subjects, 95 % t CI (filled red: significant after BH-FDR)",
-                 fontsize=9)
-    fig.tight_layout()
-    save_figure(fig, path, dpi=100)
-    plt.close(fig)
 
 
 def _instructions_section(rep: Report, data: EncodingData, res: dict[str, Any], metrics: dict[str, Any],
@@ -419,7 +285,7 @@ def _instructions_section(rep: Report, data: EncodingData, res: dict[str, Any], 
              + (f" Warning: {ins['warning']}." if ins["warning"] else ""))
     vals = {i: np.array([[np.nan if v is None else v for v in ins["per_region"][n]["alignment_per_subject"][i]]
                          for n in names]).T for i in inst}
-    plot_instruction_alignment(vals, names, out_dir / "instructions_alignment.png", f"best-layer {label}")
+    _save(figures.plot_instruction_alignment(vals, names, f"best-layer {label}"), out_dir / "instructions_alignment.png")
     rep.figure(out_dir / "instructions_alignment.png", f"best-layer {label} per region and instruction; "
                "points are subjects")
     rep.table(["region"] + inst + ["best (highest mean)", "claimed", "why"],
@@ -428,8 +294,8 @@ def _instructions_section(rep: Report, data: EncodingData, res: dict[str, Any], 
                   ins["per_region"][n]["why"]] for n in names])
     rep.text(f"Pairwise comparisons: {ins['test']}; {ins['fdr']} ({ins['n_tests']} tests, alpha {ins['alpha']}); "
              f"{ins['n_subjects']} subjects, smallest attainable p {_fmt(ins['min_attainable_pvalue'])}.")
-    plot_instruction_differences(ins["pairwise"], names, out_dir / "instructions_differences.png",
-                                 f"difference in best-layer {label} (A - B)")
+    _save(figures.plot_instruction_differences(ins["pairwise"], names,
+                                 f"difference in best-layer {label} (A - B)"), out_dir / "instructions_differences.png")
     rep.figure(out_dir / "instructions_differences.png", "mean difference per region and pair with its 95 % CI")
     rows = []
     for t in ins["pairwise"]:

@@ -6,148 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from agents import figures
 from experiments.io import save_figure
 from experiments.report.html import Report
-from experiments.report.plots import pyplot
-
-MUSCLES = ("pectoralis", "deltoid", "brachioradialis", "triceps lat.", "biceps", "triceps long")
 
 
-def _grid(n: int) -> tuple[int, int]:
-    cols = min(n, 4)
-    return (n + cols - 1) // cols, cols
-
-
-def plot_bars(variants: dict[str, Any], path: Path) -> None:
-    plt = pyplot()
-    names = list(variants)
-    tasks = list(dict.fromkeys(t for per in variants.values() for t in per))
-    variants = {n: {t: per.get(t, {"position_error": None, "position_error_ci95": None}) for t in tasks}
-                for n, per in variants.items()}
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 4.2), dpi=110, squeeze=False)
-    for ax, task in zip(axes[0], tasks):
-        mean = [_num(variants[n][task]["position_error"], 100) for n in names]
-        ci = [np.nan_to_num(_num(variants[n][task]["position_error_ci95"], 100)) for n in names]
-        ax.barh(range(len(names)), mean, xerr=ci, color=plt.cm.tab10(np.arange(len(names)) % 10), capsize=3)
-        ax.set_yticks(range(len(names)), names if ax is axes[0][0] else [""] * len(names), fontsize=8)
-        ax.invert_yaxis()
-        ax.set_xlabel("mean position error (cm)")
-        ax.set_title(task)
-    over = {r.get("ci_over") for per in variants.values() for r in per.values() if isinstance(r, dict)}
-    fig.suptitle("Position error per variant (one seed: mean and 95 % CI over its episodes)" if over == {"episodes"}
-                 else "Position error per variant (mean over seeds, 95 % CI over seeds)")
-    fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
-
-
-def plot_paths(paths: dict[str, Any], path: Path, title: str) -> None:
-    plt = pyplot()
-    rows, cols = _grid(len(paths))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.4 * rows), dpi=110, squeeze=False)
-    for ax, (name, p) in zip(axes.flat, paths.items()):
-        colors = plt.cm.hsv(np.linspace(0, 1, len(p["hand"]), endpoint=False))
-        for hand, start, target, c in zip(p["hand"], p["start"], p["target"], colors):
-            xy = np.vstack([start, hand])
-            ax.plot(xy[:, 0], xy[:, 1], color=c, lw=1.2)
-            ax.plot(*target, "x", color=c, ms=6, mew=1.5)
-        ax.set_aspect("equal")
-        ax.set_title(name, fontsize=8)
-        ax.tick_params(labelsize=7)
-    for i, ax in enumerate(list(axes.flat)[:len(paths)]):
-        if i % cols == 0:
-            ax.set_ylabel("hand y (m)", fontsize=8)
-        if i + cols >= len(paths):  # nothing drawn below it
-            ax.set_xlabel("hand x (m)", fontsize=8)
-    for ax in list(axes.flat)[len(paths):]:
-        ax.axis("off")
-    fig.suptitle(title)
-    fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
-
-
-def plot_learning(history: dict[str, Any], path: Path) -> None:
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=110)
-    n_epochs = max((len(h["train_position_error"]) for h in history.values()), default=0)
-    for name, h in history.items():
-        train = np.asarray(h["train_position_error"], float)  # (epochs, seeds)
-        val = np.asarray(h["val_position_error"], float)
-        if train.size == 0:
-            continue
-        epochs = np.arange(1, len(train) + 1)
-        marker = "o" if len(epochs) <= 3 else None  # one or two epochs: points, not an empty line
-        axes[0].plot(epochs, 100 * train.reshape(len(train), -1).mean(axis=1), label=name, marker=marker)
-        axes[1].plot(epochs, 100 * val.reshape(len(val), -1).mean(axis=1), label=name, marker=marker)
-    from matplotlib.ticker import MaxNLocator, ScalarFormatter
-
-    for ax, title in zip(axes, ("training batches", "validation set")):
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("mean position error (cm)")
-        ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(ScalarFormatter())
-        ax.yaxis.set_minor_formatter(ScalarFormatter())
-        if 0 < n_epochs <= 10:
-            ax.set_xticks(range(1, n_epochs + 1))
-            ax.set_xlim(0.5, n_epochs + 0.5)
-        else:
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_title(title)
-    axes[1].legend(fontsize=7)
-    fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
-
-
-def plot_weights(training: dict[str, Any], path: Path) -> bool:
-    training = {f"{v} ({task})": r for v, per in training.items() for task, r in per.items()}
-    names = [n for n, t in training.items() if "w_left" in t]
-    if not names:
-        return False
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(names)), 3.8), dpi=110)
-    for i, name in enumerate(names):
-        for j, (side, color) in enumerate((("w_left", "tab:blue"), ("w_right", "tab:orange"))):
-            w = np.asarray(training[name][side], float)
-            x = i + (j - 0.5) * 0.3
-            ax.bar(x, w.mean(), width=0.28, color=color, alpha=0.6, label=side if i == 0 else None)
-            ax.plot(np.full_like(w, x), w, "k.", ms=4)
-    ax.axhline(0.5, color="grey", lw=0.8, ls=":")
-    ax.set_xticks(range(len(names)), names, fontsize=7, rotation=15)
-    ax.set_ylabel("combination weight")
-    # two lines: on one, a figure of one or two models cut the title at both sides
-    ax.set_title("Learned hemisphere weights\n(bars: mean; dots: seeds; dotted: initial 0.5)", fontsize=10)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
-    return True
-
-
-def plot_excitations(paths: dict[str, Any], path: Path, episode: int = 0) -> None:
-    plt = pyplot()
-    rows, cols = _grid(len(paths))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.8 * rows), dpi=110, squeeze=False,
-                             sharey=True)
-    for ax, (name, p) in zip(axes.flat, paths.items()):
-        u = np.asarray(p["excitation"])[episode]
-        t = np.arange(1, len(u) + 1) * 10  # ms, control step 10 ms
-        for m in range(u.shape[-1]):
-            ax.plot(t, u[:, m], lw=1.1, label=MUSCLES[m])
-        ax.set_title(name, fontsize=8)
-        ax.set_ylim(0, 1)
-        ax.tick_params(labelsize=7)
-    axes.flat[0].legend(fontsize=6)
-    for ax in list(axes.flat)[len(paths):]:
-        ax.axis("off")
-    fig.supxlabel("time (ms)")
-    fig.supylabel("excitation")
-    fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
+def _save(fig: Any, path: Path) -> None:
+    save_figure(fig, path, close=True)
 
 
 def _cm(x: Any) -> str:
@@ -183,22 +48,18 @@ def claim_rows(claims: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
-def _num(x: Any, scale: float) -> float:
-    return float("nan") if x is None else scale * float(x)
-
-
 def _results_rows(results: dict[str, Any], label: str = "") -> list[list[Any]]:
     rows = []
     for name, per_task in results.items():
         for task, r in per_task.items():
             # the hold task starts at its target: time to and share reaching 1 cm say nothing there
             hold = task == "hold"
-            ms = _num(r.get("time_to_target_median"), 1000)
-            rows.append([f"{label}{name}", task, _num(r["position_error"], 100),
-                         _num(r["position_error_ci95"], 100), _num(r.get("final_phase_error"), 100),
-                         _num(r.get("final_phase_error_ci95"), 100),
+            ms = figures.scaled(r.get("time_to_target_median"), 1000)
+            rows.append([f"{label}{name}", task, figures.scaled(r["position_error"], 100),
+                         figures.scaled(r["position_error_ci95"], 100), figures.scaled(r.get("final_phase_error"), 100),
+                         figures.scaled(r.get("final_phase_error_ci95"), 100),
                          "-" if hold else ("NaN" if ms != ms else f"{ms:.0f}"),
-                         "-" if hold else _num(r.get("reached"), 100), _num(r.get("load_drift"), 100), r["effort"]])
+                         "-" if hold else figures.scaled(r.get("reached"), 100), figures.scaled(r.get("load_drift"), 100), r["effort"]])
     return rows
 
 
@@ -243,16 +104,16 @@ def write_report(metrics: dict[str, Any], data: dict[str, Any], out_dir: Path) -
                  f"{timing['persistent_cache_hits']} from the persistent cache).")
     rep.heading("Results")
     rep.table(header, _results_rows(metrics["variants"]))
-    plot_bars(metrics["variants"], out_dir / "position_error.png")
+    _save(figures.plot_bars(metrics["variants"]), out_dir / "position_error.png")
     rep.figure(out_dir / "position_error.png", "Mean position error per variant and evaluation task")
     if data.get("centre_out"):
-        plot_paths(data["centre_out"], out_dir / "centre_out_paths.png",
-                   "Centre-out reaches (seed 0; x: targets)")
+        _save(figures.plot_paths(data["centre_out"], "Centre-out reaches (seed 0; x: targets)"),
+              out_dir / "centre_out_paths.png")
         rep.figure(out_dir / "centre_out_paths.png", "Hand paths to the centre-out targets, per variant")
-        plot_excitations(data["centre_out"], out_dir / "excitations.png")
+        _save(figures.plot_excitations(data["centre_out"]), out_dir / "excitations.png")
         rep.figure(out_dir / "excitations.png", "Muscle excitations, centre-out target 1 (seed 0)")
     if data.get("history"):
-        plot_learning(data["history"], out_dir / "learning_curves.png")
+        _save(figures.plot_learning(data["history"]), out_dir / "learning_curves.png")
         rep.figure(out_dir / "learning_curves.png", "Learning curves (mean over seeds)")
     if metrics.get("train_task") == "per_task":
         rep.heading("Every model on every task (cross-task evaluation, extra)")
@@ -266,7 +127,9 @@ def write_report(metrics: dict[str, Any], data: dict[str, Any], out_dir: Path) -
                 " ".join(f"{w:.2f}" for w in t.get("w_left", [])) or "-",
                 " ".join(f"{w:.2f}" for w in t.get("w_right", [])) or "-"]
                for n, per in metrics["training"].items() for task, t in per.items()], fmt=".1f")
-    if plot_weights(metrics["training"], out_dir / "hemisphere_weights.png"):
+    weights = figures.plot_weights(metrics["training"])
+    if weights is not None:
+        _save(weights, out_dir / "hemisphere_weights.png")
         rep.figure(out_dir / "hemisphere_weights.png", "Learned combination weights w_left, w_right")
     if any(metrics["lesions"].values()):
         rep.heading("Lesions (evaluation without retraining)")

@@ -15,8 +15,9 @@ import jax.numpy as jnp
 import numpy as np
 
 import envs
+from agents.figures import plot_hand_paths
 from envs.config import ArmConfig
-from experiments.report.plots import plot_hand_paths
+from experiments.io import save_figure
 from experiments.settings import CONTROLLERS, RunSettings, arm_settings
 
 log = logging.getLogger("callosum")
@@ -77,7 +78,7 @@ def run(settings: RunSettings, out_dir: Path) -> dict[str, Any]:
     }
     hands = np.concatenate([np.asarray(state0.hand)[:, None], np.asarray(traj.hand)], axis=1)
     k = min(t.plot_episodes, n)
-    plot_hand_paths(hands[:k], np.asarray(state0.target)[:k], out_dir / "hand_paths.png",
-                    title=f"{env.cfg.task}: {t.controller} controller")
+    save_figure(plot_hand_paths(hands[:k], np.asarray(state0.target)[:k],
+                                title=f"{env.cfg.task}: {t.controller} controller"), out_dir / "hand_paths.png", close=True)
     log.info("mean position error %.3f m, final %.3f m", mean_err, final)
     return metrics
