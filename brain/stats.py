@@ -384,28 +384,54 @@ def permutation_floor(p: np.ndarray, n_permutations: int, alpha: float = 0.05) -
     return FloorLimit(floor, needed, at_floor, excess_p, bool(limited))
 
 
+def holm(pvalues: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values (family-wise error control) of a 1-D array."""
+    p = np.asarray(pvalues, float)
+    order = np.argsort(p)
+    m = p.size
+    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order]) if m else p
+    out = np.empty(m)
+    out[order] = np.minimum(adjusted, 1.0)
+    return out
+
+
 def permutation_limits(ceiling_pvalues: np.ndarray | None, test_pvalues: dict[str, np.ndarray], bad: np.ndarray,
                        n_permutations: int, alpha: float = 0.05) -> dict[str, Any]:
     """Where the permutation count, not the data, left BH with nothing significant
     (:func:`permutation_floor`, over each subject's usable voxels): per subject for the
     ceiling p-values ``ceiling_pvalues`` (n_subjects, n_vox; None: no ceiling), and per
     (space, layer, subject) for ``test_pvalues[space]`` (n_subjects, n_layers, n_vox).
-    ``bad`` (n_subjects, n_vox): unusable voxels, left out. JSON-ready: the smallest
-    attainable p, the permutation count that lets a single voxel pass, and the limited cases."""
+    ``bad`` (n_subjects, n_vox): unusable voxels, left out. A case is limited when BH rejects
+    nothing in it and its excess at the floor is significant after Holm's correction over
+    its family (the subjects' ceiling maps; every test-r map), so pure noise flags nothing
+    in most runs however many maps there are. JSON-ready: the smallest attainable p, the
+    permutation count that lets a single voxel pass, and the limited cases."""
     bad = np.asarray(bad, bool)
     n_usable = int((~bad).sum(axis=1).max()) if bad.size else 0
     out: dict[str, Any] = {"n_permutations": n_permutations, "smallest_p": 1.0 / (n_permutations + 1),
-                           "fdr_alpha": alpha, "enough_for_one_voxel": int(np.ceil(n_usable / alpha)) - 1}
+                           "fdr_alpha": alpha, "enough_for_one_voxel": int(np.ceil(n_usable / alpha)) - 1,
+                           "correction": "Holm over each family of maps (ceiling: subjects; test r: every space, "
+                                         "layer and subject)"}
+
+    def limited(limits: list[FloorLimit]) -> list[bool]:
+        if not limits:
+            return []
+        adj = holm(np.array([lim.excess_p for lim in limits]))
+        return [bool(lim.at_floor > 0 and a < alpha and lim.limited) for lim, a in zip(limits, adj)]
+
     if ceiling_pvalues is not None:
         limits = [permutation_floor(np.where(b, np.nan, p), n_permutations, alpha)
                   for p, b in zip(ceiling_pvalues, bad)]
         out["ceiling"] = {"needed_at_floor": [lim.needed for lim in limits],
                           "at_floor": [lim.at_floor for lim in limits],
-                          "limited_subjects": [s for s, lim in enumerate(limits) if lim.limited]}
-    out["test_r_limited"] = [
-        {"space": space, "layer": k, "subject": s}
-        for space, per_subject in test_pvalues.items() for s, (subj, b) in enumerate(zip(per_subject, bad))
-        for k, p in enumerate(subj) if permutation_floor(np.where(b, np.nan, p), n_permutations, alpha).limited]
+                          "limited_subjects": [s for s, f in enumerate(limited(limits)) if f]}
+    cases = [({"space": space, "layer": k, "subject": s}, permutation_floor(np.where(b, np.nan, p), n_permutations,
+                                                                             alpha))
+             for space, per_subject in test_pvalues.items() for s, (subj, b) in enumerate(zip(per_subject, bad))
+             for k, p in enumerate(subj)]
+    flags = limited([lim for _, lim in cases])
+    out["test_r_limited"] = [case for (case, _), f in zip(cases, flags) if f]
+    out["test_r_maps"] = len(cases)
     return out
 
 

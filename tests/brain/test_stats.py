@@ -408,3 +408,22 @@ def test_permutation_limits_flag_the_count_not_the_null() -> None:
                               "limited_subjects": [0]}
     assert out["test_r_limited"] == [{"space": "a", "layer": 0, "subject": 0}]
     assert permutation_limits(None, {}, np.zeros((1, 5), bool), n, 0.05).get("ceiling") is None
+
+
+def test_permutation_limits_hold_their_rate_over_many_maps() -> None:
+    """Pure noise in 36 test-r maps (2 spaces x 6 layers x 3 subjects, 99 permutations): each
+    map alone is flagged at up to alpha, so some map of a run is flagged in most runs without
+    a correction; with Holm over the maps, in at most about alpha of the runs."""
+    from brain.stats import holm, permutation_floor, permutation_limits
+
+    rng = np.random.default_rng(5)
+    n, n_vox, runs = 99, 400, 300
+    any_raw = any_holm = 0
+    for _ in range(runs):
+        maps = {sp: (1 + rng.integers(0, n + 1, (3, 6, n_vox))) / (n + 1) for sp in ("a", "b")}
+        out = permutation_limits(None, maps, np.zeros((3, n_vox), bool), n, 0.05)
+        any_holm += bool(out["test_r_limited"])
+        any_raw += any(permutation_floor(p, n, 0.05).limited for m in maps.values() for subj in m for p in subj)
+    assert out["test_r_maps"] == 36
+    assert any_raw / runs > 0.3 and any_holm / runs <= 0.08, (any_raw / runs, any_holm / runs)
+    np.testing.assert_allclose(holm(np.array([0.01, 0.04, 0.03])), [0.03, 0.06, 0.06])
