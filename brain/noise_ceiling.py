@@ -450,6 +450,14 @@ def cross_subject_ceiling(
     )
 
 
+def signed_ceiling(reliability: np.ndarray) -> np.ndarray:
+    """``sign(rel) sqrt(|rel|)``: the ceiling's scale, defined for negative reliabilities too, so
+    that a mean over voxels counts the noise voxels (whose reliabilities scatter around 0)
+    instead of dropping them (the ceiling itself is NaN where the reliability is <= 0)."""
+    rel = np.asarray(reliability, float)
+    return np.sign(rel) * np.sqrt(np.abs(rel))
+
+
 def normalised_alignment(
     r: np.ndarray,
     ceiling: np.ndarray,

@@ -63,9 +63,9 @@ def _ceiling_section(rep: Report, metrics: dict[str, Any], res: dict[str, Any], 
     if kinds:
         if "split_half" in kinds:
             rep.text("The split-half ceiling is sqrt(split-half reliability) and exists only where that reliability "
-                     "is > 0, so its region mean is over those voxels only: on pure noise it comes out near 0.3, not "
-                     "0. Read it with the count of significant voxels beside it, not as signal by itself.")
-        rep.table(["region"] + [f"{k.replace('_', '-')} ceiling (mean{' where reliability > 0' if k == 'split_half' else ''})"
+                     "is > 0; its region mean here is of sign(rel) sqrt(|rel|) over every usable voxel, so pure noise "
+                     "averages about 0.")
+        rep.table(["region"] + [f"{k.replace('_', '-')} ceiling (mean{', signed' if k == 'split_half' else ''})"
                                 for k in kinds]
                   + [f"{k.replace('_', '-')} significant voxels" for k in kinds],
                   [[n] + [_fmt(c[k]["mean"][n]) for k in kinds] + [c[k]["significant_voxels"][n] for k in kinds]

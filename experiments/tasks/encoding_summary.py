@@ -18,7 +18,7 @@ import numpy as np
 from brain.comparison import compare_spaces, instruction_analysis
 from brain.dataset import EncodingData
 from brain.layers import best_layer_alignment, best_layer_depth, region_curves, region_means
-from brain.noise_ceiling import normalised_alignment
+from brain.noise_ceiling import normalised_alignment, signed_ceiling
 from brain.ridge import check_alphas, grid_edges
 from brain.selection import CeilingChoice
 from brain.stacking import stack_summary
@@ -125,7 +125,10 @@ def summarise(data: EncodingData, res: dict[str, Any], cfg: RunSettings, choice:
         "voxels": counts, "no_voxels_kept": [n for n in names if not any(counts[n]["keep"])]}
     for name, c in res["ceilings"].items():
         sig = np.stack([fdr_bh(p, alpha=t.fdr_alpha).rejected for p in c["pvalue"]])
-        out["ceiling"][name] = {"mean": region_means(np.nanmean(np.where(data.bad_voxels, np.nan, c["ceiling"]),
+        # the split-half ceiling exists only where the reliability is > 0: its region mean is over
+        # sign(rel) sqrt(|rel|), so that noise voxels count (and average ~0) instead of being dropped
+        value = signed_ceiling(c["reliability"]) if "reliability" in c else c["ceiling"]
+        out["ceiling"][name] = {"mean": region_means(np.nanmean(np.where(data.bad_voxels, np.nan, value),
                                                                 axis=0), labels, names),
                                 "significant_voxels": {n: float(sig[:, labels == j].sum(axis=1).mean())
                                                        for j, n in enumerate(names)}}

@@ -98,6 +98,9 @@ def test_noise_region_comes_out_empty(run: tuple[Path, dict]) -> None:
     out, m = run
     kept = m["ceiling"]["voxels"]["noise"]["keep"]
     assert max(kept) <= 6  # of 40: FDR false positives only
+    # the signed split-half mean counts the noise voxels' negative reliabilities (it read ~0.3 when it dropped them)
+    assert abs(m["ceiling"]["split_half"]["mean"]["noise"]) < 0.1
+    assert m["ceiling"]["split_half"]["mean"]["EVC"] > 0.3
     for space in ("video", "audio"):
         a = m["spaces"][space]["best_layer_alignment"]["noise"]
         assert a is None or abs(a) < 0.2
