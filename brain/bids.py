@@ -41,7 +41,6 @@ from brain.dataset import EncodingData, unusable_voxels
 STRATEGIES = ("motion", "wm_csf", "global_signal", "compcor", "high_pass", "non_steady_state")
 OPTIONS = ("motion", "wm_csf", "global_signal", "compcor", "n_compcor", "demean")
 FEATURE_SUFFIXES = (".npz", ".h5", ".hdf5")
-TR_TOL = 1e-3  # s: sidecar vs header
 
 
 @dataclass(frozen=True)
@@ -160,16 +159,9 @@ def _sidecar_tr(bold: Path) -> float:
 
 
 def _stimulus_table(path: str) -> list[dict[str, str]]:
-    import csv
+    from brain.loaders import read_table
 
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise FileNotFoundError(f"stimulus table {p}: no such file")
-    with p.open(newline="") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
-    if not rows or not {"run", "stimulus"} <= set(rows[0]):
-        raise ValueError(f"{p}: a stimulus table needs tab-separated columns run and stimulus (optionally subject)")
-    return rows
+    return read_table(path, "stimulus table", ("run", "stimulus"), optional="subject")
 
 
 def _events_stimulus(layout: Any, bold: Any) -> str:
@@ -247,6 +239,8 @@ def _masks(layout: Any, spec: BidsSpec, runs: dict[str, list[Run]]) -> Any:
     import nibabel as nib
     from nilearn.masking import intersect_masks
 
+    from brain.loaders import same_grid
+
     imgs = []
     for sub, rs in runs.items():
         masks = layout.get(scope="derivatives", subject=sub, space=spec.space, desc="brain", suffix="mask",
@@ -256,14 +250,14 @@ def _masks(layout: Any, spec: BidsSpec, runs: dict[str, list[Run]]) -> Any:
         ref = nib.load(rs[0].bold)
         for m in masks:
             img = nib.load(m.path)
-            if img.shape[:3] != ref.shape[:3] or not np.allclose(img.affine, ref.affine, atol=1e-4):
+            if not same_grid(img, ref):
                 raise ValueError(f"{m.path}: the mask is on another grid (shape {img.shape[:3]}) than the BOLD "
                                  f"{rs[0].bold.name} (shape {ref.shape[:3]}) or has another affine; resample it "
                                  "onto the BOLD grid first (it is not resampled silently)")
             imgs.append(img)
         for r in rs[1:]:
             img = nib.load(r.bold)
-            if img.shape[:3] != ref.shape[:3] or not np.allclose(img.affine, ref.affine, atol=1e-4):
+            if not same_grid(img, ref):
                 raise ValueError(f"{r.bold}: on another grid than {rs[0].bold.name}")
     mask = intersect_masks(imgs, threshold=1, connected=False) if len(imgs) > 1 else imgs[0]
     if not np.asarray(mask.dataobj).any():
@@ -273,13 +267,12 @@ def _masks(layout: Any, spec: BidsSpec, runs: dict[str, list[Run]]) -> Any:
 
 def _checked_tr(bold: Path) -> float:
     """The run's TR from its sidecar, refused when the NIfTI header gives another one."""
-    import nibabel as nib
+    from brain.loaders import TR_TOL, nifti_tr
 
     tr = _sidecar_tr(bold)
-    zooms = nib.load(bold).header.get_zooms()
-    zoom = float(zooms[3]) if len(zooms) > 3 else 0.0
-    if zoom > 0 and abs(zoom - tr) > TR_TOL:
-        raise ValueError(f"{bold}: the NIfTI header gives TR {zoom:g} s, its sidecar {tr:g} s")
+    header = nifti_tr(bold)
+    if header is not None and abs(header - tr) > TR_TOL:
+        raise ValueError(f"{bold}: the NIfTI header gives TR {header:g} s, its sidecar {tr:g} s")
     return tr
 
 

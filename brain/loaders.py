@@ -204,6 +204,31 @@ def _read_bold(path: str | Path, mask: str | Path | None, key: str, keep_nonfini
     return arr
 
 
+def same_grid(a: Any, b: Any) -> bool:
+    """Whether two images (nibabel) share a voxel grid: the same 3-D shape and affine."""
+    return a.shape[:3] == b.shape[:3] and bool(np.allclose(a.affine, b.affine, atol=1e-4))
+
+
+def read_table(path: str | Path, what: str, columns: tuple[str, ...], optional: str = "") -> list[dict[str, str]]:
+    """The rows of a tab-separated table with a header, which must hold ``columns``; errors
+    name ``what`` the table is (e.g. "stimulus table") and the ``optional`` columns it may add."""
+    import csv
+
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise FileNotFoundError(f"{what} {p}: no such file")
+    with p.open(newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    if not rows or not set(columns) <= set(rows[0]):
+        article = "an" if what[0] in "aeiou" else "a"
+        raise ValueError(f"{p}: {article} {what} needs tab-separated columns {' and '.join(columns)}"
+                         + (f" (optionally {optional})" if optional else ""))
+    return rows
+
+
+TR_TOL = 1e-3  # s: a header's TR and the TR given (or a sidecar's) agree within this
+
+
 def _same_grid(p: Path, mask_p: Path) -> None:
     """Refuse a mask on another grid than the BOLD image (nilearn would resample it silently)."""
     import nibabel as nib
@@ -212,7 +237,7 @@ def _same_grid(p: Path, mask_p: Path) -> None:
         img, m = nib.load(str(p)), nib.load(str(mask_p))
     except Exception:  # unreadable files are named by the reader that follows
         return
-    if img.shape[:3] != m.shape[:3] or not np.allclose(img.affine, m.affine, atol=1e-4):
+    if not same_grid(img, m):
         raise ValueError(f"{mask_p}: the mask is on another grid (shape {m.shape[:3]}) than the BOLD {p} (shape "
                          f"{img.shape[:3]}) or has another affine; resample it onto the BOLD grid first (it is not "
                          "resampled silently)")
@@ -441,7 +466,7 @@ def load_experiment(
                 header_tr = nifti_tr(f)
             except Exception:  # unreadable: named by the reader below
                 continue
-            if header_tr is not None and abs(header_tr - float(tr)) > 1e-3:
+            if header_tr is not None and abs(header_tr - float(tr)) > TR_TOL:
                 raise ValueError(f"{f}: the NIfTI header gives TR {header_tr:g} s, but tr={float(tr):g} s was "
                                  "given; give the header's TR (or fix the header)")
     train = np.stack(_same_shape([load_bold(p, mask=mask, keep_nonfinite=True) for p in bold],

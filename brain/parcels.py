@@ -20,7 +20,6 @@ optional TSV (``index`` and ``name`` columns, BIDS ``dseg.tsv`` style) names the
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,13 +74,10 @@ class Parcels:
 
 def read_label_table(path: str | Path) -> dict[int, str]:
     """{label: name} from a TSV with ``index`` and ``name`` columns."""
+    from brain.loaders import read_table
+
     p = Path(path).expanduser()
-    if not p.is_file():
-        raise FileNotFoundError(f"atlas label table {p}: no such file")
-    with p.open(newline="") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
-    if not rows or not {"index", "name"} <= set(rows[0]):
-        raise ValueError(f"{p}: an atlas label table needs tab-separated columns index and name")
+    rows = read_table(p, "atlas label table", ("index", "name"))
     try:
         return {int(r["index"]): str(r["name"]) for r in rows}
     except ValueError as e:
@@ -151,12 +147,14 @@ def read_atlas(path: str | Path | list[str | Path], n_vox: int, mask: Any = None
 def _volume_labels(p: Path, mask: Any) -> np.ndarray:
     import nibabel as nib
 
+    from brain.loaders import same_grid
+
     try:
         img = nib.load(str(p))
         m = nib.load(str(mask)) if isinstance(mask, (str, Path)) else mask
     except Exception as exc:
         raise ValueError(f"{p}: cannot read the atlas: {type(exc).__name__}: {exc}") from None
-    if img.shape[:3] != m.shape[:3] or not np.allclose(img.affine, m.affine, atol=1e-4):
+    if not same_grid(img, m):
         raise ValueError(f"{p}: the atlas is on another grid (shape {img.shape[:3]}) than the BOLD mask (shape "
                          f"{m.shape[:3]}); resample it onto the BOLD grid first (nearest neighbour)")
     if len(img.shape) > 3 and int(np.prod(img.shape[3:])) != 1:
