@@ -129,14 +129,19 @@ def write_encoding_report(data: EncodingData, res: dict[str, Any], metrics: dict
         rep.heading("Model comparison across subjects")
         vals = {s: np.array([[np.nan if v is None else v for v in metrics["spaces"][s]
                               ["best_layer_alignment_per_subject"][n]] for n in names]).T for s in data.spaces}
-        pv = {n: (v or {}).get("pvalue") for n, v in cmp_["per_region"].items()}
-        _save(figures.plot_comparison(vals, names, pv, label, cmp_["alpha"]), out_dir / "comparison.png")
-        rep.figure(out_dir / "comparison.png", f"best-layer {label}; * sign-flip p < {cmp_['alpha']} across subjects")
-        rep.text(f"{cmp_['test']}, {cmp_['spaces'][0]} - {cmp_['spaces'][1]}; the smallest attainable p-value with "
-                 f"these subjects is {_fmt(cmp_['min_attainable_pvalue'])}."
+        qv = {n: (v or {}).get("qvalue") for n, v in cmp_["per_region"].items()}
+        _save(figures.plot_comparison(vals, names, qv, label, cmp_["alpha"]), out_dir / "comparison.png")
+        rep.figure(out_dir / "comparison.png", f"best-layer {label}; * where the difference is significant after FDR "
+                   f"(exact sign-flip test across subjects, BH over the regions, q <= {cmp_['alpha']})")
+        rep.text(f"{cmp_['test']}, {cmp_['spaces'][0]} - {cmp_['spaces'][1]}; {cmp_['fdr']} ({cmp_['n_tests']} "
+                 f"regions), a verdict only where q <= {cmp_['alpha']}; the smallest attainable p-value with these "
+                 f"subjects is {_fmt(cmp_['min_attainable_pvalue'])}."
                  + (f" Warning: {cmp_['warning']}." if cmp_["warning"] else ""))
-        rep.table(["region", "mean difference", "p", "min attainable p", "subjects"],
-                  [[n, *([v["mean_difference"], v["pvalue"], v["min_pvalue"], v["n_subjects"]] if v else ["-"] * 4)]
+        rep.table(["region", "mean difference", "95 % CI", "p", "q (BH)", "min attainable p", "subjects", "verdict",
+                   "why"],
+                  [[n, *([v["mean_difference"], f"[{v['ci95'][0]:.3g}, {v['ci95'][1]:.3g}]", v["pvalue"], v["qvalue"],
+                          v["min_pvalue"], v["n_subjects"], v["verdict"], v["why"]] if v else
+                         ["-"] * 7 + ["fewer than 2 subjects with kept voxels in both spaces"])]
                    for n, v in cmp_["per_region"].items()])
     if "variance_partition" in metrics:
         rep.heading("Variance partitioning (test R^2)")

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.stats import false_discovery_control
 
-from brain.comparison import best_instruction_map, compare_spaces, instruction_analysis, verdict
+from brain.comparison import SPACES_FDR, best_instruction_map, compare_spaces, instruction_analysis, verdict
 
 
 def _analysis(vals: dict[str, np.ndarray], alpha: float, seed: int) -> dict:
@@ -67,6 +68,79 @@ def test_space_comparison_holds_its_rate_on_null_and_finds_a_planted_difference(
     assert compare_spaces(a, b, names, ("a", "b"), 0.05, 0).per_region["r2"] is None
     with pytest.raises(ValueError, match=r"must be \(n_subjects, n_regions=3\)"):
         compare_spaces(a[:, :2], b, names, ("a", "b"), 0.05, 0)
+
+
+def _spaces_draw(rng: np.random.Generator, n_sub: int, shift: np.ndarray | float = 0.0) -> tuple[np.ndarray, ...]:
+    """Two spaces' best-layer alignment, six regions: subject effects shared by both spaces,
+    region levels, independent noise; ``a`` shifted by ``shift`` (0: truth = nothing)."""
+    subject = 0.4 + rng.normal(0, 0.1, (n_sub, 1))
+    region = rng.uniform(-0.1, 0.1, 6)
+    a = subject + region + rng.normal(0, 0.05, (n_sub, 6)) + shift
+    return a, subject + region + rng.normal(0, 0.05, (n_sub, 6))
+
+
+SIX = tuple(f"r{j}" for j in range(6))
+
+
+def test_space_comparison_corrects_over_regions_on_null_data() -> None:
+    """Truth = nothing, 8 subjects, 6 regions, 400 comparisons: a region is called different
+    (q <= 0.05 after BH over the regions) in at most alpha + 3 binomial SE of them; starring
+    the raw p < 0.05, as the two-model figure did, marks some region in about a quarter."""
+    rng = np.random.default_rng(4)
+    claimed, raw = [], []
+    for k in range(400):
+        res = compare_spaces(*_spaces_draw(rng, 8), SIX, ("a", "b"), 0.05, k)
+        claimed.append(any(v["verdict"] != "inconclusive" for v in res.per_region.values()))
+        assert claimed[-1] == any(v["significant"] for v in res.per_region.values())
+        raw.append(any(v["pvalue"] < 0.05 for v in res.per_region.values()))
+    assert np.mean(claimed) <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 400), np.mean(claimed)
+    assert np.mean(raw) > 0.15, np.mean(raw)
+
+
+def test_space_comparison_claims_nothing_at_three_subjects_and_finds_a_planted_difference() -> None:
+    rng = np.random.default_rng(5)
+    for k in range(50):  # 3 subjects, half the draws with every subject's difference large and positive
+        res = compare_spaces(*_spaces_draw(rng, 3, 0.5 * (k % 2)), SIX, ("a", "b"), 0.05, k)
+        assert all(v["verdict"] == "inconclusive" and "3 subjects cannot give p <= 0.05" in v["why"]
+                   for v in res.per_region.values())
+        assert res.min_attainable_pvalue == 0.25 and "0.25" in res.warning
+    shift = np.array([0.15, 0.15, 0, 0, 0, 0])  # about 2 SD of the subject differences
+    found, false = [], []
+    for k in range(100):
+        res = compare_spaces(*_spaces_draw(rng, 8, shift), SIX, ("a", "b"), 0.05, k)
+        found.append([res.per_region[r]["verdict"] == "a > b" for r in SIX[:2]])
+        false.append([res.per_region[r]["verdict"] != "inconclusive" for r in SIX[2:]])
+    assert np.mean(found) >= 0.85 and np.mean(false) <= 0.05, (np.mean(found), np.mean(false))
+
+
+def test_space_comparison_q_values_are_bh_over_the_tested_regions() -> None:
+    rng = np.random.default_rng(6)
+    a, b = _spaces_draw(rng, 8, np.array([0.3, 0, 0, 0, 0, 0]))
+    a[1:, 5] = np.nan  # one subject left in r5: not tested, not counted by BH
+    res = compare_spaces(a, b, SIX, ("a", "b"), 0.05, 0)
+    tested = [v for v in res.per_region.values() if v is not None]
+    assert res.per_region["r5"] is None and res.n_tests == len(tested) == 5
+    np.testing.assert_allclose([v["qvalue"] for v in tested],
+                               false_discovery_control([v["pvalue"] for v in tested], method="bh"))
+    assert res.per_region["r0"]["significant"] and res.per_region["r0"]["verdict"] == "a > b"
+    lo, hi = res.per_region["r0"]["ci95"]
+    assert lo < res.per_region["r0"]["mean_difference"] < hi
+    d = res.to_dict()
+    assert d["test"].startswith("sign_flip") and d["fdr"] == SPACES_FDR and d["n_tests"] == 5
+    assert "BH-FDR runs over the regions tested" in d["note"]
+
+
+def test_the_comparison_figure_stars_only_fdr_significant_regions() -> None:
+    """A region with q <= alpha gets a star, one with a small raw p but q > alpha does not,
+    and the title says what a star means."""
+    from brain.figures import plot_comparison
+
+    vals = {"a": np.full((4, 3), 0.5), "b": np.full((4, 3), 0.4)}
+    fig = plot_comparison(vals, ("r0", "r1", "r2"), {"r0": 0.01, "r1": 0.08, "r2": None}, "alignment", 0.05)
+    ax = fig.axes[0]
+    stars = [t for t in ax.texts if t.get_text() == "*"]
+    assert len(stars) == 1 and stars[0].get_position()[0] == pytest.approx(0.0 + 0.4 - 0.4 / 2)
+    assert "BH-FDR over regions, q <= 0.05" in ax.get_title()
 
 
 def test_best_instruction_map_against_a_loop() -> None:

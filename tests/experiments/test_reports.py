@@ -99,13 +99,19 @@ def test_the_comparison_and_partition_sections_follow_the_metrics(encoding_run: 
     cmp_ = m["comparison"]
     a, b = cmp_["spaces"]
     text = next(t for t in page.texts if t.startswith(cmp_["test"]))
-    assert f"{a} - {b}; the smallest attainable p-value with these subjects is {cmp_['min_attainable_pvalue']}." in text
+    assert f"{a} - {b}; {cmp_['fdr']} ({cmp_['n_tests']} regions), a verdict only where q <= {cmp_['alpha']}" in text
+    assert f"the smallest attainable p-value with these subjects is {cmp_['min_attainable_pvalue']}." in text
     assert (f"Warning: {cmp_['warning']}." in text) == (cmp_["warning"] is not None)
     table = page.table_with("min attainable p")
+    assert table[0] == ["region", "mean difference", "95 % CI", "p", "q (BH)", "min attainable p", "subjects",
+                        "verdict", "why"]
     for row in table[1:]:
         v = cmp_["per_region"][row[0]]
-        assert row[1:] == (["-"] * 4 if v is None else
-                           [_f(v["mean_difference"]), _f(v["pvalue"]), _f(v["min_pvalue"]), str(v["n_subjects"])])
+        assert row[1:] == (["-"] * 7 + ["fewer than 2 subjects with kept voxels in both spaces"] if v is None else
+                           [_f(v["mean_difference"]), f"[{v['ci95'][0]:.3g}, {v['ci95'][1]:.3g}]", _f(v["pvalue"]),
+                            _f(v["qvalue"]), _f(v["min_pvalue"]), str(v["n_subjects"]), v["verdict"], v["why"]])
+        if v is not None:  # 3 subjects (TINY): nothing can be claimed, and the table says why
+            assert v["verdict"] == "inconclusive" and "3 subjects cannot give p <= " in v["why"]
     vp = m["variance_partition"]
     table = page.table_with(f"unique_{a}") if any(f"unique_{a}" in t[0] for t in page.tables if t) else None
     assert table is not None, [t[0] for t in page.tables if t]
@@ -118,7 +124,8 @@ def test_every_figure_is_embedded_and_named(encoding_run: tuple[ReportPage, dict
     page, m, out = encoding_run
     captions = [c for c, _ in page.figures]
     assert "mean test r by layer and region" in captions
-    assert f"best-layer normalised alignment; * sign-flip p < {m['comparison']['alpha']} across subjects" in captions
+    assert (f"best-layer normalised alignment; * where the difference is significant after FDR (exact sign-flip "
+            f"test across subjects, BH over the regions, q <= {m['comparison']['alpha']})") in captions
     assert any(c.startswith("unique and shared test R^2 (negative parts drawn as 0") for c in captions)
     for caption, src in page.figures:
         assert src.startswith("data:image/png;base64,"), caption
