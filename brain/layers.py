@@ -6,6 +6,8 @@ region summaries, and variance partitioning between two feature spaces.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from brain.noise_ceiling import normalised_alignment
@@ -33,6 +35,26 @@ def best_layer(scores: np.ndarray, keep: np.ndarray | None = None) -> tuple[np.n
     idx[valid] = np.nanargmax(scores[:, valid], axis=0)
     depth = np.where(valid, idx / max(scores.shape[0] - 1, 1), np.nan)
     return idx, depth
+
+
+def group_best_layer(select_scores: np.ndarray, keep_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Best layer per voxel of a group map: :func:`best_layer` of the subject-mean selection
+    scores (training CV; NaN subjects left out) over the voxels kept in at least one subject.
+
+    ``select_scores`` (n_subjects, n_layers, n_voxels); ``keep_mask`` (n_subjects, n_voxels)
+    or (n_voxels,) bool. The run's report and the cross-run comparison draw their best-layer
+    maps with it, so both show the same layer (never the one with the best test r, which is
+    biased towards noise peaks). Returns (index, normalised depth), each (n_voxels,), -1 / NaN
+    where no subject keeps the voxel.
+    """
+    select = np.asarray(select_scores, dtype=float)
+    if select.ndim != 3:
+        raise ValueError(f"select_scores must be (n_subjects, n_layers, n_voxels), got {select.shape}")
+    keep = np.broadcast_to(np.asarray(keep_mask, dtype=bool), (select.shape[0], select.shape[2]))
+    with warnings.catch_warnings():  # a voxel NaN in every subject stays NaN (best_layer leaves it out)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(select, axis=0)
+    return best_layer(mean, keep.any(axis=0))
 
 
 def region_means(values: np.ndarray, labels: np.ndarray, names: tuple[str, ...] | list[str]

@@ -5,7 +5,10 @@ Per subject and region, the normalised alignment is recomputed from each run's
 ``encoding.npz`` exactly as ``experiments.tasks.encoding_summary.summarise`` computes it: per kept
 voxel (the run's ``keep``: usable, significant ceiling >= ``task.min_ceiling``), the test r
 of the layer with the best training CV score over the run's ceiling, then the mean over the
-region's kept voxels.
+region's kept voxels. The best-layer maps are the run report's: per voxel kept in at least one
+subject, the layer with the best subject-mean training CV score (``brain.layers.group_best_layer``).
+The test r never chooses a layer. Every caption names the ceiling the run normalised by
+(``ceiling_kind`` in its ``encoding.npz``).
 """
 
 from __future__ import annotations
@@ -18,14 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from brain.comparison import paired_wilcoxon
-from brain.layers import best_layer, best_layer_alignment
+from brain.layers import best_layer_alignment, group_best_layer
 from experiments.compare.runs import CompareError, Run
 from experiments.io import save_figure
 from experiments.report.html import Report
 from experiments.report.plots import pyplot
-
-DEPTH_MIN_R = 0.1  # best-layer maps show voxels whose best mean test r exceeds this (as the run's report)
-
 
 CEILING_NAMES = {"cross_subject": "cross-subject ceiling", "split_half": "split-half ceiling",
                  "none": "no ceiling: raw test r"}
@@ -35,8 +35,9 @@ CEILING_NAMES = {"cross_subject": "cross-subject ceiling", "split_half": "split-
 class EncodingResult:
     """What the comparison needs from one encoding run. ``alignment[space]``: (n_subjects,
     n_regions) best-layer normalised alignment; ``depth[space]``: (n_vox,) normalised depth
-    of the best layer of the subject-mean test r, NaN where that r <= :data:`DEPTH_MIN_R`;
-    ``vertices``: fsaverage5 vertex per voxel, or None."""
+    of the layer with the best subject-mean training CV score, NaN where no subject keeps the
+    voxel; ``vertices``: fsaverage5 vertex per voxel, or None; ``ceiling_kind``: the ceiling
+    that normalised (cross_subject, split_half or none), read from the run."""
 
     label: str
     spaces: tuple[str, ...]
@@ -44,7 +45,7 @@ class EncodingResult:
     alignment: dict[str, np.ndarray]
     depth: dict[str, np.ndarray]
     vertices: np.ndarray | None
-    ceiling_kind: str = "split_half"  # the ceiling that normalised: cross_subject | split_half | none
+    ceiling_kind: str
 
 
 @dataclass(frozen=True)
@@ -75,15 +76,12 @@ def subject_alignment(r: np.ndarray, select: np.ndarray, ceiling: np.ndarray, ke
                                 min_ceiling)
 
 
-def best_layer_depth(r: np.ndarray, n_layers: int, min_r: float = DEPTH_MIN_R) -> np.ndarray:
-    """Normalised depth (0 = first layer) of the best layer of the subject-mean test r per
-    voxel, NaN where that best r is <= ``min_r``; ``r``: (n_subjects, layers, n_vox)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        mean = np.nanmean(np.asarray(r, float)[:, :n_layers], axis=0)  # (n_layers, n_vox)
-        _, depth = best_layer(mean)
-        best_r = np.nanmax(mean, axis=0)
-    return np.where(best_r > min_r, depth, np.nan)
+def best_layer_depth_map(select: np.ndarray, keep: np.ndarray, n_layers: int) -> np.ndarray:
+    """Normalised depth (0 = first layer) of the layer with the best subject-mean training CV
+    score per voxel, NaN where no subject keeps it (as the run's report maps it);
+    ``select``: (n_subjects, layers, n_vox) NaN-padded beyond ``n_layers``; ``keep``
+    (n_subjects, n_vox)."""
+    return group_best_layer(np.asarray(select, float)[:, :n_layers], keep)[1]
 
 
 def load_encoding(run: Run, label: str) -> EncodingResult:
@@ -107,7 +105,7 @@ def load_encoding(run: Run, label: str) -> EncodingResult:
             min_ceiling = 1e-12
     alignment = {s: subject_alignment(r[i], select[i], ceiling, keep, region, names, int(n_layers[i]), min_ceiling)
                  for i, s in enumerate(spaces)}
-    depth = {s: best_layer_depth(r[i], int(n_layers[i])) for i, s in enumerate(spaces)}
+    depth = {s: best_layer_depth_map(select[i], keep, int(n_layers[i])) for i, s in enumerate(spaces)}
     return EncodingResult(label, spaces, names, alignment, depth, vertices, ceiling_kind)
 
 
@@ -233,10 +231,11 @@ def add_encoding_section(rep: Report, runs: list[Run], labels: list[str], fig_di
             # +0.01 keeps depth 0 (first layer) visible: 0 is left unpainted
             save_figure(plot_surface(r.depth[space] + 0.01, r.vertices, f"{r.label} / {space}: best layer",
                                      vmax=1.01, cmap="viridis"), png, dpi=90, close=True)
-            rep.figure(png, f"{r.label} / {space}: normalised depth of the best layer (0 = first, "
-                       f"1 = last) where its subject-mean test r > {DEPTH_MIN_R}")
+            rep.figure(png, f"{r.label} / {space}: normalised depth (0 = first, 1 = last) of the layer with the "
+                       f"best subject-mean training CV score, over the voxels kept in at least one subject "
+                       f"({CEILING_NAMES.get(r.ceiling_kind, r.ceiling_kind)})")
             n_fig += 1
     from experiments.compare.families import add_family_section
 
-    add_family_section(rep, results, runs)
+    add_family_section(rep, results, runs, alpha)
     return n_fig

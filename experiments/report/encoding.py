@@ -9,7 +9,7 @@ import numpy as np
 
 from brain import figures
 from brain.dataset import EncodingData
-from brain.layers import best_layer
+from brain.layers import group_best_layer
 from brain.plotting import plot_surface, plot_volume
 from experiments.io import save_figure
 from experiments.report.html import Report
@@ -259,12 +259,10 @@ def _maps(rep: Report, data: EncodingData, res: dict[str, Any], out_dir: Path) -
         return
     from tqdm.auto import tqdm
 
-    shown = res["masks"].keep.any(axis=0)
     kind = "surface" if data.vertices is not None else "volume"
     bar = tqdm(total=2 * len(data.spaces), desc=f"{kind} maps", unit="map", leave=False)  # seconds each
     for i, space in enumerate(data.spaces):
-        cv_mean = np.nanmean(res["cv_score"][i], axis=0)  # (n_layers, n_vox)
-        idx, depth = best_layer(cv_mean, keep=shown)
+        idx, depth = group_best_layer(res["cv_score"][i], res["masks"].keep)
         r_mean = np.nanmean(res["r"][i], axis=0)
         best_r = np.where(idx >= 0, r_mean[np.maximum(idx, 0), np.arange(idx.size)], np.nan)
         depth = depth + 0.01  # depth 0 stays visible

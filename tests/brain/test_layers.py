@@ -11,6 +11,7 @@ from brain.layers import (
     best_layer,
     best_layer_alignment,
     best_layer_depth,
+    group_best_layer,
     region_curves,
     region_means,
     variance_partition,
@@ -23,6 +24,27 @@ def test_best_layer_and_depth() -> None:
     assert idx.tolist() == [1, 0, -1]
     np.testing.assert_allclose(depth[:2], [0.5, 0.0])
     assert np.isnan(depth[2])
+
+
+def test_group_best_layer_is_the_best_subject_mean_cv_against_a_loop() -> None:
+    """The layer with the best mean (NaN subjects left out) CV score over subjects, for voxels
+    some subject keeps; -1 / NaN for the others and for voxels NaN in every subject."""
+    rng = np.random.default_rng(7)
+    cv = rng.normal(size=(3, 4, 20))
+    cv[0, :, 1] = np.nan  # subject 0 has no score at voxel 1: the mean is over the other two
+    cv[:, :, 2] = np.nan  # nobody has a score at voxel 2
+    keep = rng.random((3, 20)) < 0.5
+    keep[:, 3] = False  # nobody keeps voxel 3
+    keep[:, 1:3] = True
+    idx, depth = group_best_layer(cv, keep)
+    for v in range(20):
+        if not keep[:, v].any() or v == 2:
+            assert idx[v] == -1 and np.isnan(depth[v])
+            continue
+        means = [np.mean([cv[s, k, v] for s in range(3) if np.isfinite(cv[s, k, v])]) for k in range(4)]
+        assert idx[v] == int(np.argmax(means)) and depth[v] == pytest.approx(idx[v] / 3)
+    with pytest.raises(ValueError, match=r"select_scores must be \(n_subjects, n_layers, n_voxels\)"):
+        group_best_layer(cv[0], keep)
 
 
 def test_region_means_and_curves() -> None:
