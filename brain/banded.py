@@ -148,10 +148,11 @@ def select_candidates(
 class BandedRidgeEncoder:
     """FIR banded-ridge encoding model: per-voxel, per-space penalties chosen by CV.
 
-    ``fit(Xs, Y, runs)``: z-score each space (training statistics; ``zscore=False`` only
-    centres), FIR-delay it (``delays`` in TRs, never crossing runs), concatenate the bands
-    space-major, centre ``Y``, score every (candidate, alpha) pair per voxel by CV (``cv``
-    contiguous blocks, or leave-one-run-out with ``runs``; ``score_cv`` averaged over folds,
+    ``fit(Xs, Y, runs, groups)``: z-score each space (training statistics; ``zscore=False``
+    only centres), FIR-delay it (``delays`` in TRs, never crossing runs), concatenate the
+    bands space-major, centre ``Y``, score every (candidate, alpha) pair per voxel by CV
+    (:func:`brain.ridge.cv_folds`: ``cv`` contiguous blocks, leave-one-run-out with ``runs``,
+    whole groups per fold with ``groups``; ``score_cv`` averaged over folds,
     ``"r2"`` (default), ``"r"`` or ``"neg_mse"`` as in ``RidgeEncoder``), choose by
     himalaya's rule (module docstring) and refit each voxel on all TRs with its best pair.
     ``alphas`` is the grid of the common penalty, default ``RidgeEncoder``'s. ``ratios``:
@@ -175,7 +176,7 @@ class BandedRidgeEncoder:
         delays: Sequence[int] = (1, 2, 3, 4, 5),
         alphas: Sequence[float] | np.ndarray | None = None,
         ratios: str | Sequence[float] | np.ndarray | None = None,
-        cv: int = 5,
+        cv: int | None = 5,
         voxel_batch: int = 4096,
         dtype: str = "float32",
         zscore: bool = True,
@@ -245,13 +246,13 @@ class BandedRidgeEncoder:
         rng = np.random.default_rng(self.random_state)
         return band_candidates(n_spaces, ratios, self.n_draws, rng)
 
-    def _cv_scores(self, design: np.ndarray, Y: np.ndarray, runs: Any) -> np.ndarray:
+    def _cv_scores(self, design: np.ndarray, Y: np.ndarray, runs: Any, groups: Any = None) -> np.ndarray:
         """Mean CV score per (candidate, alpha, voxel): (n_candidates, n_alphas, n_voxels)."""
         scores = []
         for g in range(len(self.candidates_)):
             scaled = design * self._column_scale(g, design.dtype)
             cv = ridge_cv_scores(scaled, Y, self.alphas_, self.cv, runs, self.voxel_batch,
-                                 score=self.score_cv)
+                                 score=self.score_cv, groups=groups)
             scores.append(np.asarray(cv))
         return np.stack(scores)
 
@@ -274,13 +275,14 @@ class BandedRidgeEncoder:
         scales = [X.std(axis=0) if self.zscore else np.ones(X.shape[1], X.dtype) for X in Xs]
         self.feature_scales_ = [np.where(s > 0, s, 1.0).astype(s.dtype) for s in scales]
 
-    def fit(self, Xs: Sequence[Any], Y: Any, runs: Any = None) -> BandedRidgeEncoder:
-        """Fit on Xs (K arrays (n_trs, n_features_k)), Y (n_trs, n_voxels), runs (n_trs,)."""
+    def fit(self, Xs: Sequence[Any], Y: Any, runs: Any = None, groups: Any = None) -> BandedRidgeEncoder:
+        """Fit on Xs (K arrays (n_trs, n_features_k)), Y (n_trs, n_voxels), runs (n_trs,)
+        integer labels, groups (n_trs,) labels of the CV folds (see ``RidgeEncoder.fit``)."""
         Xs = self._check_spaces(Xs)
         Y = self._check("Y", Y, Xs[0].shape[0])
         check_score(self.score_cv)
         n_delays = check_delays(self.delays).size
-        cv_folds(Y.shape[0], self.cv, runs)  # fail on bad folds before any heavy work
+        cv_folds(Y.shape[0], self.cv, runs, groups)  # fail on bad folds before any heavy work
         self.alphas_ = check_alphas(self.alphas)
         self.candidates_ = self._candidates(len(Xs))
         self._standardise(Xs)
@@ -290,7 +292,7 @@ class BandedRidgeEncoder:
         self.intercept_ = Y.mean(axis=0)
         Y_centred = np.where(constant, 0.0, Y - self.intercept_).astype(Y.dtype)
         with precision_scope(Y.dtype):
-            self.cv_score_grid_ = np.where(constant, np.nan, self._cv_scores(design, Y_centred, runs))
+            self.cv_score_grid_ = np.where(constant, np.nan, self._cv_scores(design, Y_centred, runs, groups))
             eps = float(np.finfo(Y.dtype).eps)
             candidate, alpha, self.cv_scores_ = select_candidates(self.cv_score_grid_, self.alphas_, eps)
             best = np.where(candidate >= 0, candidate * self.alphas_.size + alpha, -1)

@@ -12,11 +12,17 @@ feature space: ``<features[space]>/<stimulus>.npz`` (or ``.h5`` / ``.hdf5``), on
 TR, as :func:`brain.loaders.load_features` reads them.
 
 The split is by stimulus. The stimuli named in ``test_stimuli`` are held out: their
-presentations are the test repeats (the split-half ceiling needs two); every other stimulus
-is a training stimulus, shown once per subject, one run each, so the inner leave-one-run-out
-cross-validation is leave-one-stimulus-out and no presentation of a training stimulus can
-be on both sides of a fold. A split that would leak (a training stimulus shown twice) is
-refused, naming the runs.
+presentations are the test repeats (the split-half ceiling needs two) and never training
+data; every other stimulus is a training stimulus. The inner cross-validation of the
+penalties must never put one presentation of a stimulus in training and another in
+validation (they share the stimulus-driven response). By default it is leave-one-run-out,
+so each training stimulus must be shown once per subject (one run: leave-one-run-out is
+then leave-one-stimulus-out); a training stimulus shown in several runs is refused, naming
+the runs. With ``by_stimulus`` (``task.cv=by_stimulus``) the folds hold out whole stimuli
+(:func:`brain.ridge.cv_folds` with the stimulus of every training TR, ``EncodingData.stimuli``),
+all of a stimulus's runs together, so a training stimulus may be shown in several runs; the
+FIR delays still restart at every run, also between two runs of one stimulus. ``study``
+records the CV and the stimuli each fold holds out.
 
 Everything is checked before anything is fitted, and every problem raises a ``ValueError``
 or ``FileNotFoundError`` naming the file and the BIDS entities: a missing derivative, mask
@@ -37,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from brain.dataset import EncodingData, unusable_voxels
+from brain.ridge import check_folds, cv_folds, fold_groups
 
 STRATEGIES = ("motion", "wm_csf", "global_signal", "compcor", "high_pass", "non_steady_state")
 OPTIONS = ("motion", "wm_csf", "global_signal", "compcor", "n_compcor", "demean")
@@ -102,11 +109,13 @@ def stimulus_name(stim_file: str) -> str:
     return PurePosixPath(str(stim_file)).stem
 
 
-def split_runs(runs: list[Run], test_stimuli: tuple[str, ...]) -> tuple[list[Run], list[Run]]:
-    """One subject's (training runs ordered by stimulus, test runs in presentation order).
-    Refuses a split that would leak: a training stimulus shown in more than one run (its
-    presentations could fall on both sides of a leave-one-run-out fold), a test stimulus the
-    subject never saw, or no training stimulus left for cross-validation."""
+def split_runs(runs: list[Run], test_stimuli: tuple[str, ...], by_stimulus: bool = False
+               ) -> tuple[list[Run], list[Run]]:
+    """One subject's (training runs ordered by stimulus, the presentations of one stimulus
+    in presentation order; test runs in presentation order). Refuses a split that would
+    leak: without ``by_stimulus`` (leave-one-run-out CV), a training stimulus shown in more
+    than one run (its presentations would fall on both sides of a fold); a test stimulus the
+    subject never saw; fewer than two training stimuli left for cross-validation."""
     sub = runs[0].subject if runs else "?"
     seen = sorted({r.stimulus for r in runs})
     missing = [t for t in test_stimuli if t not in seen]
@@ -114,15 +123,17 @@ def split_runs(runs: list[Run], test_stimuli: tuple[str, ...]) -> tuple[list[Run
         raise ValueError(f"sub-{sub}: test stimuli {missing} are in none of its runs; its stimuli: {seen}")
     test = [r for r in runs if r.stimulus in test_stimuli]
     train = sorted((r for r in runs if r.stimulus not in test_stimuli), key=lambda r: r.stimulus)
-    for stim in {r.stimulus for r in train}:
+    for stim in sorted({r.stimulus for r in train}):
         shown = [r for r in train if r.stimulus == stim]
-        if len(shown) > 1:
+        if len(shown) > 1 and not by_stimulus:
             raise ValueError(f"sub-{sub}: training stimulus {stim!r} is shown in {len(shown)} runs "
                              f"({', '.join(r.bold.name for r in shown)}): leave-one-run-out CV would put one "
-                             "presentation in training and another in validation; name it a test stimulus or "
-                             "keep one presentation")
-    if len(train) < 2:
-        raise ValueError(f"sub-{sub}: {len(train)} training stimulus left after holding out {list(test_stimuli)}; "
+                             "presentation in training and another in validation; cross-validate by stimulus "
+                             "(task.cv=by_stimulus: all presentations of a stimulus held out together), name it "
+                             "a test stimulus, or keep one presentation")
+    n_train = len({r.stimulus for r in train})
+    if n_train < 2:
+        raise ValueError(f"sub-{sub}: {n_train} training stimulus left after holding out {list(test_stimuli)}; "
                          "cross-validation by stimulus needs >= 2")
     return train, test
 
@@ -341,17 +352,20 @@ def _features(spec: BidsSpec, stimuli: dict[str, int], where: dict[str, Path], t
     return out
 
 
-def load_bids(spec: BidsSpec, progress: bool = False) -> EncodingData:
+def load_bids(spec: BidsSpec, progress: bool = False, by_stimulus: bool = False) -> EncodingData:
     """The study as an :class:`~brain.dataset.EncodingData` (see the module docstring), with
-    its confounds per run in ``confounds_train`` / ``confounds_test`` and what was read in
-    ``study``: the runs with their stimuli and files, the split, the confound strategy and
-    columns, the TR and the features per stimulus."""
+    its confounds per run in ``confounds_train`` / ``confounds_test``, each training TR's
+    stimulus in ``stimuli`` and what was read in ``study``: the runs with their stimuli and
+    files, the split with the inner CV and each fold's held-out stimuli, the confound
+    strategy and columns, the TR and the features per stimulus. ``by_stimulus``: the inner
+    CV holds out whole stimuli (a training stimulus may then be shown in several runs);
+    False: leave-one-run-out (each training stimulus shown once)."""
     from nilearn.maskers import NiftiMasker
     from tqdm.auto import tqdm
 
     layout = _layout(spec)
     runs = find_runs(spec, layout)
-    splits = {sub: split_runs(rs, spec.test_stimuli) for sub, rs in runs.items()}
+    splits = {sub: split_runs(rs, spec.test_stimuli, by_stimulus) for sub, rs in runs.items()}
     trs = {r.bold: _checked_tr(r.bold) for rs in runs.values() for r in rs}
     values, counts = np.unique(np.round(list(trs.values()), 6), return_counts=True)
     tr = float(values[np.argmax(counts)])
@@ -406,13 +420,21 @@ def load_bids(spec: BidsSpec, progress: bool = False) -> EncodingData:
     subs = [f"sub-{s}" for s in splits]
     notes = _bad_voxel_notes(y_train, y_test, subs, subs, unusable_voxels)
     run_labels = np.concatenate([np.full(lengths[s], i) for i, s in enumerate(train_stims)])
+    stim_labels = np.concatenate([np.full(lengths[s], s) for s in train_stims])
+    folds = cv_folds(len(run_labels), None, run_labels, stim_labels if by_stimulus else None)
+    check_folds(folds, stim_labels)
     test_stim = spec.test_stimuli[0]
+    shown = {s: train_stims.count(s) for s in sorted(set(train_stims))}
     study = {
         "source": "bids", "root": str(Path(spec.root).expanduser().resolve()), "task": spec.task,
         "space": spec.space, "subjects": list(splits), "tr": tr, "tr_from": "BOLD JSON sidecars (RepetitionTime)",
-        "split": {"by": "stimulus", "test_stimuli": list(spec.test_stimuli), "train_stimuli": train_stims,
-                  "inner_cv": "leave-one-stimulus-out (one run per training stimulus)",
-                  "test_presentations": n_repeats},
+        "split": {"by": "stimulus", "test_stimuli": list(spec.test_stimuli), "train_stimuli": list(shown),
+                  "train_presentations": shown, "test_presentations": n_repeats,
+                  "cv": "by_stimulus" if by_stimulus else "leave-one-run-out",
+                  "inner_cv": ("leave-one-stimulus-out (every presentation of a stimulus held out together)"
+                               if by_stimulus else "leave-one-run-out (one run per training stimulus, so "
+                               "leave-one-stimulus-out)"),
+                  "folds": fold_groups(folds, stim_labels)},
         "runs": {f"sub-{sub}": [{"run": r.run, "bold": r.bold.name, "stimulus": r.stimulus, "volumes": r.n_trs}
                                 for r in rs] for sub, rs in runs.items()},
         "stimuli_from": spec.stimuli or "events.tsv stim_file",
@@ -425,7 +447,7 @@ def load_bids(spec: BidsSpec, progress: bool = False) -> EncodingData:
         features_train={sp: [np.concatenate([f[s][k] for s in train_stims]) for k in range(len(f[train_stims[0]]))]
                         for sp, f in feats.items()},
         features_test={sp: list(f[test_stim]) for sp, f in feats.items()},
-        bold_train=y_train, runs=run_labels, bold_test=y_test, region=labels_names[0],
+        bold_train=y_train, runs=run_labels, stimuli=stim_labels, bold_test=y_test, region=labels_names[0],
         region_names=labels_names[1], spaces=tuple(feats), vertices=None, tr=tr, mask=mask, notes=tuple(notes),
         confounds_train=np.stack(conf_train) if columns else None,
         confounds_test=np.stack(conf_test) if columns else None, study=study)

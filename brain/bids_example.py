@@ -2,8 +2,11 @@
 (:mod:`brain.bids`) can be run and tested end to end offline.
 
 The synthetic experiment (:func:`brain.synthetic.make_synthetic`) gives per subject one run
-per training stimulus and ``n_repeats`` presentations of a test stimulus. They are written
-as runs of one BIDS task, in a different order for each subject:
+per training stimulus and ``n_repeats`` presentations of a test stimulus. With
+``train_repeats`` > 1 the first training stimulus (``clip01``) is shown in that many runs,
+each a fresh presentation (the same planted response, its own AR(1) noise), so the default
+leave-one-run-out CV must refuse the study and ``task.cv=by_stimulus`` can fit it. They
+are written as runs of one BIDS task, in a different order for each subject:
 
 - ``<root>/sub-XX/func/sub-XX_task-<task>_run-N_events.tsv`` (one row: the stimulus, with
   its ``stim_file``) and ``..._bold.json`` (``RepetitionTime``);
@@ -31,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from brain.synthetic import SyntheticConfig, SyntheticData, make_synthetic
+from brain.synthetic import SyntheticConfig, SyntheticData, ar1_noise, make_synthetic
 
 MOTION = ("trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z")
 BASELINE = 100.0
@@ -122,14 +125,18 @@ def write_bids_example(root: str | Path, n_subjects: int = 3, n_train_stimuli: i
                        trs_per_stimulus: int = 200, n_layers: int = 4, n_features: int = 16,
                        vertices_per_region: int = 12, drift: float = 1.5, spatial_share: float = 0.5,
                        task: str = "movie",
-                       space: str = "MNI152NLin2009cAsym", seed: int = 0) -> BidsExample:
+                       space: str = "MNI152NLin2009cAsym", seed: int = 0, train_repeats: int = 1) -> BidsExample:
     """Write the example study under ``root`` (which must not exist or be empty) and return
     what was written with the planted truth. ``drift``: the confound drift's loading, in
     units of each voxel's BOLD standard deviation (0 plants none); ``spatial_share``: how
-    much of a voxel's response its region's voxels share (:class:`brain.synthetic.SyntheticConfig`)."""
+    much of a voxel's response its region's voxels share (:class:`brain.synthetic.SyntheticConfig`);
+    ``train_repeats``: runs showing the first training stimulus (1: every training stimulus
+    once; the study is then the same as without it)."""
     import nibabel as nib
 
     root = Path(root)
+    if isinstance(train_repeats, bool) or not isinstance(train_repeats, int) or train_repeats < 1:
+        raise ValueError(f"train_repeats must be a whole number >= 1, got {train_repeats!r}")
     if root.exists() and any(root.iterdir()):
         raise FileExistsError(f"{root} is not empty; give a new directory for the example study")
     cfg = SyntheticConfig(n_subjects=n_subjects, n_runs=n_train_stimuli, trs_per_run=trs_per_stimulus,
@@ -138,6 +145,7 @@ def write_bids_example(root: str | Path, n_subjects: int = 3, n_train_stimuli: i
                           spatial_share=spatial_share)
     truth = make_synthetic(cfg, seed=seed)
     rng = np.random.default_rng([seed, 7])
+    repeat_rng = np.random.default_rng([seed, 8])  # the extra presentations' noise: the rest as without them
     n_vox, n_t, tr = truth.bold_train.shape[2], trs_per_stimulus, cfg.tr
     mask = np.zeros(_grid(n_vox), bool)
     mask.flat[:n_vox] = True
@@ -154,6 +162,9 @@ def write_bids_example(root: str | Path, n_subjects: int = 3, n_train_stimuli: i
     for s in range(n_subjects):
         sub = f"{s + 1:02d}"
         segments = [(name, truth.bold_train[s, i * n_t:(i + 1) * n_t]) for i, name in enumerate(train)]
+        segments += [(train[0], np.sqrt(truth.ev) * truth.signal_train[s, :n_t]
+                      + np.sqrt(1 - truth.ev) * ar1_noise(repeat_rng, (n_t, n_vox), cfg.noise_phi))
+                     for _ in range(train_repeats - 1)]
         segments += [(test, truth.bold_test[s, k]) for k in range(n_repeats)]
         order = rng.permutation(len(segments))
         run_stimuli[sub] = [segments[i][0] for i in order]
@@ -199,25 +210,30 @@ def write_bids_example(root: str | Path, n_subjects: int = 3, n_train_stimuli: i
 
 
 def command(ex: BidsExample, confounds: bool = True) -> str:
-    """The runner command that encodes the example study (paths as written)."""
+    """The runner command that encodes the example study (paths as written), with
+    ``task.cv=by_stimulus`` when a training stimulus is shown in several runs."""
     feats = ",".join(f"{k}:{v}" for k, v in ex.features.items())
     conf = " task.bids.confounds=[motion] 'task.bids.confound_options={motion:basic}'" if confounds else ""
+    first = next(iter(ex.run_stimuli.values()))
+    repeated = any(first.count(s) > 1 for s in set(first) if s != ex.test_stimulus)
     return (f"python -m experiments.run task=encoding task.data=bids task.bids.root={ex.root} "
             f"task.bids.task={ex.task} 'task.bids.features={{{feats}}}' task.bids.test_stimuli=[{ex.test_stimulus}]"
-            f"{conf} task.bids.labels={ex.atlas}")
+            f"{conf} task.bids.labels={ex.atlas}" + (" task.cv=by_stimulus" if repeated else ""))
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m brain.bids_example DIR [--subjects N] [--seed S]``: write the example study
-    into DIR and print the command that encodes it."""
+    """``python -m brain.bids_example DIR [--subjects N] [--seed S] [--train-repeats K]``:
+    write the example study into DIR (with ``--train-repeats K``, the first training clip in K
+    runs) and print the command that encodes it."""
     import argparse
 
     p = argparse.ArgumentParser(prog="python -m brain.bids_example", description=main.__doc__)
     p.add_argument("root", help="a new (or empty) directory for the study")
     p.add_argument("--subjects", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--train-repeats", type=int, default=1, help="runs showing the first training clip (default 1)")
     args = p.parse_args(argv)
-    ex = write_bids_example(args.root, n_subjects=args.subjects, seed=args.seed)
+    ex = write_bids_example(args.root, n_subjects=args.subjects, seed=args.seed, train_repeats=args.train_repeats)
     n = sum(len(v) for v in ex.run_stimuli.values())
     print(f"wrote {n} runs of {len(ex.run_stimuli)} subjects to {ex.root}; encode them with:\n{command(ex)}")
 

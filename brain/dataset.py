@@ -41,6 +41,9 @@ class EncodingData:
     :mod:`brain.bids`). study: where the data came from and how they were split (recorded
     in metrics.json), {} when not known. parcels: a :class:`brain.parcels.Parcels` when each
     "voxel" is a parcel mean (the source voxels' positions for maps are there), else None.
+    stimuli: (n_train,) the stimulus each training TR shows, when known (a BIDS study: each
+    run's stimulus; one stimulus may fill several runs), else None; cross-validation by
+    stimulus (``task.cv=by_stimulus``) holds out all of a stimulus's TRs together.
     bad_voxels (derived, not an argument): (n_subjects, n_vox) bool, see :func:`unusable_voxels`.
     """
 
@@ -61,6 +64,7 @@ class EncodingData:
     confounds_test: np.ndarray | None = None
     study: dict = field(default_factory=dict)
     parcels: Any = None
+    stimuli: np.ndarray | None = None
     bad_voxels: np.ndarray = field(init=False, repr=False, compare=False)
 
     @property
@@ -96,6 +100,8 @@ class EncodingData:
             kind = np.asarray(self.runs).dtype.kind
             if kind not in "iu":
                 raise ValueError(f"runs must be integer labels, got dtype {np.asarray(self.runs).dtype}")
+        if self.stimuli is not None and np.shape(self.stimuli) != (n_train,):
+            raise ValueError(f"stimuli {np.shape(self.stimuli)} do not match {n_train} training TRs")
         if self.vertices is not None and np.shape(self.vertices) != (n_vox,):
             raise ValueError(f"vertices {np.shape(self.vertices)} do not match {n_vox} voxels")
         unknown = [i for i in self.instructions if i not in self.spaces]

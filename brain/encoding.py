@@ -55,13 +55,16 @@ def encode_layers(
     runs: np.ndarray | None = None,
     encoder: dict[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
+    groups: np.ndarray | None = None,
 ) -> LayerScores:
     """Fit one :class:`RidgeEncoder` per layer and score it on the test data.
 
     ``layers_train[i]`` (n_train, n_features_i), ``Y_train`` (n_train, n_voxels),
     ``layers_test[i]`` (n_test, n_features_i), ``Y_test`` (n_test, n_voxels); ``runs``
-    (n_train,) labels for leave-one-run-out CV and run-bounded delays; ``encoder``: keyword
-    arguments of :class:`RidgeEncoder`. ``progress(i)`` is called after each layer.
+    (n_train,) labels for leave-one-run-out CV and run-bounded delays; ``groups`` (n_train,)
+    labels (e.g. stimuli) whose TRs the CV folds hold out together (:func:`brain.ridge.cv_folds`;
+    the runs then bound only the delays); ``encoder``: keyword arguments of
+    :class:`RidgeEncoder`. ``progress(i)`` is called after each layer.
     """
     if len(layers_train) != len(layers_test) or not layers_train:
         raise ValueError(f"need the same, non-zero number of train and test layers, got "
@@ -72,7 +75,7 @@ def encode_layers(
         with warnings.catch_warnings():
             # alpha-grid edge and constant-voxel warnings: the caller counts them from best_alphas
             warnings.simplefilter("ignore", UserWarning)
-            model.fit(x_tr, Y_train, runs=runs)
+            model.fit(x_tr, Y_train, runs=runs, groups=groups)
         pred = model.predict(x_te)
         r.append(np.asarray(pearson_r(Y_test, pred)))
         r2.append(np.asarray(r2_score(Y_test, pred)))

@@ -42,14 +42,17 @@ class VariancePartition:
 
 def partition_variance(data: EncodingData, cv_score: Sequence[np.ndarray], r2: Sequence[np.ndarray],
                        subject_data: SubjectData, encoder: dict[str, Any] | None = None,
-                       pair: tuple[int, int] = (0, 1), progress: bool = True) -> VariancePartition:
+                       pair: tuple[int, int] = (0, 1), progress: bool = True,
+                       groups: np.ndarray | None = None) -> VariancePartition:
     """Partition the test R^2 of spaces ``pair`` (a first, b second) of ``data``.
 
     ``cv_score[i]``, ``r2[i]``: space i's per-layer training CV scores and test R^2, each
     (n_subjects, n_layers, n_vox). For each region, each space's layer is the one with the
     best mean CV score over the region's usable voxels; a banded ridge (``encoder``: keyword
     arguments of :class:`brain.banded.BandedRidgeEncoder`) is fit on those two layers over
-    those voxels, once per distinct layer pair."""
+    those voxels, once per distinct layer pair. ``groups``: (n_trs,) labels of the TRs
+    ``subject_data`` gives (the same for every subject, e.g. their stimuli) whose TRs the
+    joint model's CV folds hold out together, or None (folds by run)."""
     if len(set(pair)) != 2 or not all(0 <= i < len(data.spaces) for i in pair):
         raise ValueError(f"pair must be two different space indices of {list(data.spaces)}, got {pair}")
     n_sub, n_vox = data.bold_train.shape[0], data.bold_train.shape[-1]
@@ -80,7 +83,7 @@ def partition_variance(data: EncodingData, cv_score: Sequence[np.ndarray], r2: S
             joint = BandedRidgeEncoder(**(encoder or {}))
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", UserWarning)
-                joint.fit([x_train[sp[0]][la], x_train[sp[1]][lb]], y_train[:, vox], runs=runs)
+                joint.fit([x_train[sp[0]][la], x_train[sp[1]][lb]], y_train[:, vox], runs=runs, groups=groups)
             for w in caught:  # alpha-grid edges: counted in alpha_edges, logged at debug level
                 log.debug("variance partition, subject %d, layers (%d, %d): %s", s, la, lb, w.message)
             for k in sub_edges:

@@ -32,7 +32,8 @@ class SubjectData:
     training BOLD, or None; without it the data's own ``confounds_train`` (and, for the test
     presentations, ``confounds_test``) are regressed out. Calling the object with a subject
     gives (y_train, y_test, features_train, features_test, runs), the form
-    :func:`brain.partition.partition_variance` takes."""
+    :func:`brain.partition.partition_variance` takes. ``stimuli``: the kept training TRs'
+    stimulus labels (the same for every subject), or None when the data have none."""
 
     def __init__(self, data: EncodingData, clean: Cleaning, voxels: tuple[int, int] | None = None,
                  confounds: Callable[[int], np.ndarray | None] | None = None):
@@ -45,6 +46,7 @@ class SubjectData:
         self.train_keep = trim_mask(data.runs, *self.trim, n_trs=n_train)
         self.test_keep = trim_mask(None, *self.trim, n_trs=data.bold_test.shape[2])
         self.runs = None if data.runs is None else np.asarray(data.runs)[self.train_keep]
+        self.stimuli = None if data.stimuli is None else np.asarray(data.stimuli)[self.train_keep]
         self.x_train = {sp: [x[self.train_keep] for x in data.features_train[sp]] for sp in data.spaces}
         self.x_test = {sp: [x[self.test_keep] for x in data.features_test[sp]] for sp in data.spaces}
 

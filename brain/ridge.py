@@ -166,13 +166,46 @@ def ridge_weights(X: Any, Y: Any, alphas: Any, method: Method = "auto", voxel_ba
     return out
 
 
-def cv_folds(n_trs: int, cv: int = 5, runs: Any = None) -> Folds:
-    """(train_idx, test_idx) pairs: ``cv`` contiguous blocks, or leave-one-run-out.
+def cv_folds(n_trs: int, cv: int | None = 5, runs: Any = None, groups: Any = None) -> Folds:
+    """(train_idx, test_idx) pairs: ``cv`` contiguous blocks, leave-one-run-out, or folds of
+    whole groups.
 
     With ``runs`` (n_trs,) integer labels every distinct label is held out once and ``cv``
-    is not used. Raises ``ValueError`` when the folds would be degenerate.
+    is not used. With ``groups`` (n_trs,) labels (e.g. the stimulus each TR shows; any
+    sortable labels) every fold holds out whole groups, so the TRs of one group (all the
+    runs in which a stimulus was shown) are never on both sides: ``cv=None`` or ``cv`` >= the
+    number of groups holds out each group once (leave-one-group-out, in sorted label order);
+    a smaller ``cv`` deals the groups to ``cv`` folds as scikit-learn's unshuffled
+    ``GroupKFold`` does: the largest group first, each to the fold with the fewest TRs so far
+    (ties: the later label first, the first fold). ``groups`` decide the folds when both are
+    given (``runs`` still bound the FIR delays, see :func:`brain.delays.make_delays`). Every
+    fold by group passes :func:`check_folds`. Raises ``ValueError`` when the folds would be
+    degenerate or a label array has the wrong shape.
     """
     index = np.arange(n_trs)
+    if groups is not None:
+        labels = np.asarray(groups)
+        if labels.shape != (n_trs,):
+            raise ValueError(f"groups must have shape (n_trs,) = ({n_trs},), got {labels.shape}")
+        if runs is not None and np.shape(runs) != (n_trs,):
+            raise ValueError(f"runs must have shape (n_trs,) = ({n_trs},), got {np.shape(runs)}")
+        names, of_tr, sizes = np.unique(labels, return_inverse=True, return_counts=True)
+        if len(names) < 2:
+            raise ValueError(f"folds by group need at least 2 groups, got {len(names)} ({names.tolist()})")
+        if cv is not None and (isinstance(cv, bool) or not isinstance(cv, (int, np.integer)) or cv < 2):
+            raise ValueError(f"cv must be None (one fold per group) or an int >= 2 (folds of whole groups), "
+                             f"got {cv!r}")
+        n_folds = len(names) if cv is None else min(int(cv), len(names))
+        fold_of = np.arange(len(names))
+        if n_folds < len(names):
+            load = np.zeros(n_folds, dtype=np.int64)
+            for g in np.argsort(sizes, kind="stable")[::-1]:
+                fold_of[g] = int(np.argmin(load))
+                load[fold_of[g]] += sizes[g]
+        held_out = [index[fold_of[of_tr] == k] for k in range(n_folds)]
+        folds = [(np.setdiff1d(index, test), test) for test in held_out]
+        check_folds(folds, labels)
+        return folds
     if runs is not None:
         labels = np.asarray(runs)
         if labels.shape != (n_trs,):
@@ -190,6 +223,28 @@ def cv_folds(n_trs: int, cv: int = 5, runs: Any = None) -> Folds:
             )
         held_out = np.array_split(index, cv)
     return [(np.setdiff1d(index, test), test) for test in held_out]
+
+
+def check_folds(folds: Folds, groups: Any) -> None:
+    """Refuse folds that would leak: a group (e.g. a stimulus, whose presentations share
+    their response) with TRs on both the training and the held-out side of a fold.
+    ``folds`` as :func:`cv_folds` gives them, ``groups`` (n_trs,) labels; the
+    ``ValueError`` names the fold, the groups and their TRs on each side."""
+    labels = np.asarray(groups)
+    for k, (train, test) in enumerate(folds):
+        both = np.intersect1d(labels[train], labels[test]).tolist()
+        if both:
+            sides = ", ".join(f"{g!r}: {int(np.sum(labels[train] == g))} TRs in training, "
+                              f"{int(np.sum(labels[test] == g))} held out" for g in both[:5])
+            raise ValueError(f"fold {k} would leak: {len(both)} group(s) on both sides ({sides}); hold out "
+                             "every TR of a group together (cv_folds(..., groups=...))")
+
+
+def fold_groups(folds: Folds, groups: Any) -> list[list[Any]]:
+    """The groups each fold holds out, sorted: one list per fold (for the record: which
+    stimuli were validated together)."""
+    labels = np.asarray(groups)
+    return [np.unique(labels[test]).tolist() for _, test in folds]
 
 
 @partial(jax.jit, static_argnames="scorer")
@@ -220,11 +275,12 @@ def ridge_cv_scores(
     method: Method = "auto",
     score: str = "r",
     offset: np.ndarray | None = None,
+    groups: Any = None,
 ) -> jax.Array:
     """Per-voxel cross-validated scores for each alpha: (n_alphas, n_voxels).
 
     X (n_trs, n_features), Y (n_trs, n_voxels), alphas (n_alphas,) > 0. Folds from
-    ``cv_folds(n_trs, cv, runs)``; each training set is decomposed once, and voxels go
+    ``cv_folds(n_trs, cv, runs, groups)``; each training set is decomposed once, and voxels go
     through in chunks of ``voxel_batch`` (a numpy ``Y`` stays on the host, so only one chunk
     is ever copied). The score (``"r2"``, ``"r"``: Pearson r, ``"neg_mse"``: himalaya's
     default ``l2_neg_loss``) is averaged over folds in float64, as himalaya does, ignoring
@@ -237,7 +293,7 @@ def ridge_cv_scores(
     if voxel_batch < 1:
         raise ValueError(f"voxel_batch must be >= 1, got {voxel_batch}")
     scorer = SCORERS[score]
-    folds = cv_folds(X.shape[0], cv, runs)
+    folds = cv_folds(X.shape[0], cv, runs, groups)
     alphas = jnp.atleast_1d(jnp.asarray(alphas, dtype=X.dtype))
     n_voxels = Y.shape[1]
     batch = min(voxel_batch, n_voxels)
@@ -347,10 +403,12 @@ def warn_grid_edges(edges: dict[str, int], alphas: np.ndarray) -> None:
 class RidgeEncoder:
     """FIR ridge encoding model with a per-voxel penalty chosen by cross-validation.
 
-    ``fit(X, Y, runs)``: z-score the features (training mean/std; with ``zscore=False``
-    only centre them), stack FIR ``delays`` (TRs, never crossing runs), centre ``Y``, score
-    every alpha per voxel by CV (``cv`` contiguous blocks, or leave-one-run-out when
-    ``runs`` is given), and refit on all TRs with each voxel's best alpha. ``score_cv`` is
+    ``fit(X, Y, runs, groups)``: z-score the features (training mean/std; with
+    ``zscore=False`` only centre them), stack FIR ``delays`` (TRs, never crossing runs),
+    centre ``Y``, score every alpha per voxel by CV (:func:`cv_folds`: ``cv`` contiguous
+    blocks; leave-one-run-out when ``runs`` is given; whole groups per fold when ``groups``
+    is, e.g. stimuli shown in several runs, ``cv=None`` holding out one group at a time),
+    and refit on all TRs with each voxel's best alpha. ``score_cv`` is
     the CV score averaged over folds: ``"r2"`` (default; scale-aware, so a noise voxel
     prefers a large alpha), ``"r"`` (Pearson r, blind to the prediction's scale) or
     ``"neg_mse"`` (himalaya's default ``l2_neg_loss``). Ties go to the larger alpha, as in
@@ -369,7 +427,7 @@ class RidgeEncoder:
         self,
         delays: Sequence[int] = (1, 2, 3, 4, 5),
         alphas: Sequence[float] | np.ndarray | None = None,
-        cv: int = 5,
+        cv: int | None = 5,
         voxel_batch: int = 4096,
         dtype: str = "float32",
         score_cv: str = "r2",
@@ -396,13 +454,14 @@ class RidgeEncoder:
             raise ValueError(f"X has {X.shape[1]} features, fitted on {self.feature_mean_.size}")
         return make_delays((X - self.feature_mean_) / self.feature_scale_, self.delays, runs)
 
-    def fit(self, X: Any, Y: Any, runs: Any = None) -> RidgeEncoder:
-        """Fit on X (n_trs, n_features), Y (n_trs, n_voxels), optional runs (n_trs,) labels."""
+    def fit(self, X: Any, Y: Any, runs: Any = None, groups: Any = None) -> RidgeEncoder:
+        """Fit on X (n_trs, n_features), Y (n_trs, n_voxels), optional runs (n_trs,) integer
+        labels (delays and, without ``groups``, the folds) and groups (n_trs,) labels (the folds)."""
         X = self._check("X", X)
         Y = self._check("Y", Y, X.shape[0])
         check_score(self.score_cv)
         check_delays(self.delays)
-        cv_folds(X.shape[0], self.cv, runs)  # fail on bad folds before any heavy work
+        cv_folds(X.shape[0], self.cv, runs, groups)  # fail on bad folds before any heavy work
         self.alphas_ = check_alphas(self.alphas)
         self.feature_mean_ = X.mean(axis=0)
         scale = X.std(axis=0) if self.zscore else np.ones(X.shape[1], X.dtype)
@@ -421,6 +480,7 @@ class RidgeEncoder:
                 self.voxel_batch,
                 score=self.score_cv,
                 offset=self.intercept_,
+                groups=groups,
             )
             self.cv_score_grid_ = np.where(constant, np.nan, np.asarray(scores))
             index, self.cv_scores_ = select_alphas(self.cv_score_grid_, self.alphas_)

@@ -67,25 +67,41 @@ def simplex_weights(predictions: np.ndarray, Y: np.ndarray, n_iter: int = 3000, 
 
 
 def out_of_fold_predictions(layers: Sequence[np.ndarray], Y: np.ndarray, runs: np.ndarray | None = None,
-                            cv: int = 5, encoder: dict[str, Any] | None = None) -> np.ndarray:
+                            cv: int | None = 5, encoder: dict[str, Any] | None = None,
+                            groups: np.ndarray | None = None) -> np.ndarray:
     """(K, n_trs, n_voxels): each layer's prediction of every training TR by a
     :class:`RidgeEncoder` fitted without that TR's fold (leave-one-run-out with ``runs``, else
-    ``cv`` contiguous blocks; the inner penalty search runs on the remaining folds, by
-    contiguous blocks when a single run remains; delays never cross a run)."""
+    ``cv`` contiguous blocks; with ``groups``, folds of whole groups as
+    :func:`brain.ridge.cv_folds` makes them). The inner penalty search runs on the remaining
+    folds: by run, by contiguous blocks when a single run remains, by group with ``groups``
+    (refused when a single group remains: blocks could split its presentations); delays never
+    cross a run."""
     Y = np.asarray(Y)
     kw = dict(encoder or {})
     kw.setdefault("cv", cv)
-    folds = cv_folds(Y.shape[0], cv, runs)
+    folds = cv_folds(Y.shape[0], cv, runs, groups)
     runs_ = None if runs is None else np.asarray(runs)
+    groups_ = None if groups is None else np.asarray(groups)
+    if groups_ is not None:
+        for train, test in folds:
+            left = np.unique(groups_[train])
+            if left.size < 2:
+                raise ValueError(f"stacking with folds by group: holding out {np.unique(groups_[test]).tolist()} "
+                                 f"leaves {left.tolist()}, one group for the inner CV of the penalties; need >= 3 "
+                                 "groups (stimuli)")
     out = np.zeros((len(layers), *Y.shape), np.float32)
     for k, X in enumerate(layers):
         X = np.asarray(X)
         for train, test in folds:
             model = RidgeEncoder(**kw)
-            inner = None if runs_ is None or np.unique(runs_[train]).size < 2 else runs_[train]
+            if groups_ is not None:
+                inner, inner_groups = None if runs_ is None else runs_[train], groups_[train]
+            else:
+                inner = None if runs_ is None or np.unique(runs_[train]).size < 2 else runs_[train]
+                inner_groups = None
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # alpha-grid edges, constant voxels
-                model.fit(X[train], Y[train], runs=inner)
+                model.fit(X[train], Y[train], runs=inner, groups=inner_groups)
             out[k, test] = model.predict(X[test], runs=None if runs_ is None else runs_[test])
     return out
 
@@ -93,7 +109,7 @@ def out_of_fold_predictions(layers: Sequence[np.ndarray], Y: np.ndarray, runs: n
 class StackedEncoder:
     """Per-voxel convex combination of per-layer ridge encoders (see the module docstring).
 
-    ``fit(layers, Y, runs)``: ``layers`` K arrays (n_trs, n_features_k); learns ``weights_``
+    ``fit(layers, Y, runs, groups)``: ``layers`` K arrays (n_trs, n_features_k); learns ``weights_``
     (n_voxels, K) on out-of-fold predictions and refits each layer on all TRs
     (``encoders_``). ``predict(layers, runs)``: the weighted sum of the layers' predictions.
     Keyword arguments go to every :class:`RidgeEncoder` (``delays``, ``alphas``, ``cv``, ...)."""
@@ -101,17 +117,18 @@ class StackedEncoder:
     def __init__(self, **encoder: Any):
         self.encoder = encoder
 
-    def fit(self, layers: Sequence[np.ndarray], Y: np.ndarray, runs: np.ndarray | None = None) -> StackedEncoder:
+    def fit(self, layers: Sequence[np.ndarray], Y: np.ndarray, runs: np.ndarray | None = None,
+            groups: np.ndarray | None = None) -> StackedEncoder:
         if not layers:
             raise ValueError("need at least one layer")
-        oof = out_of_fold_predictions(layers, Y, runs, self.encoder.get("cv", 5), self.encoder)
+        oof = out_of_fold_predictions(layers, Y, runs, self.encoder.get("cv", 5), self.encoder, groups)
         self.weights_ = simplex_weights(oof, np.asarray(Y, float))
         self.encoders_ = []
         for X in layers:
             model = RidgeEncoder(**self.encoder)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
-                model.fit(X, Y, runs=runs)
+                model.fit(X, Y, runs=runs, groups=groups)
             self.encoders_.append(model)
         return self
 

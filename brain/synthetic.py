@@ -133,12 +133,14 @@ class SyntheticConfig:
 class SyntheticData(EncodingData):
     """An :class:`EncodingData` plus the planted truth: signal_test (n_subjects, n_test, n_vox)
     each subject's noiseless test response (unit variance over all TRs; 0 where there is no
-    signal); true_space (n_vox,) index into spaces or -1 (no signal, or in instruction mode the
+    signal), signal_train (n_subjects, n_train, n_vox) the same for the training TRs (a
+    presentation is ``sqrt(ev) * signal + sqrt(1 - ev) * noise``); true_space (n_vox,) index into spaces or -1 (no signal, or in instruction mode the
     common block that no instruction holds alone); true_layer (n_vox,) or -1; ev
     (n_vox,) explained variance of a single presentation; theoretical_r (n_vox,): r of a
     perfect model on the repeat-averaged test data."""
 
     signal_test: np.ndarray
+    signal_train: np.ndarray
     true_space: np.ndarray
     true_layer: np.ndarray
     ev: np.ndarray
@@ -274,6 +276,7 @@ def make_synthetic(cfg: SyntheticConfig | None = None, seed: int = 0,
         features_test={s: [f[n_train:] for f in feats[s]] for s in cfg.spaces},
         bold_train=bold_train.astype(np.float32), runs=np.repeat(np.arange(cfg.n_runs), cfg.trs_per_run),
         bold_test=bold_test.astype(np.float32), signal_test=signal[:, n_train:].astype(np.float32),
+        signal_train=signal[:, :n_train].astype(np.float32),
         vertices=vertices, region=region, region_names=tuple(r.name for r in cfg.regions),
         spaces=tuple(cfg.spaces), true_space=true_space, true_layer=true_layer, ev=ev,
         theoretical_r=theoretical_r, tr=cfg.tr,

@@ -347,6 +347,7 @@ class InstructionAnalysis:
 
 
 DATA_SOURCES = ("synthetic", "files", "bids")
+BY_STIMULUS = "by_stimulus"  # task.cv: folds of whole stimuli (brain.ridge.cv_folds with groups)
 NULLS = ("phase", "block")  # brain.stats.phase_randomisation_test | block_permutation_test
 
 
@@ -362,7 +363,9 @@ class EncodingTask:
     delays_s: list[float] | None = field(default_factory=lambda: [2, 4, 6, 8, 10])  # FIR delays in s -> whole TRs
     delays: list[int] | None = None  # FIR delays in TRs ([0] = none); when given it overrides delays_s
     alphas: list[float] | None = None  # null = logspace(-2, 7, 20)
-    cv: int = 5  # folds of contiguous blocks (leave-one-run-out when runs are known)
+    # folds of contiguous blocks (leave-one-run-out when runs are known), or by_stimulus: leave-one-stimulus-out,
+    # every presentation of a stimulus held out together (task.data=bids: a stimulus may fill several runs)
+    cv: Any = 5
     score_cv: str = "r2"  # CV score that picks each voxel's penalty: r2 | r | neg_mse
     r_null: str = "phase"  # null of each layer's test r: phase (calibrated) | block (the paper's)
     n_permutations: int = 1000  # draws of that null (also of the ceilings' p-values)
@@ -404,7 +407,15 @@ class EncodingTask:
         if self.alphas is not None and (not self.alphas or any(not a > 0 for a in self.alphas)):
             raise ValueError(f"task.alphas={self.alphas!r} must be a non-empty list of penalties > 0 (null: the "
                              f"default grid logspace(-2, 7, 20))")
-        at_least("task.cv", self.cv, 2)
+        if self.cv == BY_STIMULUS:
+            if self.data != "bids":
+                raise ValueError(f"task.cv=by_stimulus needs the stimulus of every training TR, which only "
+                                 f"task.data=bids gives (each run's stimulus); task.data={self.data} has none: use "
+                                 f"task.cv=<number of folds> (leave-one-run-out when the runs are known)")
+        elif isinstance(self.cv, str):
+            raise ValueError(f"task.cv={self.cv!r} must be a whole number >= 2 or {BY_STIMULUS}")
+        else:
+            at_least("task.cv", self.cv, 2)
         at_least("task.n_permutations", self.n_permutations, 1)
         at_least("task.n_bootstraps", self.n_bootstraps, 1)
         if self.block is not None:

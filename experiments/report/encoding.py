@@ -168,11 +168,15 @@ def _study_section(rep: Report, study: dict[str, Any]) -> None:
     """Where the data came from (a BIDS study): split, confounds, runs and their stimuli."""
     sp, conf = study["split"], study["confounds"]
     rep.heading("Study")
+    shown = sp.get("train_presentations", {})
+    train = ", ".join(f"{s} ({shown[s]} runs)" if shown.get(s, 1) > 1 else s for s in sp["train_stimuli"])
     rep.text(f"BIDS dataset {study['root']}, task {study['task']}, space {study['space']}, TR {study['tr']} s "
              f"(from the {study['tr_from']}); {study['voxels']} voxels ({study['mask']}). Split by stimulus: "
              f"test {', '.join(sp['test_stimuli'])} ({sp['test_presentations']} presentations), training "
-             f"{', '.join(sp['train_stimuli'])}; inner CV {sp['inner_cv']}. Stimuli of the runs from "
-             f"{study['stimuli_from']}.")
+             f"{train}; inner CV {sp['inner_cv']}. Stimuli of the runs from {study['stimuli_from']}.")
+    if "folds" in sp:
+        rep.text(f"Inner CV folds ({sp['cv']}), the training stimuli each holds out: "
+                 + "; ".join(f"{k + 1}: {', '.join(f)}" for k, f in enumerate(sp["folds"])) + ".")
     rep.text("Confounds regressed out run by run: "
              + (f"load_confounds strategy {conf['strategy']} {conf['options'] or ''}, columns "
                 f"{', '.join(conf['columns'])}" if conf["strategy"] else "none (task.bids.confounds is empty)"))

@@ -36,7 +36,7 @@ from brain.stacking import combine, out_of_fold_predictions, simplex_weights
 from brain.stats import block_permutation_test, phase_randomisation_test
 from brain.synthetic import SyntheticConfig, make_synthetic
 from experiments.report.encoding import write_encoding_report
-from experiments.settings import EncodingTask, RunSettings
+from experiments.settings import BY_STIMULUS, EncodingTask, RunSettings
 from experiments.store import ResumableStore
 from experiments.tasks.encoding_summary import summarise
 from experiments.validate import differences
@@ -74,7 +74,7 @@ def load_units(cfg: RunSettings) -> EncodingData:
     if t.data == "bids":
         from brain.bids import load_bids
 
-        return load_bids(t.bids.spec(), progress=True)
+        return load_bids(t.bids.spec(), progress=True, by_stimulus=t.cv == BY_STIMULUS)
     sizes = dataclasses.asdict(t.synthetic)
     sizes["instructions"] = synthetic_instructions(sizes["instructions"])
     real = t.stimulus_features
@@ -156,9 +156,20 @@ def resolve_delays(t: EncodingTask, tr: float) -> list[int]:
 
 def encoder_settings(t: EncodingTask, tr: float) -> dict[str, Any]:
     """Keyword arguments of the ridge encoders (``brain.ridge.RidgeEncoder``, banded too) at TR
-    ``tr`` (s): the FIR delays of :func:`resolve_delays` and the penalty search."""
-    return {"delays": resolve_delays(t, tr), "cv": t.cv, "score_cv": t.score_cv,
+    ``tr`` (s): the FIR delays of :func:`resolve_delays` and the penalty search (``task.cv``;
+    ``by_stimulus``: ``cv=None``, one fold per stimulus of :func:`cv_groups`)."""
+    return {"delays": resolve_delays(t, tr), "cv": None if t.cv == BY_STIMULUS else t.cv, "score_cv": t.score_cv,
             "alphas": None if t.alphas is None else list(t.alphas)}
+
+
+def cv_groups(t: EncodingTask, prep: SubjectData) -> np.ndarray | None:
+    """The stimulus of every kept training TR (``prep.stimuli``) with ``task.cv=by_stimulus``:
+    the CV folds hold out whole stimuli; else None (folds by run or block)."""
+    if t.cv != BY_STIMULUS:
+        return None
+    if prep.stimuli is None:
+        raise ValueError("task.cv=by_stimulus: the data carry no stimulus per training TR (task.data=bids does)")
+    return prep.stimuli
 
 
 def subject_data(data: EncodingData, cfg: RunSettings, voxels: tuple[int, int] | None = None) -> SubjectData:
@@ -191,6 +202,7 @@ def _subject_scores(data: EncodingData, cfg: RunSettings, store: ResumableStore,
     t, seed = cfg.task, cfg.seed
     prep = subject_data(data, cfg, voxels)
     encoder = encoder_settings(t, float(data.tr))
+    groups = cv_groups(t, prep)
     n_sub, n_vox = data.bold_train.shape[0], voxels[1] - voxels[0]
     out: dict[str, Any] = {k: [[None] * n_sub for _ in data.spaces] for k in SCORE_KEYS}  # [space][subject]
     out_stacked: dict[str, Any] = {k: [[None] * n_sub for _ in data.spaces] for k in STACKED_KEYS}
@@ -215,7 +227,7 @@ def _subject_scores(data: EncodingData, cfg: RunSettings, store: ResumableStore,
                 prepared = prepared or prep(s)
                 y_train, y_test, x_train, x_test, runs = prepared
                 res = encode_layers(x_train[space], y_train, x_test[space], y_test, runs=runs, encoder=encoder,
-                                    progress=lambda _: bar.update(1))
+                                    progress=lambda _: bar.update(1), groups=groups)
                 p = _null_pvalues(t, y_test, res.predictions, np.random.default_rng([seed, s, i]))
                 unit = dict(zip(SCORE_KEYS, (res.r, res.r2, res.best_alphas, p, res.cv_scores)))
                 store.put(name, **unit)
@@ -228,7 +240,7 @@ def _subject_scores(data: EncodingData, cfg: RunSettings, store: ResumableStore,
                 if stacked is None:
                     prepared = prepared or prep(s)
                     stacked = _stacked_unit(prepared, space, encoder, t, np.random.default_rng([seed, s, i, 3]),
-                                            None if res is None else res.predictions)
+                                            None if res is None else res.predictions, groups)
                     store.put(f"{name}_stacked", **stacked)
                 bar.update(len(data.features_train[space]))
                 for key in STACKED_KEYS:
@@ -244,15 +256,18 @@ STACKED_KEYS = ("r", "weights", "pvalues")
 
 
 def _stacked_unit(prepared: tuple, space: str, encoder: dict[str, Any], t: EncodingTask,
-                  rng: np.random.Generator, preds: np.ndarray | None) -> dict[str, np.ndarray]:
+                  rng: np.random.Generator, preds: np.ndarray | None, groups: np.ndarray | None = None
+                  ) -> dict[str, np.ndarray]:
     """One subject and space's stacked encoder: weights learned on out-of-fold predictions of
-    the training data, applied to the layers' test predictions (``preds``, (K, n_test, n_vox),
-    of the fits on all training TRs; refitted when not given); its test r and p-values."""
+    the training data (folds of whole stimuli with ``groups``), applied to the layers' test
+    predictions (``preds``, (K, n_test, n_vox), of the fits on all training TRs; refitted when
+    not given); its test r and p-values."""
     y_train, y_test, x_train, x_test, runs = prepared
-    oof = out_of_fold_predictions(x_train[space], y_train, runs, t.cv, encoder)
+    oof = out_of_fold_predictions(x_train[space], y_train, runs, encoder["cv"], encoder, groups)
     weights = simplex_weights(oof, y_train)
     if preds is None:
-        preds = encode_layers(x_train[space], y_train, x_test[space], y_test, runs=runs, encoder=encoder).predictions
+        preds = encode_layers(x_train[space], y_train, x_test[space], y_test, runs=runs, encoder=encoder,
+                              groups=groups).predictions
     stacked = combine(weights, preds)
     p = _null_pvalues(t, y_test, stacked[None], rng)[0]
     return {"r": np.asarray(pearson_r(y_test, stacked)), "weights": weights.T, "pvalues": p}
@@ -318,7 +333,14 @@ def check_settings(cfg: RunSettings, data: EncodingData) -> tuple[CeilingChoice,
     t = cfg.task
     choice = choose_ceiling(t.ceiling, data.bold_train.shape[0], data.n_repeats)
     delays = resolve_delays(t, float(data.tr))
-    settings = {"score_cv": t.score_cv, "r_null": t.r_null, "n_permutations": t.n_permutations,
+    if t.cv == BY_STIMULUS:
+        if data.stimuli is None:
+            raise ValueError("task.cv=by_stimulus: the data carry no stimulus per training TR (task.data=bids does)")
+        n_stimuli = len(np.unique(data.stimuli))
+        if t.stacked and n_stimuli < 3:
+            raise ValueError(f"task.stacked=true with task.cv=by_stimulus needs >= 3 training stimuli (each fold's "
+                             f"inner CV holds out one of the others), got {n_stimuli}")
+    settings = {"cv": t.cv, "score_cv": t.score_cv, "r_null": t.r_null, "n_permutations": t.n_permutations,
                 "delays_trs": delays, "delays_s": [round(d * float(data.tr), 3) for d in delays],
                 "delays_from": "task.delays (TRs)" if t.delays is not None else "task.delays_s",
                 "tr": float(data.tr), "ceiling_fit": t.ceiling_fit}
@@ -435,9 +457,10 @@ def run(cfg: RunSettings, out_dir: Path) -> dict[str, Any]:
     if len(data.spaces) == 2 or pair is not None:
         with _phase("variance partition of " + ("the two feature spaces" if pair is None else
                                                 "instructions " + " and ".join(data.spaces[i] for i in pair))):
+            prep = subject_data(data, cfg)
             res["variance_partition"] = partition_variance(
-                data, res["cv_score"], res["r2"], subject_data(data, cfg),
-                encoder_settings(t, float(data.tr)), pair or (0, 1))
+                data, res["cv_score"], res["r2"], prep, encoder_settings(t, float(data.tr)), pair or (0, 1),
+                groups=cv_groups(t, prep))
     res["instruction_map"] = (best_instruction_map([res["cv_score"][data.spaces.index(i)] for i in data.instructions],
                                                    res["masks"].keep) if len(data.instructions) >= 2 else None)
     with warnings.catch_warnings():  # means over regions or layers without a kept voxel are meant to be NaN

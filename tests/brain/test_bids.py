@@ -53,6 +53,9 @@ def test_what_is_read_is_what_was_planted(clean_study) -> None:
             np.testing.assert_allclose(mine, planted, atol=1e-6)
     assert d.study["split"]["train_stimuli"] == ["clip01", "clip02", "clip03"]
     assert [r["stimulus"] for r in d.study["runs"]["sub-01"]] == ex.run_stimuli["01"]
+    assert d.study["split"]["cv"] == "leave-one-run-out"  # the default: one fold per run, here per stimulus
+    assert d.study["split"]["folds"] == [["clip01"], ["clip02"], ["clip03"]]
+    np.testing.assert_array_equal(d.stimuli, np.repeat(["clip01", "clip02", "clip03"], 60))
 
 
 def test_confounds_remove_the_planted_drift(study) -> None:
@@ -90,13 +93,60 @@ def test_the_split_is_by_stimulus_and_refuses_a_leak() -> None:
     runs = [_run("01", 1, "b"), _run("01", 2, "t"), _run("01", 3, "a"), _run("01", 4, "t")]
     train, test = split_runs(runs, ("t",))
     assert [r.stimulus for r in train] == ["a", "b"] and [r.run for r in test] == [2, 4]
-    with pytest.raises(ValueError, match=r"training stimulus 'a' is shown in 2 runs \(sub-01_run-3.*sub-01_run-5"):
+    with pytest.raises(ValueError, match=r"training stimulus 'a' is shown in 2 runs \(sub-01_run-3.*sub-01_run-5.*"
+                                         r"leave-one-run-out CV would put .*task.cv=by_stimulus"):
         split_runs(runs + [_run("01", 5, "a")], ("t",))
+    train, test = split_runs(runs + [_run("01", 5, "a")], ("t",), by_stimulus=True)  # folds of whole stimuli
+    assert [(r.stimulus, r.run) for r in train] == [("a", 3), ("a", 5), ("b", 1)] and [r.run for r in test] == [2, 4]
+    with pytest.raises(ValueError, match="1 training stimulus left"):
+        split_runs([_run("01", 1, "a"), _run("01", 2, "t"), _run("01", 3, "a")], ("t",), by_stimulus=True)
     with pytest.raises(ValueError, match=r"test stimuli \['x'\] are in none of its runs"):
         split_runs(runs, ("x",))
     with pytest.raises(ValueError, match="1 training stimulus left"):
         split_runs(runs[:2], ("t",))
 
+
+
+@pytest.fixture(scope="module")
+def repeat_study(tmp_path_factory: pytest.TempPathFactory):
+    """clip01 shown in two runs per subject (``train_repeats=2``), no drift."""
+    return write_bids_example(tmp_path_factory.mktemp("bids2") / "study", trs_per_stimulus=60, vertices_per_region=4,
+                              drift=0.0, train_repeats=2)
+
+
+def test_a_training_stimulus_in_two_runs_is_read_only_by_stimulus(repeat_study) -> None:
+    """Leave-one-run-out refuses the study, naming both runs and task.cv=by_stimulus; by
+    stimulus, both presentations are read (one is the planted run, the other the same
+    planted response with its own noise), each its own run for the delays, one stimulus for
+    the folds, and the study records the folds."""
+    ex, truth = repeat_study, repeat_study.truth
+    assert all(stims.count("clip01") == 2 for stims in ex.run_stimuli.values())
+    with pytest.raises(ValueError, match=r"sub-01: training stimulus 'clip01' is shown in 2 runs "
+                                         r"\(sub-01_task-movie_run-\d_.*, sub-01_task-movie_run-\d_.*\).*task.cv=by_stimulus"):
+        load_bids(spec_of(ex))
+    d = load_bids(spec_of(ex), by_stimulus=True)
+    assert d.bold_train.shape[:2] == (3, 240)
+    np.testing.assert_array_equal(d.runs, np.repeat(np.arange(4), 60))
+    np.testing.assert_array_equal(d.stimuli, np.repeat(["clip01", "clip01", "clip02", "clip03"], 60))
+    for space in truth.spaces:  # the features of clip01 twice, then clip02, clip03
+        for mine, planted in zip(d.features_train[space], truth.features_train[space], strict=True):
+            np.testing.assert_allclose(mine, np.concatenate([planted[:60], planted]), atol=1e-6)
+    signal = ~np.isin(truth.region, [truth.region_names.index("noise")])
+    for s in range(3):
+        first, second = d.bold_train[s, :60] - BASELINE, d.bold_train[s, 60:120] - BASELINE
+        planted = truth.bold_train[s, :60]
+        same = [np.abs(p - planted).max() < 2e-4 for p in (first, second)]
+        assert sum(same) == 1  # one presentation is the planted run ...
+        other = second if same[0] else first  # ... the other its response with fresh noise
+        noise = (other - np.sqrt(truth.ev) * truth.signal_train[s, :60]) / np.sqrt(1 - truth.ev)
+        planted_noise = (planted - np.sqrt(truth.ev) * truth.signal_train[s, :60]) / np.sqrt(1 - truth.ev)
+        assert 0.6 < noise.std() < 1.4
+        assert abs(np.corrcoef(noise[:, signal].ravel(), planted_noise[:, signal].ravel())[0, 1]) < 0.1
+    np.testing.assert_allclose(d.bold_train[:, 120:] - BASELINE, truth.bold_train[:, 60:], atol=2e-4)
+    split = d.study["split"]
+    assert split["cv"] == "by_stimulus" and split["folds"] == [["clip01"], ["clip02"], ["clip03"]]
+    assert split["train_stimuli"] == ["clip01", "clip02", "clip03"]
+    assert split["train_presentations"] == {"clip01": 2, "clip02": 1, "clip03": 1}
 
 def _first(root: Path, pattern: str) -> Path:
     return sorted(root.rglob(pattern))[0]

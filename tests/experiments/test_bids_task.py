@@ -111,3 +111,93 @@ def test_an_atlas_on_another_grid_fails_before_the_run_directory_exists(example,
     with pytest.raises(ValueError, match="task.atlas=synthetic is the synthetic default's atlas"):
         preflight(compose_cfg(bids_overrides(example, "task.atlas=synthetic")), out)
     assert not out.exists()
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory):
+    return write_bids_example(tmp_path_factory.mktemp("bids_small") / "study", trs_per_stimulus=60,
+                              vertices_per_region=4)
+
+
+@pytest.fixture(scope="module")
+def small_repeats(tmp_path_factory: pytest.TempPathFactory):
+    return write_bids_example(tmp_path_factory.mktemp("bids_repeats") / "study", trs_per_stimulus=60,
+                              vertices_per_region=4, train_repeats=2)
+
+
+FAST = ("task.bids.confounds=[motion]", "task.bids.confound_options={motion:basic}", "task.n_permutations=20",
+        "task.n_bootstraps=5")
+
+
+def test_cv_by_stimulus_gives_leave_one_run_out_numbers_with_one_stimulus_per_run(small, tmp_path: Path) -> None:
+    """Each training stimulus in one run: task.cv=by_stimulus folds are the leave-one-run-out
+    folds, so every score of encoding.npz (layers, stacked encoders) and the variance
+    partition are identical; only the recorded CV and the resumable store's key differ."""
+    from experiments.run import run_task
+    from experiments.settings import typed_settings
+    from experiments.tasks.encoding import unit_settings
+
+    out = {}
+    for cv in ("5", "by_stimulus"):
+        out[cv] = tmp_path / cv
+        cfg = compose_cfg(bids_overrides(small, *FAST, "task.stacked=true", f"task.cv={cv}", f"hydra.run.dir={out[cv]}"))
+        run_task(cfg, out[cv])
+    keys = unit_settings(typed_settings(compose_cfg(bids_overrides(small, "task.cv=5"))))
+    assert keys != unit_settings(typed_settings(compose_cfg(bids_overrides(small, "task.cv=by_stimulus"))))
+    with np.load(out["5"] / "encoding.npz") as a, np.load(out["by_stimulus"] / "encoding.npz") as b:
+        assert sorted(a.files) == sorted(b.files) and "stacked_r" in a.files
+        for k in a.files:
+            np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    m = {cv: json.loads((d / "metrics.json").read_text()) for cv, d in out.items()}
+    assert m["5"]["variance_partition"] and m["5"]["variance_partition"] == m["by_stimulus"]["variance_partition"]
+    assert m["5"]["spaces"] == m["by_stimulus"]["spaces"]
+    assert m["5"]["study"]["split"]["cv"] == "leave-one-run-out"
+    assert m["by_stimulus"]["study"]["split"]["cv"] == "by_stimulus"
+    assert m["5"]["study"]["split"]["folds"] == m["by_stimulus"]["study"]["split"]["folds"] == [
+        ["clip01"], ["clip02"], ["clip03"]]
+    assert m["by_stimulus"]["settings"]["cv"] == "by_stimulus" and m["5"]["settings"]["cv"] == 5
+
+
+def test_a_training_stimulus_in_two_runs_needs_cv_by_stimulus(small_repeats, tmp_path: Path) -> None:
+    """clip01 in two runs per subject: the default CV (leave-one-run-out) is refused before
+    the run directory exists, naming the runs and task.cv=by_stimulus; by stimulus the study
+    is encoded and metrics.json and the report name the folds."""
+    from experiments.run import run_task
+    from experiments.validate import preflight
+
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match=r"sub-01: training stimulus 'clip01' is shown in 2 runs \(sub-01_task-movie_"
+                                         r"run-\d_.*bold.nii.gz, sub-01_task-movie_run-\d_.*\).*task.cv=by_stimulus"):
+        preflight(compose_cfg(bids_overrides(small_repeats, *FAST)), out)
+    assert not out.exists()
+    run_task(compose_cfg(bids_overrides(small_repeats, *FAST, "task.cv=by_stimulus", f"hydra.run.dir={out}")), out)
+    split = json.loads((out / "metrics.json").read_text())["study"]["split"]
+    assert split["cv"] == "by_stimulus" and split["folds"] == [["clip01"], ["clip02"], ["clip03"]]
+    assert split["train_presentations"] == {"clip01": 2, "clip02": 1, "clip03": 1}
+    html = (out / "report.html").read_text()
+    assert "training clip01 (2 runs), clip02, clip03" in html
+    assert "Inner CV folds (by_stimulus), the training stimuli each holds out: 1: clip01; 2: clip02; 3: clip03." in html
+
+
+@pytest.mark.parametrize("data", ["synthetic", "files"])
+def test_cv_by_stimulus_without_stimuli_fails_before_the_run_directory_exists(data: str, tmp_path: Path) -> None:
+    from experiments.validate import preflight
+
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match=rf"task.cv=by_stimulus needs the stimulus of every training TR, which only "
+                                         rf"task.data=bids gives .*task.data={data} has none"):
+        preflight(compose_cfg(["task=encoding", f"task.data={data}", "task.cv=by_stimulus"]), out)
+    assert not out.exists()
+
+
+def test_stacking_by_stimulus_with_two_training_stimuli_fails_before_the_run_directory_exists(tmp_path: Path) -> None:
+    """Holding out one of two stimuli leaves one for the stack's inner CV: refused up front."""
+    from experiments.validate import preflight
+
+    two = write_bids_example(tmp_path / "study", n_train_stimuli=2, trs_per_stimulus=40, vertices_per_region=2)
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match=r"task.stacked=true with task.cv=by_stimulus needs >= 3 training stimuli "
+                                         r".*got 2"):
+        preflight(compose_cfg(bids_overrides(two, "task.stacked=true", "task.cv=by_stimulus")), out)
+    assert not out.exists()
+    preflight(compose_cfg(bids_overrides(two, "task.stacked=true")), out)  # by run: the inner CV falls back to blocks

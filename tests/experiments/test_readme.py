@@ -71,19 +71,28 @@ def test_readme_command_passes_the_up_front_checks(command: str, tmp_path: Path,
     assert not any(tmp_path.iterdir()), "a check wrote something"
 
 
-def test_the_bids_command_of_the_docs_passes_on_the_study_it_generates(tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch,
-                                                                       capsys: pytest.CaptureFixture) -> None:
-    """The encoding guide's BIDS command, as written, is what ``python -m brain.bids_example
-    study`` (the line above it) prints, and passes the up-front checks on the study it writes."""
+def test_the_bids_commands_of_the_docs_pass_on_the_studies_they_generate(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch,
+                                                                        capsys: pytest.CaptureFixture) -> None:
+    """The encoding guide's BIDS commands, as written, are what the ``python -m
+    brain.bids_example <dir> ...`` line above each prints, and pass the up-front checks on the
+    study it writes; the one with a repeated training clip is refused without its
+    ``task.cv=by_stimulus``, as the guide says."""
     from brain.bids_example import main
 
     monkeypatch.chdir(tmp_path)
-    guide = ROOT / "docs" / "guide" / "encoding.rst"
-    assert "python -m brain.bids_example study" in guide.read_text()
-    documented = [c for c in readme_commands([guide]) if "task.data=bids" in c]
-    assert len(documented) == 1
-    main(["study"])
-    assert capsys.readouterr().out.strip().splitlines()[-1] == documented[0]
+    guide = (ROOT / "docs" / "guide" / "encoding.rst").read_text()
+    documented = [c for c in readme_commands([ROOT / "docs" / "guide" / "encoding.rst"]) if "task.data=bids" in c]
+    assert len(documented) == 2 and sum("task.cv=by_stimulus" in c for c in documented) == 1
     with initialize_config_module(config_module="experiments.conf", version_base="1.3"):
-        preflight(compose(config_name="config", overrides=shlex.split(documented[0])[3:], return_hydra_config=True))
+        for command in documented:
+            root = re.search(r"task\.bids\.root=(\S+)", command).group(1)
+            generator = re.search(rf"python -m brain\.bids_example {root}( [^#\n]*)?(  #|\n)", guide)
+            assert generator, f"no generator line for {root}"
+            main(shlex.split(f"{root} {generator.group(1) or ''}"))
+            assert capsys.readouterr().out.strip().splitlines()[-1] == command
+            preflight(compose(config_name="config", overrides=shlex.split(command)[3:], return_hydra_config=True))
+            if "task.cv=by_stimulus" in command:
+                default_cv = shlex.split(command.replace(" task.cv=by_stimulus", ""))[3:]
+                with pytest.raises(ValueError, match=r"training stimulus 'clip01' is shown in 2 runs .*task.cv=by_stimulus"):
+                    preflight(compose(config_name="config", overrides=default_cv, return_hydra_config=True))

@@ -33,6 +33,10 @@ def test_a_number_that_is_not_finite_is_refused_by_its_key(overrides: list[str])
     (["task=encoding", "task.fdr_alpha=2"], r"task.fdr_alpha=2.0 must be between 0 and 1"),
     (["task=encoding", "task.fdr_alpha=0"], r"task.fdr_alpha=0.0 must be between 0 and 1"),
     (["task=encoding", "task.cv=1"], r"task.cv=1 must be a whole number >= 2"),
+    (["task=encoding", "task.cv=2.5"], r"task.cv=2.5 must be a whole number >= 2"),
+    (["task=encoding", "task.cv=by_run"], r"task.cv='by_run' must be a whole number >= 2 or by_stimulus"),
+    (["task=encoding", "task.cv=by_stimulus"], r"task.cv=by_stimulus needs the stimulus of every training TR, "
+                                               r"which only task.data=bids gives .*task.data=synthetic has none"),
     (["task=encoding", "task.n_permutations=0"], r"task.n_permutations=0 must be a whole number >= 1"),
     (["task=encoding", "task.n_bootstraps=0"], r"task.n_bootstraps=0 must be a whole number >= 1"),
     (["task=encoding", "task.delays_s=[-2]"], r"task.delays_s=\[-2.0\] must be a non-empty list of delays >= 0 s"),
@@ -59,6 +63,8 @@ def test_the_settings_come_back_typed() -> None:
     settings = validate_config(compose_cfg(["task=encoding", "task.cv=3"]))
     assert isinstance(settings, RunSettings) and isinstance(settings.task, EncodingTask)
     assert settings.task.cv == 3 and isinstance(settings.task.synthetic.n_subjects, int)
+    by_stimulus = validate_config(compose_cfg(["task=encoding", "task.data=bids", "task.cv=by_stimulus"]))
+    assert by_stimulus.task.cv == "by_stimulus"  # the study itself is read (and checked) by the run's check
 
 
 def test_a_directory_with_a_users_files_is_not_taken_for_a_new_run(tmp_path: Path) -> None:
