@@ -210,13 +210,15 @@ def _pairwise(instructions: list[str], per_subject: dict[str, np.ndarray], regio
 
 def instruction_analysis(instructions: Sequence[str], per_subject: dict[str, np.ndarray],
                          region_names: Sequence[str], region: np.ndarray, best_map: np.ndarray,
-                         alpha: float, seed: int) -> InstructionAnalysis:
+                         alpha: float, seed: int, min_voxels: int = 1) -> InstructionAnalysis:
     """Compare every pair of ``instructions`` per region across subjects.
 
     ``per_subject[name]``: (n_subjects, n_regions) best-layer alignment; ``region`` (n_vox,)
     region index per voxel; ``best_map`` (n_vox,) the best instruction per voxel
-    (:func:`best_instruction_map`, -1 where none). A region's best instruction (highest mean)
-    is claimed only when it beats every other significantly."""
+    (:func:`best_instruction_map`, -1 where none: give it only voxels some instruction
+    predicts significantly). A region's best instruction (highest mean) is claimed only when
+    it beats every other significantly; its voxel shares are given only where at least
+    ``min_voxels`` voxels are shown (a share of 1-3 voxels is noise)."""
     inst = list(instructions)
     if len(inst) < 2 or len(set(inst)) != len(inst):
         raise ValueError(f"need at least 2 different instructions, got {inst}")
@@ -234,8 +236,8 @@ def instruction_analysis(instructions: Sequence[str], per_subject: dict[str, np.
             "alignment": means,
             "alignment_per_subject": {i: per_subject[i][:, j].tolist() for i in inst},
             "voxels_shown": int(vox.sum()),
-            "best_voxel_share": {i: float(np.mean(best_map[vox] == n)) if vox.any() else None
-                                 for n, i in enumerate(inst)}}
+            "best_voxel_share": {i: float(np.mean(best_map[vox] == n)) if vox.sum() >= max(min_voxels, 1)
+                                 else None for n, i in enumerate(inst)}}
         finite = {i: m for i, m in means.items() if np.isfinite(m)}
         if not finite:
             entry |= {"best": None, "claimed": False, "why": "no kept voxel in this region"}

@@ -192,13 +192,23 @@ def split_half_ceiling(
     Prefer :func:`split_half_reliability` and use ceilings only where its p-value is
     significant: a positive estimate alone passes half of the noise voxels.
     """
+    return _ceiling_from(split_half_estimate(repeats, n_splits, rng))
+
+
+def split_half_estimate(
+    repeats: np.ndarray, n_splits: int = 20, rng: np.random.Generator | None = None
+) -> np.ndarray:
+    """The Spearman-Brown reliability of the mean of all repeats, unclipped, without a
+    p-value (the ``reliability`` of :func:`split_half_reliability`): (n_voxels,) from
+    ``repeats`` (n_repeats, n_trs, n_voxels); for resampling, where a p-value per draw
+    would be wasted."""
     repeats = _check_stack(repeats, "repeats", "repeats", minimum=2)
     if n_splits < 1:
         raise ValueError(f"n_splits must be >= 1, got {n_splits}")
     rng = np.random.default_rng() if rng is None else rng
     n_repeats = repeats.shape[0]
     r_half = _mean_split_half_r(repeats, n_splits, rng)
-    return _ceiling_from(spearman_brown(r_half, n_repeats / (n_repeats // 2)))
+    return spearman_brown(r_half, n_repeats / (n_repeats // 2))
 
 
 def _subject_correlations(responses: np.ndarray) -> np.ndarray:

@@ -1,8 +1,22 @@
 """Which noise ceiling normalises an encoding result and which voxels it keeps.
 
 Pure NumPy. The ceiling is chosen from what the data allow (subjects, test presentations)
-before anything is fitted; a voxel is kept when it is usable, its ceiling is significant
-after BH-FDR over the subject's voxels and the ceiling is at least a minimum.
+before anything is fitted. Which voxels are kept is decided on data independent of the
+ceiling that divides (``SELECTIONS``):
+
+- ``training_isc`` (the default wherever there are >= 2 subjects): a voxel is kept when its
+  inter-subject correlation on the *training* data (:func:`training_isc`: each subject
+  against the mean of the others, phase-randomisation p-value) is significant after BH-FDR
+  over the subject's usable voxels. The training runs share no noise with the test
+  presentations the ceiling and the test r come from, so keeping a voxel says nothing about
+  its noise there and the kept voxels' ceilings are unbiased (selecting on the ceiling's own
+  significance and size kept the voxels whose noise had pushed it up: 1.18-1.42x the truth
+  in the kept voxels of the default run). No minimum is applied to the dividing ceiling per
+  voxel for the same reason; the minimum applies to a region's mean ceiling instead
+  (:func:`brain.layers.best_layer_alignment`).
+- ``ceiling`` (the paper's rule, the only one with a single subject): kept when the ceiling
+  itself is significant after BH-FDR and at least ``min_ceiling``; circular (the same noisy
+  value selects and divides), so the result says so.
 """
 
 from __future__ import annotations
@@ -12,9 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from brain.stats import fdr_bh
+from brain.noise_ceiling import cross_subject_ceiling, signed_ceiling
+from brain.stats import fdr_bh, phase_randomisation_test, zscore_columns
 
 CEILINGS = ("auto", "cross_subject", "split_half", "none")
+SELECTIONS = ("auto", "training_isc", "ceiling")  # auto: training_isc with >= 2 subjects, else ceiling
 
 
 @dataclass(frozen=True)
@@ -59,8 +75,6 @@ def available_ceilings(split_half: dict[str, np.ndarray], test_means: np.ndarray
     ``cross_subject`` (:func:`brain.noise_ceiling.cross_subject_ceiling` of ``test_means``,
     (n_subjects, n_test_trs, n_vox) cleaned, repeat-averaged test responses, with >= 3
     subjects), each {ceiling, pvalue, ...} of shape (n_subjects, n_vox)."""
-    from brain.noise_ceiling import cross_subject_ceiling
-
     out = {}
     if n_repeats >= 2:
         out["split_half"] = split_half
@@ -71,18 +85,64 @@ def available_ceilings(split_half: dict[str, np.ndarray], test_means: np.ndarray
     return out
 
 
+def choose_selection(requested: str, n_subjects: int) -> str:
+    """The rule that keeps voxels: ``training_isc`` needs >= 2 subjects (``auto`` takes it
+    there, else ``ceiling``); an explicit choice the data cannot give raises ``ValueError``."""
+    if requested not in SELECTIONS:
+        raise ValueError(f"task.selection={requested!r} is not one of: {', '.join(SELECTIONS)}")
+    if requested == "auto":
+        return "training_isc" if n_subjects >= 2 else "ceiling"
+    if requested == "training_isc" and n_subjects < 2:
+        raise ValueError(f"task.selection=training_isc needs >= 2 subjects (an inter-subject correlation), the "
+                         f"data have {n_subjects}; use task.selection=auto or ceiling")
+    return requested
+
+
+def training_isc(y_train: np.ndarray, bad: np.ndarray, n_permutations: int, rng: np.random.Generator
+                 ) -> dict[str, np.ndarray]:
+    """Leave-one-out inter-subject correlation of the training responses: per subject and
+    voxel, Pearson r between the subject and the mean of the other subjects' z-scored
+    responses, and its one-sided phase-randomisation p-value
+    (:func:`brain.stats.phase_randomisation_test`). ``y_train`` (n_subjects, n_trs, n_vox),
+    cleaned training responses of subjects who saw the same training stimuli in the same
+    order; ``bad`` (n_subjects, n_vox), unusable voxels (NaN there, and left out of the
+    others' means). Returns {"isc", "pvalue"}, each (n_subjects, n_vox)."""
+    y = np.asarray(y_train, float)
+    bad = np.asarray(bad, bool)
+    if y.ndim != 3 or y.shape[0] < 2:
+        raise ValueError(f"y_train must be (n_subjects >= 2, n_trs, n_vox), got {y.shape}")
+    if bad.shape != (y.shape[0], y.shape[2]):
+        raise ValueError(f"bad must be (n_subjects, n_vox) = {(y.shape[0], y.shape[2])}, got {bad.shape}")
+    z = np.stack([np.where(b, 0.0, zscore_columns(np.where(b, 0.0, ys))) for ys, b in zip(y, bad)])
+    isc, p = np.full(bad.shape, np.nan), np.full(bad.shape, np.nan)
+    for s in range(y.shape[0]):
+        others = [o for o in range(y.shape[0]) if o != s]
+        n_good = (~bad[others]).sum(axis=0)
+        ok = ~bad[s] & (n_good > 0)
+        if not ok.any():
+            continue
+        pool = z[others][:, :, ok].sum(axis=0) / n_good[ok]
+        res = phase_randomisation_test(y[s][:, ok], pool, n_permutations, rng)
+        isc[s, ok], p[s, ok] = res.r, res.pvalue
+    return {"isc": isc, "pvalue": p}
+
+
 @dataclass(frozen=True)
 class VoxelSelection:
     """Per subject and voxel, (n_subjects, n_vox): ``keep`` and the disjoint reasons the others
     are left out (``bad``: constant or non-finite; ``not_significant``; ``below_min_ceiling``),
     which together cover every voxel; ``ceiling``: the float ceiling that normalises (1 for
-    ``none``, NaN where bad)."""
+    ``none``, NaN where bad; the split-half ceiling signed, ``sign(rel) sqrt(|rel|)``, so that
+    means over voxels are not taken over its positive values only); ``rule``: what kept them;
+    ``independent``: whether the kept voxels were chosen on data independent of ``ceiling``."""
 
     keep: np.ndarray
     bad: np.ndarray
     not_significant: np.ndarray
     below_min_ceiling: np.ndarray
     ceiling: np.ndarray
+    rule: str = ""
+    independent: bool = True
 
     def region_counts(self, labels: np.ndarray, names: tuple[str, ...]) -> dict[str, Any]:
         """Per region: total voxels and, per subject, how many are bad / not significant /
@@ -96,24 +156,45 @@ class VoxelSelection:
         return out
 
 
+def _significant(p: np.ndarray, bad: np.ndarray, fdr_alpha: float) -> np.ndarray:
+    """BH-FDR over each subject's usable voxels, (n_subjects, n_vox) bool."""
+    return np.stack([fdr_bh(np.where(b, np.nan, ps), alpha=fdr_alpha).rejected for ps, b in zip(p, bad)])
+
+
 def keep_voxels(kind: str, ceilings: dict[str, dict[str, np.ndarray]], bad: np.ndarray, fdr_alpha: float,
-                min_ceiling: float) -> VoxelSelection:
+                min_ceiling: float, isc: dict[str, np.ndarray] | None = None) -> VoxelSelection:
     """Voxels normalised alignment is computed over, per subject, and why the others are not.
 
-    ``ceilings[kind]``: {"ceiling", "pvalue"} each (n_subjects, n_vox); ``bad`` (n_subjects,
-    n_vox). Kept = not bad, ceiling significant (BH-FDR over the subject's usable voxels at
-    ``fdr_alpha``) and >= ``min_ceiling``; for ``none`` every usable voxel is kept (ceiling 1:
-    raw r)."""
+    ``ceilings[kind]``: {"ceiling", "pvalue"} each (n_subjects, n_vox) (and "reliability" for
+    the split-half ceiling); ``bad`` (n_subjects, n_vox). With ``isc`` ({"isc", "pvalue"} of
+    :func:`training_isc`): kept = not bad and training ISC significant (BH-FDR over the
+    subject's usable voxels at ``fdr_alpha``), independent of the ceiling. Without: kept = not
+    bad, ceiling significant and >= ``min_ceiling`` (circular). For ``none`` every usable voxel
+    is kept (ceiling 1: raw r)."""
     bad = np.asarray(bad, bool)
+    none = np.zeros_like(bad)
     if kind == "none":
-        none = np.zeros_like(bad)
-        return VoxelSelection(~bad, bad, none, none, np.where(bad, np.nan, 1.0))
+        return VoxelSelection(~bad, bad, none, none, np.where(bad, np.nan, 1.0),
+                              "no ceiling: every usable (not bad) voxel kept, alignment is raw test r")
     if kind not in ceilings:
         raise ValueError(f"no {kind} ceiling was computed; have: {', '.join(ceilings) or 'none'}")
-    ceiling, p = ceilings[kind]["ceiling"], ceilings[kind]["pvalue"]
+    c = ceilings[kind]
+    ceiling, p = (signed_ceiling(c["reliability"]) if "reliability" in c else c["ceiling"]), c["pvalue"]
     if np.shape(ceiling) != bad.shape or np.shape(p) != bad.shape:
         raise ValueError(f"the {kind} ceiling and p-values must be (n_subjects, n_vox) = {bad.shape}, got "
                          f"{np.shape(ceiling)} and {np.shape(p)}")
-    sig = np.stack([fdr_bh(np.where(b, np.nan, ps), alpha=fdr_alpha).rejected for ps, b in zip(p, bad)])
+    ceiling = np.where(bad, np.nan, ceiling)
+    if isc is not None:
+        if np.shape(isc["pvalue"]) != bad.shape:
+            raise ValueError(f"the training ISC p-values must be (n_subjects, n_vox) = {bad.shape}, got "
+                             f"{np.shape(isc['pvalue'])}")
+        sig = _significant(isc["pvalue"], bad, fdr_alpha)
+        return VoxelSelection(~bad & sig, bad, ~bad & ~sig, none, ceiling,
+                              f"kept = not bad and training-set inter-subject correlation FDR-significant "
+                              f"(q <= {fdr_alpha}), independent of the {kind} ceiling that divides")
+    sig = _significant(p, bad, fdr_alpha)
     high = np.nan_to_num(ceiling, nan=-np.inf) >= min_ceiling
-    return VoxelSelection(~bad & sig & high, bad, ~bad & ~sig, ~bad & sig & ~high, ceiling)
+    return VoxelSelection(~bad & sig & high, bad, ~bad & ~sig, ~bad & sig & ~high, ceiling,
+                          f"kept = not bad, {kind} ceiling FDR-significant and >= min_ceiling {min_ceiling} "
+                          "(circular: the same noisy ceiling selects and divides, so kept ceilings are biased "
+                          "high)", independent=False)

@@ -374,7 +374,10 @@ class EncodingTask:
     ceiling: str = "auto"  # auto | cross_subject | split_half | none
     n_bootstraps: int = 100  # bootstrap resamples of the cross-subject ceiling's extrapolation
     ceiling_fit: str = "exponential"  # exponential (the paper's) | spearman_brown (attenuation-corrected)
-    min_ceiling: float = 0.05  # normalised alignment only over voxels whose significant ceiling is >= this
+    min_ceiling: float = 0.05  # a region's ceiling (and, per voxel, the secondary ratio's) below this: no ratio
+    selection: str = "auto"  # kept voxels: training_isc (independent of the ceiling; auto with >= 2 subjects) | ceiling
+    min_region_voxels: int = 10  # region summaries (alignment, depth, best instruction) need this many voxels
+    n_block_bootstraps: int = 200  # <= 4 subjects: block bootstrap of the test TRs for a within-subject CI (0: off)
     clean: Cleaning = field(default_factory=Cleaning)
     chunks: int = 1  # split the voxels into this many chunks ...
     chunk: int | None = None  # ... and run only chunk i as one job: -m task.chunk=0,1,2,3
@@ -391,10 +394,10 @@ class EncodingTask:
     def __post_init__(self) -> None:
         from brain.noise_ceiling import EXTRAPOLATIONS
         from brain.ridge import check_score
-        from brain.selection import CEILINGS
+        from brain.selection import CEILINGS, SELECTIONS
 
         for key, valid in (("data", DATA_SOURCES), ("r_null", NULLS), ("ceiling", CEILINGS),
-                           ("ceiling_fit", EXTRAPOLATIONS)):
+                           ("ceiling_fit", EXTRAPOLATIONS), ("selection", SELECTIONS)):
             one_of(f"task.{key}", getattr(self, key), valid)
         check_score(self.score_cv, "task.score_cv")
         if self.delays_s is not None and self.delays is None:
@@ -422,6 +425,8 @@ class EncodingTask:
             at_least("task.block", self.block, 1)
         in_open_interval("task.fdr_alpha", self.fdr_alpha, 0, 1)
         at_least("task.min_ceiling", self.min_ceiling, 0, whole=False)
+        at_least("task.min_region_voxels", self.min_region_voxels, 1)
+        at_least("task.n_block_bootstraps", self.n_block_bootstraps, 0)
         at_least("task.chunks", self.chunks, 1)
         if self.stacked and (self.chunks > 1 or self.merge):
             raise ValueError("task.stacked=true with voxel chunks (task.chunks, task.merge) is not supported yet")

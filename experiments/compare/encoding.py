@@ -2,10 +2,11 @@
 paired Wilcoxon tests between runs with Benjamini-Hochberg FDR (``brain.comparison.paired_wilcoxon``), and best-layer maps.
 
 Per subject and region, the normalised alignment is recomputed from each run's
-``encoding.npz`` exactly as ``experiments.tasks.encoding_summary.summarise`` computes it: per kept
-voxel (the run's ``keep``: usable, significant ceiling >= ``task.min_ceiling``), the test r
-of the layer with the best training CV score over the run's ceiling, then the mean over the
-region's kept voxels. The best-layer maps are the run report's: per voxel kept in at least one
+``encoding.npz`` exactly as ``experiments.tasks.encoding_summary.summarise`` computes it
+(:func:`brain.layers.best_layer_alignment`, Brain-Score's aggregate ratio): over the run's kept
+voxels (``keep``, chosen by the run's ``task.selection``), the mean test r of the layer with the
+best training CV score over the region's ceiling, in regions with the run's
+``task.min_region_voxels`` kept voxels. The best-layer maps are the run report's: per voxel kept in at least one
 subject, the layer with the best subject-mean training CV score (``brain.layers.group_best_layer``).
 The test r never chooses a layer. Every caption names the ceiling the run normalised by
 (``ceiling_kind`` in its ``encoding.npz``).
@@ -65,15 +66,14 @@ class PairTests:
 
 
 def subject_alignment(r: np.ndarray, select: np.ndarray, ceiling: np.ndarray, keep: np.ndarray,
-                      region: np.ndarray, region_names: tuple[str, ...], n_layers: int, min_ceiling: float
-                      ) -> np.ndarray:
+                      region: np.ndarray, region_names: tuple[str, ...], n_layers: int, min_ceiling: float,
+                      min_voxels: int = 1) -> np.ndarray:
     """Best-layer normalised alignment per subject and region, (n_subjects, n_regions), of
     one feature space whose ``r`` and selection scores ``select`` (training CV) (n_subjects,
     layers, n_vox) are NaN-padded beyond ``n_layers``; ``keep`` (n_subjects, n_vox) the
     voxels the run kept (see ``brain.selection.keep_voxels``)."""
     r, select = np.asarray(r)[:, :n_layers], np.asarray(select)[:, :n_layers]
-    return best_layer_alignment(r, select, np.nan_to_num(ceiling, nan=0.0), keep, region, region_names,
-                                min_ceiling)
+    return best_layer_alignment(r, select, ceiling, keep, region, region_names, min_ceiling, min_voxels)
 
 
 def best_layer_depth_map(select: np.ndarray, keep: np.ndarray, n_layers: int) -> np.ndarray:
@@ -91,6 +91,7 @@ def load_encoding(run: Run, label: str) -> EncodingResult:
         raise CompareError(f"{run.path}: encoding run with metrics.json but no encoding.npz, "
                            f"so it holds no per-subject scores to compare")
     min_ceiling = float(run.config["task"]["min_ceiling"])
+    min_voxels = int(run.config["task"].get("min_region_voxels", 1))  # runs from before the gate: 1
     with np.load(path) as z:
         spaces = tuple(str(s) for s in z["spaces"])
         names = tuple(str(n) for n in z["region_names"])
@@ -103,8 +104,8 @@ def load_encoding(run: Run, label: str) -> EncodingResult:
         ceiling_kind = str(z["ceiling_kind"])
         if ceiling_kind == "none":  # raw r: ceiling 1 everywhere it is kept
             min_ceiling = 1e-12
-    alignment = {s: subject_alignment(r[i], select[i], ceiling, keep, region, names, int(n_layers[i]), min_ceiling)
-                 for i, s in enumerate(spaces)}
+    alignment = {s: subject_alignment(r[i], select[i], ceiling, keep, region, names, int(n_layers[i]), min_ceiling,
+                                      min_voxels) for i, s in enumerate(spaces)}
     depth = {s: best_layer_depth_map(select[i], keep, int(n_layers[i])) for i, s in enumerate(spaces)}
     return EncodingResult(label, spaces, names, alignment, depth, vertices, ceiling_kind)
 
@@ -190,9 +191,9 @@ def add_encoding_section(rep: Report, runs: list[Run], labels: list[str], fig_di
     kinds = {r.label: CEILING_NAMES.get(r.ceiling_kind, r.ceiling_kind) for r in results}
     used = ", ".join(sorted(set(kinds.values()))) if len(set(kinds.values())) == 1 else \
         "; ".join(f"{label}: {k}" for label, k in kinds.items())
-    rep.text(f"{len(results)} encoding run(s). Normalised alignment = test r / noise ceiling ({used}; voxels "
-             "with ceiling >= the run's task.min_ceiling), best layer per voxel, mean over the region's voxels, "
-             "per subject; cells: mean ± its standard error over subjects.")
+    rep.text(f"{len(results)} encoding run(s). Normalised alignment = mean test r of each kept voxel's best layer "
+             f"(training CV) over the region's noise ceiling ({used}; Brain-Score's aggregate ratio, regions with the "
+             "run's task.min_region_voxels kept voxels), per subject; cells: mean ± its standard error over subjects.")
     for si, space in enumerate(spaces):
         having = [r for r in results if space in r.spaces]
         vals = {r.label: r.alignment[space][:, [r.region_names.index(n) for n in regions]] for r in having}

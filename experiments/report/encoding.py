@@ -20,6 +20,13 @@ def _save(fig: Any, path: Path) -> None:
     save_figure(fig, path, dpi=100, close=True)
 
 
+def _with_ci(value: float | None, ci: list[float] | None) -> str:
+    """A value with its 95 % interval, e.g. ``0.81 [0.74, 0.88]``."""
+    if value is None:
+        return "-"
+    return f"{value:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+
+
 def _fmt(v: Any) -> Any:
     """Table cell: None (NaN in metrics) as a dash."""
     return "-" if v is None else v
@@ -112,9 +119,26 @@ def write_encoding_report(data: EncodingData, res: dict[str, Any], metrics: dict
                "significant voxels (FDR, mean over subjects)"], rows)
     label = "normalised alignment" if metrics["ceiling"]["normalised"] else "raw test r (no ceiling)"
     rep.heading(f"Best layer per region (by training CV, kept voxels): {label} and depth")
-    rep.table(["region"] + [f"{s}: {label}" for s in data.spaces] + [f"{s}: depth (0 = first layer)" for s in data.spaces],
-              [[n] + [_fmt(metrics["spaces"][s]["best_layer_alignment"][n]) for s in data.spaces]
+    c = metrics["ceiling"]
+    rep.text(f"Kept voxels: {c['rule']}. {label.capitalize()} per subject and region: the mean best-layer test r "
+             "over the kept voxels divided by the region's ceiling (the root of their mean reliability; "
+             f"Brain-Score's aggregate ratio), where >= {st['min_region_voxels']} voxels are kept (task.min_region_voxels); "
+             "the 95 % t interval is over subjects. Depth only over kept voxels whose best layer's test r is "
+             "FDR-significant, in regions with that many of them.")
+    if not c.get("independent_of_ceiling", True):
+        rep.text("Warning: the kept voxels were chosen on the ceiling that divides (circular), so the kept ceilings "
+                 "are biased high and the ratio low.")
+    rep.table(["region"] + [f"{s}: {label} [95 % CI]" for s in data.spaces]
+              + [f"{s}: per-voxel mean (secondary)" for s in data.spaces]
+              + [f"{s}: depth (0 = first layer)" for s in data.spaces],
+              [[n] + [_with_ci(metrics["spaces"][s]["best_layer_alignment"][n],
+                               metrics["spaces"][s]["best_layer_alignment_ci95"][n]) for s in data.spaces]
+               + [_fmt(metrics["spaces"][s]["best_layer_alignment_per_voxel"][n]) for s in data.spaces]
                + [_fmt(metrics["spaces"][s]["best_layer_depth"][n]) for s in data.spaces] for n in names])
+    above = {s: metrics["spaces"][s]["above_one"] for s in data.spaces}
+    flagged = [f"{s}: regions {', '.join(a['regions']) or 'none'}; {sum(a['voxels'].values())} of "
+               f"{a['voxels_with_a_ratio']} voxel ratios (max {_with_ci(a['max_voxel_ratio'], None)})" for s, a in above.items()]
+    rep.text("Values above 1 (the ceiling's estimation error, never a model beating the data): " + "; ".join(flagged) + ".")
     if "parcels" in metrics:
         _parcels_section(rep, metrics["parcels"], data.spaces)
     if any("stacked" in metrics["spaces"][s] for s in data.spaces):

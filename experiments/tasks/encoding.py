@@ -22,16 +22,25 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from brain.bootstrap import bootstrap_alignment, ceiling_resampler
 from brain.comparison import best_instruction_map
 from brain.dataset import EncodingData
 from brain.delays import check_delays, delays_from_seconds
 from brain.encoding import encode_layers
+from brain.layers import best_layer_significant
 from brain.loaders import existing_file, load_experiment, load_features
 from brain.noise_ceiling import split_half_reliability
 from brain.partition import partition_variance
 from brain.prepare import Cleaning, SubjectData
 from brain.scoring import pearson_r
-from brain.selection import CeilingChoice, available_ceilings, choose_ceiling, keep_voxels
+from brain.selection import (
+    CeilingChoice,
+    available_ceilings,
+    choose_ceiling,
+    choose_selection,
+    keep_voxels,
+    training_isc,
+)
 from brain.stacking import combine, out_of_fold_predictions, simplex_weights
 from brain.stats import block_permutation_test, phase_randomisation_test
 from brain.synthetic import SyntheticConfig, make_synthetic
@@ -207,6 +216,7 @@ def _subject_scores(data: EncodingData, cfg: RunSettings, store: ResumableStore,
     out: dict[str, Any] = {k: [[None] * n_sub for _ in data.spaces] for k in SCORE_KEYS}  # [space][subject]
     out_stacked: dict[str, Any] = {k: [[None] * n_sub for _ in data.spaces] for k in STACKED_KEYS}
     split = {k: [] for k in SPLIT_KEYS}
+    preds: list[list[Any]] = [[None] * n_sub for _ in data.spaces]
     for s in range(n_sub):
         unit = store.get(f"s{s:02d}_ceiling")
         if unit is None:
@@ -230,11 +240,14 @@ def _subject_scores(data: EncodingData, cfg: RunSettings, store: ResumableStore,
                                     progress=lambda _: bar.update(1), groups=groups)
                 p = _null_pvalues(t, y_test, res.predictions, np.random.default_rng([seed, s, i]))
                 unit = dict(zip(SCORE_KEYS, (res.r, res.r2, res.best_alphas, p, res.cv_scores)))
+                best = np.argmax(np.nan_to_num(np.asarray(res.cv_scores), nan=-np.inf), axis=0)  # CV-best layer
+                unit["pred_best"] = np.take_along_axis(res.predictions, best[None, None], axis=0)[0].astype(np.float32)
                 store.put(name, **unit)
             else:
                 bar.update(len(data.features_train[space]))
             for key in SCORE_KEYS:
                 out[key][i][s] = unit[key]
+            preds[i][s] = unit.get("pred_best")  # the bootstrap's input; absent in units of older runs
             if t.stacked:
                 stacked = store.get(f"{name}_stacked")
                 if stacked is None:
@@ -247,6 +260,8 @@ def _subject_scores(data: EncodingData, cfg: RunSettings, store: ResumableStore,
                     out_stacked[key][i][s] = stacked[key]
     res = {**{k: [np.asarray(per_space) for per_space in v] for k, v in out.items()},
            "split_half": {k: np.asarray(v) for k, v in split.items()}}
+    if all(p is not None for per_space in preds for p in per_space):
+        res["pred_best"] = [np.stack(per_space) for per_space in preds]  # (n_subjects, n_test, n_vox) per space
     if t.stacked:
         res["stacked"] = {k: [np.asarray(per_space) for per_space in v] for k, v in out_stacked.items()}
     return res
@@ -332,6 +347,7 @@ def check_settings(cfg: RunSettings, data: EncodingData) -> tuple[CeilingChoice,
     """Fail before any fitting on settings the data cannot honour; (ceiling choice, settings)."""
     t = cfg.task
     choice = choose_ceiling(t.ceiling, data.bold_train.shape[0], data.n_repeats)
+    selection = choose_selection(t.selection, data.bold_train.shape[0]) if choice.kind != "none" else "none"
     delays = resolve_delays(t, float(data.tr))
     if t.cv == BY_STIMULUS:
         if data.stimuli is None:
@@ -343,7 +359,8 @@ def check_settings(cfg: RunSettings, data: EncodingData) -> tuple[CeilingChoice,
     settings = {"cv": t.cv, "score_cv": t.score_cv, "r_null": t.r_null, "n_permutations": t.n_permutations,
                 "delays_trs": delays, "delays_s": [round(d * float(data.tr), 3) for d in delays],
                 "delays_from": "task.delays (TRs)" if t.delays is not None else "task.delays_s",
-                "tr": float(data.tr), "ceiling_fit": t.ceiling_fit}
+                "tr": float(data.tr), "ceiling_fit": t.ceiling_fit, "selection": selection,
+                "min_region_voxels": t.min_region_voxels}
     return choice, settings
 
 
@@ -354,6 +371,43 @@ def _ceilings(data: EncodingData, cfg: RunSettings, res: dict[str, Any]) -> dict
     return available_ceilings(res["split_half"], means, data.n_repeats, n_bootstraps=t.n_bootstraps,
                               n_permutations=t.n_permutations, extrapolation=t.ceiling_fit,
                               rng=np.random.default_rng([cfg.seed, 20_000]))
+
+
+def _training_isc(data: EncodingData, cfg: RunSettings) -> dict[str, np.ndarray]:
+    """:func:`brain.selection.training_isc` of the cleaned training responses (the data the
+    kept voxels are chosen on, independent of the test presentations the ceiling comes from)."""
+    prep = subject_data(data, cfg)
+    y_train = np.stack([prep(s)[0] for s in range(data.bold_train.shape[0])])
+    return training_isc(y_train, data.bad_voxels, cfg.task.n_permutations, np.random.default_rng([cfg.seed, 20_001]))
+
+
+MAX_BOOTSTRAP_SUBJECTS = 4  # the block bootstrap's interval is given where subjects are this few
+
+
+def _bootstrap(data: EncodingData, cfg: RunSettings, res: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    """With <= MAX_BOOTSTRAP_SUBJECTS subjects, per space the block bootstrap of the test TRs
+    (:func:`brain.bootstrap.bootstrap_alignment`) of the subject-mean alignment; None where it
+    is off (``task.n_block_bootstraps=0``), there are more subjects, or the best layers' test
+    predictions are not at hand (voxel chunks, units of older runs)."""
+    t, n_sub = cfg.task, data.bold_train.shape[0]
+    if not t.n_block_bootstraps or n_sub > MAX_BOOTSTRAP_SUBJECTS:
+        return None
+    if "pred_best" not in res:
+        log.warning("no block-bootstrap interval: the best layers' test predictions were not kept (voxel chunks or "
+                    "a run resumed from an older one)")
+        return None
+    prep = subject_data(data, cfg)
+    reps = np.stack([prep.test_repeats(s) for s in range(n_sub)])
+    block = min(t.block or 10, reps.shape[2] // 2)
+    ceiling_of = ceiling_resampler(kind, reps, t.ceiling_fit)
+    out = {}
+    with _phase(f"block bootstrap of the test TRs ({t.n_block_bootstraps} draws, {block}-TR blocks)"):
+        for i, space in enumerate(tqdm(data.spaces, desc="block bootstrap", unit="space", leave=False)):
+            out[space] = bootstrap_alignment(
+                reps.mean(axis=1), res["pred_best"][i], ceiling_of, res["masks"].keep, data.region, data.region_names,
+                block=block, n_bootstraps=t.n_block_bootstraps, rng=np.random.default_rng([cfg.seed, 20_002, i]),
+                min_voxels=t.min_region_voxels, min_ceiling=t.min_ceiling if kind != "none" else 1e-12)
+    return out
 
 
 @contextmanager
@@ -452,7 +506,17 @@ def run(cfg: RunSettings, out_dir: Path) -> dict[str, Any]:
     with _phase(f"noise ceilings ({n_vox} voxels, {t.n_bootstraps} bootstraps, "
                 f"{t.n_permutations} permutations)"):
         res["ceilings"] = _ceilings(data, cfg, res)
-    res["masks"] = keep_voxels(choice.kind, res["ceilings"], data.bad_voxels, t.fdr_alpha, t.min_ceiling)
+    isc = None
+    if settings["selection"] == "training_isc":
+        with _phase(f"training-set inter-subject correlation ({n_vox} voxels, {t.n_permutations} permutations)"):
+            isc = _training_isc(data, cfg)
+    elif choice.kind != "none":
+        log.warning("%s: kept voxels are chosen on the %s ceiling that divides (circular: the kept ceilings "
+                    "are biased high), as metrics.json's ceiling.rule says",
+                    "one subject" if data.bold_train.shape[0] < 2 else "task.selection=ceiling", choice.kind)
+    res["masks"] = keep_voxels(choice.kind, res["ceilings"], data.bad_voxels, t.fdr_alpha, t.min_ceiling, isc=isc)
+    res["isc"] = isc
+    res["bootstrap"] = _bootstrap(data, cfg, res, choice.kind)
     res["variance_partition"] = None
     if len(data.spaces) == 2 or pair is not None:
         with _phase("variance partition of " + ("the two feature spaces" if pair is None else
@@ -461,8 +525,13 @@ def run(cfg: RunSettings, out_dir: Path) -> dict[str, Any]:
             res["variance_partition"] = partition_variance(
                 data, res["cv_score"], res["r2"], prep, encoder_settings(t, float(data.tr)), pair or (0, 1),
                 groups=cv_groups(t, prep))
-    res["instruction_map"] = (best_instruction_map([res["cv_score"][data.spaces.index(i)] for i in data.instructions],
-                                                   res["masks"].keep) if len(data.instructions) >= 2 else None)
+    res["instruction_map"] = None
+    if len(data.instructions) >= 2:  # voxels some instruction's best layer predicts significantly (test r, FDR)
+        idx = [data.spaces.index(i) for i in data.instructions]
+        keep = res["masks"].keep
+        shown = keep & np.any([best_layer_significant(res["pvalues"][i], res["cv_score"][i], keep, t.fdr_alpha)
+                               for i in idx], axis=0)
+        res["instruction_map"] = best_instruction_map([res["cv_score"][i] for i in idx], shown)
     with warnings.catch_warnings():  # means over regions or layers without a kept voxel are meant to be NaN
         warnings.simplefilter("ignore", RuntimeWarning)
         metrics = summarise(data, res, cfg, choice)

@@ -11,18 +11,26 @@ from __future__ import annotations
 
 import logging
 import math
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from brain.comparison import compare_spaces, instruction_analysis
 from brain.dataset import EncodingData
-from brain.layers import best_layer_alignment, best_layer_depth, region_curves, region_means
-from brain.noise_ceiling import normalised_alignment, signed_ceiling
+from brain.layers import (
+    best_layer_alignment,
+    best_layer_depth,
+    best_layer_significant,
+    best_layer_values,
+    region_curves,
+    region_means,
+)
+from brain.noise_ceiling import signed_ceiling
 from brain.ridge import check_alphas, grid_edges
 from brain.selection import CeilingChoice
 from brain.stacking import stack_summary
-from brain.stats import fdr_bh
+from brain.stats import fdr_bh, t_interval
 from brain.stats import permutation_limits as stats_permutation_limits
 from experiments.settings import RunSettings
 
@@ -58,6 +66,49 @@ def _subject_mean(values: np.ndarray, names: tuple[str, ...]) -> dict[str, float
     return out
 
 
+def _subject_ci(values: np.ndarray, names: tuple[str, ...]) -> dict[str, list[float] | None]:
+    """95 % t-interval over subjects (finite ones) of (n_subjects, n_regions); None below 2."""
+    out = {}
+    for j, n in enumerate(names):
+        mean, half, k = t_interval(values[:, j][np.isfinite(values[:, j])])
+        out[n] = [mean - half, mean + half] if k >= 2 else None
+    return out
+
+
+def _bootstrap_ci(boot: dict[str, Any] | None, space: str, names: tuple[str, ...]) -> dict[str, Any] | None:
+    """The block bootstrap's 95 % interval of the subject-mean alignment per region (None when
+    no bootstrap ran; a region's None where too few draws were finite)."""
+    if not boot:
+        return None
+    ci = boot[space].ci95
+    return {"block_trs": boot[space].block, "n_bootstraps": int(boot[space].draws.shape[0]),
+            "what": "2.5-97.5 percentiles over circular block resamples of the test TRs (the same blocks for every "
+                    "subject; r and ceiling recomputed; kept voxels and best layers fixed): the uncertainty from the "
+                    "test data, for these subjects",
+            "ci95": {n: (ci[j].tolist() if np.all(np.isfinite(ci[j])) else None) for j, n in enumerate(names)}}
+
+
+def above_one(align: np.ndarray, r_best: np.ndarray, ceiling: np.ndarray, labels: np.ndarray,
+              names: tuple[str, ...], min_ceiling: float) -> dict[str, Any]:
+    """Normalised values above 1 (a model cannot beat the noise ceiling: above 1 is the
+    ceiling's estimation error), flagged and counted: per region the subjects whose
+    aggregate ratio ``align`` (n_subjects, n_regions) exceeds 1, and the kept voxels whose
+    own ratio ``r_best / ceiling`` (each (n_subjects, n_vox), NaN where not kept) does, with
+    the largest such ratio."""
+    with np.errstate(all="ignore"):
+        per_voxel = np.where(ceiling >= min_ceiling, r_best / ceiling, np.nan)
+    finite = np.isfinite(per_voxel)
+    out = {"regions": [n for j, n in enumerate(names) if np.any(align[:, j] > 1)],
+           "subjects": {n: int(np.sum(align[:, j] > 1)) for j, n in enumerate(names)},
+           "voxels": {n: int(np.sum(per_voxel[:, labels == j] > 1)) for j, n in enumerate(names)},
+           "voxels_with_a_ratio": int(finite.sum()),
+           "max_voxel_ratio": float(np.max(per_voxel[finite])) if finite.any() else float("nan")}
+    if out["regions"]:
+        log.warning("normalised alignment above 1 in %s (ceiling estimation error; see above_one in metrics.json)",
+                    ", ".join(out["regions"]))
+    return out
+
+
 def _alpha_edges(best_alphas: np.ndarray, bad: np.ndarray, alphas: np.ndarray) -> dict[str, Any]:
     """Per subject: voxels at the alpha grid's smallest / largest value, per layer."""
     out = {}
@@ -84,18 +135,23 @@ def dead_subjects(bad_voxels: np.ndarray, cfg: RunSettings) -> list[dict[str, An
 
 
 def permutation_limits(data: EncodingData, res: dict[str, Any], cfg: RunSettings, kind: str) -> dict[str, Any]:
-    """:func:`brain.stats.permutation_limits` of the ceiling that selects the kept voxels and of
+    """:func:`brain.stats.permutation_limits` of the p-values that select the kept voxels (the
+    training ISC's, or the ceiling's) and of
     every test-r map, each limited case logged as a warning with the permutation count that
     would let a single voxel pass."""
     t = cfg.task
     n = t.n_permutations
-    out = stats_permutation_limits(None if kind == "none" else res["ceilings"][kind]["pvalue"],
-                                   dict(zip(data.spaces, res["pvalues"])), data.bad_voxels, n, t.fdr_alpha)
+    isc = res.get("isc")
+    selects = None if kind == "none" else (isc["pvalue"] if isc is not None else res["ceilings"][kind]["pvalue"])
+    what = "training-set inter-subject correlation" if isc is not None else f"{kind} ceiling"
+    out = stats_permutation_limits(selects, dict(zip(data.spaces, res["pvalues"])), data.bad_voxels, n, t.fdr_alpha)
+    if "ceiling" in out:
+        out["ceiling"]["selected_on"] = what  # the p-values that keep voxels
     advice = f"raise task.n_permutations (>= {out['enough_for_one_voxel']} lets a single voxel pass)"
     for s in (out.get("ceiling") or {}).get("limited_subjects", []):
-        log.warning("subject %d: no voxel's %s ceiling is FDR-significant, but %d voxels reach the smallest "
+        log.warning("subject %d: no voxel's %s is FDR-significant, but %d voxels reach the smallest "
                     "p-value %d permutations allow (1/%d) and BH over its voxels needs %d there: the "
-                    "permutation count, not the data, kept every voxel out; %s", s, kind,
+                    "permutation count, not the data, kept every voxel out; %s", s, what,
                     out["ceiling"]["at_floor"][s], n, n + 1, out["ceiling"]["needed_at_floor"][s], advice)
     if out["test_r_limited"]:
         log.warning("%d (space, layer, subject) test-r maps have no FDR-significant voxel although some reach "
@@ -119,10 +175,15 @@ def summarise(data: EncodingData, res: dict[str, Any], cfg: RunSettings, choice:
     counts = masks.region_counts(labels, names)
     out["ceiling"] = {
         "normalises": kind, "why": choice.why, "normalised": kind != "none",
-        "min_ceiling": t.min_ceiling, "fdr_alpha": t.fdr_alpha,
-        "rule": "kept = not bad, ceiling FDR-significant and >= min_ceiling" if kind != "none"
-        else "no ceiling: every usable (not bad) voxel kept, alignment is raw test r",
+        "min_ceiling": t.min_ceiling, "fdr_alpha": t.fdr_alpha, "rule": masks.rule,
+        "selection": res["settings"]["selection"], "independent_of_ceiling": masks.independent,
+        "min_region_voxels": t.min_region_voxels,
         "voxels": counts, "no_voxels_kept": [n for n in names if not any(counts[n]["keep"])]}
+    if res.get("isc") is not None:
+        isc = res["isc"]
+        out["ceiling"]["training_isc"] = {
+            "mean": region_means(np.nanmean(isc["isc"], axis=0), labels, names),
+            "significant_voxels": {n: float(masks.keep[:, labels == j].sum(axis=1).mean()) for j, n in enumerate(names)}}
     for name, c in res["ceilings"].items():
         sig = np.stack([fdr_bh(p, alpha=t.fdr_alpha).rejected for p in c["pvalue"]])
         # the split-half ceiling exists only where the reliability is > 0: its region mean is over
@@ -140,26 +201,33 @@ def summarise(data: EncodingData, res: dict[str, Any], cfg: RunSettings, choice:
     out["permutation_floor"] = permutation_limits(data, res, cfg, kind)
     alphas = check_alphas(None if t.alphas is None else list(t.alphas))
     out["spaces"], per_subject = {}, {}
+    min_c = t.min_ceiling if kind != "none" else 1e-12
     for i, space in enumerate(data.spaces):
         r, cv = res["r"][i], res["cv_score"][i]  # (n_subjects, n_layers, n_vox)
-        norm = normalised_alignment(r, np.broadcast_to(ceiling[:, None, :], r.shape), min_ceiling=1e-12,
-                                    significant=keep[:, None, :])
         sig = np.stack([[fdr_bh(np.where(b, np.nan, p), alpha=t.fdr_alpha).rejected for p in subj]
                         for subj, b in zip(res["pvalues"][i], data.bad_voxels)])
+        ratio = partial(best_layer_alignment, ceiling=ceiling, keep_mask=keep, labels=labels, names=names,
+                        min_ceiling=min_c, min_voxels=t.min_region_voxels)
         layers = {f"layer_{k:02d}": {
             "mean_r": float(np.nanmean(np.where(data.bad_voxels, np.nan, r[:, k]))),
             "mean_cv_score": float(np.nanmean(np.where(data.bad_voxels, np.nan, cv[:, k]))),
-            "normalised_alignment": region_means(norm[:, k], labels, names),
+            "normalised_alignment": _subject_mean(ratio(r[:, k:k + 1], np.zeros_like(r[:, k:k + 1])), names),
             "significant_voxels": float(sig[:, k].sum(axis=1).mean())} for k in range(r.shape[1])}
-        align = best_layer_alignment(r, cv, np.where(np.isfinite(ceiling), ceiling, 0.0), keep, labels, names,
-                                     min_ceiling=t.min_ceiling if kind != "none" else 1e-12)
-        depth = best_layer_depth(cv, keep, labels, names)
+        align = ratio(r, cv)
+        sig_best = best_layer_significant(res["pvalues"][i], cv, keep, t.fdr_alpha)
+        depth = best_layer_depth(cv, sig_best, labels, names, min_voxels=t.min_region_voxels)
         per_subject[space] = align
         out["spaces"][space] = {
             "layers": layers,
             "best_layer_alignment": _subject_mean(align, names),
+            "best_layer_alignment_ci95": _subject_ci(align, names),
             "best_layer_alignment_per_subject": {n: align[:, j].tolist() for j, n in enumerate(names)},
+            "best_layer_alignment_per_voxel": _subject_mean(ratio(r, cv, per_voxel=True), names),
+            "best_layer_alignment_bootstrap_ci95": _bootstrap_ci(res.get("bootstrap"), space, names),
+            "above_one": above_one(align, best_layer_values(r, cv, keep), ceiling, labels, names, min_c),
             "best_layer_depth": _subject_mean(depth, names),
+            "best_layer_depth_voxels": {n: float(sig_best[:, labels == j].sum(axis=1).mean())
+                                        for j, n in enumerate(names)},
             "no_voxels_kept": [n for j, n in enumerate(names) if not np.isfinite(align[:, j]).any()],
             "alpha_edges": _alpha_edges(res["best_alphas"][i], data.bad_voxels, alphas),
             "layer_curves_r": region_curves(np.nanmean(np.where(data.bad_voxels[:, None], np.nan, r), axis=0),
@@ -197,5 +265,6 @@ def summarise(data: EncodingData, res: dict[str, Any], cfg: RunSettings, choice:
             out["variance_partition"]["pair"] = [a, b]
     if len(data.instructions) >= 2:
         out["instructions"] = instruction_analysis(data.instructions, per_subject, names, labels,
-                                                   res["instruction_map"], t.fdr_alpha, cfg.seed).to_dict()
+                                                   res["instruction_map"], t.fdr_alpha, cfg.seed,
+                                                   min_voxels=t.min_region_voxels).to_dict()
     return json_safe(out)

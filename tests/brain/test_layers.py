@@ -16,6 +16,7 @@ from brain.layers import (
     region_means,
     variance_partition,
 )
+from brain.noise_ceiling import signed_ceiling
 
 
 def test_best_layer_and_depth() -> None:
@@ -84,8 +85,30 @@ def test_best_layer_alignment_by_hand() -> None:
     select = np.array([[[0.5, 0.5, 0.1, 0.0], [0.1, 0.1, 0.2, 0.0]]])  # layers 0, 0, 1, -
     ceiling = np.array([[0.5, 0.8, 0.6, 0.5]])
     keep = np.array([[True, True, True, False]])
-    got = best_layer_alignment(r, select, ceiling, keep, np.array([0, 0, 1, 1]), ("a", "b"))
+    labels = np.array([0, 0, 1, 1])
+    got = best_layer_alignment(r, select, ceiling, keep, labels, ("a", "b"))
+    agg_a = (0.2 + 0.1) / 2 / np.sqrt((0.5 ** 2 + 0.8 ** 2) / 2)  # mean r over the ceiling of the mean reliability
+    np.testing.assert_allclose(got, [[agg_a, 0.6 / 0.6]])
+    got = best_layer_alignment(r, select, ceiling, keep, labels, ("a", "b"), per_voxel=True)
     np.testing.assert_allclose(got, [[(0.2 / 0.5 + 0.1 / 0.8) / 2, 0.6 / 0.6]])
+    got = best_layer_alignment(r, select, ceiling, keep, labels, ("a", "b"), min_voxels=2)
+    np.testing.assert_allclose(got, [[agg_a, np.nan]])  # b has one kept voxel
+    got = best_layer_alignment(r, select, ceiling, keep, labels, ("a", "b"), min_ceiling=0.67)
+    np.testing.assert_allclose(got, [[np.nan, np.nan]])  # region ceilings 0.667 and 0.6 are below it
+
+
+def test_aggregate_ratio_is_unbiased_where_the_per_voxel_mean_is_not() -> None:
+    """Reliabilities estimated with noise (true 0.09, so a ceiling of 0.3; sd 0.04, as the
+    split-half estimate over 300 TRs) under a true ratio of 0.8: the mean of r / ceiling
+    is pulled up by the small ceilings (Jensen), the mean r over the ceiling of the mean
+    reliability is not."""
+    rng = np.random.default_rng(5)
+    n = 4000
+    ceiling = signed_ceiling(0.09 + rng.normal(0, 0.04, (1, n)))
+    r = (0.8 * 0.3 + rng.normal(0, 0.03, n))[None, None]
+    args = (r, np.zeros_like(r), ceiling, np.ones(n, bool), np.zeros(n, int), ("a",))
+    assert abs(best_layer_alignment(*args)[0, 0] - 0.8) < 0.01
+    assert best_layer_alignment(*args, per_voxel=True)[0, 0] > 0.85
 
 
 def test_best_layer_alignment_over_noise_is_near_zero() -> None:
@@ -115,5 +138,6 @@ def test_empty_and_unkept_regions_are_nan_without_warnings() -> None:
     assert np.isnan(got[0, 1]) and np.isnan(got[0, 2])
     assert 0.0 <= depth[0, 0] <= 1.0 and np.all(np.isnan(depth[0, 1:]))
     assert all(np.isnan(v) for v in means.values())
+    assert np.all(np.isnan(best_layer_depth(select, keep, labels, ("a", "b", "c"), min_voxels=3)))
     idx, d = best_layer(select[0], keep)
     assert idx.tolist()[2:] == [-1, -1] and np.all(np.isnan(d[2:]))

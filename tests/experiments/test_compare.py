@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow  # small real runs of the runner (four); CI runs t
 ENCODING = ["task=encoding", "task.synthetic.n_subjects=4", "task.synthetic.n_runs=2",
             "task.synthetic.trs_per_run=60", "task.synthetic.n_test_trs=60", "task.synthetic.n_layers=2",
             "task.synthetic.vertices_per_region=8", "task.n_permutations=10", "task.cv=2", "task.delays=[1,2]",
-            "task.ceiling=none"]  # 10 permutations cannot make a ceiling significant: compare raw r
+            "task.ceiling=none", "task.min_region_voxels=3"]  # 10 permutations cannot make a ceiling significant: compare raw r
 ENCODING_MODELS = ["task.synthetic.n_features=8", "task.synthetic.n_features=4"]
 MOTOR = ["task=reach", "task.variants=[bilateral_specialised_cc]", "task.seeds=1", "task.eval_episodes=4",
          "train.max_epochs=1", "train.updates_per_epoch=1", "train.batch_size=2", "train.val_episodes=2",

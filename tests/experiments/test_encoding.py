@@ -14,7 +14,7 @@ from experiments.run import run_task
 TINY = ["task=encoding", "task.synthetic.n_subjects=3", "task.synthetic.n_runs=3",
         "task.synthetic.trs_per_run=200", "task.synthetic.n_test_trs=300", "task.synthetic.n_layers=4",
         "task.synthetic.n_features=16", "task.synthetic.vertices_per_region=40", "task.n_permutations=200",
-        "task.n_bootstraps=50"]
+        "task.n_bootstraps=50", "task.min_region_voxels=3"]
 N_VOX = 240  # 6 regions x 40 vertices
 
 
@@ -66,7 +66,9 @@ def test_metrics_keys(run: tuple[Path, dict]) -> None:
         assert len(edges["n_at_max"]) == 4 and edges["n_voxels"] == [N_VOX] * 4
         assert "mean_cv_score" in s["layers"]["layer_00"]
     cmp_ = m["comparison"]
-    assert cmp_["min_attainable_pvalue"] == 0.25 and "0.25" in cmp_["warning"]  # 3 subjects: 2 / 2**3
+    n_sub = max(v["n_subjects"] for v in cmp_["per_region"].values() if v)  # subjects keeping voxels there
+    floor = 2 / 2 ** n_sub
+    assert n_sub >= 2 and cmp_["min_attainable_pvalue"] == floor and f"{floor:g}" in cmp_["warning"]
     assert set(m["variance_partition"]) >= {"r2_video", "r2_audio", "r2_joint", "split_r2_video", "split_r2_audio",
                                             "unique_video", "unique_audio", "shared", "layers", "alpha_edges"}
 
@@ -285,10 +287,17 @@ def test_a_subject_the_permutation_count_kept_out_is_named(run: tuple[Path, dict
     cfg = OmegaConf.create({"task": {"n_permutations": 1000, "fdr_alpha": 0.05}})
     with caplog.at_level("WARNING", logger="callosum"):
         out = permutation_limits(data, res, cfg, "cross_subject")
-    assert out["ceiling"] == {"needed_at_floor": [12, 12], "at_floor": [1, 11], "limited_subjects": [1]}
+    assert out["ceiling"] == {"needed_at_floor": [12, 12], "at_floor": [1, 11], "limited_subjects": [1],
+                              "selected_on": "cross_subject ceiling"}
     assert out["enough_for_one_voxel"] == 11999 and out["test_r_limited"] == []
     assert "subject 1:" in caplog.text and "subject 0:" not in caplog.text
     assert "n_permutations (>= 11999" in caplog.text
+    res["isc"] = {"pvalue": p[::-1]}  # voxels kept on the training ISC: its p-values are the ones checked
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="callosum"):
+        out = permutation_limits(data, res, cfg, "cross_subject")
+    assert out["ceiling"]["limited_subjects"] == [0] and out["ceiling"]["selected_on"].startswith("training-set")
+    assert "subject 0: no voxel's training-set inter-subject correlation" in caplog.text
 
 
 def test_the_synthetic_default_per_parcel(tmp_path: Path) -> None:

@@ -17,7 +17,8 @@ from tests.experiments.test_encoding import compose_and_run
 PLANTED = ["task=encoding", "task.synthetic.instructions=2", "task.synthetic.n_subjects=7",
            "task.synthetic.n_runs=3", "task.synthetic.trs_per_run=200", "task.synthetic.n_test_trs=300",
            "task.synthetic.n_layers=2", "task.synthetic.n_features=16", "task.synthetic.vertices_per_region=30",
-           "task.n_permutations=500", "task.n_bootstraps=20", "task.cv=3", "task.delays=[1,2,3,4,5]"]
+           "task.n_permutations=500", "task.n_bootstraps=20", "task.cv=3", "task.delays=[1,2,3,4,5]",
+           "task.min_region_voxels=3"]  # 600 training TRs: the training ISC keeps 3-11 of a region's 30 voxels
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def test_planted_instruction_regions_are_recovered(planted: tuple[Path, dict]) -
         assert list(z["instructions"]) == ["instr1", "instr2"]
     for k in range(2):
         vox = (region == names.index(f"instr{k + 1}_region")) & (best >= 0)
-        assert vox.sum() >= 20 and np.mean(best[vox] == true_space[vox]) > 0.6
+        assert vox.sum() >= 8 and np.mean(best[vox] == true_space[vox]) > 0.6  # shown: a significant test r
 
 
 def test_null_regions_are_not_claimed(planted: tuple[Path, dict]) -> None:

@@ -82,9 +82,13 @@ def test_the_encoding_report_says_what_the_metrics_say(encoding_run: tuple[Repor
     spaces = list(m["spaces"])
     heading = "Best layer per region (by training CV, kept voxels): normalised alignment and depth"
     assert heading in page.headings
-    best = page.table_with(f"{spaces[0]}: normalised alignment")
+    best = page.table_with(f"{spaces[0]}: normalised alignment [95 % CI]")
     for row in best[1:]:
-        expect = [_f(m["spaces"][s]["best_layer_alignment"][row[0]]) for s in spaces]
+        expect = []
+        for s in spaces:
+            value, ci = m["spaces"][s]["best_layer_alignment"][row[0]], m["spaces"][s]["best_layer_alignment_ci95"][row[0]]
+            expect.append(_f(value) + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if value is not None and ci else ""))
+        expect += [_f(m["spaces"][s]["best_layer_alignment_per_voxel"][row[0]]) for s in spaces]
         expect += [_f(m["spaces"][s]["best_layer_depth"][row[0]]) for s in spaces]
         assert row[1:] == [e.replace("nan", "NaN") for e in expect], row
     layers = page.table_with("mean test r")
@@ -110,8 +114,8 @@ def test_the_comparison_and_partition_sections_follow_the_metrics(encoding_run: 
         assert row[1:] == (["-"] * 7 + ["fewer than 2 subjects with kept voxels in both spaces"] if v is None else
                            [_f(v["mean_difference"]), f"[{v['ci95'][0]:.3g}, {v['ci95'][1]:.3g}]", _f(v["pvalue"]),
                             _f(v["qvalue"]), _f(v["min_pvalue"]), str(v["n_subjects"]), v["verdict"], v["why"]])
-        if v is not None:  # 3 subjects (TINY): nothing can be claimed, and the table says why
-            assert v["verdict"] == "inconclusive" and "3 subjects cannot give p <= " in v["why"]
+        if v is not None:  # <= 3 subjects (TINY) keep voxels: nothing can be claimed, and the table says why
+            assert v["verdict"] == "inconclusive" and f"{v['n_subjects']} subjects cannot give p <= " in v["why"]
     vp = m["variance_partition"]
     table = page.table_with(f"unique_{a}") if any(f"unique_{a}" in t[0] for t in page.tables if t) else None
     assert table is not None, [t[0] for t in page.tables if t]
