@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 
 from brain.noise_ceiling import normalised_alignment, signed_ceiling
+from brain.stats import fdr_bh
 
 
 def best_layer(scores: np.ndarray, keep: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -161,7 +162,8 @@ def best_layer_alignment(r_test: np.ndarray, select_scores: np.ndarray, ceiling:
     out = np.full((n_subjects, len(names)), np.nan)
     for s in range(n_subjects):
         usable = np.isfinite(r_best[s]) & np.isfinite(ceiling[s])
-        norm = normalised_alignment(r_best[s], ceiling[s], min_ceiling=min_ceiling, significant=usable)
+        if per_voxel:
+            norm = normalised_alignment(r_best[s], ceiling[s], min_ceiling=min_ceiling, significant=usable)
         for j in range(len(names)):
             vox = usable & (labels == j)
             if vox.sum() < min_voxels:
@@ -182,8 +184,6 @@ def best_layer_significant(pvalues: np.ndarray, select_scores: np.ndarray, keep_
     is significant, BH-FDR over each subject's kept voxels. ``pvalues`` (n_subjects, n_layers,
     n_voxels) one-sided p-values of each layer's test r. Choosing the layer by training CV
     scores and then testing that one layer's test r keeps the test a single test per voxel."""
-    from brain.stats import fdr_bh
-
     p = best_layer_values(pvalues, select_scores, keep_mask)
     return np.stack([fdr_bh(ps, alpha=fdr_alpha).rejected for ps in p]) if p.size else np.zeros(p.shape, bool)
 

@@ -157,13 +157,9 @@ def split_half_reliability(
     Returns a :class:`SplitHalfReliability`.
     """
     repeats = _check_stack(test_repeats, "repeats", "repeats", minimum=2)
-    if n_splits < 1:
-        raise ValueError(f"n_splits must be >= 1, got {n_splits}")
     rng = np.random.default_rng() if rng is None else rng
-    n_repeats = repeats.shape[0]
-    half = n_repeats // 2
-    r_half = _mean_split_half_r(repeats, n_splits, rng)
-    reliability = spearman_brown(r_half, n_repeats / half)
+    half = repeats.shape[0] // 2
+    r_half, reliability = _split_half(repeats, n_splits, rng)
     test = phase_randomisation_test(
         repeats[:half].mean(axis=0), repeats[half:].mean(axis=0), n_permutations, rng
     )
@@ -203,12 +199,17 @@ def split_half_estimate(
     ``repeats`` (n_repeats, n_trs, n_voxels); for resampling, where a p-value per draw
     would be wasted."""
     repeats = _check_stack(repeats, "repeats", "repeats", minimum=2)
+    return _split_half(repeats, n_splits, np.random.default_rng() if rng is None else rng)[1]
+
+
+def _split_half(repeats: np.ndarray, n_splits: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(mean split-half r, its Spearman-Brown reliability of the mean of all repeats) of
+    checked ``repeats`` (n_repeats >= 2, n_trs, n_voxels)."""
     if n_splits < 1:
         raise ValueError(f"n_splits must be >= 1, got {n_splits}")
-    rng = np.random.default_rng() if rng is None else rng
     n_repeats = repeats.shape[0]
     r_half = _mean_split_half_r(repeats, n_splits, rng)
-    return spearman_brown(r_half, n_repeats / (n_repeats // 2))
+    return r_half, spearman_brown(r_half, n_repeats / (n_repeats // 2))
 
 
 def _subject_correlations(responses: np.ndarray) -> np.ndarray:

@@ -58,12 +58,15 @@ class SubjectData:
                          for k, rep in enumerate(self.data.bold_test[s])])
 
     def __call__(self, s: int) -> tuple[np.ndarray, np.ndarray, dict, dict, np.ndarray | None]:
+        return self.train(s), self.test_repeats(s).mean(axis=0), self.x_train, self.x_test, self.runs
+
+    def train(self, s: int) -> np.ndarray:
+        """Cleaned training BOLD of subject ``s``: (n_train kept, n_vox in range)."""
         conf = None if self.confounds is None else self.confounds(s)
         if conf is None and self.data.confounds_train is not None:
             conf = self.data.confounds_train[s]
         if conf is not None and conf.shape[0] != self.data.bold_train.shape[1]:
             raise ValueError(f"subject {s}'s confounds have {conf.shape[0]} rows, the training BOLD has "
                              f"{self.data.bold_train.shape[1]} TRs")
-        y_train = clean_runs(self.data.bold_train[s][:, self.sl], self.data.runs, self.data.tr,
-                             confounds=conf, trim=self.trim, **self.opts)
-        return y_train, self.test_repeats(s).mean(axis=0), self.x_train, self.x_test, self.runs
+        return clean_runs(self.data.bold_train[s][:, self.sl], self.data.runs, self.data.tr,
+                          confounds=conf, trim=self.trim, **self.opts)

@@ -173,12 +173,9 @@ def encoder_settings(t: EncodingTask, tr: float) -> dict[str, Any]:
 
 def cv_groups(t: EncodingTask, prep: SubjectData) -> np.ndarray | None:
     """The stimulus of every kept training TR (``prep.stimuli``) with ``task.cv=by_stimulus``:
-    the CV folds hold out whole stimuli; else None (folds by run or block)."""
-    if t.cv != BY_STIMULUS:
-        return None
-    if prep.stimuli is None:
-        raise ValueError("task.cv=by_stimulus: the data carry no stimulus per training TR (task.data=bids does)")
-    return prep.stimuli
+    the CV folds hold out whole stimuli; else None (folds by run or block). Data without
+    stimuli are refused by :func:`check_settings`, before any fit."""
+    return prep.stimuli if t.cv == BY_STIMULUS else None
 
 
 def subject_data(data: EncodingData, cfg: RunSettings, voxels: tuple[int, int] | None = None) -> SubjectData:
@@ -364,11 +361,10 @@ def check_settings(cfg: RunSettings, data: EncodingData) -> tuple[CeilingChoice,
     return choice, settings
 
 
-def _ceilings(data: EncodingData, cfg: RunSettings, res: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
+def _ceilings(repeats: np.ndarray, cfg: RunSettings, res: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
+    """Every ceiling the data allow; ``repeats`` (n_subjects, n_repeats, n_test, n_vox), cleaned."""
     t = cfg.task
-    prep = subject_data(data, cfg)
-    means = np.stack([prep.test_repeats(s).mean(axis=0) for s in range(data.bold_train.shape[0])])
-    return available_ceilings(res["split_half"], means, data.n_repeats, n_bootstraps=t.n_bootstraps,
+    return available_ceilings(res["split_half"], repeats.mean(axis=1), repeats.shape[1], n_bootstraps=t.n_bootstraps,
                               n_permutations=t.n_permutations, extrapolation=t.ceiling_fit,
                               rng=np.random.default_rng([cfg.seed, 20_000]))
 
@@ -377,18 +373,20 @@ def _training_isc(data: EncodingData, cfg: RunSettings) -> dict[str, np.ndarray]
     """:func:`brain.selection.training_isc` of the cleaned training responses (the data the
     kept voxels are chosen on, independent of the test presentations the ceiling comes from)."""
     prep = subject_data(data, cfg)
-    y_train = np.stack([prep(s)[0] for s in range(data.bold_train.shape[0])])
+    y_train = np.stack([prep.train(s) for s in range(data.bold_train.shape[0])])
     return training_isc(y_train, data.bad_voxels, cfg.task.n_permutations, np.random.default_rng([cfg.seed, 20_001]))
 
 
 MAX_BOOTSTRAP_SUBJECTS = 4  # the block bootstrap's interval is given where subjects are this few
 
 
-def _bootstrap(data: EncodingData, cfg: RunSettings, res: dict[str, Any], kind: str) -> dict[str, Any] | None:
+def _bootstrap(data: EncodingData, cfg: RunSettings, res: dict[str, Any], kind: str, reps: np.ndarray
+               ) -> dict[str, Any] | None:
     """With <= MAX_BOOTSTRAP_SUBJECTS subjects, per space the block bootstrap of the test TRs
     (:func:`brain.bootstrap.bootstrap_alignment`) of the subject-mean alignment; None where it
     is off (``task.n_block_bootstraps=0``), there are more subjects, or the best layers' test
-    predictions are not at hand (voxel chunks, units of older runs)."""
+    predictions are not at hand (voxel chunks, units of older runs). ``reps``: the cleaned test
+    repeats, (n_subjects, n_repeats, n_test, n_vox)."""
     t, n_sub = cfg.task, data.bold_train.shape[0]
     if not t.n_block_bootstraps or n_sub > MAX_BOOTSTRAP_SUBJECTS:
         return None
@@ -396,8 +394,6 @@ def _bootstrap(data: EncodingData, cfg: RunSettings, res: dict[str, Any], kind: 
         log.warning("no block-bootstrap interval: the best layers' test predictions were not kept (voxel chunks or "
                     "a run resumed from an older one)")
         return None
-    prep = subject_data(data, cfg)
-    reps = np.stack([prep.test_repeats(s) for s in range(n_sub)])
     block = min(t.block or 10, reps.shape[2] // 2)
     ceiling_of = ceiling_resampler(kind, reps, t.ceiling_fit)
     out = {}
@@ -505,7 +501,9 @@ def run(cfg: RunSettings, out_dir: Path) -> dict[str, Any]:
     res["settings"] = settings
     with _phase(f"noise ceilings ({n_vox} voxels, {t.n_bootstraps} bootstraps, "
                 f"{t.n_permutations} permutations)"):
-        res["ceilings"] = _ceilings(data, cfg, res)
+        prep = subject_data(data, cfg)
+        repeats = np.stack([prep.test_repeats(s) for s in range(data.bold_train.shape[0])])  # cleaned once
+        res["ceilings"] = _ceilings(repeats, cfg, res)
     isc = None
     if settings["selection"] == "training_isc":
         with _phase(f"training-set inter-subject correlation ({n_vox} voxels, {t.n_permutations} permutations)"):
@@ -516,7 +514,7 @@ def run(cfg: RunSettings, out_dir: Path) -> dict[str, Any]:
                     "one subject" if data.bold_train.shape[0] < 2 else "task.selection=ceiling", choice.kind)
     res["masks"] = keep_voxels(choice.kind, res["ceilings"], data.bad_voxels, t.fdr_alpha, t.min_ceiling, isc=isc)
     res["isc"] = isc
-    res["bootstrap"] = _bootstrap(data, cfg, res, choice.kind)
+    res["bootstrap"] = _bootstrap(data, cfg, res, choice.kind, repeats)
     res["variance_partition"] = None
     if len(data.spaces) == 2 or pair is not None:
         with _phase("variance partition of " + ("the two feature spaces" if pair is None else

@@ -26,7 +26,7 @@ from brain.layers import (
     region_curves,
     region_means,
 )
-from brain.noise_ceiling import signed_ceiling
+from brain.noise_ceiling import normalised_alignment, signed_ceiling
 from brain.ridge import check_alphas, grid_edges
 from brain.selection import CeilingChoice
 from brain.stacking import stack_summary
@@ -95,8 +95,7 @@ def above_one(align: np.ndarray, r_best: np.ndarray, ceiling: np.ndarray, labels
     aggregate ratio ``align`` (n_subjects, n_regions) exceeds 1, and the kept voxels whose
     own ratio ``r_best / ceiling`` (each (n_subjects, n_vox), NaN where not kept) does, with
     the largest such ratio."""
-    with np.errstate(all="ignore"):
-        per_voxel = np.where(ceiling >= min_ceiling, r_best / ceiling, np.nan)
+    per_voxel = normalised_alignment(r_best, ceiling, min_ceiling=min_ceiling, significant=np.isfinite(r_best))
     finite = np.isfinite(per_voxel)
     out = {"regions": [n for j, n in enumerate(names) if np.any(align[:, j] > 1)],
            "subjects": {n: int(np.sum(align[:, j] > 1)) for j, n in enumerate(names)},
