@@ -44,6 +44,14 @@ class EncodingData:
     stimuli: (n_train,) the stimulus each training TR shows, when known (a BIDS study: each
     run's stimulus; one stimulus may fill several runs), else None; cross-validation by
     stimulus (``task.cv=by_stimulus``) holds out all of a stimulus's TRs together.
+    test_runs: (n_test,) integer labels of the test stimuli when the test presentation is
+    several stimuli one after the other (each label one stimulus's TRs, in order): the FIR
+    delays and the run-wise cleaning restart at every label change; None: one test stimulus.
+    sample_mask_train / sample_mask_test: bool, True where a volume is kept, False where it
+    is censored (e.g. fMRIPrep high-motion volumes under ``scrub``), (n_subjects, n_train) and
+    (n_subjects, n_repeats, n_test); the FIR delays are built on the whole runs and the
+    censored rows are then left out of the fit (training) and of the scores (test); None:
+    every volume kept.
     bad_voxels (derived, not an argument): (n_subjects, n_vox) bool, see :func:`unusable_voxels`.
     """
 
@@ -65,6 +73,9 @@ class EncodingData:
     study: dict = field(default_factory=dict)
     parcels: Any = None
     stimuli: np.ndarray | None = None
+    test_runs: np.ndarray | None = None
+    sample_mask_train: np.ndarray | None = None
+    sample_mask_test: np.ndarray | None = None
     bad_voxels: np.ndarray = field(init=False, repr=False, compare=False)
 
     @property
@@ -102,6 +113,15 @@ class EncodingData:
                 raise ValueError(f"runs must be integer labels, got dtype {np.asarray(self.runs).dtype}")
         if self.stimuli is not None and np.shape(self.stimuli) != (n_train,):
             raise ValueError(f"stimuli {np.shape(self.stimuli)} do not match {n_train} training TRs")
+        if self.test_runs is not None and (np.shape(self.test_runs) != (n_test,)
+                                           or np.asarray(self.test_runs).dtype.kind not in "iu"):
+            raise ValueError(f"test_runs must be ({n_test},) integer labels, got {np.shape(self.test_runs)} "
+                             f"{np.asarray(self.test_runs).dtype}")
+        for name, want in (("sample_mask_train", (n_sub, n_train)), ("sample_mask_test", self.bold_test.shape[:3])):
+            m = getattr(self, name)
+            if m is not None and (np.shape(m) != want or np.asarray(m).dtype != bool):
+                raise ValueError(f"{name} must be a bool array of shape {want}, got {np.shape(m)} "
+                                 f"{np.asarray(m).dtype}")
         if self.vertices is not None and np.shape(self.vertices) != (n_vox,):
             raise ValueError(f"vertices {np.shape(self.vertices)} do not match {n_vox} voxels")
         unknown = [i for i in self.instructions if i not in self.spaces]
