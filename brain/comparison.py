@@ -1,11 +1,11 @@
 """Comparisons across subjects, per region: two spaces' best-layer alignment (BH-FDR over the
 regions, a verdict per region), the instruction analysis (every pair of instructions, BH-FDR
 over all pair x region tests, a verdict per comparison, the best instruction per region and
-per voxel), paired Wilcoxon tests between runs and percent contrasts of model families (BH-FDR
-over the rows of each contrast).
+per voxel), paired tests between runs (BH-FDR over the table) and percent contrasts of model
+families (BH-FDR over the rows of each contrast).
 
 Pure NumPy. Subjects are the sample: each comparison is a paired test of the per-subject
-difference (exact sign-flip, :func:`brain.stats.sign_flip_test`, or Wilcoxon), so with few
+difference, always the exact sign-flip test (:func:`brain.stats.sign_flip_test`), so with few
 subjects nothing can be significant and "inconclusive" is the honest answer. Every verdict
 follows one rule (:func:`verdict`): a direction only when the test is significant after
 FDR, else "inconclusive" with the reason.
@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from brain.stats import fdr_bh, sign_flip_test, t_interval, wilcoxon_across_subjects
+from brain.stats import fdr_bh, sign_flip_test, t_interval
 
 SIGN_FLIP = "sign_flip (two-sided, exact over subjects' signs)"
 FLOOR_NOTE = ("With n subjects no p-value can fall below 2 / 2^n (0.25 for 3 subjects, 0.125 for 4, 0.0625 for 5, "
@@ -46,7 +46,7 @@ FAMILY_FDR = ("Benjamini-Hochberg over the rows of this contrast (each region an
 FAMILY_UNIT = ("subjects (random): the test asks whether these subjects' differences would recur in other subjects; "
                "the models of a category are averaged per subject and treated as fixed, so a verdict is about "
                "these models on this stimulus, not about the population of models of that kind")
-SALT_SPACES, SALT_INSTRUCTIONS, SALT_FAMILIES = 30_000, 40_000, 50_000  # rng streams of the kinds of comparison
+SALT_SPACES, SALT_INSTRUCTIONS, SALT_FAMILIES, SALT_RUNS = 30_000, 40_000, 50_000, 60_000  # rng streams of the kinds of comparison
 MIN_DENOMINATOR = 0.05  # contrast: |mean alignment of b| below this gives no percent (a ratio of noise)
 
 
@@ -259,33 +259,33 @@ def instruction_analysis(instructions: Sequence[str], per_subject: dict[str, np.
                                messages[0] if messages else None)
 
 
-def paired_wilcoxon(values: list[np.ndarray], pairs: list[tuple[int, int]], alpha: float = 0.05
-                 ) -> tuple[np.ndarray, ...]:
-    """Paired two-sided Wilcoxon signed-rank tests across subjects (paired by index).
+def paired_runs(values: list[np.ndarray], pairs: list[tuple[int, int]], names: list[tuple[str, str]],
+                alpha: float = 0.05, seed: int = 0) -> list[list[dict[str, Any] | None]]:
+    """Paired comparisons of conditions (e.g. runs) across subjects, paired by index: per pair
+    and region the exact sign-flip test of the subject differences (:func:`_paired_test`, the
+    test of every other comparison here), over the subjects where both values are finite;
+    Benjamini-Hochberg over every test of the table at once; a verdict per test
+    (:func:`verdict`, ``names[row]`` = (a, b) of the pair).
 
     ``values``: per condition (n_subjects, n_regions); ``pairs``: (i, j) condition indices of
-    equal subject counts. Per pair and region, subjects where either value is NaN are left
-    out; fewer than 2 left gives NaN. FDR (Benjamini-Hochberg) runs over all tests at once.
-    Returns (n, statistic, pvalue, mean_difference (i - j), qvalue, rejected), each
-    (n_pairs, n_regions)."""
+    equal subject counts. Returns per pair, per region, the comparison dict (mean_difference
+    (i - j), ci95, pvalue, min_pvalue, n_subjects, qvalue, significant, verdict, why) or None
+    where fewer than 2 subjects have both values."""
     n_regions = values[0].shape[1] if values else 0
-    shape = (len(pairs), n_regions)
-    n = np.zeros(shape, int)
-    stat, p, diff = (np.full(shape, np.nan) for _ in range(3))
+    out: list[list[dict[str, Any] | None]] = []
+    tests: list[tuple[str, str, dict[str, Any] | None]] = []
     for row, (i, j) in enumerate(pairs):
         a, b = np.asarray(values[i], float), np.asarray(values[j], float)
         if a.shape != b.shape:
             raise ValueError(f"pair {(i, j)}: shapes {a.shape} and {b.shape} differ (pair by subject index)")
+        cells = []
         for k in range(n_regions):
-            ok = np.isfinite(a[:, k]) & np.isfinite(b[:, k])
-            n[row, k] = int(ok.sum())
-            if n[row, k] >= 1:
-                diff[row, k] = float(np.mean(a[ok, k] - b[ok, k]))
-            if n[row, k] >= 2:
-                w = wilcoxon_across_subjects(a[ok, k:k + 1], b[ok, k:k + 1])
-                stat[row, k], p[row, k] = w.statistic[0], w.pvalue[0]
-    fdr = fdr_bh(p, alpha=alpha)
-    return n, stat, p, diff, fdr.qvalue, fdr.rejected
+            test, _ = _paired_test(a[:, k], b[:, k], alpha, np.random.default_rng([seed, SALT_RUNS, row, k]))
+            cells.append(test)
+            tests.append((*names[row], test))
+        out.append(cells)
+    _with_fdr(tests, alpha)
+    return out
 
 
 @dataclass(frozen=True)

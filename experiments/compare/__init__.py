@@ -3,7 +3,9 @@
 Each RUN_DIR is a run directory of ``experiments.run``, a Hydra multirun directory (numbered
 run directories) or any directory holding run directories. Writes one self-contained HTML
 file (figures embedded as PNG data URIs): a section per kind of run, encoding
-(``experiments.compare.encoding``) and motor (``experiments.compare.motor``). Runs are
+(``experiments.compare.encoding``) and motor (``experiments.compare.motor``); with encoding
+runs also ``<out>.json``, every test between runs and between model families with its p, q
+and verdict. Runs are
 labelled by the Hydra overrides that differ between them; unfinished runs are skipped and
 listed in the report. Default output: ``<RUN_DIR>/comparison.html`` for one directory,
 ``./comparison.html`` for several.
@@ -16,8 +18,10 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from experiments.compare.runs import COMPARABLE_KINDS, CompareError, Run, discover, load_runs, run_labels
+from experiments.io import write_json
 from experiments.report.html import Report
 
 TITLE = "callosum: cross-run comparison"
@@ -66,16 +70,22 @@ def build_report(paths: list[str | Path], out: str | Path | None = None) -> Buil
         for w in warnings:
             rep.text("warning: " + w)
     figures: dict[str, int] = {}
+    tests: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="compare-") as tmp:
         if "encoding" in by_kind:
             from experiments.compare.encoding import add_encoding_section
 
-            figures["encoding"] = add_encoding_section(rep, by_kind["encoding"], labels["encoding"], Path(tmp))
+            figures["encoding"], tests["encoding"] = add_encoding_section(rep, by_kind["encoding"],
+                                                                          labels["encoding"], Path(tmp))
         if "motor" in by_kind:
             from experiments.compare.motor import add_motor_section
 
             figures["motor"] = add_motor_section(rep, by_kind["motor"], Path(tmp))
     rep.write(out)
+    if tests:
+        write_json(out.with_suffix(".json"), {"runs": {k: [{"label": lab, "path": str(r.path)} for r, lab in
+                                                           zip(rs, labels[k])] for k, rs in by_kind.items()},
+                                              **tests, "warnings": warnings})
     return Built(out, by_kind, labels, figures, warnings)
 
 

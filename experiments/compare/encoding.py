@@ -1,5 +1,6 @@
 """Encoding runs compared: normalised brain alignment per region across runs and subjects,
-paired Wilcoxon tests between runs with Benjamini-Hochberg FDR (``brain.comparison.paired_wilcoxon``), and best-layer maps.
+paired exact sign-flip tests between runs with Benjamini-Hochberg FDR over the table and a verdict per
+test (``brain.comparison.paired_runs``, the test of every other comparison), and best-layer maps.
 
 Per subject and region, the normalised alignment is recomputed from each run's
 ``encoding.npz`` exactly as ``experiments.tasks.encoding_summary.summarise`` computes it
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from brain.comparison import paired_wilcoxon
+from brain.comparison import FLOOR_NOTE, paired_runs
 from brain.layers import best_layer_alignment, group_best_layer
 from experiments.compare.runs import CompareError, Run
 from experiments.io import save_figure
@@ -51,18 +52,24 @@ class EncodingResult:
 
 @dataclass(frozen=True)
 class PairTests:
-    """Paired Wilcoxon tests, one row per pair of runs (same space), one column per region.
-    ``n``: subjects used (both finite); statistic and pvalue NaN where n < 2; ``qvalue``:
-    Benjamini-Hochberg over every test in the table; ``rejected``: qvalue <= alpha."""
+    """Paired tests, one row per pair of runs (same space), one column per region: ``cells``
+    [row][region] the comparison dict of :func:`brain.comparison.paired_runs` (mean_difference
+    a - b, ci95, pvalue, qvalue: BH over every test in the table, significant, verdict, why,
+    n_subjects), None where fewer than 2 subjects have both values."""
 
     pairs: list[tuple[str, int, int]]  # (space, run index a, run index b)
     regions: tuple[str, ...]
-    n: np.ndarray
-    statistic: np.ndarray
-    pvalue: np.ndarray
-    mean_difference: np.ndarray
-    qvalue: np.ndarray
-    rejected: np.ndarray
+    cells: list[list[dict | None]]
+
+    def values(self, key: str) -> np.ndarray:
+        """(n_pairs, n_regions) of one field of the comparisons, NaN where untested."""
+        return np.array([[np.nan if c is None else float(c[key]) for c in row] for row in self.cells],
+                        float).reshape(len(self.pairs), len(self.regions))
+
+    def to_dict(self, labels: list[str]) -> list[dict]:
+        return [{"space": space, "a": labels[ia], "b": labels[ib],
+                 "per_region": dict(zip(self.regions, self.cells[row]))}
+                for row, (space, ia, ib) in enumerate(self.pairs)]
 
 
 def subject_alignment(r: np.ndarray, select: np.ndarray, ceiling: np.ndarray, keep: np.ndarray,
@@ -130,13 +137,9 @@ def compare_runs(results: list[EncodingResult], alpha: float = 0.05) -> tuple[Pa
                     index[key] = len(values)
                     values.append(res.alignment[space][:, cols])
             pairs.append((space, ia, ib))
-    if pairs:
-        n, stat, p, diff, q, rej = paired_wilcoxon(values, [(index[(i, s)], index[(j, s)]) for s, i, j in pairs],
-                                                alpha)
-    else:
-        n, stat, p, diff, q = (np.zeros((0, len(regions))) for _ in range(5))
-        rej = np.zeros((0, len(regions)), bool)
-    return PairTests(pairs, regions, n, stat, p, diff, q, rej), notes
+    cells = paired_runs(values, [(index[(i, s)], index[(j, s)]) for s, i, j in pairs],
+                        [(results[i].label, results[j].label) for _, i, j in pairs], alpha) if pairs else []
+    return PairTests(pairs, regions, cells), notes
 
 
 def plot_alignment(values: dict[str, np.ndarray], regions: tuple[str, ...], space: str, path: Path) -> None:
@@ -177,8 +180,9 @@ def _mean_sem(v: np.ndarray) -> str:
 
 
 def add_encoding_section(rep: Report, runs: list[Run], labels: list[str], fig_dir: Path,
-                         alpha: float = 0.05) -> int:
-    """Append the encoding comparison to ``rep``; returns the number of figures added."""
+                         alpha: float = 0.05) -> tuple[int, dict]:
+    """Append the encoding comparison to ``rep``; returns the number of figures added and the
+    tests (between runs and between model families) as JSON-ready data."""
     from brain.plotting import plot_surface
 
     results = [load_encoding(run, label) for run, label in zip(runs, labels)]
@@ -203,24 +207,28 @@ def add_encoding_section(rep: Report, runs: list[Run], labels: list[str], fig_di
         n_fig += 1
         rep.table(["region"] + list(vals), [[n] + [_mean_sem(v[:, j]) for v in vals.values()]
                                             for j, n in enumerate(regions)])
-    rep.heading("Encoding: paired Wilcoxon tests between runs")
+    rep.heading("Encoding: paired tests between runs")
     for note in notes:
         rep.text(note)
     if not tests.pairs:
         rep.text("No pair of runs to test (needs two encoding runs sharing a feature space and subject count).")
     else:
-        rep.text(f"Two-sided Wilcoxon signed-rank test across subjects (paired by subject index) per "
-                 f"region; Benjamini-Hochberg FDR over all {int(np.isfinite(tests.pvalue).sum())} tests, "
-                 f"significant where q <= {alpha}.")
+        n_tests = int(np.isfinite(tests.values("pvalue")).sum())
+        rep.text(f"Two-sided exact sign-flip test across subjects (paired by subject index) of the difference in "
+                 f"normalised alignment per region; Benjamini-Hochberg FDR over all {n_tests} tests; a verdict names "
+                 f"a direction only where q <= {alpha}. " + FLOOR_NOTE)
         rows = []
         for row, (space, ia, ib) in enumerate(tests.pairs):
-            for k, region in enumerate(regions):
-                rows.append([space, region, results[ia].label, results[ib].label, int(tests.n[row, k]),
-                             float(tests.mean_difference[row, k]), float(tests.statistic[row, k]),
-                             float(tests.pvalue[row, k]), float(tests.qvalue[row, k]),
-                             "yes" if tests.rejected[row, k] else "no"])
-        rep.table(["space", "region", "run A", "run B", "subjects", "mean A - B", "W", "p", "q (BH)",
-                   "significant"], rows, fmt=".4g")
+            for region, c in zip(regions, tests.cells[row]):
+                head = [space, region, results[ia].label, results[ib].label]
+                if c is None:
+                    rows.append(head + ["< 2", "-", "-", "-", "-", "inconclusive: fewer than 2 subjects"])
+                else:
+                    rows.append(head + [c["n_subjects"], c["mean_difference"],
+                                        f"[{c['ci95'][0]:.3g}, {c['ci95'][1]:.3g}]", c["pvalue"], c["qvalue"],
+                                        f"{c['verdict']}: {c['why']}"])
+        rep.table(["space", "region", "run A", "run B", "subjects", "mean A - B", "95 % CI", "p", "q (BH)",
+                   "verdict"], rows, fmt=".4g")
     rep.heading("Encoding: best-layer maps")
     mapped = [r for r in results if r.vertices is not None]
     if len(mapped) < len(results):
@@ -238,5 +246,5 @@ def add_encoding_section(rep: Report, runs: list[Run], labels: list[str], fig_di
             n_fig += 1
     from experiments.compare.families import add_family_section
 
-    add_family_section(rep, results, runs, alpha)
-    return n_fig
+    families = add_family_section(rep, results, runs, alpha)
+    return n_fig, {"alpha": alpha, "between_runs": tests.to_dict(labels), "notes": notes, "families": families}

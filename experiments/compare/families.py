@@ -122,8 +122,9 @@ def compare_families(results: list[Any], runs: list[Any], alpha: float = 0.05
     return contrasts, names, notes
 
 
-def add_family_section(rep: Any, results: list[Any], runs: list[Any], alpha: float = 0.05) -> None:
-    """Append the family comparison to the report ``rep``."""
+def add_family_section(rep: Any, results: list[Any], runs: list[Any], alpha: float = 0.05) -> dict[str, Any]:
+    """Append the family comparison to the report ``rep``; returns it as JSON-ready data
+    (the members of each category, the notes and every contrast's :meth:`Contrast.to_dict`)."""
     contrasts, names, notes = compare_families(results, runs, alpha)
     rep.heading("Encoding: model families (instruction-tuned vs plain)")
     rep.text("Category of each feature space from its features file (task=features' attributes); per "
@@ -138,9 +139,10 @@ def add_family_section(rep: Any, results: list[Any], runs: list[Any], alpha: flo
         rep.text(f"{cat}: {', '.join(members)}")
     for note in notes:
         rep.text(note)
+    out = {"members": names, "notes": notes, "contrasts": [c.to_dict() for c in contrasts]}
     if not contrasts:
         rep.text("No two categories to compare (needs encoding runs on features of at least two categories).")
-        return
+        return out
     for c in contrasts:
         if c.warning:
             rep.text(f"{c.a} vs {c.b}: {c.warning}.")
@@ -155,3 +157,4 @@ def add_family_section(rep: Any, results: list[Any], runs: list[Any], alpha: flo
              r["why"]] for c in contrasts for region, r in c.rows.items()]
     rep.table(["A vs B", "region", "subjects", "mean A", "mean B", "A vs B (95 % CI)", "p", "q (BH)", "verdict",
                "why"], rows, fmt=".3f")
+    return out

@@ -183,20 +183,20 @@ def test_instruction_analysis_refuses_bad_input() -> None:
                              np.zeros(2, int), 0.05, 0)
 
 
-def test_paired_wilcoxon_holds_its_rate_on_null_data() -> None:
+def test_paired_runs_holds_its_rate_on_null_data() -> None:
     """Two runs of the same null (8 subjects, 4 regions, a subject effect shared by both): each
     test's p <= 0.05 at most about 5 % of the time; BH over the table keeps any rejection rare."""
-    from brain.comparison import paired_wilcoxon
+    from brain.comparison import paired_runs
 
     rng = np.random.default_rng(3)
     ps, any_rejected = [], []
     for _ in range(300):
         subject = rng.normal(0, 0.2, (8, 1))
         a, b = subject + rng.normal(0, 0.05, (8, 4)), subject + rng.normal(0, 0.05, (8, 4))
-        n, _, p, _, _, rejected = paired_wilcoxon([a, b], [(0, 1)], alpha=0.05)
-        assert (n == 8).all()
-        ps.append(p.ravel())
-        any_rejected.append(rejected.any())
+        (cells,) = paired_runs([a, b], [(0, 1)], [("a", "b")], alpha=0.05)
+        assert all(c["n_subjects"] == 8 for c in cells)
+        ps.append([c["pvalue"] for c in cells])
+        any_rejected.append(any(c["significant"] for c in cells))
     rate = np.mean(np.concatenate(ps) <= 0.05)
     assert 0.02 <= rate <= 0.07, rate  # 1200 tests: SE 0.006
     assert np.mean(any_rejected) <= 0.08

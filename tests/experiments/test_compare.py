@@ -4,6 +4,7 @@ cores against SciPy, its errors, and the page in headless Chromium."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
@@ -16,7 +17,7 @@ from hydra import compose, initialize_config_module
 from scipy import stats
 
 from agents.pooling import Cell
-from brain.comparison import paired_wilcoxon
+from brain.comparison import paired_runs
 from brain.stats import sign_flip_test, t_interval
 from experiments.compare import build_report, main
 from experiments.compare.encoding import compare_runs, load_encoding
@@ -155,7 +156,14 @@ def test_encoding_alignment_recomputed_as_the_runner_summarises(runs: dict[str, 
             assert p == pytest.approx(comparison["per_region"][region]["pvalue"], rel=1e-12)
 
 
-def test_wilcoxon_between_runs_equals_scipy_with_bh_over_all_tests(built) -> None:
+def _enumerated_sign_flip_p(d: np.ndarray) -> float:
+    """Two-sided exact sign-flip p of mean(d), by enumerating every sign pattern (reference)."""
+    observed = abs(d.mean())
+    means = [abs(np.dot(signs, d)) / d.size for signs in itertools.product((1.0, -1.0), repeat=d.size)]
+    return float(np.mean(np.asarray(means) >= observed - 1e-12))
+
+
+def test_sign_flip_between_runs_equals_enumeration_with_bh_over_all_tests(built) -> None:
     results = [load_encoding(r, lab) for r, lab in zip(built.runs["encoding"], built.labels["encoding"])]
     tests, notes = compare_runs(results)
     assert notes == [] and [s for s, _, _ in tests.pairs] == ["video", "audio"]
@@ -164,21 +172,28 @@ def test_wilcoxon_between_runs_equals_scipy_with_bh_over_all_tests(built) -> Non
         a, b = results[ia].alignment[space], results[ib].alignment[space]
         for k in range(a.shape[1]):
             ok = np.isfinite(a[:, k]) & np.isfinite(b[:, k])  # subjects with kept voxels in both runs
-            assert tests.n[row, k] == ok.sum()
+            cell = tests.cells[row][k]
             if ok.sum() < 2:
-                assert np.isnan(tests.pvalue[row, k])
+                assert cell is None and np.isnan(tests.values("pvalue")[row, k])
                 continue
-            ref = stats.wilcoxon(a[ok, k], b[ok, k])
-            assert tests.pvalue[row, k] == pytest.approx(ref.pvalue, rel=1e-12, nan_ok=True)
-            assert tests.statistic[row, k] == pytest.approx(ref.statistic, nan_ok=True)
-            ps.append(ref.pvalue)
-    tested = np.isfinite(tests.pvalue.ravel())
-    assert tested.sum() >= 2  # the planted regions keep voxels in both runs
-    np.testing.assert_allclose(tests.qvalue.ravel()[tested],
-                               stats.false_discovery_control(np.asarray(ps)[np.isfinite(ps)], method="bh"),
-                               rtol=1e-12)
+            assert cell["n_subjects"] == ok.sum()
+            assert cell["mean_difference"] == pytest.approx(np.mean(a[ok, k] - b[ok, k]), rel=1e-12)
+            ref = _enumerated_sign_flip_p(a[ok, k] - b[ok, k])
+            assert cell["pvalue"] == pytest.approx(ref, rel=1e-12)
+            assert cell["verdict"] == "inconclusive"  # 4 subjects: p >= 2 / 2^4 = 0.125 > alpha
+            ps.append(ref)
+    qs = tests.values("qvalue").ravel()
+    tested = np.isfinite(qs)
+    assert tested.sum() == len(ps) >= 2  # the planted regions keep voxels in both runs
+    np.testing.assert_allclose(qs[tested], stats.false_discovery_control(ps, method="bh"), rtol=1e-12)
     page = built.path.read_text()
     assert page.count("<td>video</td>") == page.count("<td>audio</td>") == len(tests.regions)
+    saved = json.loads(built.path.with_suffix(".json").read_text())["encoding"]["between_runs"]
+    assert [(t["space"], t["a"], t["b"]) for t in saved] == [(s, built.labels["encoding"][i],
+                                                              built.labels["encoding"][j]) for s, i, j in tests.pairs]
+    for t, row in zip(saved, tests.cells):
+        assert [None if c is None else c["qvalue"] for c in t["per_region"].values()] == \
+            [None if c is None else pytest.approx(c["qvalue"], rel=1e-12) for c in row]
 
 
 def test_paired_tests_on_planted_data() -> None:
@@ -188,16 +203,18 @@ def test_paired_tests_on_planted_data() -> None:
     a[:, 0] = b[:, 0] + rng.uniform(0.2, 0.4, 8)  # region 0: every subject higher
     a[2, 2] = np.nan  # region 2: one subject missing
     b[1:, 3] = np.nan  # region 3: one subject left, untestable
-    n, stat, p, diff, q, rejected = paired_wilcoxon([a, b], [(0, 1)], alpha=0.05)
-    assert n.tolist() == [[8, 8, 7, 1]]
-    assert p[0, 0] == pytest.approx(2 / 2**8) and stat[0, 0] == 0.0  # exact null: all 8 signs positive
+    (cells,) = paired_runs([a, b], [(0, 1)], [("A", "B")], alpha=0.05)
+    assert [None if c is None else c["n_subjects"] for c in cells] == [8, 8, 7, None]
+    assert cells[0]["pvalue"] == pytest.approx(2 / 2**8)  # exact: all 8 signs positive
     keep = np.arange(8) != 2
-    assert p[0, 2] == pytest.approx(stats.wilcoxon(a[keep, 2], b[keep, 2]).pvalue, rel=1e-12)
-    assert p[0, 1] == pytest.approx(stats.wilcoxon(a[:, 1], b[:, 1]).pvalue, rel=1e-12)
-    assert np.isnan(p[0, 3]) and np.isnan(q[0, 3]) and not rejected[0, 3]
-    assert diff[0, 2] == pytest.approx(np.mean(a[keep, 2] - b[keep, 2]))
-    np.testing.assert_allclose(q[0, :3], stats.false_discovery_control(p[0, :3], method="bh"), rtol=1e-12)
-    assert rejected[0, 0] and rejected[0].tolist() == (q[0] <= 0.05).tolist()
+    assert cells[2]["pvalue"] == pytest.approx(_enumerated_sign_flip_p(a[keep, 2] - b[keep, 2]), rel=1e-12)
+    assert cells[1]["pvalue"] == pytest.approx(_enumerated_sign_flip_p(a[:, 1] - b[:, 1]), rel=1e-12)
+    assert cells[2]["mean_difference"] == pytest.approx(np.mean(a[keep, 2] - b[keep, 2]))
+    q = stats.false_discovery_control([c["pvalue"] for c in cells[:3]], method="bh")
+    np.testing.assert_allclose([c["qvalue"] for c in cells[:3]], q, rtol=1e-12)
+    assert cells[0]["significant"] and cells[0]["verdict"] == "A > B"
+    assert [c["significant"] for c in cells[:3]] == (q <= 0.05).tolist()
+    assert all(c["verdict"] == "inconclusive" for c in cells[1:3] if not c["significant"])
 
 
 def test_t_interval_matches_scipy() -> None:
