@@ -428,8 +428,6 @@ class EncodingTask:
         at_least("task.min_region_voxels", self.min_region_voxels, 1)
         at_least("task.n_block_bootstraps", self.n_block_bootstraps, 0)
         at_least("task.chunks", self.chunks, 1)
-        if self.stacked and (self.chunks > 1 or self.merge):
-            raise ValueError("task.stacked=true with voxel chunks (task.chunks, task.merge) is not supported yet")
         if self.chunk is not None and self.merge:
             raise ValueError("task.chunk and task.merge exclude each other: run the chunks, then merge them")
         if self.chunk is not None and not (isinstance(self.chunk, int) and 0 <= self.chunk < self.chunks):

@@ -300,7 +300,9 @@ def find_chunks(root: Path) -> list[Path]:
 
 def merge_chunks(root: Path, cfg: RunSettings, n_voxels: int) -> dict[str, Any]:
     """Concatenate the voxel chunks under ``root`` into one result; they must all be finished,
-    come from this config, and cover every voxel exactly once."""
+    come from this config, and cover every voxel exactly once. The best layers' test
+    predictions (for the block bootstrap) and the stacked encoders' scores and weights
+    (``task.stacked``) are merged as the voxel-wise scores are."""
     settings = json.loads(json.dumps(unit_settings(cfg)))
     chunks = {}
     for d in find_chunks(root):
@@ -330,6 +332,23 @@ def merge_chunks(root: Path, cfg: RunSettings, n_voxels: int) -> dict[str, Any]:
     out: dict[str, Any] = {k: [np.concatenate([p[f"{k}_{i}"] for p in parts], axis=-1) for i in range(n_spaces)]
                            for k in SCORE_KEYS}
     out["split_half"] = {k: np.concatenate([p[f"split_{k}"] for p in parts], axis=-1) for k in SPLIT_KEYS}
+
+    def merged(name: str) -> list[np.ndarray] | None:  # per space, or None when no chunk carries it
+        having = [f"{name}_0" in p for p in parts]
+        if any(having) and not all(having):
+            raise ValueError(f"task.merge: some chunks under {root} carry {name} and others do not (chunks of "
+                             "other versions); rerun the chunks")
+        return [np.concatenate([p[f"{name}_{i}"] for p in parts], axis=-1) for i in range(n_spaces)] \
+            if all(having) else None
+
+    if (pred := merged("pred_best")) is not None:
+        out["pred_best"] = pred
+    stacked = {k: merged(f"stacked_{k}") for k in STACKED_KEYS}
+    if cfg.task.stacked:
+        if any(v is None for v in stacked.values()):
+            raise ValueError(f"task.merge with task.stacked=true: the chunks under {root} carry no stacked encoders; "
+                             "rerun them with task.stacked=true")
+        out["stacked"] = stacked
     return out
 
 
@@ -385,14 +404,14 @@ def _bootstrap(data: EncodingData, cfg: RunSettings, res: dict[str, Any], kind: 
     """With <= MAX_BOOTSTRAP_SUBJECTS subjects, per space the block bootstrap of the test TRs
     (:func:`brain.bootstrap.bootstrap_alignment`) of the subject-mean alignment; None where it
     is off (``task.n_block_bootstraps=0``), there are more subjects, or the best layers' test
-    predictions are not at hand (voxel chunks, units of older runs). ``reps``: the cleaned test
+    predictions are not at hand (units of older runs). ``reps``: the cleaned test
     repeats, (n_subjects, n_repeats, n_test, n_vox)."""
     t, n_sub = cfg.task, data.bold_train.shape[0]
     if not t.n_block_bootstraps or n_sub > MAX_BOOTSTRAP_SUBJECTS:
         return None
     if "pred_best" not in res:
-        log.warning("no block-bootstrap interval: the best layers' test predictions were not kept (voxel chunks or "
-                    "a run resumed from an older one)")
+        log.warning("no block-bootstrap interval: the best layers' test predictions were not kept (a run resumed "
+                    "from an older one)")
         return None
     block = min(t.block or 10, reps.shape[2] // 2)
     ceiling_of = ceiling_resampler(kind, reps, t.ceiling_fit)
@@ -492,7 +511,9 @@ def run(cfg: RunSettings, out_dir: Path) -> dict[str, Any]:
         if chunk is not None:
             write_npz(out_dir / "scores.npz", n_spaces=len(data.spaces),
                       **{f"split_{k}": a for k, a in res["split_half"].items()},
-                      **{f"{k}_{i}": a for k in SCORE_KEYS for i, a in enumerate(res[k])})
+                      **{f"{k}_{i}": a for k in SCORE_KEYS for i, a in enumerate(res[k])},
+                      **{f"pred_best_{i}": a for i, a in enumerate(res.get("pred_best", []))},
+                      **{f"stacked_{k}_{i}": a for k, v in res.get("stacked", {}).items() for i, a in enumerate(v)})
             meta = {"chunk": chunk, "chunks": t.chunks, "voxels": list(voxels),
                     "settings": unit_settings(cfg)}
             write_json(out_dir / "chunk.json", meta)  # last: marks the chunk finished

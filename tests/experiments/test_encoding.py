@@ -341,10 +341,32 @@ def test_the_stacked_encoder_beside_the_best_layer(tmp_path: Path) -> None:
     assert "Stacked encoder" in html and (out / "stack_weights.png").is_file()
 
 
-def test_stacking_with_voxel_chunks_is_refused() -> None:
-    from experiments.validate import validate_config
-
-    with initialize_config_module(config_module="experiments.conf", version_base="1.3"):
-        cfg = compose(config_name="config", overrides=["task=encoding", "task.stacked=true", "task.chunks=2"])
-    with pytest.raises(ValueError, match="task.stacked=true with voxel chunks"):
-        validate_config(cfg)
+def test_stacking_and_the_block_bootstrap_survive_voxel_chunks(tmp_path: Path) -> None:
+    """A stacked run split into two voxel chunks and merged gives the single run's stacked
+    scores and weights and its block-bootstrap intervals (2 subjects: the bootstrap is on), so
+    the chunks carry the stacked encoders and the best layers' test predictions; merging
+    chunks run without stacking into a stacked run is refused."""
+    small = ["task=encoding", "task.synthetic.n_subjects=2", "task.synthetic.n_runs=3", "task.synthetic.trs_per_run=80",
+             "task.synthetic.n_test_trs=80", "task.synthetic.n_layers=2", "task.synthetic.n_features=6",
+             "task.synthetic.vertices_per_region=6", "task.n_permutations=20", "task.n_bootstraps=20",
+             "task.n_block_bootstraps=30", "task.min_region_voxels=2", "task.ceiling=none", "task.stacked=true"]
+    _, single = compose_and_run(small, tmp_path / "single")
+    for c in range(2):
+        compose_and_run([*small, "task.chunks=2", f"task.chunk={c}"], tmp_path / "chunks" / str(c))
+    _, merged = compose_and_run([*small, f"task.merge={tmp_path / 'chunks'}"], tmp_path / "merged")
+    with np.load(tmp_path / "single" / "encoding.npz") as a, np.load(tmp_path / "merged" / "encoding.npz") as b:
+        for key in ("stacked_r", "stacked_weights"):
+            np.testing.assert_allclose(a[key], b[key], atol=1e-4, err_msg=key)  # float32 solves on fewer columns
+    for space in single["spaces"]:
+        s, m = single["spaces"][space], merged["spaces"][space]
+        cis = [(s["best_layer_alignment_bootstrap_ci95"]["ci95"][k], v)
+               for k, v in m["best_layer_alignment_bootstrap_ci95"]["ci95"].items()]
+        assert all(a is not None for a, _ in cis)  # raw r (task.ceiling=none): every region has an interval
+        for a, b in cis:
+            assert b == pytest.approx(a, abs=1e-3)
+        for region, row in s["stacked"]["per_region"].items():
+            assert m["stacked"]["per_region"][region]["stacked_r"] == pytest.approx(row["stacked_r"], abs=1e-4)
+    for c in range(2):
+        compose_and_run([*small[:-1], "task.chunks=2", f"task.chunk={c}"], tmp_path / "plain" / str(c))
+    with pytest.raises(ValueError, match="other settings than this config"):
+        compose_and_run([*small, f"task.merge={tmp_path / 'plain'}"], tmp_path / "m2")
