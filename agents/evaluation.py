@@ -3,7 +3,7 @@
 ``evaluate(model, params, sampler, task, n_episodes, key, lesion)`` runs the controllers
 of all seeds (``params`` with a leading seed axis) on the same ``n_episodes`` episodes of
 ``task`` (``centre_out``: its targets in turn) and returns per-seed, per-episode numbers
-(:func:`episode_metrics`) plus the trajectories. ``aggregate`` turns those into the reported
+(:func:`episode_metrics`; the movement's shape: :mod:`agents.kinematics`) plus the trajectories. ``aggregate`` turns those into the reported
 means, 95 % confidence intervals and per-seed values.
 """
 
@@ -17,11 +17,13 @@ import jax
 import numpy as np
 
 from agents.controllers import BilateralController, lesion_mask
+from agents.kinematics import KINEMATICS, kinematics
 from agents.rollout import EpisodeSampler, Trajectory, closed_loop
 from brain.stats import t_interval
 
 METRICS: tuple[str, ...] = ("position_error", "final_position_error", "final_phase_error",
-                            "time_to_target", "reached", "load_drift", "max_deviation", "effort")
+                            "time_to_target", "reached", "load_drift", "max_deviation", "effort") + KINEMATICS
+MEDIANS: tuple[str, ...] = ("time_to_target", "straightness")  # skewed: also reported as per-seed medians
 FINAL_PHASE = 0.1  # s, the final phase of an episode
 REACH_RADIUS = 0.01  # m, "at the target"
 
@@ -70,8 +72,8 @@ def _run(model: Any, params: Any, env: Any, state0: Any, mask: jax.Array) -> Tra
 def evaluate(model: Any, params: Any, sampler: EpisodeSampler, task: str, n_episodes: int,
              key: jax.Array, lesion: str = "none", base_mask: jax.Array | None = None
              ) -> tuple[dict[str, np.ndarray], Trajectory]:
-    """Per-seed, per-episode :data:`METRICS` (see :func:`episode_metrics`), each (seeds,
-    episodes), and the trajectories (leading axes seeds, episodes). ``base_mask``: a lesion
+    """Per-seed, per-episode :data:`METRICS` (see :func:`episode_metrics` and, for the shape
+    of the movement, :func:`agents.kinematics.kinematics`), each (seeds, episodes), and the trajectories (leading axes seeds, episodes). ``base_mask``: a lesion
     mask the model was trained with (``cut_callosum`` for a ``_nocc`` variant trained on a
     callosal model), applied on top of ``lesion``."""
     if lesion != "none" and not isinstance(model, BilateralController):
@@ -81,6 +83,7 @@ def evaluate(model: Any, params: Any, sampler: EpisodeSampler, task: str, n_epis
     traj = _run(model, params, sampler.env, state0, mask)
     numbers = episode_metrics(traj.position_error, traj.hand, traj.start, traj.load,
                               traj.excitation, sampler.env.cfg.control_dt)
+    numbers |= kinematics(traj.hand, traj.start, traj.target, sampler.env.cfg.control_dt)
     return numbers, traj
 
 
@@ -118,9 +121,10 @@ def aggregate(numbers: dict[str, np.ndarray]) -> dict[str, Any]:
 
     for every metric of :data:`METRICS` (NaN episodes left out: ``time_to_target`` is the
     mean over the episodes that reached the target, ``load_drift`` over loaded episodes;
-    ``reached`` is a fraction), plus ``time_to_target_median``: per seed the median time to
-    target over the reached episodes, then as above (robust to a few slow episodes; with one
-    seed, that seed's median and no interval).
+    ``reached`` and ``single_peak_fraction`` are fractions), plus ``<m>_median`` for each of
+    :data:`MEDIANS`: per seed the median over the episodes (time to target: the reached ones),
+    then as above (robust to a few slow or looping episodes; with one seed, that seed's median
+    and no interval).
     """
     out: dict[str, Any] = {}
     per_seed: dict[str, list[float | None]] = {}
@@ -128,9 +132,10 @@ def aggregate(numbers: dict[str, np.ndarray]) -> dict[str, Any]:
         mean, half, out["ci_over"] = mean_ci(numbers[name])
         out[name], out[f"{name}_ci95"] = _json(mean), _json(half)
         per_seed[name] = [_json(v) for v in _per_seed(numbers[name])]
-    medians = _per_seed(numbers["time_to_target"], np.nanmedian)
-    mean, half, _ = t_interval(_finite(medians)) if medians.size > 1 else (medians[0], np.nan, 1)
-    out["time_to_target_median"], out["time_to_target_median_ci95"] = _json(mean), _json(half)
-    per_seed["time_to_target_median"] = [_json(v) for v in medians]
+    for name in MEDIANS:
+        medians = _per_seed(numbers[name], np.nanmedian)
+        mean, half, _ = t_interval(_finite(medians)) if medians.size > 1 else (medians[0], np.nan, 1)
+        out[f"{name}_median"], out[f"{name}_median_ci95"] = _json(mean), _json(half)
+        per_seed[f"{name}_median"] = [_json(v) for v in medians]
     out["per_seed"] = per_seed
     return out

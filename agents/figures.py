@@ -77,6 +77,31 @@ def plot_paths(paths: dict[str, Any], title: str) -> Any:
     return fig
 
 
+def plot_speed_profiles(paths: dict[str, Any], control_dt: float, title: str) -> Any:
+    """Hand speed over time per variant, one line per episode in the colours of
+    :func:`plot_paths` (a human reach: one bell-shaped peak)."""
+    from agents.kinematics import speed_profile
+
+    plt = _pyplot()
+    rows, cols = _grid(len(paths))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.6 * rows), dpi=110, squeeze=False, sharey=True)
+    for ax, (name, p) in zip(axes.flat, paths.items()):
+        speed = speed_profile(p["hand"], p["start"], control_dt)
+        t = np.arange(1, speed.shape[-1] + 1) * control_dt * 1000
+        colors = plt.cm.hsv(np.linspace(0, 1, len(speed), endpoint=False))
+        for s, c in zip(speed, colors):
+            ax.plot(t, s, color=c, lw=1.0)
+        ax.set_title(name, fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(paths):]:
+        ax.axis("off")
+    fig.supxlabel("time (ms)", fontsize=8)
+    fig.supylabel("hand speed (m/s)", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def plot_learning(history: dict[str, Any]) -> Any:
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=110)
@@ -132,14 +157,14 @@ def plot_weights(training: dict[str, Any]) -> Any:
     return fig
 
 
-def plot_excitations(paths: dict[str, Any], episode: int = 0) -> Any:
+def plot_excitations(paths: dict[str, Any], episode: int = 0, control_dt: float = 0.01) -> Any:
     plt = _pyplot()
     rows, cols = _grid(len(paths))
     fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.8 * rows), dpi=110, squeeze=False,
                              sharey=True)
     for ax, (name, p) in zip(axes.flat, paths.items()):
         u = np.asarray(p["excitation"])[episode]
-        t = np.arange(1, len(u) + 1) * 10  # ms, control step 10 ms
+        t = np.arange(1, len(u) + 1) * control_dt * 1000  # ms
         for m in range(u.shape[-1]):
             ax.plot(t, u[:, m], lw=1.1, label=MUSCLES[m])
         ax.set_title(name, fontsize=8)

@@ -63,6 +63,20 @@ def _results_rows(results: dict[str, Any], label: str = "") -> list[list[Any]]:
     return rows
 
 
+def _shape_rows(results: dict[str, Any], label: str = "") -> list[list[Any]]:
+    """Movement shape (agents.kinematics) of the reaching tasks: the hold starts at its target."""
+    rows = []
+    for name, per_task in results.items():
+        for task, r in per_task.items():
+            if task == "hold" or "straightness" not in r:
+                continue
+            scales = (("straightness_median", 1), ("single_peak_fraction", 100),
+                      ("speed_peaks", 1), ("peak_speed", 1), ("time_to_peak_speed", 1000), ("overshoot", 100),
+                      ("lateral_deviation", 100))
+            rows.append([f"{label}{name}", task] + [figures.scaled(r.get(k), c) for k, c in scales])
+    return rows
+
+
 def write_report(metrics: dict[str, Any], data: dict[str, Any], out_dir: Path) -> None:
     out_dir = Path(out_dir)
     header = ["variant", "task", "error (cm)", "± 95 % CI", "final 100 ms (cm)", "± 95 % CI",
@@ -104,13 +118,29 @@ def write_report(metrics: dict[str, Any], data: dict[str, Any], out_dir: Path) -
                  f"{timing['persistent_cache_hits']} from the persistent cache).")
     rep.heading("Results")
     rep.table(header, _results_rows(metrics["variants"]))
+    shape = _shape_rows(metrics["variants"])
+    if shape:
+        rep.heading("Movement shape")
+        rep.text("Human reaches are near-straight with one bell-shaped speed peak. Straightness: hand path length "
+                 "over the start-target distance (1 = straight; per seed the median over episodes, then the mean over seeds); single peak: the "
+                 "share of episodes whose speed profile has exactly one peak above 10 % of its maximum; overshoot: "
+                 "the farthest the hand goes past the target along the start-target line; lateral deviation: the "
+                 "farthest from that line (means over episodes and seeds; per-seed values and CIs in metrics.json).")
+        rep.table(["variant", "task", "straightness (median)", "single peak (%)",
+                   "speed peaks", "peak speed (m/s)", "time to peak (ms)", "overshoot (cm)", "lateral deviation (cm)"],
+                  shape, fmt=".2f")
     _save(figures.plot_bars(metrics["variants"]), out_dir / "position_error.png")
     rep.figure(out_dir / "position_error.png", "Mean position error per variant and evaluation task")
     if data.get("centre_out"):
         _save(figures.plot_paths(data["centre_out"], "Centre-out reaches (seed 0; x: targets)"),
               out_dir / "centre_out_paths.png")
         rep.figure(out_dir / "centre_out_paths.png", "Hand paths to the centre-out targets, per variant")
-        _save(figures.plot_excitations(data["centre_out"]), out_dir / "excitations.png")
+        dt = float(metrics.get("arm", {}).get("control_dt", 0.01))
+        _save(figures.plot_speed_profiles(data["centre_out"], dt, "Centre-out hand speed (seed 0)"),
+              out_dir / "centre_out_speed.png")
+        rep.figure(out_dir / "centre_out_speed.png", "Hand speed over time to each centre-out target, per variant "
+                   "(colours as in the paths)")
+        _save(figures.plot_excitations(data["centre_out"], control_dt=dt), out_dir / "excitations.png")
         rep.figure(out_dir / "excitations.png", "Muscle excitations, centre-out target 1 (seed 0)")
     if data.get("history"):
         _save(figures.plot_learning(data["history"]), out_dir / "learning_curves.png")

@@ -58,6 +58,11 @@ def test_evaluate_numbers_from_trajectories(evaluated, sampler: EpisodeSampler) 
     moved = np.linalg.norm(hand - np.asarray(traj.start, np.float64)[..., None, :], axis=-1)
     np.testing.assert_allclose(numbers["max_deviation"], moved.max(axis=-1), rtol=1e-5)
     np.testing.assert_array_equal(numbers["reached"], np.isfinite(numbers["time_to_target"]))
+    path = np.concatenate([np.asarray(traj.start, np.float64)[..., None, :], hand], axis=-2)
+    length = np.linalg.norm(np.diff(path, axis=-2), axis=-1).sum(axis=-1)
+    line = np.linalg.norm(target - np.asarray(traj.start, np.float64), axis=-1)  # random reaches: > 1 cm
+    np.testing.assert_allclose(numbers["straightness"], length / line, rtol=1e-5)
+    assert np.all(numbers["speed_peaks"] >= 0) and set(np.unique(numbers["single_peak_fraction"])) <= {0.0, 1.0}
     np.testing.assert_array_equal(numbers["reached"], np.any(dist <= 0.01, axis=-1))
     assert np.all(np.isnan(numbers["load_drift"]))  # reach episodes carry no load
     u = np.asarray(traj.excitation, np.float64)
@@ -130,8 +135,9 @@ def test_mean_ci_one_seed_is_over_episodes(rng: np.random.Generator) -> None:
 def test_aggregate(rng: np.random.Generator) -> None:
     numbers = {m: rng.uniform(size=(4, 5)) for m in METRICS}
     out = aggregate(numbers)
-    assert set(out["per_seed"]) == set(METRICS) | {"time_to_target_median"}
+    assert set(out["per_seed"]) == set(METRICS) | {"time_to_target_median", "straightness_median"}
     assert out["ci_over"] == "seeds"
+    np.testing.assert_allclose(out["per_seed"]["straightness_median"], np.median(numbers["straightness"], axis=1))
     for m in METRICS:
         per_seed = numbers[m].mean(axis=1)
         np.testing.assert_allclose(out[m], per_seed.mean(), rtol=1e-12)

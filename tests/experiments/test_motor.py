@@ -49,6 +49,8 @@ def test_reach_run_writes_metrics_report_and_checkpoints(reach_run: tuple[Path, 
             assert 0 < r["effort"] < 1 and len(r["per_seed"]["position_error"]) == 2
             assert np.isclose(np.mean(r["per_seed"]["position_error"]), r["position_error"])
             assert r["trained_on"] == "reach"
+            assert len(r["per_seed"]["single_peak_fraction"]) == 2 and 0 <= r["single_peak_fraction"] <= 1
+            assert (r["straightness_median"] is None) == (task == "hold")  # a hold starts at its target
     for family in ("bilateral_specialised", "unilateral"):  # one compiled program per family
         assert (out / "checkpoints" / f"{family}.msgpack").exists()
     # lesions: ours and the original code's for a callosal bilateral controller, none for a unilateral one
@@ -62,9 +64,9 @@ def test_reach_run_writes_metrics_report_and_checkpoints(reach_run: tuple[Path, 
     assert "claims" not in saved
     page = (out / "report.html").read_text()
     for png in ("position_error.png", "centre_out_paths.png", "learning_curves.png",
-                "hemisphere_weights.png", "excitations.png"):
+                "hemisphere_weights.png", "excitations.png", "centre_out_speed.png"):
         assert (out / png).stat().st_size > 5_000
-    assert page.count("data:image/png;base64,") == 5 and "Lesions" in page
+    assert page.count("data:image/png;base64,") == 6 and "Lesions" in page and "Movement shape" in page
     traj = np.load(out / "trajectories.npz")
     assert traj["centre_out/unilateral_dominant/hand"].shape == (8, 6, 2)
 
