@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,8 +26,19 @@ class PlantConfig:
     control_dt: control step; ``n_substeps`` physics steps of ``control_dt / n_substeps``
       run inside each one.
     feedback_delay: delay of proprioceptive and visual feedback, a whole number of
-      control steps.
-    obs_noise: standard deviation of Gaussian noise on proprioception and hand position.
+      control steps; the shorthand for both channels' delays.
+    obs_noise: standard deviation of Gaussian noise on proprioception and hand position;
+      the shorthand for both channels' noise.
+    proprioceptive_delay, visual_delay: the delay of the muscle lengths and velocities and
+      of the hand position (vision), each a whole number of control steps; ``None`` takes
+      ``feedback_delay``. The feedback the controller gets mixes the two (MotorNet's
+      ``proprioception_delay`` / ``vision_delay``).
+    proprioceptive_noise, visual_noise: standard deviation of the Gaussian noise on each
+      channel's observation (proprioception in its normalised units, vision in m); ``None``
+      takes ``obs_noise``.
+    motor_noise: standard deviation of Gaussian noise added to the excitations before the
+      muscles (then clipped to [0, 1]); the loss is scored on the commanded excitations
+      (MotorNet's ``action_noise``).
     physics: forward pass of the JAX env's skeleton step (default plant): ``closed_form``
       (MuJoCo's semi-implicit Euler step of the two-link arm written out, with the masses,
       lengths and inertias of ``skeleton``; a few dozen fused operations, differentiated
@@ -54,6 +66,11 @@ class PlantConfig:
     n_substeps: int = 1
     feedback_delay: float = 0.01
     obs_noise: float = 0.0
+    proprioceptive_delay: float | None = None
+    visual_delay: float | None = None
+    proprioceptive_noise: float | None = None
+    visual_noise: float | None = None
+    motor_noise: float = 0.0
     physics: str = "closed_form"
     gradient: str = "analytic"
     plant: str = "motornet"
@@ -64,11 +81,19 @@ class PlantConfig:
         _check(self.control_dt > 0, "control_dt", self.control_dt, "must be positive")
         _check(_is_int(self.n_substeps) and self.n_substeps >= 1, "n_substeps",
                self.n_substeps, "must be a whole number >= 1")
-        _check(self.feedback_delay >= 0, "feedback_delay", self.feedback_delay, "must be >= 0")
-        steps = self.feedback_delay / self.control_dt
-        _check(abs(steps - round(steps)) < 1e-6, "feedback_delay", self.feedback_delay,
-               f"must be a whole number of control steps (control_dt={self.control_dt})")
-        _check(self.obs_noise >= 0, "obs_noise", self.obs_noise, "must be >= 0")
+        for channel in ("proprioceptive", "visual"):  # the shorthands fill the channels left unset
+            for kind, shorthand in (("delay", "feedback_delay"), ("noise", "obs_noise")):
+                if getattr(self, f"{channel}_{kind}") is None:
+                    object.__setattr__(self, f"{channel}_{kind}", getattr(self, shorthand))
+        for name in DELAYS:
+            value = getattr(self, name)
+            _check(_is_number(value) and value >= 0, name, value, "must be a number >= 0 (s)")
+            steps = value / self.control_dt
+            _check(abs(steps - round(steps)) < 1e-6, name, value,
+                   f"must be a whole number of control steps (control_dt={self.control_dt})")
+        for name in NOISES:
+            _check(_is_number(getattr(self, name)) and getattr(self, name) >= 0, name, getattr(self, name),
+                   "must be a number >= 0")
         _check(self.gradient in GRADIENTS, "gradient", self.gradient,
                "must be 'analytic' (closed-form backward pass of mjx.step) or 'mjx' (through mjx.step)")
         _check(self.physics in PHYSICS, "physics", self.physics,
@@ -78,8 +103,12 @@ class PlantConfig:
         if self.muscles is None:
             tf = self.plant == "motornet_tf"
             object.__setattr__(self, "muscles", MuscleParams.motornet_tf() if tf else MuscleParams())
-        for name in ("control_dt", "feedback_delay", "obs_noise"):
+        for name in ("control_dt", *DELAYS, *NOISES):
             _check(math.isfinite(getattr(self, name)), name, getattr(self, name), "must be finite")
+
+
+DELAYS: tuple[str, ...] = ("feedback_delay", "proprioceptive_delay", "visual_delay")
+NOISES: tuple[str, ...] = ("obs_noise", "proprioceptive_noise", "visual_noise", "motor_noise")
 
 
 @dataclass(frozen=True)
@@ -149,7 +178,7 @@ class ArmConfig(_ArmFields):
     """Everything that defines one arm environment: every field of :class:`TaskConfig`
     (``task``, ``episode_steps``, ``effort_weight``, ``load_range``, ``centre_out_*``) and
     of :class:`PlantConfig` (``control_dt``, ``n_substeps``, ``feedback_delay``,
-    ``obs_noise``, ``physics``, ``gradient``, ``plant``, ``skeleton``, ``muscles``), flat
+    ``obs_noise`` and the per-channel delays and noises, ``motor_noise``, ``physics``, ``gradient``, ``plant``, ``skeleton``, ``muscles``), flat
     (``cfg.control_dt``, ``cfg.load_range``); see the parts for their meanings. The parts
     judge their own fields; :attr:`plant_config` and :attr:`task_config` give them back, and
     :meth:`from_parts` builds an arm from them."""
@@ -180,9 +209,20 @@ class ArmConfig(_ArmFields):
         return self.control_dt / self.n_substeps
 
     @property
+    def proprioceptive_steps(self) -> int:
+        """Proprioceptive delay in control steps."""
+        return int(round(self.proprioceptive_delay / self.control_dt))
+
+    @property
+    def visual_steps(self) -> int:
+        """Visual delay in control steps."""
+        return int(round(self.visual_delay / self.control_dt))
+
+    @property
     def delay_steps(self) -> int:
-        """Feedback delay in control steps."""
-        return int(round(self.feedback_delay / self.control_dt))
+        """The longer of the two channels' delays in control steps: the delay line holds
+        that many past feedback vectors besides the newest."""
+        return max(self.proprioceptive_steps, self.visual_steps)
 
     @classmethod
     def from_overrides(cls, task: str = "reach", **overrides: Any) -> ArmConfig:
@@ -198,6 +238,10 @@ class ArmConfig(_ArmFields):
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _check(ok: bool, name: str, value: Any, message: str) -> None:

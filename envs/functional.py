@@ -41,9 +41,10 @@ class ArmState:
     q, qd: joint angles (2,) rad and velocities (2,) rad/s. activation: (6,).
     joint_lag: (4,) joint state (q, qd) the muscle state is evaluated on: the previous
     plant step's for ``plant="motornet_tf"`` (see ``envs.motornet_tf``), else (q, qd).
-    target, hand: (2,) m. load: (2,) N. feedback: delay line (delay + 1, 14), oldest first.
+    target, hand: (2,) m. load: (2,) N. feedback: delay line (longer delay + 1, 14), oldest
+    first (each channel read at its own delay, ``envs.plant.observed_feedback``).
     obs: (16,). reward, done: (). step: () control steps taken. key: PRNG key for
-    sensory noise. metrics: per-step loss terms, each ().
+    sensory and motor noise. metrics: per-step loss terms, each ().
     """
 
     q: jax.Array
@@ -116,13 +117,24 @@ class FunctionalArmEnv:
         )
 
     def step(self, state: ArmState, action: jax.Array) -> ArmState:
-        """Advance one control step with excitations ``action`` (6,), clipped to [0, 1]."""
+        """Advance one control step with excitations ``action`` (6,), clipped to [0, 1]
+        (with ``motor_noise``: the muscles get ``clip(action + noise)``, the loss the
+        commanded excitations)."""
         u = jnp.clip(action, 0.0, 1.0)
+        noisy_obs, noisy_motor = self._noisy
+        if noisy_motor:  # a third stream, so that runs without motor noise keep their streams
+            key, obs_key, motor_key = jax.random.split(state.key, 3)
+        elif noisy_obs:
+            key, obs_key = jax.random.split(state.key)
+        else:  # no noise: skip the (costly) split
+            key = obs_key = state.key
+        drive = u if not noisy_motor else jnp.clip(
+            action + self.cfg.motor_noise * jax.random.normal(motor_key, u.shape, u.dtype), 0.0, 1.0)
         tf = self.cfg.plant == "motornet_tf"
         physics_step = self.motornet_tf_step if tf else self.physics_step
 
         def substep(carry: tuple[jax.Array, ...], _: None) -> tuple[tuple[jax.Array, ...], None]:
-            return physics_step(*carry, u, state.load), None
+            return physics_step(*carry, drive, state.load), None
 
         carry = (state.q, state.qd, state.activation) + ((state.joint_lag,) if tf else ())
         if self.cfg.n_substeps == 1:
@@ -137,8 +149,6 @@ class FunctionalArmEnv:
             lag = jnp.concatenate([q, qd])
             fb = plant.feedback(q, qd, self.cfg, jnp)
         buffer = plant.push_delay(state.feedback, fb, jnp)
-        key, obs_key = (jax.random.split(state.key) if self.cfg.obs_noise > 0
-                        else (state.key, state.key))  # no noise: skip the (costly) split
         hand = fb[plant.N_PROPRIO:]
         terms = plant.loss_terms(hand, state.target, u, jnp)
         step = state.step + 1
@@ -200,11 +210,17 @@ class FunctionalArmEnv:
         return jax.lax.scan(body, state, actions)
 
     # -- helpers --------------------------------------------------------------------
+    @property
+    def _noisy(self) -> tuple[bool, bool]:
+        """(any observation noise, motor noise): static, so no noise costs nothing."""
+        return bool(plant.noise_scale(self.cfg).any()), self.cfg.motor_noise > 0
+
     def _observe(self, buffer: jax.Array, target: jax.Array, key: jax.Array) -> jax.Array:
-        delayed = buffer[0]
-        if self.cfg.obs_noise > 0:
-            delayed = delayed + self.cfg.obs_noise * jax.random.normal(key, delayed.shape, delayed.dtype)
-        return jnp.concatenate([delayed, target])
+        sensed = plant.observed_feedback(buffer, self.cfg, jnp)
+        if self._noisy[0]:
+            scale = jnp.asarray(plant.noise_scale(self.cfg), sensed.dtype)
+            sensed = sensed + scale * jax.random.normal(key, sensed.shape, sensed.dtype)
+        return jnp.concatenate([sensed, target])
 
 
 def make_functional(task: str = "reach", **overrides: Any) -> FunctionalArmEnv:

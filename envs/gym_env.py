@@ -32,7 +32,8 @@ class ArmEnv(gym.Env):
     """Muscle-driven planar arm; see module docstring.
 
     Observation (16,) float32: 6 muscle lengths / optimal length, 6 muscle velocities /
-    max velocity, hand x, y (m) — all delayed by ``feedback_delay`` — and target x, y (m).
+    max velocity (delayed by ``proprioceptive_delay``), hand x, y (m, delayed by
+    ``visual_delay``; both default to ``feedback_delay``) and target x, y (m).
     Action (6,) float32: excitations, clipped to [0, 1]. Episodes end by truncation after
     ``episode_steps`` control steps; made by ``gymnasium.make``, after its
     ``max_episode_steps`` (see :attr:`spec`). ``reset`` options: ``joint_state``
@@ -147,14 +148,17 @@ class ArmEnv(gym.Env):
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if not self._ready:
             raise RuntimeError("call reset() before step()")
-        u = np.clip(self._check_action(action), 0.0, 1.0)
+        action = self._check_action(action)
+        u = np.clip(action, 0.0, 1.0)
         m, d, cfg = self.model, self.data, self.cfg
+        drive = u if cfg.motor_noise == 0 else np.clip(
+            action + cfg.motor_noise * self.np_random.standard_normal(u.shape), 0.0, 1.0)
         tf = cfg.plant == "motornet_tf"
         for _ in range(cfg.n_substeps):
             if tf:
-                self._motornet_tf_step(u)
+                self._motornet_tf_step(drive)
                 continue
-            act = muscle.activation_step(self.activation, u, cfg.physics_dt, cfg.muscles)
+            act = muscle.activation_step(self.activation, drive, cfg.physics_dt, cfg.muscles)
             d.qfrc_applied[:] = plant.joint_torque(
                 d.qpos, d.qvel, 0.5 * (act + self.activation), self.load, cfg
             )
@@ -220,10 +224,11 @@ class ArmEnv(gym.Env):
         return np.concatenate([self.data.qpos, self.data.qvel])
 
     def _observe(self) -> np.ndarray:
-        delayed = self._feedback[0]
-        if self.cfg.obs_noise > 0:
-            delayed = delayed + self.cfg.obs_noise * self.np_random.standard_normal(delayed.shape)
-        return np.concatenate([delayed, self.target]).astype(np.float32)
+        sensed = plant.observed_feedback(self._feedback, self.cfg)
+        scale = plant.noise_scale(self.cfg)
+        if scale.any():
+            sensed = sensed + scale * self.np_random.standard_normal(sensed.shape)
+        return np.concatenate([sensed, self.target]).astype(np.float32)
 
     def _info(self, terms: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -50,6 +50,21 @@ def feedback(q: Any, qd: Any, cfg: ArmConfig, xp: Any = np) -> Any:
     )
 
 
+def observed_feedback(buffer: Any, cfg: ArmConfig, xp: Any = np) -> Any:
+    """What the controller senses (..., 14) from the delay line ``buffer`` (..., D + 1, 14),
+    oldest first, D = ``cfg.delay_steps``: the muscle lengths and velocities
+    ``cfg.proprioceptive_steps`` steps old, the hand position ``cfg.visual_steps`` steps old."""
+    newest = buffer.shape[-2] - 1
+    return xp.concatenate([buffer[..., newest - cfg.proprioceptive_steps, :N_PROPRIO],
+                           buffer[..., newest - cfg.visual_steps, N_PROPRIO:]], axis=-1)
+
+
+def noise_scale(cfg: ArmConfig) -> np.ndarray:
+    """Standard deviation of the observation noise per feedback entry (14,): proprioceptive
+    then visual."""
+    return np.concatenate([np.full(N_PROPRIO, cfg.proprioceptive_noise), np.full(2, cfg.visual_noise)])
+
+
 def push_delay(buffer: Any, new: Any, xp: Any = np) -> Any:
     """Shift the feedback delay line (..., delay + 1, 14) by one step; oldest first."""
     return xp.concatenate([buffer[..., 1:, :], new[..., None, :]], axis=-2)

@@ -56,8 +56,9 @@ def test_the_composed_defaults_are_the_librarys_except_what_the_yaml_names() -> 
     library = dataclasses.asdict(TrainConfig())
     assert {k: v for k, v in train.items() if library[k] != v} == deviations
     assert OmegaConf.to_container(cfg.agent) == dataclasses.asdict(AgentConfig())
-    plant = PlantConfig()
-    assert all(v == getattr(plant, k) for k, v in cfg.arm.items())
+    plant = PlantConfig()  # the per-channel delays and noises: None in the schema, the shorthands' in the library
+    assert all(v == getattr(plant, k) or (v is None and k.startswith(("proprioceptive_", "visual_")))
+               for k, v in cfg.arm.items())
     task = TaskConfig()
     assert all(cfg.task[k] == getattr(task, k) or (k == "load_range" and cfg.task[k] is None)
                for k in ARM_TASK_SETTINGS)
@@ -142,3 +143,16 @@ def test_the_entry_points_are_unchanged() -> None:
     for module, expected in (("experiments.run", "Configuration groups"), ("experiments.compare", "usage:")):
         out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120)
         assert out.returncode == 0 and expected in out.stdout, out.stderr[-2000:]
+
+
+def test_the_biological_arm_preset() -> None:
+    """``arm=biological``: proprioception 20 ms and vision 70 ms late (2 and 7 control steps),
+    with noise on both channels and the excitations; an env builds from it."""
+    arm = ArmConfig.from_overrides("reach", **arm_settings(typed_settings(compose_cfg(["task=reach", "arm=biological"]))))
+    assert (arm.proprioceptive_steps, arm.visual_steps) == (2, 7)
+    assert arm.proprioceptive_noise > 0 and arm.visual_noise > 0 and arm.motor_noise > 0
+    import jax
+
+    import envs
+
+    assert envs.FunctionalArmEnv(arm).reset(jax.random.key(0)).feedback.shape == (8, 14)  # 7 past steps + now
