@@ -13,7 +13,12 @@ TR, as :func:`brain.loaders.load_features` reads them.
 
 The split is by stimulus. The stimuli named in ``test_stimuli`` are held out: their
 presentations are the test repeats (the split-half ceiling needs two) and never training
-data; every other stimulus is a training stimulus. The inner cross-validation of the
+data; every other stimulus is a training stimulus. With several test stimuli, test repeat k
+is the k-th presentation of each, one after the other in the order they are named (each
+subject must see every test stimulus equally often, and as often as the other subjects;
+otherwise the subject and stimulus are named), ``features_test`` their features in that
+order and ``EncodingData.test_runs`` labels the segments, at which the cleaning, the trim
+and the FIR delays of the test side restart as at a training run. The inner cross-validation of the
 penalties must never put one presentation of a stimulus in training and another in
 validation (they share the stimulus-driven response). By default it is leave-one-run-out,
 so each training stimulus must be shown once per subject (one run: leave-one-run-out is
@@ -21,8 +26,10 @@ then leave-one-stimulus-out); a training stimulus shown in several runs is refus
 the runs. With ``by_stimulus`` (``task.cv=by_stimulus``) the folds hold out whole stimuli
 (:func:`brain.ridge.cv_folds` with the stimulus of every training TR, ``EncodingData.stimuli``),
 all of a stimulus's runs together, so a training stimulus may be shown in several runs; the
-FIR delays still restart at every run, also between two runs of one stimulus. ``study``
-records the CV and the stimuli each fold holds out.
+FIR delays still restart at every run, also between two runs of one stimulus. ``n_folds``
+(``task.cv_folds``) deals the training stimuli to that many folds instead of one per stimulus
+(grouped K-fold, 2 <= K <= the number of training stimuli). ``study`` records the CV, the
+stimuli each fold holds out and the test stimuli with their volumes.
 
 Everything is checked before anything is fitted, and every problem raises a ``ValueError``
 or ``FileNotFoundError`` naming the file and the BIDS entities: a missing derivative, mask
@@ -87,9 +94,11 @@ class BidsSpec:
             raise ValueError(f"unknown confound options {bad}; valid: {', '.join(OPTIONS)}")
         if not self.features:
             raise ValueError("give the features per space: {space: directory of <stimulus>.npz files}")
-        if len(self.test_stimuli) != 1:
-            raise ValueError(f"name one held-out test stimulus (got {list(self.test_stimuli)}); several test "
-                             "stimuli are not supported yet (their FIR delays would cross from one into the next)")
+        if not self.test_stimuli:
+            raise ValueError("name at least one held-out test stimulus (task.bids.test_stimuli=[name, ...])")
+        twice = sorted({t for t in self.test_stimuli if list(self.test_stimuli).count(t) > 1})
+        if twice:
+            raise ValueError(f"test stimuli {twice} are named more than once in {list(self.test_stimuli)}")
 
 
 @dataclass(frozen=True)
@@ -115,13 +124,22 @@ def split_runs(runs: list[Run], test_stimuli: tuple[str, ...], by_stimulus: bool
     in presentation order; test runs in presentation order). Refuses a split that would
     leak: without ``by_stimulus`` (leave-one-run-out CV), a training stimulus shown in more
     than one run (its presentations would fall on both sides of a fold); a test stimulus the
-    subject never saw; fewer than two training stimuli left for cross-validation."""
+    subject never saw, or test stimuli it saw a different number of times (a test repeat is
+    the k-th presentation of every test stimulus); fewer than two training stimuli left for
+    cross-validation."""
     sub = runs[0].subject if runs else "?"
     seen = sorted({r.stimulus for r in runs})
     missing = [t for t in test_stimuli if t not in seen]
     if missing:
         raise ValueError(f"sub-{sub}: test stimuli {missing} are in none of its runs; its stimuli: {seen}")
     test = [r for r in runs if r.stimulus in test_stimuli]
+    shown = {t: sum(r.stimulus == t for r in test) for t in test_stimuli}
+    if len(set(shown.values())) > 1:
+        fewest = min(shown, key=shown.get)
+        raise ValueError(f"sub-{sub}: test stimulus {fewest!r} is shown {shown[fewest]} times, but "
+                         + ", ".join(f"{t!r} {n} times" for t, n in shown.items() if t != fewest)
+                         + ": every test stimulus must be shown equally often (test repeat k is the k-th "
+                         "presentation of each, one after the other)")
     train = sorted((r for r in runs if r.stimulus not in test_stimuli), key=lambda r: r.stimulus)
     for stim in sorted({r.stimulus for r in train}):
         shown = [r for r in train if r.stimulus == stim]
@@ -136,6 +154,15 @@ def split_runs(runs: list[Run], test_stimuli: tuple[str, ...], by_stimulus: bool
         raise ValueError(f"sub-{sub}: {n_train} training stimulus left after holding out {list(test_stimuli)}; "
                          "cross-validation by stimulus needs >= 2")
     return train, test
+
+
+def test_repeats(test: list[Run], test_stimuli: tuple[str, ...], items: list[np.ndarray]) -> np.ndarray:
+    """(n_repeats, n_test, ...) from ``items``, one array per run of ``test`` (a subject's test
+    runs in presentation order, as :func:`split_runs` gives them): repeat k is the k-th
+    presentation of every test stimulus concatenated in the order of ``test_stimuli``."""
+    per_stim = {t: [x for r, x in zip(test, items, strict=True) if r.stimulus == t] for t in test_stimuli}
+    n = len(per_stim[test_stimuli[0]])
+    return np.stack([np.concatenate([per_stim[t][k] for t in test_stimuli]) for k in range(n)])
 
 
 def _layout(spec: BidsSpec) -> Any:
@@ -352,14 +379,20 @@ def _features(spec: BidsSpec, stimuli: dict[str, int], where: dict[str, Path], t
     return out
 
 
-def load_bids(spec: BidsSpec, progress: bool = False, by_stimulus: bool = False) -> EncodingData:
+def load_bids(spec: BidsSpec, progress: bool = False, by_stimulus: bool = False, n_folds: int | None = None
+              ) -> EncodingData:
     """The study as an :class:`~brain.dataset.EncodingData` (see the module docstring), with
     its confounds per run in ``confounds_train`` / ``confounds_test``, each training TR's
     stimulus in ``stimuli`` and what was read in ``study``: the runs with their stimuli and
     files, the split with the inner CV and each fold's held-out stimuli, the confound
     strategy and columns, the TR and the features per stimulus. ``by_stimulus``: the inner
     CV holds out whole stimuli (a training stimulus may then be shown in several runs);
-    False: leave-one-run-out (each training stimulus shown once)."""
+    False: leave-one-run-out (each training stimulus shown once). ``n_folds``: with
+    ``by_stimulus``, deal the training stimuli to this many folds (grouped K-fold,
+    :func:`brain.ridge.cv_folds`); None: one fold per stimulus. Several test stimuli: repeat
+    k of ``bold_test`` is the k-th presentation of each, one after the other in the order of
+    ``spec.test_stimuli``, ``features_test`` their features in that order and ``test_runs``
+    labels the segments (None with one test stimulus)."""
     from nilearn.maskers import NiftiMasker
     from tqdm.auto import tqdm
 
@@ -376,13 +409,22 @@ def load_bids(spec: BidsSpec, progress: bool = False, by_stimulus: bool = False)
     train_stims = [r.stimulus for r in splits[first][0]]
     lengths = {r.stimulus: r.n_trs for r in splits[first][0] + splits[first][1]}
     where = {r.stimulus: r.bold.name for r in splits[first][0] + splits[first][1]}
-    n_repeats = len(splits[first][1])
+    n_repeats = len(splits[first][1]) // len(spec.test_stimuli)  # split_runs: each test stimulus as often
+    if n_folds is not None:
+        n_stims = len(set(train_stims))
+        if not by_stimulus:
+            raise ValueError(f"n_folds={n_folds}: folds of whole stimuli need by_stimulus (task.cv=by_stimulus)")
+        if isinstance(n_folds, bool) or not isinstance(n_folds, (int, np.integer)) or not 2 <= n_folds <= n_stims:
+            raise ValueError(f"task.cv_folds={n_folds!r}: grouped K-fold over the {n_stims} training stimuli "
+                             f"{sorted(set(train_stims))} needs 2 <= K <= {n_stims}")
     for sub, (train, test) in splits.items():
         if [r.stimulus for r in train] != train_stims:
             raise ValueError(f"sub-{sub} saw the training stimuli {[r.stimulus for r in train]}, sub-{first} saw "
                              f"{train_stims}: every subject needs the same training stimuli")
-        if len(test) != n_repeats:
-            raise ValueError(f"sub-{sub} saw the test stimulus {len(test)} times, sub-{first} {n_repeats} times")
+        if len(test) != n_repeats * len(spec.test_stimuli):
+            stim = spec.test_stimuli[0]
+            raise ValueError(f"sub-{sub} saw the test stimulus {stim!r} {sum(r.stimulus == stim for r in test)} "
+                             f"times, sub-{first} {n_repeats} times: every subject needs as many presentations")
         for r in train + test:
             if r.n_trs != lengths[r.stimulus]:
                 raise ValueError(f"{r.bold}: {r.n_trs} volumes of stimulus {r.stimulus!r}, {where[r.stimulus]} of "
@@ -409,10 +451,10 @@ def load_bids(spec: BidsSpec, progress: bool = False, by_stimulus: bool = False)
                 ys.append(_read_run(r, masker, tr))
                 bar.update()
             train_bold.append(np.concatenate(ys[:len(train)]))
-            test_bold.append(np.stack(ys[len(train):]))
+            test_bold.append(test_repeats(test, spec.test_stimuli, ys[len(train):]))
             if columns:
                 conf_train.append(np.concatenate([confounds(r) for r in train]))
-                conf_test.append(np.stack([confounds(r) for r in test]))
+                conf_test.append(test_repeats(test, spec.test_stimuli, [confounds(r) for r in test]))
     y_train, y_test = np.stack(train_bold), np.stack(test_bold)
     labels_names = _regions(spec, mask, y_train.shape[2])
     from brain.loaders import _bad_voxel_notes
@@ -421,17 +463,22 @@ def load_bids(spec: BidsSpec, progress: bool = False, by_stimulus: bool = False)
     notes = _bad_voxel_notes(y_train, y_test, subs, subs, unusable_voxels)
     run_labels = np.concatenate([np.full(lengths[s], i) for i, s in enumerate(train_stims)])
     stim_labels = np.concatenate([np.full(lengths[s], s) for s in train_stims])
-    folds = cv_folds(len(run_labels), None, run_labels, stim_labels if by_stimulus else None)
+    folds = cv_folds(len(run_labels), n_folds, run_labels, stim_labels if by_stimulus else None)
     check_folds(folds, stim_labels)
-    test_stim = spec.test_stimuli[0]
+    test_names = list(spec.test_stimuli)
+    test_runs = None if len(test_names) == 1 else np.concatenate(
+        [np.full(lengths[t], i) for i, t in enumerate(test_names)])
     shown = {s: train_stims.count(s) for s in sorted(set(train_stims))}
     study = {
         "source": "bids", "root": str(Path(spec.root).expanduser().resolve()), "task": spec.task,
         "space": spec.space, "subjects": list(splits), "tr": tr, "tr_from": "BOLD JSON sidecars (RepetitionTime)",
-        "split": {"by": "stimulus", "test_stimuli": list(spec.test_stimuli), "train_stimuli": list(shown),
+        "split": {"by": "stimulus", "test_stimuli": test_names, "train_stimuli": list(shown),
                   "train_presentations": shown, "test_presentations": n_repeats,
-                  "cv": "by_stimulus" if by_stimulus else "leave-one-run-out",
-                  "inner_cv": ("leave-one-stimulus-out (every presentation of a stimulus held out together)"
+                  "test_volumes": {t: lengths[t] for t in test_names},
+                  "cv": "by_stimulus" if by_stimulus else "leave-one-run-out", "cv_folds": n_folds,
+                  "inner_cv": (f"grouped {len(folds)}-fold over the training stimuli (every presentation of a "
+                               "stimulus held out together)" if by_stimulus and n_folds is not None else
+                               "leave-one-stimulus-out (every presentation of a stimulus held out together)"
                                if by_stimulus else "leave-one-run-out (one run per training stimulus, so "
                                "leave-one-stimulus-out)"),
                   "folds": fold_groups(folds, stim_labels)},
@@ -446,11 +493,12 @@ def load_bids(spec: BidsSpec, progress: bool = False, by_stimulus: bool = False)
     return EncodingData(
         features_train={sp: [np.concatenate([f[s][k] for s in train_stims]) for k in range(len(f[train_stims[0]]))]
                         for sp, f in feats.items()},
-        features_test={sp: list(f[test_stim]) for sp, f in feats.items()},
+        features_test={sp: [np.concatenate([f[t][k] for t in test_names]) for k in range(len(f[test_names[0]]))]
+                       for sp, f in feats.items()},
         bold_train=y_train, runs=run_labels, stimuli=stim_labels, bold_test=y_test, region=labels_names[0],
         region_names=labels_names[1], spaces=tuple(feats), vertices=None, tr=tr, mask=mask, notes=tuple(notes),
         confounds_train=np.stack(conf_train) if columns else None,
-        confounds_test=np.stack(conf_test) if columns else None, study=study)
+        confounds_test=np.stack(conf_test) if columns else None, study=study, test_runs=test_runs)
 
 
 def _regions(spec: BidsSpec, mask: Any, n_vox: int) -> tuple[np.ndarray, tuple[str, ...]]:

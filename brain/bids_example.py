@@ -2,7 +2,9 @@
 (:mod:`brain.bids`) can be run and tested end to end offline.
 
 The synthetic experiment (:func:`brain.synthetic.make_synthetic`) gives per subject one run
-per training stimulus and ``n_repeats`` presentations of a test stimulus. With
+per training stimulus and ``n_repeats`` presentations of a test stimulus (with
+``n_test_stimuli`` > 1, the synthetic test segment cut into that many test stimuli
+``clip_test1``, ``clip_test2``, ..., each presented ``n_repeats`` times in runs of its own). With
 ``train_repeats`` > 1 the first training stimulus (``clip01``) is shown in that many runs,
 each a fresh presentation (the same planted response, its own AR(1) noise), so the default
 leave-one-run-out CV must refuse the study and ``task.cv=by_stimulus`` can fit it. They
@@ -46,8 +48,9 @@ class BidsExample:
     """What :func:`write_bids_example` wrote: the dataset ``root``, its fMRIPrep
     ``derivatives``, the BIDS ``task`` and ``space``, the feature directories per feature
     space, the ``atlas`` label image with its region names, the ``test_stimulus``, the
-    planted ``truth`` (a :class:`brain.synthetic.SyntheticData`) and, per subject, the
-    runs' stimuli in the order they were written."""
+    planted ``truth`` (a :class:`brain.synthetic.SyntheticData`; its test TRs are the test
+    stimuli one after the other) and, per subject, the runs' stimuli in the order they were
+    written; ``test_stimuli``: every test stimulus (``test_stimulus`` is the first)."""
 
     root: Path
     derivatives: Path
@@ -59,6 +62,7 @@ class BidsExample:
     test_stimulus: str
     truth: SyntheticData
     run_stimuli: dict[str, list[str]]
+    test_stimuli: tuple[str, ...] = ()
 
 
 def _grid(n_vox: int) -> tuple[int, int, int]:
@@ -125,22 +129,27 @@ def write_bids_example(root: str | Path, n_subjects: int = 3, n_train_stimuli: i
                        trs_per_stimulus: int = 200, n_layers: int = 4, n_features: int = 16,
                        vertices_per_region: int = 12, drift: float = 1.5, spatial_share: float = 0.5,
                        task: str = "movie",
-                       space: str = "MNI152NLin2009cAsym", seed: int = 0, train_repeats: int = 1) -> BidsExample:
+                       space: str = "MNI152NLin2009cAsym", seed: int = 0, train_repeats: int = 1,
+                       n_test_stimuli: int = 1) -> BidsExample:
     """Write the example study under ``root`` (which must not exist or be empty) and return
     what was written with the planted truth. ``drift``: the confound drift's loading, in
     units of each voxel's BOLD standard deviation (0 plants none); ``spatial_share``: how
     much of a voxel's response its region's voxels share (:class:`brain.synthetic.SyntheticConfig`);
     ``train_repeats``: runs showing the first training stimulus (1: every training stimulus
-    once; the study is then the same as without it)."""
+    once; the study is then the same as without it); ``n_test_stimuli``: test stimuli of
+    ``trs_per_stimulus`` TRs each (1: ``clip_test``, the study as without it; more:
+    ``clip_test1``, ``clip_test2``, ..., consecutive pieces of the synthetic test segment)."""
     import nibabel as nib
 
     root = Path(root)
     if isinstance(train_repeats, bool) or not isinstance(train_repeats, int) or train_repeats < 1:
         raise ValueError(f"train_repeats must be a whole number >= 1, got {train_repeats!r}")
+    if isinstance(n_test_stimuli, bool) or not isinstance(n_test_stimuli, int) or n_test_stimuli < 1:
+        raise ValueError(f"n_test_stimuli must be a whole number >= 1, got {n_test_stimuli!r}")
     if root.exists() and any(root.iterdir()):
         raise FileExistsError(f"{root} is not empty; give a new directory for the example study")
     cfg = SyntheticConfig(n_subjects=n_subjects, n_runs=n_train_stimuli, trs_per_run=trs_per_stimulus,
-                          n_test_trs=trs_per_stimulus, n_repeats=n_repeats, n_layers=n_layers,
+                          n_test_trs=trs_per_stimulus * n_test_stimuli, n_repeats=n_repeats, n_layers=n_layers,
                           n_features=n_features, vertices_per_region=vertices_per_region,
                           spatial_share=spatial_share)
     truth = make_synthetic(cfg, seed=seed)
@@ -151,7 +160,7 @@ def write_bids_example(root: str | Path, n_subjects: int = 3, n_train_stimuli: i
     mask.flat[:n_vox] = True
     affine = _affine()
     train = [f"clip{i + 1:02d}" for i in range(n_train_stimuli)]
-    test = "clip_test"
+    tests = ["clip_test"] if n_test_stimuli == 1 else [f"clip_test{j + 1}" for j in range(n_test_stimuli)]
     deriv = root / "derivatives" / "fmriprep"
     for where, extra in ((root, {}), (deriv, {"DatasetType": "derivative",
                                               "GeneratedBy": [{"Name": "fMRIPrep", "Version": "synthetic"}]})):
@@ -165,7 +174,8 @@ def write_bids_example(root: str | Path, n_subjects: int = 3, n_train_stimuli: i
         segments += [(train[0], np.sqrt(truth.ev) * truth.signal_train[s, :n_t]
                       + np.sqrt(1 - truth.ev) * ar1_noise(repeat_rng, (n_t, n_vox), cfg.noise_phi))
                      for _ in range(train_repeats - 1)]
-        segments += [(test, truth.bold_test[s, k]) for k in range(n_repeats)]
+        segments += [(name, truth.bold_test[s, k, j * n_t:(j + 1) * n_t]) for k in range(n_repeats)
+                     for j, name in enumerate(tests)]
         order = rng.permutation(len(segments))
         run_stimuli[sub] = [segments[i][0] for i in order]
         raw_func, der_func = root / f"sub-{sub}" / "func", deriv / f"sub-{sub}" / "func"
@@ -197,7 +207,9 @@ def write_bids_example(root: str | Path, n_subjects: int = 3, n_train_stimuli: i
         for i, name in enumerate(train):
             np.savez(out / f"{name}.npz", **{f"layer_{k:02d}": x[i * n_t:(i + 1) * n_t]
                                              for k, x in enumerate(truth.features_train[sp])})
-        np.savez(out / f"{test}.npz", **{f"layer_{k:02d}": x for k, x in enumerate(truth.features_test[sp])})
+        for j, name in enumerate(tests):
+            np.savez(out / f"{name}.npz", **{f"layer_{k:02d}": x[j * n_t:(j + 1) * n_t]
+                                             for k, x in enumerate(truth.features_test[sp])})
         features[sp] = out
     atlas = root / "atlas" / "regions_dseg.nii.gz"
     atlas.parent.mkdir()
@@ -206,7 +218,8 @@ def write_bids_example(root: str | Path, n_subjects: int = 3, n_train_stimuli: i
     nib.save(nib.Nifti1Image(labels, affine), atlas)
     (root / "atlas" / "regions_dseg.tsv").write_text(
         "index\tname\n" + "".join(f"{i + 1}\t{n}\n" for i, n in enumerate(truth.region_names)))
-    return BidsExample(root, deriv, task, space, features, atlas, truth.region_names, test, truth, run_stimuli)
+    return BidsExample(root, deriv, task, space, features, atlas, truth.region_names, tests[0], truth, run_stimuli,
+                       tuple(tests))
 
 
 def command(ex: BidsExample, confounds: bool = True) -> str:
@@ -215,16 +228,18 @@ def command(ex: BidsExample, confounds: bool = True) -> str:
     feats = ",".join(f"{k}:{v}" for k, v in ex.features.items())
     conf = " task.bids.confounds=[motion] 'task.bids.confound_options={motion:basic}'" if confounds else ""
     first = next(iter(ex.run_stimuli.values()))
-    repeated = any(first.count(s) > 1 for s in set(first) if s != ex.test_stimulus)
+    tests = ex.test_stimuli or (ex.test_stimulus,)
+    repeated = any(first.count(s) > 1 for s in set(first) if s not in tests)
     return (f"python -m experiments.run task=encoding task.data=bids task.bids.root={ex.root} "
-            f"task.bids.task={ex.task} 'task.bids.features={{{feats}}}' task.bids.test_stimuli=[{ex.test_stimulus}]"
+            f"task.bids.task={ex.task} 'task.bids.features={{{feats}}}' task.bids.test_stimuli=[{','.join(tests)}]"
             f"{conf} task.bids.labels={ex.atlas}" + (" task.cv=by_stimulus" if repeated else ""))
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m brain.bids_example DIR [--subjects N] [--seed S] [--train-repeats K]``:
-    write the example study into DIR (with ``--train-repeats K``, the first training clip in K
-    runs) and print the command that encodes it."""
+    """``python -m brain.bids_example DIR [--subjects N] [--seed S] [--train-repeats K]
+    [--train-stimuli N] [--test-stimuli M]``: write the example study into DIR (with
+    ``--train-repeats K``, the first training clip in K runs; ``--test-stimuli M``, M test
+    clips) and print the command that encodes it."""
     import argparse
 
     p = argparse.ArgumentParser(prog="python -m brain.bids_example", description=main.__doc__)
@@ -232,8 +247,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--subjects", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--train-repeats", type=int, default=1, help="runs showing the first training clip (default 1)")
+    p.add_argument("--train-stimuli", type=int, default=3, help="training clips (default 3)")
+    p.add_argument("--test-stimuli", type=int, default=1, help="test clips (default 1: clip_test)")
     args = p.parse_args(argv)
-    ex = write_bids_example(args.root, n_subjects=args.subjects, seed=args.seed, train_repeats=args.train_repeats)
+    ex = write_bids_example(args.root, n_subjects=args.subjects, seed=args.seed, train_repeats=args.train_repeats,
+                            n_train_stimuli=args.train_stimuli, n_test_stimuli=args.test_stimuli)
     n = sum(len(v) for v in ex.run_stimuli.values())
     print(f"wrote {n} runs of {len(ex.run_stimuli)} subjects to {ex.root}; encode them with:\n{command(ex)}")
 

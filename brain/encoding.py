@@ -56,6 +56,7 @@ def encode_layers(
     encoder: dict[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
     groups: np.ndarray | None = None,
+    test_runs: np.ndarray | None = None,
 ) -> LayerScores:
     """Fit one :class:`RidgeEncoder` per layer and score it on the test data.
 
@@ -64,7 +65,9 @@ def encode_layers(
     (n_train,) labels for leave-one-run-out CV and run-bounded delays; ``groups`` (n_train,)
     labels (e.g. stimuli) whose TRs the CV folds hold out together (:func:`brain.ridge.cv_folds`;
     the runs then bound only the delays); ``encoder``: keyword arguments of
-    :class:`RidgeEncoder`. ``progress(i)`` is called after each layer.
+    :class:`RidgeEncoder`; ``test_runs`` (n_test,) labels of the test segments (several test
+    stimuli one after the other: their delays restart at each, as at a training run), or None.
+    ``progress(i)`` is called after each layer.
     """
     if len(layers_train) != len(layers_test) or not layers_train:
         raise ValueError(f"need the same, non-zero number of train and test layers, got "
@@ -76,7 +79,7 @@ def encode_layers(
             # alpha-grid edge and constant-voxel warnings: the caller counts them from best_alphas
             warnings.simplefilter("ignore", UserWarning)
             model.fit(x_tr, Y_train, runs=runs, groups=groups)
-        pred = model.predict(x_te)
+        pred = model.predict(x_te, runs=test_runs)
         r.append(np.asarray(pearson_r(Y_test, pred)))
         r2.append(np.asarray(r2_score(Y_test, pred)))
         alphas.append(model.best_alphas_)

@@ -43,7 +43,8 @@ class VariancePartition:
 def partition_variance(data: EncodingData, cv_score: Sequence[np.ndarray], r2: Sequence[np.ndarray],
                        subject_data: SubjectData, encoder: dict[str, Any] | None = None,
                        pair: tuple[int, int] = (0, 1), progress: bool = True,
-                       groups: np.ndarray | None = None) -> VariancePartition:
+                       groups: np.ndarray | None = None, test_runs: np.ndarray | None = None
+                       ) -> VariancePartition:
     """Partition the test R^2 of spaces ``pair`` (a first, b second) of ``data``.
 
     ``cv_score[i]``, ``r2[i]``: space i's per-layer training CV scores and test R^2, each
@@ -52,7 +53,9 @@ def partition_variance(data: EncodingData, cv_score: Sequence[np.ndarray], r2: S
     arguments of :class:`brain.banded.BandedRidgeEncoder`) is fit on those two layers over
     those voxels, once per distinct layer pair. ``groups``: (n_trs,) labels of the TRs
     ``subject_data`` gives (the same for every subject, e.g. their stimuli) whose TRs the
-    joint model's CV folds hold out together, or None (folds by run)."""
+    joint model's CV folds hold out together, or None (folds by run). ``test_runs``: (n_test,)
+    labels of the test segments ``subject_data`` gives (several test stimuli: the joint
+    model's delays restart at each), or None."""
     if len(set(pair)) != 2 or not all(0 <= i < len(data.spaces) for i in pair):
         raise ValueError(f"pair must be two different space indices of {list(data.spaces)}, got {pair}")
     n_sub, n_vox = data.bold_train.shape[0], data.bold_train.shape[-1]
@@ -90,8 +93,8 @@ def partition_variance(data: EncodingData, cv_score: Sequence[np.ndarray], r2: S
                 sub_edges[k] += int(joint.alpha_edges_[k])
             test = [x_test[sp[0]][la], x_test[sp[1]][lb]]
             a, b = r2[pair[0]][s][la, vox], r2[pair[1]][s][lb, vox]
-            ab = np.asarray(joint.score_r2(test, y_test[:, vox]))
-            split = np.asarray(joint.score_split(test, y_test[:, vox]))
+            ab = np.asarray(joint.score_r2(test, y_test[:, vox], runs=test_runs))
+            split = np.asarray(joint.score_split(test, y_test[:, vox], runs=test_runs))
             p = variance_partition(a, b, ab)
             for k, v in zip(PARTS, (a, b, ab, split[0], split[1], p["unique_a"], p["unique_b"], p["shared"])):
                 out[k][s, vox] = v

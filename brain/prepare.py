@@ -33,7 +33,10 @@ class SubjectData:
     presentations, ``confounds_test``) are regressed out. Calling the object with a subject
     gives (y_train, y_test, features_train, features_test, runs), the form
     :func:`brain.partition.partition_variance` takes. ``stimuli``: the kept training TRs'
-    stimulus labels (the same for every subject), or None when the data have none."""
+    stimulus labels (the same for every subject), or None when the data have none.
+    ``test_runs``: the kept test TRs' segment labels (``EncodingData.test_runs``: several test
+    stimuli, each cleaned and trimmed on its own and delayed on its own, so give them to every
+    ``predict`` on ``x_test``), or None (one test stimulus)."""
 
     def __init__(self, data: EncodingData, clean: Cleaning, voxels: tuple[int, int] | None = None,
                  confounds: Callable[[int], np.ndarray | None] | None = None):
@@ -44,16 +47,18 @@ class SubjectData:
         self.confounds = confounds
         n_train = data.bold_train.shape[1]
         self.train_keep = trim_mask(data.runs, *self.trim, n_trs=n_train)
-        self.test_keep = trim_mask(None, *self.trim, n_trs=data.bold_test.shape[2])
+        self.test_keep = trim_mask(data.test_runs, *self.trim, n_trs=data.bold_test.shape[2])
         self.runs = None if data.runs is None else np.asarray(data.runs)[self.train_keep]
+        self.test_runs = None if data.test_runs is None else np.asarray(data.test_runs)[self.test_keep]
         self.stimuli = None if data.stimuli is None else np.asarray(data.stimuli)[self.train_keep]
         self.x_train = {sp: [x[self.train_keep] for x in data.features_train[sp]] for sp in data.spaces}
         self.x_test = {sp: [x[self.test_keep] for x in data.features_test[sp]] for sp in data.spaces}
 
     def test_repeats(self, s: int) -> np.ndarray:
-        """Cleaned test presentations of subject ``s``: (n_repeats, n_test kept, n_vox in range)."""
+        """Cleaned test presentations of subject ``s``: (n_repeats, n_test kept, n_vox in range),
+        each test stimulus segment (``data.test_runs``) cleaned and trimmed as a run of its own."""
         conf = self.data.confounds_test
-        return np.stack([clean_runs(rep[:, self.sl], None, self.data.tr, trim=self.trim,
+        return np.stack([clean_runs(rep[:, self.sl], self.data.test_runs, self.data.tr, trim=self.trim,
                                     confounds=None if conf is None else conf[s, k], **self.opts)
                          for k, rep in enumerate(self.data.bold_test[s])])
 

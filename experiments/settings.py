@@ -311,7 +311,9 @@ class BidsStudy:
     confounds: list[str] = field(default_factory=list)  # load_confounds strategies, e.g. [motion, wm_csf]
     confound_options: Any = None  # load_confounds options, e.g. {motion: basic}
     features: Any = None  # {space: directory of <stimulus>.npz|.h5}
-    test_stimuli: list[str] = field(default_factory=list)  # the held-out stimulus (one, for now)
+    # the held-out stimuli: test repeat k is the k-th presentation of each, one after the other in this order
+    # (each subject must see each equally often; their delays and cleaning restart at every stimulus)
+    test_stimuli: list[str] = field(default_factory=list)
     stimuli: str | None = None  # a TSV run -> stimulus; null = the stim_file column of events.tsv
     labels: str | None = None  # a BIDS dseg region label image on the BOLD grid (0: background)
     region_names: list[str] | None = None  # names of its labels (ascending); null = the .tsv beside it
@@ -366,6 +368,9 @@ class EncodingTask:
     # folds of contiguous blocks (leave-one-run-out when runs are known), or by_stimulus: leave-one-stimulus-out,
     # every presentation of a stimulus held out together (task.data=bids: a stimulus may fill several runs)
     cv: Any = 5
+    # task.cv=by_stimulus: deal the training stimuli to this many folds (grouped K-fold, 2 <= K <= n stimuli);
+    # null = one fold per stimulus
+    cv_folds: int | None = None
     score_cv: str = "r2"  # CV score that picks each voxel's penalty: r2 | r | neg_mse
     r_null: str = "phase"  # null of each layer's test r: phase (calibrated) | block (the paper's)
     n_permutations: int = 1000  # draws of that null (also of the ceilings' p-values)
@@ -419,6 +424,11 @@ class EncodingTask:
             raise ValueError(f"task.cv={self.cv!r} must be a whole number >= 2 or {BY_STIMULUS}")
         else:
             at_least("task.cv", self.cv, 2)
+        if self.cv_folds is not None:
+            if self.cv != BY_STIMULUS:
+                raise ValueError(f"task.cv_folds={self.cv_folds} is the number of folds of task.cv=by_stimulus; with "
+                                 f"task.cv={self.cv!r} the number of folds is task.cv itself (leave task.cv_folds null)")
+            at_least("task.cv_folds", self.cv_folds, 2)
         at_least("task.n_permutations", self.n_permutations, 1)
         at_least("task.n_bootstraps", self.n_bootstraps, 1)
         if self.block is not None:

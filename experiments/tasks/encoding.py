@@ -25,13 +25,14 @@ from tqdm import tqdm
 from brain.bootstrap import bootstrap_alignment, ceiling_resampler
 from brain.comparison import best_instruction_map
 from brain.dataset import EncodingData
-from brain.delays import check_delays, delays_from_seconds
+from brain.delays import check_delays, delays_from_seconds, run_segments
 from brain.encoding import encode_layers
 from brain.layers import best_layer_significant
 from brain.loaders import existing_file, load_experiment, load_features
 from brain.noise_ceiling import split_half_reliability
 from brain.partition import partition_variance
 from brain.prepare import Cleaning, SubjectData
+from brain.ridge import cv_folds, fold_groups
 from brain.scoring import pearson_r
 from brain.selection import (
     CeilingChoice,
@@ -83,7 +84,7 @@ def load_units(cfg: RunSettings) -> EncodingData:
     if t.data == "bids":
         from brain.bids import load_bids
 
-        return load_bids(t.bids.spec(), progress=True, by_stimulus=t.cv == BY_STIMULUS)
+        return load_bids(t.bids.spec(), progress=True, by_stimulus=t.cv == BY_STIMULUS, n_folds=t.cv_folds)
     sizes = dataclasses.asdict(t.synthetic)
     sizes["instructions"] = synthetic_instructions(sizes["instructions"])
     real = t.stimulus_features
@@ -166,8 +167,9 @@ def resolve_delays(t: EncodingTask, tr: float) -> list[int]:
 def encoder_settings(t: EncodingTask, tr: float) -> dict[str, Any]:
     """Keyword arguments of the ridge encoders (``brain.ridge.RidgeEncoder``, banded too) at TR
     ``tr`` (s): the FIR delays of :func:`resolve_delays` and the penalty search (``task.cv``;
-    ``by_stimulus``: ``cv=None``, one fold per stimulus of :func:`cv_groups`)."""
-    return {"delays": resolve_delays(t, tr), "cv": None if t.cv == BY_STIMULUS else t.cv, "score_cv": t.score_cv,
+    ``by_stimulus``: ``cv=task.cv_folds``, None for one fold per stimulus of :func:`cv_groups`,
+    K for the stimuli dealt to K folds)."""
+    return {"delays": resolve_delays(t, tr), "cv": t.cv_folds if t.cv == BY_STIMULUS else t.cv, "score_cv": t.score_cv,
             "alphas": None if t.alphas is None else list(t.alphas)}
 
 
@@ -234,7 +236,7 @@ def _subject_scores(data: EncodingData, cfg: RunSettings, store: ResumableStore,
                 prepared = prepared or prep(s)
                 y_train, y_test, x_train, x_test, runs = prepared
                 res = encode_layers(x_train[space], y_train, x_test[space], y_test, runs=runs, encoder=encoder,
-                                    progress=lambda _: bar.update(1), groups=groups)
+                                    progress=lambda _: bar.update(1), groups=groups, test_runs=prep.test_runs)
                 p = _null_pvalues(t, y_test, res.predictions, np.random.default_rng([seed, s, i]))
                 unit = dict(zip(SCORE_KEYS, (res.r, res.r2, res.best_alphas, p, res.cv_scores)))
                 best = np.argmax(np.nan_to_num(np.asarray(res.cv_scores), nan=-np.inf), axis=0)  # CV-best layer
@@ -250,7 +252,7 @@ def _subject_scores(data: EncodingData, cfg: RunSettings, store: ResumableStore,
                 if stacked is None:
                     prepared = prepared or prep(s)
                     stacked = _stacked_unit(prepared, space, encoder, t, np.random.default_rng([seed, s, i, 3]),
-                                            None if res is None else res.predictions, groups)
+                                            None if res is None else res.predictions, groups, prep.test_runs)
                     store.put(f"{name}_stacked", **stacked)
                 bar.update(len(data.features_train[space]))
                 for key in STACKED_KEYS:
@@ -268,18 +270,18 @@ STACKED_KEYS = ("r", "weights", "pvalues")
 
 
 def _stacked_unit(prepared: tuple, space: str, encoder: dict[str, Any], t: EncodingTask,
-                  rng: np.random.Generator, preds: np.ndarray | None, groups: np.ndarray | None = None
-                  ) -> dict[str, np.ndarray]:
+                  rng: np.random.Generator, preds: np.ndarray | None, groups: np.ndarray | None = None,
+                  test_runs: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """One subject and space's stacked encoder: weights learned on out-of-fold predictions of
     the training data (folds of whole stimuli with ``groups``), applied to the layers' test
     predictions (``preds``, (K, n_test, n_vox), of the fits on all training TRs; refitted when
-    not given); its test r and p-values."""
+    not given, their delays restarting at every test segment of ``test_runs``); its test r and p-values."""
     y_train, y_test, x_train, x_test, runs = prepared
     oof = out_of_fold_predictions(x_train[space], y_train, runs, encoder["cv"], encoder, groups)
     weights = simplex_weights(oof, y_train)
     if preds is None:
         preds = encode_layers(x_train[space], y_train, x_test[space], y_test, runs=runs, encoder=encoder,
-                              groups=groups).predictions
+                              groups=groups, test_runs=test_runs).predictions
     stacked = combine(weights, preds)
     p = _null_pvalues(t, y_test, stacked[None], rng)[0]
     return {"r": np.asarray(pearson_r(y_test, stacked)), "weights": weights.T, "pvalues": p}
@@ -372,11 +374,16 @@ def check_settings(cfg: RunSettings, data: EncodingData) -> tuple[CeilingChoice,
         if t.stacked and n_stimuli < 3:
             raise ValueError(f"task.stacked=true with task.cv=by_stimulus needs >= 3 training stimuli (each fold's "
                              f"inner CV holds out one of the others), got {n_stimuli}")
+        prep = subject_data(data, cfg)
+        folds = cv_folds(len(prep.stimuli), t.cv_folds, prep.runs, prep.stimuli)  # on the kept (trimmed) TRs
+        by_stimulus = {"cv_folds": t.cv_folds, "folds": fold_groups(folds, prep.stimuli)}
     settings = {"cv": t.cv, "score_cv": t.score_cv, "r_null": t.r_null, "n_permutations": t.n_permutations,
                 "delays_trs": delays, "delays_s": [round(d * float(data.tr), 3) for d in delays],
                 "delays_from": "task.delays (TRs)" if t.delays is not None else "task.delays_s",
                 "tr": float(data.tr), "ceiling_fit": t.ceiling_fit, "selection": selection,
                 "min_region_voxels": t.min_region_voxels}
+    if t.cv == BY_STIMULUS:
+        settings |= by_stimulus  # the folds the fits use: the training stimuli each holds out
     return choice, settings
 
 
@@ -399,13 +406,14 @@ def _training_isc(data: EncodingData, cfg: RunSettings) -> dict[str, np.ndarray]
 MAX_BOOTSTRAP_SUBJECTS = 4  # the block bootstrap's interval is given where subjects are this few
 
 
-def _bootstrap(data: EncodingData, cfg: RunSettings, res: dict[str, Any], kind: str, reps: np.ndarray
-               ) -> dict[str, Any] | None:
+def _bootstrap(data: EncodingData, cfg: RunSettings, res: dict[str, Any], kind: str, reps: np.ndarray,
+               test_runs: np.ndarray | None = None) -> dict[str, Any] | None:
     """With <= MAX_BOOTSTRAP_SUBJECTS subjects, per space the block bootstrap of the test TRs
     (:func:`brain.bootstrap.bootstrap_alignment`) of the subject-mean alignment; None where it
     is off (``task.n_block_bootstraps=0``), there are more subjects, or the best layers' test
     predictions are not at hand (units of older runs). ``reps``: the cleaned test
-    repeats, (n_subjects, n_repeats, n_test, n_vox)."""
+    repeats, (n_subjects, n_repeats, n_test, n_vox); ``test_runs``: their test segments' labels
+    (several test stimuli: each draw resamples blocks within each segment), or None."""
     t, n_sub = cfg.task, data.bold_train.shape[0]
     if not t.n_block_bootstraps or n_sub > MAX_BOOTSTRAP_SUBJECTS:
         return None
@@ -413,7 +421,8 @@ def _bootstrap(data: EncodingData, cfg: RunSettings, res: dict[str, Any], kind: 
         log.warning("no block-bootstrap interval: the best layers' test predictions were not kept (a run resumed "
                     "from an older one)")
         return None
-    block = min(t.block or 10, reps.shape[2] // 2)
+    shortest = reps.shape[2] if test_runs is None else int(np.bincount(run_segments(test_runs, reps.shape[2])).min())
+    block = min(t.block or 10, shortest // 2)
     ceiling_of = ceiling_resampler(kind, reps, t.ceiling_fit)
     out = {}
     with _phase(f"block bootstrap of the test TRs ({t.n_block_bootstraps} draws, {block}-TR blocks)"):
@@ -421,6 +430,7 @@ def _bootstrap(data: EncodingData, cfg: RunSettings, res: dict[str, Any], kind: 
             out[space] = bootstrap_alignment(
                 reps.mean(axis=1), res["pred_best"][i], ceiling_of, res["masks"].keep, data.region, data.region_names,
                 block=block, n_bootstraps=t.n_block_bootstraps, rng=np.random.default_rng([cfg.seed, 20_002, i]),
+                segments=test_runs,
                 min_voxels=t.min_region_voxels, min_ceiling=t.min_ceiling if kind != "none" else 1e-12)
     return out
 
@@ -535,7 +545,7 @@ def run(cfg: RunSettings, out_dir: Path) -> dict[str, Any]:
                     "one subject" if data.bold_train.shape[0] < 2 else "task.selection=ceiling", choice.kind)
     res["masks"] = keep_voxels(choice.kind, res["ceilings"], data.bad_voxels, t.fdr_alpha, t.min_ceiling, isc=isc)
     res["isc"] = isc
-    res["bootstrap"] = _bootstrap(data, cfg, res, choice.kind, repeats)
+    res["bootstrap"] = _bootstrap(data, cfg, res, choice.kind, repeats, prep.test_runs)
     res["variance_partition"] = None
     if len(data.spaces) == 2 or pair is not None:
         with _phase("variance partition of " + ("the two feature spaces" if pair is None else
@@ -543,7 +553,7 @@ def run(cfg: RunSettings, out_dir: Path) -> dict[str, Any]:
             prep = subject_data(data, cfg)
             res["variance_partition"] = partition_variance(
                 data, res["cv_score"], res["r2"], prep, encoder_settings(t, float(data.tr)), pair or (0, 1),
-                groups=cv_groups(t, prep))
+                groups=cv_groups(t, prep), test_runs=prep.test_runs)
     res["instruction_map"] = None
     if len(data.instructions) >= 2:  # voxels some instruction's best layer predicts significantly (test r, FDR)
         idx = [data.spaces.index(i) for i in data.instructions]

@@ -207,7 +207,7 @@ def test_a_bad_study_is_named_before_anything_is_fitted(study, tmp_path: Path, h
     ({"confounds": ("motion", "scrub")}, "'scrub' is not supported yet"),
     ({"confounds": ("movement",)}, r"unknown confound strategies \['movement'\]; valid: motion"),
     ({"confound_options": {"motoin": "basic"}}, r"unknown confound options \['motoin'\]"),
-    ({"test_stimuli": ()}, "name one held-out test stimulus"),
+    ({"test_stimuli": ()}, "name at least one held-out test stimulus"),
     ({"features": {}}, "give the features per space"),
 ])
 def test_bad_settings_are_refused_by_the_spec(kw: dict, message: str) -> None:

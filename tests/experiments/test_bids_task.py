@@ -26,7 +26,7 @@ def compose_cfg(overrides: list[str]):
 def bids_overrides(ex, *extra: str) -> list[str]:
     feats = ",".join(f"{k}:'{v}'" for k, v in ex.features.items())
     return ["task=encoding", "task.data=bids", f"task.bids.root='{ex.root}'", f"task.bids.task={ex.task}",
-            f"task.bids.features={{{feats}}}", f"task.bids.test_stimuli=[{ex.test_stimulus}]",
+            f"task.bids.features={{{feats}}}", f"task.bids.test_stimuli=[{','.join(ex.test_stimuli)}]",
             f"task.bids.labels='{ex.atlas}'", *extra]
 
 
@@ -201,3 +201,49 @@ def test_stacking_by_stimulus_with_two_training_stimuli_fails_before_the_run_dir
         preflight(compose_cfg(bids_overrides(two, "task.stacked=true", "task.cv=by_stimulus")), out)
     assert not out.exists()
     preflight(compose_cfg(bids_overrides(two, "task.stacked=true")), out)  # by run: the inner CV falls back to blocks
+
+
+def test_two_test_stimuli_and_grouped_folds_end_to_end(tmp_path: Path) -> None:
+    """Two test stimuli (clip_test1 then clip_test2, each presented twice) and the four
+    training stimuli dealt to task.cv_folds=2 folds of two whole stimuli: the run records the
+    test stimuli with their volumes and the folds the fits used, scores every usable voxel, and
+    the report names both test stimuli and the folds."""
+    from experiments.run import run_task
+
+    ex = write_bids_example(tmp_path / "study", n_train_stimuli=4, n_test_stimuli=2, trs_per_stimulus=60,
+                            vertices_per_region=4)
+    out = tmp_path / "run"
+    run_task(compose_cfg(bids_overrides(ex, *FAST, "task.cv=by_stimulus", "task.cv_folds=2", "task.stacked=true",
+                                        f"hydra.run.dir={out}")), out)
+    m = json.loads((out / "metrics.json").read_text())
+    split = m["study"]["split"]
+    assert split["test_stimuli"] == ["clip_test1", "clip_test2"] and split["test_presentations"] == 2
+    assert split["test_volumes"] == {"clip_test1": 60, "clip_test2": 60} and split["cv_folds"] == 2
+    assert m["settings"]["cv"] == "by_stimulus" and m["settings"]["cv_folds"] == 2
+    folds = m["settings"]["folds"]
+    assert folds == split["folds"] and len(folds) == 2 and all(len(f) == 2 for f in folds)
+    assert sorted(folds[0] + folds[1]) == ["clip01", "clip02", "clip03", "clip04"]
+    with np.load(out / "encoding.npz") as f:
+        use = ~f["bad_voxels"].any(axis=0)
+        assert use.sum() == 24 and np.isfinite(f["r"][..., use]).all() and np.isfinite(f["stacked_r"][..., use]).all()
+    assert m["variance_partition"]
+    html = (out / "report.html").read_text()
+    assert "test clip_test1, clip_test2 (2 presentations)" in html
+    assert "Inner CV folds (by_stimulus), the training stimuli each holds out: 1: " in html
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["task.cv=by_stimulus", "task.cv_folds=4"], r"task.cv_folds=4: grouped K-fold over the 3 training stimuli "
+                                                 r"\['clip01', 'clip02', 'clip03'\] needs 2 <= K <= 3"),
+    (["task.cv=by_stimulus", "task.cv_folds=1"], r"task.cv_folds=1 must be a whole number >= 2"),
+    (["task.cv_folds=2"], r"task.cv_folds=2 is the number of folds of task.cv=by_stimulus; with task.cv=5"),
+    (["task.bids.test_stimuli=[clip_test,clip_test]"], r"test stimuli \['clip_test'\] are named more than once"),
+])
+def test_bad_test_stimuli_and_folds_fail_before_the_run_directory_exists(small, tmp_path: Path, extra: list[str],
+                                                                          message: str) -> None:
+    from experiments.validate import preflight
+
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match=message):
+        preflight(compose_cfg(bids_overrides(small, *extra)), out)
+    assert not out.exists()
