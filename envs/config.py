@@ -13,6 +13,7 @@ from typing import Any
 from envs.params import MuscleParams, SkeletonParams
 
 TASKS: tuple[str, ...] = ("reach", "hold", "centre_out")
+FIELD_DIRECTIONS: tuple[str, ...] = ("clockwise", "counterclockwise")
 PLANTS: tuple[str, ...] = ("motornet", "motornet_tf")
 PHYSICS: tuple[str, ...] = ("closed_form", "mjx")
 GRADIENTS: tuple[str, ...] = ("analytic", "mjx")  # backward pass of physics="mjx"
@@ -124,6 +125,10 @@ class TaskConfig:
       (``None``: 10 N for ``hold``, 0 otherwise).
     centre_out_radius, centre_out_start: circle radius and fixed start posture
       (shoulder, elbow in rad) of ``centre_out``; ``centre_out_targets`` targets.
+    field_strength, field_direction: a velocity-dependent curl field on the hand (Shadmehr &
+      Mussa-Ivaldi 1994), ``F = B v`` with ``B = b [[0, 1], [-1, 0]]`` for ``clockwise`` (the
+      force turns the hand's velocity clockwise) and ``-B`` for ``counterclockwise``; ``b`` =
+      ``field_strength`` in N s/m, 0: no field. It acts on top of the constant ``load``.
     """
 
     task: str = "reach"
@@ -133,6 +138,8 @@ class TaskConfig:
     centre_out_radius: float = 0.1
     centre_out_start: tuple[float, float] = (math.pi / 4, math.pi / 2)
     centre_out_targets: int = 8
+    field_strength: float = 0.0
+    field_direction: str = "clockwise"
 
     def __post_init__(self) -> None:
         task = _TASK_ALIASES.get(str(self.task).lower(), str(self.task).lower())
@@ -152,7 +159,11 @@ class TaskConfig:
                "centre_out_targets", self.centre_out_targets, "must be a whole number >= 1")
         _check(len(self.centre_out_start) == 2, "centre_out_start", self.centre_out_start,
                "must be (shoulder, elbow) in rad")
-        for name in ("effort_weight", "load_range"):
+        _check(_is_number(self.field_strength) and self.field_strength >= 0, "field_strength", self.field_strength,
+               "must be a number >= 0 (N s/m); the direction is field_direction")
+        _check(self.field_direction in FIELD_DIRECTIONS, "field_direction", self.field_direction,
+               f"must be one of {', '.join(FIELD_DIRECTIONS)}")
+        for name in ("effort_weight", "load_range", "field_strength"):
             _check(math.isfinite(getattr(self, name)), name, getattr(self, name), "must be finite")
 
 
@@ -176,7 +187,8 @@ _ArmFields = dataclasses.make_dataclass(
 @dataclass(frozen=True)
 class ArmConfig(_ArmFields):
     """Everything that defines one arm environment: every field of :class:`TaskConfig`
-    (``task``, ``episode_steps``, ``effort_weight``, ``load_range``, ``centre_out_*``) and
+    (``task``, ``episode_steps``, ``effort_weight``, ``load_range``, ``centre_out_*``,
+    ``field_*``) and
     of :class:`PlantConfig` (``control_dt``, ``n_substeps``, ``feedback_delay``,
     ``obs_noise`` and the per-channel delays and noises, ``motor_noise``, ``physics``, ``gradient``, ``plant``, ``skeleton``, ``muscles``), flat
     (``cfg.control_dt``, ``cfg.load_range``); see the parts for their meanings. The parts

@@ -181,7 +181,7 @@ class FunctionalArmEnv:
         torque from the previous step's muscle force, explicit-Euler activation and skeleton
         (closed-form dynamics), limits. Returns (q', qd', activation', joint_lag')."""
         cfg = self.cfg
-        tau = motornet_tf.joint_torque(q, activation, joint_lag, load, cfg, jnp)
+        tau = motornet_tf.joint_torque(q, activation, joint_lag, plant.hand_force(q, qd, load, cfg, jnp), cfg, jnp)
         act = motornet_tf.activation_step(activation, u, cfg.physics_dt, cfg.muscles, jnp)
         qdd = joint_acceleration(q, qd, tau, cfg.skeleton)
         q_next, qd_next = motornet_tf.integrate(q, qd, qdd, cfg.physics_dt, cfg.skeleton, jnp)

@@ -182,7 +182,7 @@ class ArmEnv(gym.Env):
         MuJoCo's forward dynamics under the lagged muscle forces, then explicit Euler."""
         m, d, cfg = self.model, self.data, self.cfg
         d.qfrc_applied[:] = motornet_tf.joint_torque(
-            d.qpos, self.activation, self.joint_lag, self.load, cfg
+            d.qpos, self.activation, self.joint_lag, plant.hand_force(d.qpos, d.qvel, self.load, cfg), cfg
         )
         mujoco.mj_forward(m, d)
         self.activation = motornet_tf.activation_step(self.activation, u, cfg.physics_dt, cfg.muscles)

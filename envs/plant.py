@@ -22,7 +22,7 @@ OBS_BOUND = 1e3  # explicit, generous observation bounds; real values lie well i
 def joint_torque(
     q: Any, qd: Any, activation: Any, load: Any, cfg: ArmConfig, xp: Any = np
 ) -> Any:
-    """Generalised force (N m), (..., 2): muscles + endpoint load.
+    """Generalised force (N m), (..., 2): muscles + endpoint load + the curl field, if any.
 
     ``q``, ``qd`` (..., 2); ``activation`` (..., 6); ``load`` (..., 2) N at the hand.
     """
@@ -34,8 +34,24 @@ def joint_torque(
     muscle_tau = -xp.sum(geometry.moment_arms(q, mp, xp) * force[..., None, :], axis=-1)
     return (
         muscle_tau
-        + geometry.load_torque(q, load, cfg.skeleton, xp)
+        + geometry.load_torque(q, hand_force(q, qd, load, cfg, xp), cfg.skeleton, xp)
     )
+
+
+def field_force(q: Any, qd: Any, cfg: ArmConfig, xp: Any = np) -> Any:
+    """The curl field's force on the hand (..., 2) N: ``b [[0, 1], [-1, 0]] v`` for a
+    clockwise field, its negative for a counter-clockwise one, ``v = J(q) qd`` the hand's
+    velocity and ``b = cfg.field_strength`` (N s/m). It is perpendicular to ``v``: it does
+    no work, it only bends the path."""
+    v = xp.sum(geometry.hand_jacobian(q, cfg.skeleton, xp) * qd[..., None, :], axis=-1)
+    b = cfg.field_strength if cfg.field_direction == "clockwise" else -cfg.field_strength
+    return b * xp.stack([v[..., 1], -v[..., 0]], axis=-1)
+
+
+def hand_force(q: Any, qd: Any, load: Any, cfg: ArmConfig, xp: Any = np) -> Any:
+    """Everything that pushes the hand (..., 2) N: the constant ``load`` and, when
+    ``cfg.field_strength`` > 0, the curl field (:func:`field_force`)."""
+    return load if cfg.field_strength == 0 else load + field_force(q, qd, cfg, xp)
 
 
 def feedback(q: Any, qd: Any, cfg: ArmConfig, xp: Any = np) -> Any:
