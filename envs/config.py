@@ -125,6 +125,10 @@ class TaskConfig:
       (``None``: 10 N for ``hold``, 0 otherwise).
     centre_out_radius, centre_out_start: circle radius and fixed start posture
       (shoulder, elbow in rad) of ``centre_out``; ``centre_out_targets`` targets.
+    load_onset: when the endpoint load switches on (s, a whole number of control steps): 0
+      (default) is the step from rest (the load acts from the first step); later, the arm
+      first settles at its start posture unloaded, so holding tests posture control against
+      a load that arrives.
     field_strength, field_direction: a velocity-dependent curl field on the hand (Shadmehr &
       Mussa-Ivaldi 1994), ``F = B v`` with ``B = b [[0, 1], [-1, 0]]`` for ``clockwise`` (the
       force turns the hand's velocity clockwise) and ``-B`` for ``counterclockwise``; ``b`` =
@@ -138,6 +142,7 @@ class TaskConfig:
     centre_out_radius: float = 0.1
     centre_out_start: tuple[float, float] = (math.pi / 4, math.pi / 2)
     centre_out_targets: int = 8
+    load_onset: float = 0.0
     field_strength: float = 0.0
     field_direction: str = "clockwise"
 
@@ -161,9 +166,11 @@ class TaskConfig:
                "must be (shoulder, elbow) in rad")
         _check(_is_number(self.field_strength) and self.field_strength >= 0, "field_strength", self.field_strength,
                "must be a number >= 0 (N s/m); the direction is field_direction")
+        _check(_is_number(self.load_onset) and 0 <= self.load_onset, "load_onset", self.load_onset,
+               "must be a number >= 0 (s)")
         _check(self.field_direction in FIELD_DIRECTIONS, "field_direction", self.field_direction,
                f"must be one of {', '.join(FIELD_DIRECTIONS)}")
-        for name in ("effort_weight", "load_range", "field_strength"):
+        for name in ("effort_weight", "load_range", "field_strength", "load_onset"):
             _check(math.isfinite(getattr(self, name)), name, getattr(self, name), "must be finite")
 
 
@@ -199,6 +206,11 @@ class ArmConfig(_ArmFields):
         for part in (self.plant_config, self.task_config):  # their checks and resolved defaults (aliases, loads, muscles)
             for f in dataclasses.fields(part):
                 object.__setattr__(self, f.name, getattr(part, f.name))
+        onset = self.load_onset / self.control_dt  # needs both parts: the plant's step, the task's onset
+        _check(abs(onset - round(onset)) < 1e-6, "load_onset", self.load_onset,
+               f"must be a whole number of control steps (control_dt={self.control_dt})")
+        _check(round(onset) < self.episode_steps, "load_onset", self.load_onset,
+               f"must be before the episode's end ({self.episode_steps} steps of {self.control_dt} s)")
 
     @property
     def plant_config(self) -> PlantConfig:
@@ -219,6 +231,11 @@ class ArmConfig(_ArmFields):
     def physics_dt(self) -> float:
         """Integrator time step (s)."""
         return self.control_dt / self.n_substeps
+
+    @property
+    def load_onset_steps(self) -> int:
+        """The control step from which the load acts (0: from the first)."""
+        return int(round(self.load_onset / self.control_dt))
 
     @property
     def proprioceptive_steps(self) -> int:

@@ -132,9 +132,11 @@ class FunctionalArmEnv:
             action + self.cfg.motor_noise * jax.random.normal(motor_key, u.shape, u.dtype), 0.0, 1.0)
         tf = self.cfg.plant == "motornet_tf"
         physics_step = self.motornet_tf_step if tf else self.physics_step
+        load = state.load if self.cfg.load_onset_steps == 0 else \
+            jnp.where(state.step >= self.cfg.load_onset_steps, state.load, jnp.zeros_like(state.load))
 
         def substep(carry: tuple[jax.Array, ...], _: None) -> tuple[tuple[jax.Array, ...], None]:
-            return physics_step(*carry, drive, state.load), None
+            return physics_step(*carry, drive, load), None
 
         carry = (state.q, state.qd, state.activation) + ((state.joint_lag,) if tf else ())
         if self.cfg.n_substeps == 1:

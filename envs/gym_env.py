@@ -154,13 +154,14 @@ class ArmEnv(gym.Env):
         drive = u if cfg.motor_noise == 0 else np.clip(
             action + cfg.motor_noise * self.np_random.standard_normal(u.shape), 0.0, 1.0)
         tf = cfg.plant == "motornet_tf"
+        load = self.load if self._steps >= cfg.load_onset_steps else np.zeros(2)
         for _ in range(cfg.n_substeps):
             if tf:
-                self._motornet_tf_step(drive)
+                self._motornet_tf_step(drive, load)
                 continue
             act = muscle.activation_step(self.activation, drive, cfg.physics_dt, cfg.muscles)
             d.qfrc_applied[:] = plant.joint_torque(
-                d.qpos, d.qvel, 0.5 * (act + self.activation), self.load, cfg
+                d.qpos, d.qvel, 0.5 * (act + self.activation), load, cfg
             )
             self.activation = act
             mujoco.mj_step(m, d)
@@ -177,12 +178,12 @@ class ArmEnv(gym.Env):
         self._ready = not truncated
         return self._observe(), float(plant.reward(terms, cfg)), False, truncated, self._info(terms)
 
-    def _motornet_tf_step(self, u: np.ndarray) -> None:
+    def _motornet_tf_step(self, u: np.ndarray, load: np.ndarray) -> None:
         """One MotorNet 0.1.5 plant step (see ``envs.motornet_tf``): accelerations from
         MuJoCo's forward dynamics under the lagged muscle forces, then explicit Euler."""
         m, d, cfg = self.model, self.data, self.cfg
         d.qfrc_applied[:] = motornet_tf.joint_torque(
-            d.qpos, self.activation, self.joint_lag, plant.hand_force(d.qpos, d.qvel, self.load, cfg), cfg
+            d.qpos, self.activation, self.joint_lag, plant.hand_force(d.qpos, d.qvel, load, cfg), cfg
         )
         mujoco.mj_forward(m, d)
         self.activation = motornet_tf.activation_step(self.activation, u, cfg.physics_dt, cfg.muscles)
