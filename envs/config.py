@@ -129,6 +129,11 @@ class TaskConfig:
       (default) is the step from rest (the load acts from the first step); later, the arm
       first settles at its start posture unloaded, so holding tests posture control against
       a load that arrives.
+    perturbation_force, perturbation_angle, perturbation_onset, perturbation_duration: a
+      mechanical perturbation of the hand: a force of ``perturbation_force`` N (0: none) in the
+      direction ``perturbation_angle`` (degrees anticlockwise from +x) from
+      ``perturbation_onset`` s for ``perturbation_duration`` s (a pulse; up to the episode's
+      end: a step), whole numbers of control steps, on top of the load.
     field_strength, field_direction: a velocity-dependent curl field on the hand (Shadmehr &
       Mussa-Ivaldi 1994), ``F = B v`` with ``B = b [[0, 1], [-1, 0]]`` for ``clockwise`` (the
       force turns the hand's velocity clockwise) and ``-B`` for ``counterclockwise``; ``b`` =
@@ -143,6 +148,10 @@ class TaskConfig:
     centre_out_start: tuple[float, float] = (math.pi / 4, math.pi / 2)
     centre_out_targets: int = 8
     load_onset: float = 0.0
+    perturbation_force: float = 0.0
+    perturbation_angle: float = 0.0
+    perturbation_onset: float = 0.1
+    perturbation_duration: float = 0.05
     field_strength: float = 0.0
     field_direction: str = "clockwise"
 
@@ -166,11 +175,17 @@ class TaskConfig:
                "must be (shoulder, elbow) in rad")
         _check(_is_number(self.field_strength) and self.field_strength >= 0, "field_strength", self.field_strength,
                "must be a number >= 0 (N s/m); the direction is field_direction")
-        _check(_is_number(self.load_onset) and 0 <= self.load_onset, "load_onset", self.load_onset,
-               "must be a number >= 0 (s)")
+        for name in ("load_onset", "perturbation_force", "perturbation_onset"):
+            _check(_is_number(getattr(self, name)) and 0 <= getattr(self, name), name, getattr(self, name),
+                   "must be a number >= 0")
+        _check(_is_number(self.perturbation_duration) and self.perturbation_duration > 0, "perturbation_duration",
+               self.perturbation_duration, "must be a number > 0 (s)")
+        _check(_is_number(self.perturbation_angle), "perturbation_angle", self.perturbation_angle,
+               "must be a number (degrees)")
         _check(self.field_direction in FIELD_DIRECTIONS, "field_direction", self.field_direction,
                f"must be one of {', '.join(FIELD_DIRECTIONS)}")
-        for name in ("effort_weight", "load_range", "field_strength", "load_onset"):
+        for name in ("effort_weight", "load_range", "field_strength", "load_onset", "perturbation_force",
+                     "perturbation_angle", "perturbation_onset", "perturbation_duration"):
             _check(math.isfinite(getattr(self, name)), name, getattr(self, name), "must be finite")
 
 
@@ -206,11 +221,15 @@ class ArmConfig(_ArmFields):
         for part in (self.plant_config, self.task_config):  # their checks and resolved defaults (aliases, loads, muscles)
             for f in dataclasses.fields(part):
                 object.__setattr__(self, f.name, getattr(part, f.name))
-        onset = self.load_onset / self.control_dt  # needs both parts: the plant's step, the task's onset
-        _check(abs(onset - round(onset)) < 1e-6, "load_onset", self.load_onset,
-               f"must be a whole number of control steps (control_dt={self.control_dt})")
-        _check(round(onset) < self.episode_steps, "load_onset", self.load_onset,
-               f"must be before the episode's end ({self.episode_steps} steps of {self.control_dt} s)")
+        for name in ("load_onset", "perturbation_onset", "perturbation_duration"):  # the plant's step, the task's time
+            steps = getattr(self, name) / self.control_dt
+            _check(abs(steps - round(steps)) < 1e-6, name, getattr(self, name),
+                   f"must be a whole number of control steps (control_dt={self.control_dt})")
+        for name in ("load_onset", "perturbation_onset"):
+            _check(self.steps_of(name) < self.episode_steps or (name == "perturbation_onset"
+                                                                 and self.perturbation_force == 0),
+                   name, getattr(self, name),
+                   f"must be before the episode's end ({self.episode_steps} steps of {self.control_dt} s)")
 
     @property
     def plant_config(self) -> PlantConfig:
@@ -232,10 +251,14 @@ class ArmConfig(_ArmFields):
         """Integrator time step (s)."""
         return self.control_dt / self.n_substeps
 
+    def steps_of(self, name: str) -> int:
+        """A time setting (``load_onset``, ``perturbation_onset``, ...) in control steps."""
+        return int(round(getattr(self, name) / self.control_dt))
+
     @property
     def load_onset_steps(self) -> int:
         """The control step from which the load acts (0: from the first)."""
-        return int(round(self.load_onset / self.control_dt))
+        return self.steps_of("load_onset")
 
     @property
     def proprioceptive_steps(self) -> int:

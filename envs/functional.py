@@ -31,7 +31,7 @@ from envs.config import ArmConfig
 from envs.dynamics import euler_step, joint_acceleration, mjx_step_fn
 from envs.limits import enforce_limits
 from envs.model import load_model
-from envs.tasks import Episode, sample_episode
+from envs.tasks import Episode, external_force, sample_episode
 
 
 @struct.dataclass
@@ -132,8 +132,7 @@ class FunctionalArmEnv:
             action + self.cfg.motor_noise * jax.random.normal(motor_key, u.shape, u.dtype), 0.0, 1.0)
         tf = self.cfg.plant == "motornet_tf"
         physics_step = self.motornet_tf_step if tf else self.physics_step
-        load = state.load if self.cfg.load_onset_steps == 0 else \
-            jnp.where(state.step >= self.cfg.load_onset_steps, state.load, jnp.zeros_like(state.load))
+        load = external_force(state.load, state.step, self.cfg, jnp)
 
         def substep(carry: tuple[jax.Array, ...], _: None) -> tuple[tuple[jax.Array, ...], None]:
             return physics_step(*carry, drive, load), None

@@ -25,7 +25,7 @@ from envs import geometry, motornet_tf, muscle, plant
 from envs.config import ArmConfig
 from envs.limits import check_joint_state, check_load, check_target, enforce_limits
 from envs.model import load_model
-from envs.tasks import sample_episode
+from envs.tasks import external_force, sample_episode
 
 
 class ArmEnv(gym.Env):
@@ -154,7 +154,7 @@ class ArmEnv(gym.Env):
         drive = u if cfg.motor_noise == 0 else np.clip(
             action + cfg.motor_noise * self.np_random.standard_normal(u.shape), 0.0, 1.0)
         tf = cfg.plant == "motornet_tf"
-        load = self.load if self._steps >= cfg.load_onset_steps else np.zeros(2)
+        load = external_force(self.load, self._steps, cfg, np)
         for _ in range(cfg.n_substeps):
             if tf:
                 self._motornet_tf_step(drive, load)

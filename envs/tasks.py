@@ -1,4 +1,5 @@
-"""Episode initial conditions of the three tasks: start posture, target and endpoint load.
+"""Episode initial conditions of the three tasks: start posture, target and endpoint load;
+and the external force on the hand step by step (the load from its onset, a perturbation).
 
 Pure JAX; both environments draw their episodes here (the gymnasium env derives a JAX key
 from its seeded generator), so a seed means the same thing on both faces.
@@ -98,3 +99,22 @@ def sample_episode(
         r = cfg.load_range
         ld = jax.random.uniform(k_load, (2,), minval=-r, maxval=r, dtype=js.dtype)
     return Episode(js, tgt.astype(js.dtype), ld.astype(js.dtype))
+
+
+def external_force(load: Any, step: Any, cfg: ArmConfig, xp: Any = jnp) -> Any:
+    """The force on the hand (2,) N during control step ``step`` (0 = the first): the
+    episode's ``load`` from ``cfg.load_onset`` on, plus the perturbation
+    (``cfg.perturbation_force`` N at ``cfg.perturbation_angle`` degrees) from
+    ``cfg.perturbation_onset`` for ``cfg.perturbation_duration``. The velocity-dependent
+    curl field is added in ``envs.plant.hand_force``. Static settings: with no onset and no
+    perturbation this is ``load`` itself."""
+    out = load
+    if cfg.load_onset_steps > 0:
+        out = xp.where(step >= cfg.load_onset_steps, load, xp.zeros_like(load))
+    if cfg.perturbation_force > 0:
+        start = cfg.steps_of("perturbation_onset")
+        on = (step >= start) & (step < start + cfg.steps_of("perturbation_duration"))
+        angle = np.deg2rad(cfg.perturbation_angle)
+        push = cfg.perturbation_force * np.array([np.cos(angle), np.sin(angle)])
+        out = out + xp.where(on, xp.asarray(push, dtype=out.dtype), xp.zeros_like(out))
+    return out

@@ -88,8 +88,10 @@ def _build_library(self: Any) -> None:
 ArmSettings = schema_of(PlantConfig, "ArmSettings", exclude=("skeleton", "muscles"))
 # The arm's task settings (envs.config.TaskConfig: episode length, loads, effort weight,
 # centre-out circle) are the settings of the tasks that run the arm (``task.episode_steps``),
-# but the task itself (each run's tasks choose it) and the centre-out start posture.
-ArmTaskSettings = schema_of(TaskConfig, "ArmTaskSettings", exclude=("task", "centre_out_start"))
+# but the task itself (each run's tasks choose it), the centre-out start posture and the
+# perturbation (an evaluation of trained controllers, not a condition to train them in).
+PERTURBATION_SETTINGS = ("perturbation_force", "perturbation_angle", "perturbation_onset", "perturbation_duration")
+ArmTaskSettings = schema_of(TaskConfig, "ArmTaskSettings", exclude=("task", "centre_out_start", *PERTURBATION_SETTINGS))
 ARM_TASK_SETTINGS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ArmTaskSettings))
 
 
