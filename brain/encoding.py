@@ -56,6 +56,8 @@ def encode_layers(
     encoder: dict[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
     groups: np.ndarray | None = None,
+    sample_mask: np.ndarray | None = None,
+    test_mask: np.ndarray | None = None,
 ) -> LayerScores:
     """Fit one :class:`RidgeEncoder` per layer and score it on the test data.
 
@@ -64,7 +66,11 @@ def encode_layers(
     (n_train,) labels for leave-one-run-out CV and run-bounded delays; ``groups`` (n_train,)
     labels (e.g. stimuli) whose TRs the CV folds hold out together (:func:`brain.ridge.cv_folds`;
     the runs then bound only the delays); ``encoder``: keyword arguments of
-    :class:`RidgeEncoder`. ``progress(i)`` is called after each layer.
+    :class:`RidgeEncoder`. ``progress(i)`` is called after each layer. Censored volumes:
+    ``sample_mask`` (n_train,) bool, the training rows to fit on (the delays are built on all
+    rows first); ``test_mask`` (n_test,) bool, the test rows scored: the prediction is made
+    on all ``layers_test`` rows and cut to them, and ``Y_test`` then holds only those rows
+    (``test_mask.sum()`` of them); the predictions returned are the kept rows.
     """
     if len(layers_train) != len(layers_test) or not layers_train:
         raise ValueError(f"need the same, non-zero number of train and test layers, got "
@@ -75,8 +81,12 @@ def encode_layers(
         with warnings.catch_warnings():
             # alpha-grid edge and constant-voxel warnings: the caller counts them from best_alphas
             warnings.simplefilter("ignore", UserWarning)
-            model.fit(x_tr, Y_train, runs=runs, groups=groups)
+            model.fit(x_tr, Y_train, runs=runs, groups=groups, sample_mask=sample_mask)
         pred = model.predict(x_te)
+        if test_mask is not None:
+            pred = pred[np.asarray(test_mask, bool)]
+        if pred.shape[0] != np.shape(Y_test)[0]:
+            raise ValueError(f"Y_test has {np.shape(Y_test)[0]} rows, the (kept) test predictions {pred.shape[0]}")
         r.append(np.asarray(pearson_r(Y_test, pred)))
         r2.append(np.asarray(r2_score(Y_test, pred)))
         alphas.append(model.best_alphas_)
