@@ -247,9 +247,14 @@ def write_bids_example(root: str | Path, n_subjects: int = 3, n_train_stimuli: i
 
 def command(ex: BidsExample, confounds: bool = True) -> str:
     """The runner command that encodes the example study (paths as written), with
-    ``task.cv=by_stimulus`` when a training stimulus is shown in several runs."""
+    ``task.cv=by_stimulus`` when a training stimulus is shown in several runs and scrubbing
+    (``scrub``, thresholds between the example's own motion and the planted) when it has
+    high-motion volumes."""
     feats = ",".join(f"{k}:{v}" for k, v in ex.features.items())
     conf = " task.bids.confounds=[motion] 'task.bids.confound_options={motion:basic}'" if confounds else ""
+    if confounds and ex.high_motion:  # scrub the planted high-motion volumes
+        conf = (" task.bids.confounds=[motion,scrub] 'task.bids.confound_options={motion:basic,"
+                f"fd_threshold:{HIGH_MOTION_FD / 2:g},std_dvars_threshold:{HIGH_MOTION_DVARS / 2:g}}}'")
     first = next(iter(ex.run_stimuli.values()))
     repeated = any(first.count(s) > 1 for s in set(first) if s != ex.test_stimulus)
     return (f"python -m experiments.run task=encoding task.data=bids task.bids.root={ex.root} "
@@ -258,9 +263,10 @@ def command(ex: BidsExample, confounds: bool = True) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m brain.bids_example DIR [--subjects N] [--seed S] [--train-repeats K]``:
+    """``python -m brain.bids_example DIR [--subjects N] [--seed S] [--train-repeats K] [--high-motion M]``:
     write the example study into DIR (with ``--train-repeats K``, the first training clip in K
-    runs) and print the command that encodes it."""
+    runs; with ``--high-motion M``, M high-motion volumes per run) and print the command that
+    encodes it (scrubbing them)."""
     import argparse
 
     p = argparse.ArgumentParser(prog="python -m brain.bids_example", description=main.__doc__)
@@ -268,8 +274,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--subjects", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--train-repeats", type=int, default=1, help="runs showing the first training clip (default 1)")
+    p.add_argument("--high-motion", type=int, default=0,
+                   help="high-motion volumes planted per run, with a BOLD artefact (default 0); the command scrubs them")
     args = p.parse_args(argv)
-    ex = write_bids_example(args.root, n_subjects=args.subjects, seed=args.seed, train_repeats=args.train_repeats)
+    ex = write_bids_example(args.root, n_subjects=args.subjects, seed=args.seed, train_repeats=args.train_repeats,
+                            high_motion=args.high_motion)
     n = sum(len(v) for v in ex.run_stimuli.values())
     print(f"wrote {n} runs of {len(ex.run_stimuli)} subjects to {ex.root}; encode them with:\n{command(ex)}")
 
