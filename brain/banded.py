@@ -45,9 +45,11 @@ from brain.ridge import (
     TIE_SLOPE,
     check_alphas,
     check_matrix,
+    check_sample_mask,
     check_score,
     cv_folds,
     grid_edges,
+    kept_labels,
     precision_scope,
     ridge_cv_scores,
     ridge_weights,
@@ -155,6 +157,8 @@ class BandedRidgeEncoder:
     whole groups per fold with ``groups``; ``score_cv`` averaged over folds,
     ``"r2"`` (default), ``"r"`` or ``"neg_mse"`` as in ``RidgeEncoder``), choose by
     himalaya's rule (module docstring) and refit each voxel on all TRs with its best pair.
+    ``sample_mask`` (n_trs,) bool: censored TRs (False) dropped after the delays, as in
+    ``RidgeEncoder.fit``.
     ``alphas`` is the grid of the common penalty, default ``RidgeEncoder``'s. ``ratios``:
     ``None`` or ``"grid"`` (the fixed candidates of ``band_candidates``, ``random_state``
     seeding its draws for 3+ spaces), ``"dirichlet"`` (``n_iter`` himalaya-style random
@@ -275,19 +279,25 @@ class BandedRidgeEncoder:
         scales = [X.std(axis=0) if self.zscore else np.ones(X.shape[1], X.dtype) for X in Xs]
         self.feature_scales_ = [np.where(s > 0, s, 1.0).astype(s.dtype) for s in scales]
 
-    def fit(self, Xs: Sequence[Any], Y: Any, runs: Any = None, groups: Any = None) -> BandedRidgeEncoder:
+    def fit(self, Xs: Sequence[Any], Y: Any, runs: Any = None, groups: Any = None,
+            sample_mask: Any = None) -> BandedRidgeEncoder:
         """Fit on Xs (K arrays (n_trs, n_features_k)), Y (n_trs, n_voxels), runs (n_trs,)
-        integer labels, groups (n_trs,) labels of the CV folds (see ``RidgeEncoder.fit``)."""
+        integer labels, groups (n_trs,) labels of the CV folds, sample_mask (n_trs,) bool
+        (see ``RidgeEncoder.fit``)."""
         Xs = self._check_spaces(Xs)
         Y = self._check("Y", Y, Xs[0].shape[0])
         check_score(self.score_cv)
         n_delays = check_delays(self.delays).size
-        cv_folds(Y.shape[0], self.cv, runs, groups)  # fail on bad folds before any heavy work
+        mask = check_sample_mask(sample_mask, Y.shape[0])
+        kept_runs, kept_groups = kept_labels(runs, mask), kept_labels(groups, mask)
+        cv_folds(Y.shape[0] if mask is None else int(mask.sum()), self.cv, kept_runs, kept_groups)
         self.alphas_ = check_alphas(self.alphas)
         self.candidates_ = self._candidates(len(Xs))
         self._standardise(Xs)
         self.band_sizes_ = np.array([X.shape[1] * n_delays for X in Xs])
         design = np.hstack(self._bands(Xs, runs))
+        if mask is not None:  # delays on the whole runs, then the censored rows out
+            design, Y, runs, groups = design[mask], Y[mask], kept_runs, kept_groups
         constant = np.ptp(Y, axis=0) == 0
         self.intercept_ = Y.mean(axis=0)
         Y_centred = np.where(constant, 0.0, Y - self.intercept_).astype(Y.dtype)

@@ -35,8 +35,18 @@ Everything is checked before anything is fitted, and every problem raises a ``Va
 or ``FileNotFoundError`` naming the file and the BIDS entities: a missing derivative, mask
 or confounds file, an unknown confound strategy, a run without features or whose features
 are not as long as the run, a mask on another grid than the BOLD, TRs that disagree, an
-unreadable sidecar. Scrubbing (``scrub``) is refused for now: dropping volumes would need a
-sample mask carried through the FIR delays.
+unreadable sidecar.
+
+Censored volumes: ``load_confounds``' ``sample_mask`` (the kept volumes of a run under the
+strategies ``scrub``, high-motion volumes by ``fd_threshold`` / ``std_dvars_threshold`` with
+segments shorter than ``scrub`` volumes censored too, and ``non_steady_state``) becomes a bool
+mask per run, concatenated per subject into ``EncodingData.sample_mask_train`` and stacked
+into ``sample_mask_test`` (None when nothing is censored). The volumes stay in the arrays, so
+the FIR delays are built on whole runs; the cleaning, the fits and the scores then leave the
+censored rows out (:class:`brain.prepare.SubjectData`). A run that keeps fewer than half its
+volumes (``MIN_KEPT_FRACTION``) is refused, naming its file: its cleaning and delays would
+rest on fragments. ``study["confounds"]["censored"]`` records, per run, the censored
+volumes (count and indices) and the totals.
 """
 
 from __future__ import annotations
@@ -52,8 +62,10 @@ import numpy as np
 from brain.dataset import EncodingData, unusable_voxels
 from brain.ridge import check_folds, cv_folds, fold_groups
 
-STRATEGIES = ("motion", "wm_csf", "global_signal", "compcor", "high_pass", "non_steady_state")
-OPTIONS = ("motion", "wm_csf", "global_signal", "compcor", "n_compcor", "demean")
+STRATEGIES = ("motion", "wm_csf", "global_signal", "compcor", "high_pass", "non_steady_state", "scrub")
+OPTIONS = ("motion", "wm_csf", "global_signal", "compcor", "n_compcor", "demean", "scrub", "fd_threshold",
+           "std_dvars_threshold")
+MIN_KEPT_FRACTION = 0.5  # a run keeping fewer of its volumes than this is refused
 FEATURE_SUFFIXES = (".npz", ".h5", ".hdf5")
 
 
@@ -83,9 +95,6 @@ class BidsSpec:
 
     def __post_init__(self) -> None:
         unknown = [c for c in self.confounds if c not in STRATEGIES]
-        if "scrub" in unknown:
-            raise ValueError("confound strategy 'scrub' is not supported yet (dropping volumes needs a sample "
-                             "mask through the FIR delays); valid: " + ", ".join(STRATEGIES))
         if unknown:
             raise ValueError(f"unknown confound strategies {unknown}; valid: {', '.join(STRATEGIES)} "
                              "(nilearn.interfaces.fmriprep.load_confounds)")
@@ -324,7 +333,10 @@ def _read_run(r: Run, masker: Any, tr: float) -> np.ndarray:
         raise ValueError(f"{r.bold}: cannot read the BOLD: {type(exc).__name__}: {exc}") from exc
 
 
-def _confound_matrix(r: Run, spec: BidsSpec) -> Any:
+def _confound_matrix(r: Run, spec: BidsSpec) -> tuple[Any, np.ndarray | None]:
+    """The run's confounds table (one row per volume) and its kept volumes as a bool mask
+    (n_trs,), None when ``load_confounds`` censors nothing; a run keeping fewer than
+    ``MIN_KEPT_FRACTION`` of its volumes is refused."""
     import warnings
 
     from nilearn.interfaces.fmriprep import load_confounds
@@ -339,12 +351,23 @@ def _confound_matrix(r: Run, spec: BidsSpec) -> Any:
     except Exception as exc:
         raise ValueError(f"{r.confounds}: load_confounds{tuple(spec.confounds)} failed: "
                          f"{type(exc).__name__}: {exc}") from exc
-    if sample_mask is not None:
-        raise ValueError(f"{r.confounds}: the strategy {list(spec.confounds)} drops volumes "
-                         "(non_steady_state outliers); dropping volumes is not supported yet")
     if len(table) != r.n_trs:
         raise ValueError(f"{r.confounds}: {len(table)} rows, the BOLD {r.bold.name} has {r.n_trs} volumes")
-    return table
+    if sample_mask is None:
+        return table, None
+    kept = np.asarray(sample_mask, dtype=np.int64)
+    if kept.size and (kept.min() < 0 or kept.max() >= r.n_trs):
+        raise ValueError(f"{r.confounds}: load_confounds kept volumes {kept.min()}..{kept.max()} outside the "
+                         f"run's {r.n_trs} volumes")
+    mask = np.zeros(r.n_trs, bool)
+    mask[kept] = True
+    if mask.sum() < MIN_KEPT_FRACTION * r.n_trs:
+        raise ValueError(f"{r.confounds}: the strategy {list(spec.confounds)} "
+                         f"(options {dict(spec.confound_options)}) censors {int((~mask).sum())} of the "
+                         f"{r.n_trs} volumes of {r.bold.name}, keeping {int(mask.sum())} < "
+                         f"{MIN_KEPT_FRACTION:g} of the run: too few to clean and fit on; raise fd_threshold / "
+                         "std_dvars_threshold, lower scrub, or leave the run out")
+    return table, (None if mask.all() else mask)
 
 
 def _features(spec: BidsSpec, stimuli: dict[str, int], where: dict[str, Path], tr: float
@@ -433,17 +456,22 @@ def load_bids(spec: BidsSpec, progress: bool = False, by_stimulus: bool = False,
     mask = _masks(layout, spec, runs)
     masker = NiftiMasker(mask_img=mask, standardize=None, reports=False).fit()
     conf_tables: dict[Path, Any] = {}
+    kept: dict[Path, np.ndarray | None] = {}
     if spec.confounds:
         for rs in runs.values():
             for r in rs:
-                conf_tables[r.bold] = _confound_matrix(r, spec)
+                conf_tables[r.bold], kept[r.bold] = _confound_matrix(r, spec)
+
+    def keep(r: Run) -> np.ndarray:
+        m = kept.get(r.bold)
+        return np.ones(r.n_trs, bool) if m is None else m
     columns = sorted({c for t in conf_tables.values() for c in t.columns})
 
     def confounds(r: Run) -> np.ndarray:
         t = conf_tables[r.bold]
         return np.stack([t[c].to_numpy(float) if c in t else np.zeros(r.n_trs) for c in columns], axis=1)
 
-    train_bold, test_bold, conf_train, conf_test = [], [], [], []
+    train_bold, test_bold, conf_train, conf_test, keep_train, keep_test = [], [], [], [], [], []
     with tqdm(total=sum(len(rs) for rs in runs.values()), desc="BIDS runs", unit="run", disable=not progress) as bar:
         for train, test in splits.values():
             ys = []
@@ -452,6 +480,8 @@ def load_bids(spec: BidsSpec, progress: bool = False, by_stimulus: bool = False,
                 bar.update()
             train_bold.append(np.concatenate(ys[:len(train)]))
             test_bold.append(test_repeats(test, spec.test_stimuli, ys[len(train):]))
+            keep_train.append(np.concatenate([keep(r) for r in train]))
+            keep_test.append(test_repeats(test, spec.test_stimuli, [keep(r) for r in test]))
             if columns:
                 conf_train.append(np.concatenate([confounds(r) for r in train]))
                 conf_test.append(test_repeats(test, spec.test_stimuli, [confounds(r) for r in test]))
@@ -468,6 +498,9 @@ def load_bids(spec: BidsSpec, progress: bool = False, by_stimulus: bool = False,
     test_names = list(spec.test_stimuli)
     test_runs = None if len(test_names) == 1 else np.concatenate(
         [np.full(lengths[t], i) for i, t in enumerate(test_names)])
+    mask_train, mask_test = np.stack(keep_train), np.stack(keep_test)
+    censored = _censored_record(runs, kept, mask_train, mask_test) if any(m is not None for m in kept.values()) \
+        else None
     shown = {s: train_stims.count(s) for s in sorted(set(train_stims))}
     study = {
         "source": "bids", "root": str(Path(spec.root).expanduser().resolve()), "task": spec.task,
@@ -486,7 +519,7 @@ def load_bids(spec: BidsSpec, progress: bool = False, by_stimulus: bool = False,
                                 for r in rs] for sub, rs in runs.items()},
         "stimuli_from": spec.stimuli or "events.tsv stim_file",
         "confounds": {"strategy": list(spec.confounds), "options": dict(spec.confound_options),
-                      "columns": columns},
+                      "columns": columns, **({"censored": censored} if censored else {})},
         "features": {sp: {s: str(Path(spec.features[sp]).expanduser()) for s in lengths} for sp in spec.features},
         "voxels": int(y_train.shape[2]), "mask": "intersection of the subjects' brain masks",
     }
@@ -498,7 +531,26 @@ def load_bids(spec: BidsSpec, progress: bool = False, by_stimulus: bool = False,
         bold_train=y_train, runs=run_labels, stimuli=stim_labels, bold_test=y_test, region=labels_names[0],
         region_names=labels_names[1], spaces=tuple(feats), vertices=None, tr=tr, mask=mask, notes=tuple(notes),
         confounds_train=np.stack(conf_train) if columns else None,
-        confounds_test=np.stack(conf_test) if columns else None, study=study, test_runs=test_runs)
+        confounds_test=np.stack(conf_test) if columns else None, study=study, test_runs=test_runs,
+        sample_mask_train=None if censored is None else mask_train,
+        sample_mask_test=None if censored is None else mask_test)
+
+
+def _censored_record(runs: dict[str, list[Run]], kept: dict[Path, np.ndarray | None], mask_train: np.ndarray,
+                     mask_test: np.ndarray) -> dict[str, Any]:
+    """For metrics.json: per subject and run the censored volumes (count, indices), the
+    totals, and the test TRs kept in every repeat of every subject (the ones scored)."""
+    per_run = {f"sub-{sub}": [{"run": r.run, "bold": r.bold.name, "stimulus": r.stimulus,
+                               "censored": int((~keep).sum()), "indices": np.flatnonzero(~keep).tolist()}
+                              for r in rs for keep in [np.ones(r.n_trs, bool) if kept.get(r.bold) is None
+                                                       else kept[r.bold]]]
+               for sub, rs in runs.items()}
+    n_vol = sum(r.n_trs for rs in runs.values() for r in rs)
+    n_cens = sum(x["censored"] for v in per_run.values() for x in v)
+    everywhere = mask_test.all(axis=(0, 1))
+    return {"runs": per_run, "volumes": n_vol, "censored": n_cens, "fraction": round(n_cens / n_vol, 4),
+            "train_censored": int((~mask_train).sum()), "test_censored": int((~mask_test).sum()),
+            "test_trs": int(everywhere.size), "test_trs_kept_everywhere": int(everywhere.sum())}
 
 
 def _regions(spec: BidsSpec, mask: Any, n_vox: int) -> tuple[np.ndarray, tuple[str, ...]]:

@@ -25,13 +25,21 @@ are written as runs of one BIDS task, in a different order for each subject:
 A confound drift is planted: each run's ``trans_x`` is a smooth random walk (its own per
 subject and run, unrelated to the stimulus) that is added to every voxel with a loading of
 ``drift`` BOLD standard deviations, so regressing out the motion parameters removes it and
-leaving them in costs accuracy. Only the generator is committed, never the data.
+leaving them in costs accuracy.
+
+High-motion volumes (``high_motion`` > 0) are planted for scrubbing: that many volumes per
+run (at least ``SCRUB_GAP`` volumes apart and from the run's ends, so nilearn's default
+minimum segment of 5 censors nothing more) get a ``framewise_displacement`` of
+``HIGH_MOTION_FD`` mm and a ``std_dvars`` of ``HIGH_MOTION_DVARS`` (the rest of the example
+stays below ``HIGH_MOTION_FD / 2`` and 2), and an artefact of ``spike`` BOLD standard
+deviations (independent normal per voxel) added to the BOLD at those volumes; the planted
+indices are in ``BidsExample.high_motion``. Only the generator is committed, never the data.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +49,9 @@ from brain.synthetic import SyntheticConfig, SyntheticData, ar1_noise, make_synt
 MOTION = ("trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z")
 BASELINE = 100.0
 VOXEL_MM = 3.0
+HIGH_MOTION_FD = 20.0  # mm; the example's own framewise displacement stays below 5 mm
+HIGH_MOTION_DVARS = 10.0  # the example's own std_dvars is 1 +- 0.1
+SCRUB_GAP = 6
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,7 @@ class BidsExample:
     truth: SyntheticData
     run_stimuli: dict[str, list[str]]
     test_stimuli: tuple[str, ...] = ()
+    high_motion: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # sub -> BOLD file -> volumes
 
 
 def _grid(n_vox: int) -> tuple[int, int, int]:
@@ -100,7 +112,8 @@ def _cosines(n: int, tr: float, cutoff: float = 1 / 128) -> np.ndarray:
         if k else np.zeros((n, 0))
 
 
-def _confounds(rng: np.random.Generator, drift: np.ndarray, bold: np.ndarray, tr: float) -> dict[str, np.ndarray]:
+def _confounds(rng: np.random.Generator, drift: np.ndarray, bold: np.ndarray, tr: float,
+               dvars_rng: np.random.Generator) -> dict[str, np.ndarray]:
     n = len(drift)
     cols: dict[str, np.ndarray] = {}
     for name in MOTION:
@@ -109,12 +122,22 @@ def _confounds(rng: np.random.Generator, drift: np.ndarray, bold: np.ndarray, tr
         cols |= {name: x, f"{name}_derivative1": d, f"{name}_power2": x**2, f"{name}_derivative1_power2": d**2}
     dx = np.abs(np.diff(np.stack([cols[m] for m in MOTION], axis=1), axis=0))
     cols["framewise_displacement"] = np.r_[np.nan, dx[:, :3].sum(1) + 50 * dx[:, 3:].sum(1)]
+    cols["std_dvars"] = np.r_[np.nan, 1 + 0.1 * dvars_rng.standard_normal(n - 1)]
     for name in ("white_matter", "csf"):
         cols[name] = rng.standard_normal(n)
     cols["global_signal"] = bold.mean(axis=1)
     for j, c in enumerate(_cosines(n, tr).T):
         cols[f"cosine{j:02d}"] = c
     return cols
+
+
+def _high_motion_volumes(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
+    """``k`` sorted volumes of a run of ``n``, at least ``SCRUB_GAP`` apart and from both ends."""
+    free = n - 2 * SCRUB_GAP - (k - 1) * SCRUB_GAP
+    if k and free < k:
+        raise ValueError(f"high_motion={k} volumes {SCRUB_GAP} apart do not fit in a run of {n} volumes")
+    # k gaps drawn as a sorted sample of the slack, then spread SCRUB_GAP apart
+    return np.sort(rng.choice(free, k, replace=False)) + SCRUB_GAP * (1 + np.arange(k)) if k else np.zeros(0, int)
 
 
 def _write_tsv(path: Path, cols: dict[str, np.ndarray]) -> None:
@@ -130,7 +153,7 @@ def write_bids_example(root: str | Path, n_subjects: int = 3, n_train_stimuli: i
                        vertices_per_region: int = 12, drift: float = 1.5, spatial_share: float = 0.5,
                        task: str = "movie",
                        space: str = "MNI152NLin2009cAsym", seed: int = 0, train_repeats: int = 1,
-                       n_test_stimuli: int = 1) -> BidsExample:
+                       n_test_stimuli: int = 1, high_motion: int = 0, spike: float = 8.0) -> BidsExample:
     """Write the example study under ``root`` (which must not exist or be empty) and return
     what was written with the planted truth. ``drift``: the confound drift's loading, in
     units of each voxel's BOLD standard deviation (0 plants none); ``spatial_share``: how
@@ -138,7 +161,9 @@ def write_bids_example(root: str | Path, n_subjects: int = 3, n_train_stimuli: i
     ``train_repeats``: runs showing the first training stimulus (1: every training stimulus
     once; the study is then the same as without it); ``n_test_stimuli``: test stimuli of
     ``trs_per_stimulus`` TRs each (1: ``clip_test``, the study as without it; more:
-    ``clip_test1``, ``clip_test2``, ..., consecutive pieces of the synthetic test segment)."""
+    ``clip_test1``, ``clip_test2``, ..., consecutive pieces of the synthetic test segment);
+    ``high_motion``: high-motion volumes planted per run with an artefact of ``spike`` BOLD
+    standard deviations (0: none; the study is then the same as without them)."""
     import nibabel as nib
 
     root = Path(root)
@@ -155,6 +180,8 @@ def write_bids_example(root: str | Path, n_subjects: int = 3, n_train_stimuli: i
     truth = make_synthetic(cfg, seed=seed)
     rng = np.random.default_rng([seed, 7])
     repeat_rng = np.random.default_rng([seed, 8])  # the extra presentations' noise: the rest as without them
+    motion_rng = np.random.default_rng([seed, 9])  # the high-motion volumes: the rest as without them
+    planted: dict[str, dict[str, list[int]]] = {}
     n_vox, n_t, tr = truth.bold_train.shape[2], trs_per_stimulus, cfg.tr
     mask = np.zeros(_grid(n_vox), bool)
     mask.flat[:n_vox] = True
@@ -189,6 +216,8 @@ def write_bids_example(root: str | Path, n_subjects: int = 3, n_train_stimuli: i
             d = _drift(rng, n_t)
             sd = y.std(axis=0)
             bold = BASELINE + y + drift * sd * d[:, None]
+            spikes = _high_motion_volumes(motion_rng, n_t, high_motion)
+            bold[spikes] += spike * sd * motion_rng.standard_normal((spikes.size, n_vox))
             (raw_func / f"{stem}_events.tsv").write_text(
                 f"onset\tduration\ttrial_type\tstim_file\n0\t{n_t * tr:g}\tmovie\tstimuli/{stim}.mp4\n")
             (raw_func / f"{stem}_bold.json").write_text(json.dumps({"RepetitionTime": tr, "TaskName": task}))
@@ -198,7 +227,12 @@ def write_bids_example(root: str | Path, n_subjects: int = 3, n_train_stimuli: i
             nib.save(img, der_func / f"{stem}_space-{space}_desc-preproc_bold.nii.gz")
             (der_func / f"{stem}_space-{space}_desc-preproc_bold.json").write_text(
                 json.dumps({"RepetitionTime": tr, "TaskName": task, "SkullStripped": False}))
-            _write_tsv(der_func / f"{stem}_desc-confounds_timeseries.tsv", _confounds(rng, d, bold, tr))
+            cols = _confounds(rng, d, bold, tr, motion_rng)
+            cols["framewise_displacement"][spikes] = HIGH_MOTION_FD
+            cols["std_dvars"][spikes] = HIGH_MOTION_DVARS
+            if high_motion:
+                planted.setdefault(sub, {})[f"{stem}_space-{space}_desc-preproc_bold.nii.gz"] = spikes.tolist()
+            _write_tsv(der_func / f"{stem}_desc-confounds_timeseries.tsv", cols)
             (der_func / f"{stem}_desc-confounds_timeseries.json").write_text("{}")
     features = {}
     for sp in cfg.spaces:
@@ -219,14 +253,19 @@ def write_bids_example(root: str | Path, n_subjects: int = 3, n_train_stimuli: i
     (root / "atlas" / "regions_dseg.tsv").write_text(
         "index\tname\n" + "".join(f"{i + 1}\t{n}\n" for i, n in enumerate(truth.region_names)))
     return BidsExample(root, deriv, task, space, features, atlas, truth.region_names, tests[0], truth, run_stimuli,
-                       tuple(tests))
+                       tuple(tests), planted)
 
 
 def command(ex: BidsExample, confounds: bool = True) -> str:
     """The runner command that encodes the example study (paths as written), with
-    ``task.cv=by_stimulus`` when a training stimulus is shown in several runs."""
+    ``task.cv=by_stimulus`` when a training stimulus is shown in several runs and scrubbing
+    (``scrub``, thresholds between the example's own motion and the planted) when it has
+    high-motion volumes."""
     feats = ",".join(f"{k}:{v}" for k, v in ex.features.items())
     conf = " task.bids.confounds=[motion] 'task.bids.confound_options={motion:basic}'" if confounds else ""
+    if confounds and ex.high_motion:  # scrub the planted high-motion volumes
+        conf = (" task.bids.confounds=[motion,scrub] 'task.bids.confound_options={motion:basic,"
+                f"fd_threshold:{HIGH_MOTION_FD / 2:g},std_dvars_threshold:{HIGH_MOTION_DVARS / 2:g}}}'")
     first = next(iter(ex.run_stimuli.values()))
     tests = ex.test_stimuli or (ex.test_stimulus,)
     repeated = any(first.count(s) > 1 for s in set(first) if s not in tests)
@@ -237,9 +276,10 @@ def command(ex: BidsExample, confounds: bool = True) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m brain.bids_example DIR [--subjects N] [--seed S] [--train-repeats K]
-    [--train-stimuli N] [--test-stimuli M]``: write the example study into DIR (with
-    ``--train-repeats K``, the first training clip in K runs; ``--test-stimuli M``, M test
-    clips) and print the command that encodes it."""
+    [--train-stimuli N] [--test-stimuli M] [--high-motion V]``: write the example study into
+    DIR (with ``--train-repeats K``, the first training clip in K runs; ``--test-stimuli M``, M
+    test clips; ``--high-motion V``, V high-motion volumes per run) and print the command that
+    encodes it (scrubbing them)."""
     import argparse
 
     p = argparse.ArgumentParser(prog="python -m brain.bids_example", description=main.__doc__)
@@ -249,9 +289,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--train-repeats", type=int, default=1, help="runs showing the first training clip (default 1)")
     p.add_argument("--train-stimuli", type=int, default=3, help="training clips (default 3)")
     p.add_argument("--test-stimuli", type=int, default=1, help="test clips (default 1: clip_test)")
+    p.add_argument("--high-motion", type=int, default=0,
+                   help="high-motion volumes planted per run, with a BOLD artefact (default 0); the command scrubs them")
     args = p.parse_args(argv)
     ex = write_bids_example(args.root, n_subjects=args.subjects, seed=args.seed, train_repeats=args.train_repeats,
-                            n_train_stimuli=args.train_stimuli, n_test_stimuli=args.test_stimuli)
+                            n_train_stimuli=args.train_stimuli, n_test_stimuli=args.test_stimuli,
+                            high_motion=args.high_motion)
     n = sum(len(v) for v in ex.run_stimuli.values())
     print(f"wrote {n} runs of {len(ex.run_stimuli)} subjects to {ex.root}; encode them with:\n{command(ex)}")
 

@@ -92,6 +92,7 @@ def clean_runs(
     standardize: str | None = "zscore_sample",
     trim: tuple[int, int] = (0, 0),
     filter: str = "cosine",
+    sample_mask: np.ndarray | None = None,
 ) -> np.ndarray:
     """Trimmed and cleaned BOLD, (n_kept, n_voxels), dtype of ``Y`` if floating else float64.
 
@@ -103,7 +104,12 @@ def clean_runs(
     for the untrimmed TRs. ``standardize``: ``"zscore_sample"`` (mean 0, sd 1 with ddof=1
     per run; constant voxels become 0), ``"psc"`` or None. ``trim = (n_first, n_last)`` TRs
     dropped at the start and end of every run; the kept rows are
-    ``trim_mask(runs, *trim, n_trs=len(Y))``.
+    ``trim_mask(runs, *trim, n_trs=len(Y))``. ``sample_mask`` (n_trs,) bool, False at censored
+    volumes (e.g. high-motion ones): each run is cleaned on its kept volumes only (nilearn's
+    ``sample_mask``: the cosine drifts are built on the whole run, then censored; a Butterworth
+    filter runs on the run with the censored volumes interpolated), and the censored rows of
+    the output are 0, so the output keeps one row per kept-after-trimming TR (the FIR delays
+    stay aligned) and the censored rows must be left out of any fit or score.
     """
     from nilearn.signal import clean
 
@@ -111,21 +117,30 @@ def clean_runs(
     n_trs = Y.shape[0]
     keep = trim_mask(runs, *trim, n_trs=n_trs)
     segment = (np.zeros(n_trs, np.int64) if runs is None else run_segments(runs, n_trs))[keep]
+    if sample_mask is not None:
+        sample_mask = np.asarray(sample_mask)
+        if sample_mask.shape != (n_trs,) or sample_mask.dtype != bool:
+            raise ValueError(f"sample_mask must be a ({n_trs},) bool array, got {sample_mask.shape} "
+                             f"{sample_mask.dtype}")
     Yk = Y[keep].astype(np.float64)
     Ck = None if confounds is None else confounds[keep]
-    out = np.empty_like(Yk)
+    Mk = np.ones(Yk.shape[0], bool) if sample_mask is None else sample_mask[keep]
+    out = np.zeros_like(Yk)
     for seg in np.unique(segment):
-        rows = segment == seg
+        rows = np.flatnonzero(segment == seg)
+        kept = Mk[rows]
         n_reg = int(detrend) + 1 + (0 if Ck is None else Ck.shape[1])
-        if rows.sum() <= n_reg:
-            raise ValueError(f"run {seg} keeps {int(rows.sum())} TRs after trimming {trim}: too few to "
+        if kept.sum() <= n_reg:
+            raise ValueError(f"run {seg} keeps {int(kept.sum())} TRs after trimming {trim}"
+                             f"{' and censoring' if not kept.all() else ''}: too few to "
                              f"remove {n_reg} regressors (mean{', trend' if detrend else ''}"
                              f"{', confounds' if Ck is not None else ''})")
         use_filter = filter if high_pass is not None else False
         with warnings.catch_warnings():
             # detrend=False with confounds: nilearn warns unless they are z-scored, which they are
             warnings.filterwarnings("ignore", message="When confounds are provided")
-            out[rows] = clean(Yk[rows], detrend=detrend, standardize=standardize,
-                              confounds=None if Ck is None else Ck[rows], standardize_confounds=True,
-                              filter=use_filter, high_pass=high_pass, t_r=float(tr))
+            out[rows[kept]] = clean(Yk[rows], detrend=detrend, standardize=standardize,
+                                    confounds=None if Ck is None else Ck[rows], standardize_confounds=True,
+                                    filter=use_filter, high_pass=high_pass, t_r=float(tr),
+                                    sample_mask=None if kept.all() else np.flatnonzero(kept))
     return out.astype(Y.dtype if Y.dtype.kind == "f" else np.float64, copy=False)

@@ -57,6 +57,8 @@ def encode_layers(
     progress: Callable[[int], None] | None = None,
     groups: np.ndarray | None = None,
     test_runs: np.ndarray | None = None,
+    sample_mask: np.ndarray | None = None,
+    test_mask: np.ndarray | None = None,
 ) -> LayerScores:
     """Fit one :class:`RidgeEncoder` per layer and score it on the test data.
 
@@ -67,7 +69,11 @@ def encode_layers(
     the runs then bound only the delays); ``encoder``: keyword arguments of
     :class:`RidgeEncoder`; ``test_runs`` (n_test,) labels of the test segments (several test
     stimuli one after the other: their delays restart at each, as at a training run), or None.
-    ``progress(i)`` is called after each layer.
+    ``progress(i)`` is called after each layer. Censored volumes:
+    ``sample_mask`` (n_train,) bool, the training rows to fit on (the delays are built on all
+    rows first); ``test_mask`` (n_test,) bool, the test rows scored: the prediction is made
+    on all ``layers_test`` rows and cut to them, and ``Y_test`` then holds only those rows
+    (``test_mask.sum()`` of them); the predictions returned are the kept rows.
     """
     if len(layers_train) != len(layers_test) or not layers_train:
         raise ValueError(f"need the same, non-zero number of train and test layers, got "
@@ -78,8 +84,12 @@ def encode_layers(
         with warnings.catch_warnings():
             # alpha-grid edge and constant-voxel warnings: the caller counts them from best_alphas
             warnings.simplefilter("ignore", UserWarning)
-            model.fit(x_tr, Y_train, runs=runs, groups=groups)
+            model.fit(x_tr, Y_train, runs=runs, groups=groups, sample_mask=sample_mask)
         pred = model.predict(x_te, runs=test_runs)
+        if test_mask is not None:
+            pred = pred[np.asarray(test_mask, bool)]
+        if pred.shape[0] != np.shape(Y_test)[0]:
+            raise ValueError(f"Y_test has {np.shape(Y_test)[0]} rows, the (kept) test predictions {pred.shape[0]}")
         r.append(np.asarray(pearson_r(Y_test, pred)))
         r2.append(np.asarray(r2_score(Y_test, pred)))
         alphas.append(model.best_alphas_)

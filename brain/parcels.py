@@ -241,7 +241,8 @@ def parcellate(data: EncodingData, parcels: Parcels) -> EncodingData:
             f"{int(sizes.min())}-{int(sizes.max())}; {int((of < 0).sum())} voxels in no parcel left out), each fit on "
             "the mean of its voxels")
     base = {f: getattr(data, f) for f in ("features_train", "features_test", "runs", "region_names", "spaces", "tr",
-                                           "instructions", "confounds_train", "confounds_test", "study", "stimuli")}
+                                           "instructions", "confounds_train", "confounds_test", "study", "stimuli",
+                                           "sample_mask_train", "sample_mask_test")}
     return EncodingData(bold_train=train, bold_test=test, region=region, vertices=None, mask=None,
                         notes=(*data.notes, note), parcels=parcels, **base)
 

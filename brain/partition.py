@@ -16,6 +16,7 @@ import numpy as np
 from brain.banded import BandedRidgeEncoder
 from brain.dataset import EncodingData
 from brain.layers import variance_partition
+from brain.scoring import r2_score, r2_score_split
 
 log = logging.getLogger(__name__)
 PARTS = ("r2_a", "r2_b", "r2_joint", "split_a", "split_b", "unique_a", "unique_b", "shared")
@@ -70,6 +71,9 @@ def partition_variance(data: EncodingData, cv_score: Sequence[np.ndarray], r2: S
 
     for s in tqdm(range(n_sub), desc="variance partition", unit="subject", disable=not progress):
         y_train, y_test, x_train, x_test, runs = subject_data(s)
+        # censored volumes (brain.prepare.SubjectData): fit on the kept training rows, score the kept test rows
+        train_mask = getattr(subject_data, "train_mask", lambda _: None)(s)
+        test_mask = getattr(subject_data, "test_mask", None)
         usable = ~data.bad_voxels[s]
         pairs: dict[tuple[int, int], np.ndarray] = {}
         chosen = {}
@@ -86,15 +90,22 @@ def partition_variance(data: EncodingData, cv_score: Sequence[np.ndarray], r2: S
             joint = BandedRidgeEncoder(**(encoder or {}))
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", UserWarning)
-                joint.fit([x_train[sp[0]][la], x_train[sp[1]][lb]], y_train[:, vox], runs=runs, groups=groups)
+                joint.fit([x_train[sp[0]][la], x_train[sp[1]][lb]], y_train[:, vox], runs=runs, groups=groups,
+                          sample_mask=train_mask)
             for w in caught:  # alpha-grid edges: counted in alpha_edges, logged at debug level
                 log.debug("variance partition, subject %d, layers (%d, %d): %s", s, la, lb, w.message)
             for k in sub_edges:
                 sub_edges[k] += int(joint.alpha_edges_[k])
             test = [x_test[sp[0]][la], x_test[sp[1]][lb]]
             a, b = r2[pair[0]][s][la, vox], r2[pair[1]][s][lb, vox]
-            ab = np.asarray(joint.score_r2(test, y_test[:, vox], runs=test_runs))
-            split = np.asarray(joint.score_split(test, y_test[:, vox], runs=test_runs))
+            if test_mask is None:
+                ab = np.asarray(joint.score_r2(test, y_test[:, vox], runs=test_runs))
+                split = np.asarray(joint.score_split(test, y_test[:, vox], runs=test_runs))
+            else:  # predict on all test TRs (the delays), score the kept ones, as score_r2 / score_split do
+                yt = y_test[:, vox]
+                ab = np.asarray(r2_score(yt, joint.predict(test, test_runs)[test_mask]))
+                split = np.asarray(r2_score_split(yt - yt.mean(axis=0),
+                                                  joint.predict_split(test, test_runs)[:, test_mask]))
             p = variance_partition(a, b, ab)
             for k, v in zip(PARTS, (a, b, ab, split[0], split[1], p["unique_a"], p["unique_b"], p["shared"])):
                 out[k][s, vox] = v

@@ -36,7 +36,18 @@ class SubjectData:
     stimulus labels (the same for every subject), or None when the data have none.
     ``test_runs``: the kept test TRs' segment labels (``EncodingData.test_runs``: several test
     stimuli, each cleaned and trimmed on its own and delayed on its own, so give them to every
-    ``predict`` on ``x_test``), or None (one test stimulus)."""
+    ``predict`` on ``x_test``), or None (one test stimulus).
+
+    Censored volumes (``data.sample_mask_train`` / ``sample_mask_test``, e.g. scrubbed
+    high-motion volumes): every run is cleaned on its kept volumes only and its censored rows
+    are 0, so the training BOLD and the features keep one row per (trimmed) TR and the FIR
+    delays stay aligned; ``train_mask(s)`` gives subject ``s``'s kept training rows, for the
+    fits (``sample_mask=``). The test side is scored on ``test_mask``, the test TRs kept in
+    every repeat of every subject (one common set, so the subjects' scores and the
+    inter-subject ceilings stay paired): ``test_repeats`` and the test response hold only
+    those rows, the test features all TRs (predict on them, then keep ``test_mask``'s rows).
+    ``train_common``: the training rows kept in every subject (for between-subject statistics
+    on the training data), None when nothing is censored."""
 
     def __init__(self, data: EncodingData, clean: Cleaning, voxels: tuple[int, int] | None = None,
                  confounds: Callable[[int], np.ndarray | None] | None = None):
@@ -53,14 +64,25 @@ class SubjectData:
         self.stimuli = None if data.stimuli is None else np.asarray(data.stimuli)[self.train_keep]
         self.x_train = {sp: [x[self.train_keep] for x in data.features_train[sp]] for sp in data.spaces}
         self.x_test = {sp: [x[self.test_keep] for x in data.features_test[sp]] for sp in data.spaces}
+        m_train = data.sample_mask_train
+        self.train_masks = None if m_train is None else np.asarray(m_train)[:, self.train_keep]
+        self.train_common = None if self.train_masks is None else self.train_masks.all(axis=0)
+        self.test_mask = common_test_mask(data, self.trim)
+
+    def train_mask(self, s: int) -> np.ndarray | None:
+        """Subject ``s``'s kept training rows (n_train kept after trimming,) bool, or None (all kept)."""
+        return None if self.train_masks is None else self.train_masks[s]
 
     def test_repeats(self, s: int) -> np.ndarray:
         """Cleaned test presentations of subject ``s``: (n_repeats, n_test kept, n_vox in range),
-        each test stimulus segment (``data.test_runs``) cleaned and trimmed as a run of its own."""
-        conf = self.data.confounds_test
-        return np.stack([clean_runs(rep[:, self.sl], self.data.test_runs, self.data.tr, trim=self.trim,
-                                    confounds=None if conf is None else conf[s, k], **self.opts)
+        each test stimulus segment (``data.test_runs``) cleaned and trimmed as a run of its own;
+        with censored volumes, each cleaned on its own kept volumes and cut to ``test_mask``."""
+        conf, masks = self.data.confounds_test, self.data.sample_mask_test
+        reps = np.stack([clean_runs(rep[:, self.sl], self.data.test_runs, self.data.tr, trim=self.trim,
+                                    confounds=None if conf is None else conf[s, k],
+                                    sample_mask=None if masks is None else np.asarray(masks[s, k]), **self.opts)
                          for k, rep in enumerate(self.data.bold_test[s])])
+        return reps if self.test_mask is None else reps[:, self.test_mask]
 
     def __call__(self, s: int) -> tuple[np.ndarray, np.ndarray, dict, dict, np.ndarray | None]:
         return self.train(s), self.test_repeats(s).mean(axis=0), self.x_train, self.x_test, self.runs
@@ -73,5 +95,32 @@ class SubjectData:
         if conf is not None and conf.shape[0] != self.data.bold_train.shape[1]:
             raise ValueError(f"subject {s}'s confounds have {conf.shape[0]} rows, the training BOLD has "
                              f"{self.data.bold_train.shape[1]} TRs")
+        mask = self.data.sample_mask_train
         return clean_runs(self.data.bold_train[s][:, self.sl], self.data.runs, self.data.tr,
-                          confounds=conf, trim=self.trim, **self.opts)
+                          confounds=conf, trim=self.trim, sample_mask=None if mask is None else np.asarray(mask[s]),
+                          **self.opts)
+
+
+MIN_TEST_KEPT = 0.5  # the test TRs kept in every repeat of every subject: at least this share
+
+
+def common_test_mask(data: EncodingData, trim: tuple[int, int] = (0, 0)) -> np.ndarray | None:
+    """The (trimmed) test TRs kept in every repeat of every subject, (n_test kept,) bool, or
+    None when none is censored. Refused when fewer than ``MIN_TEST_KEPT`` of them are left:
+    the error names the repeats that censor most."""
+    if data.sample_mask_test is None:
+        return None
+    keep = trim_mask(data.test_runs, *trim, n_trs=data.bold_test.shape[2])
+    masks = np.asarray(data.sample_mask_test)[:, :, keep]
+    common = masks.all(axis=(0, 1))
+    if common.all():
+        return None
+    if common.sum() < MIN_TEST_KEPT * common.size:
+        lost = (~masks).sum(axis=2)
+        worst = sorted(((int(lost[s, k]), s, k) for s in range(lost.shape[0]) for k in range(lost.shape[1])),
+                       reverse=True)[:5]
+        raise ValueError(f"only {int(common.sum())} of the {common.size} test TRs are kept in every repeat of every "
+                         f"subject (< {MIN_TEST_KEPT:g}); censored per (subject, repeat): "
+                         + ", ".join(f"subject {s} repeat {k}: {n}" for n, s, k in worst)
+                         + "; leave the worst subjects out or censor less")
+    return common

@@ -400,6 +400,23 @@ def warn_grid_edges(edges: dict[str, int], alphas: np.ndarray) -> None:
         )
 
 
+def check_sample_mask(sample_mask: Any, n_trs: int, groups: Any = None) -> np.ndarray | None:
+    """``sample_mask`` as a (n_trs,) bool array (True: a kept TR), None when it is None or
+    keeps every TR. Refused: another shape or dtype, fewer than two kept TRs."""
+    if sample_mask is None:
+        return None
+    m = np.asarray(sample_mask)
+    if m.shape != (n_trs,) or m.dtype != bool:
+        raise ValueError(f"sample_mask must be a ({n_trs},) bool array (True: a kept TR), got {m.shape} {m.dtype}")
+    if m.sum() < 2:
+        raise ValueError(f"sample_mask keeps {int(m.sum())} of {n_trs} TRs; nothing to fit on")
+    return None if m.all() else m
+
+
+def kept_labels(labels: Any, mask: np.ndarray | None) -> Any:
+    return labels if labels is None or mask is None else np.asarray(labels)[mask]
+
+
 class RidgeEncoder:
     """FIR ridge encoding model with a per-voxel penalty chosen by cross-validation.
 
@@ -408,7 +425,10 @@ class RidgeEncoder:
     centre ``Y``, score every alpha per voxel by CV (:func:`cv_folds`: ``cv`` contiguous
     blocks; leave-one-run-out when ``runs`` is given; whole groups per fold when ``groups``
     is, e.g. stimuli shown in several runs, ``cv=None`` holding out one group at a time),
-    and refit on all TRs with each voxel's best alpha. ``score_cv`` is
+    and refit on all TRs with each voxel's best alpha. With ``sample_mask`` (n_trs,) bool the
+    delays are built on the whole runs and the censored rows (False) are then dropped from the
+    delayed design, ``Y`` and the folds (which index the kept rows only; the values of ``Y`` at
+    censored rows are never used). ``score_cv`` is
     the CV score averaged over folds: ``"r2"`` (default; scale-aware, so a noise voxel
     prefers a large alpha), ``"r"`` (Pearson r, blind to the prediction's scale) or
     ``"neg_mse"`` (himalaya's default ``l2_neg_loss``). Ties go to the larger alpha, as in
@@ -454,19 +474,25 @@ class RidgeEncoder:
             raise ValueError(f"X has {X.shape[1]} features, fitted on {self.feature_mean_.size}")
         return make_delays((X - self.feature_mean_) / self.feature_scale_, self.delays, runs)
 
-    def fit(self, X: Any, Y: Any, runs: Any = None, groups: Any = None) -> RidgeEncoder:
+    def fit(self, X: Any, Y: Any, runs: Any = None, groups: Any = None, sample_mask: Any = None) -> RidgeEncoder:
         """Fit on X (n_trs, n_features), Y (n_trs, n_voxels), optional runs (n_trs,) integer
-        labels (delays and, without ``groups``, the folds) and groups (n_trs,) labels (the folds)."""
+        labels (delays and, without ``groups``, the folds), groups (n_trs,) labels (the folds)
+        and sample_mask (n_trs,) bool (False: a censored TR, left out after the delays)."""
         X = self._check("X", X)
         Y = self._check("Y", Y, X.shape[0])
         check_score(self.score_cv)
         check_delays(self.delays)
-        cv_folds(X.shape[0], self.cv, runs, groups)  # fail on bad folds before any heavy work
+        mask = check_sample_mask(sample_mask, X.shape[0])
+        kept_runs, kept_groups = kept_labels(runs, mask), kept_labels(groups, mask)
+        n_kept = X.shape[0] if mask is None else int(mask.sum())
+        cv_folds(n_kept, self.cv, kept_runs, kept_groups)  # fail on bad folds before any heavy work
         self.alphas_ = check_alphas(self.alphas)
         self.feature_mean_ = X.mean(axis=0)
         scale = X.std(axis=0) if self.zscore else np.ones(X.shape[1], X.dtype)
         self.feature_scale_ = np.where(scale > 0, scale, 1.0).astype(X.dtype)
         design = self._design(X, runs)
+        if mask is not None:  # delays on the whole runs, then the censored rows out
+            design, Y, runs, groups = design[mask], Y[mask], kept_runs, kept_groups
         constant = np.ptp(Y, axis=0) == 0
         self.intercept_ = Y.mean(axis=0)
         # Y is centred chunk by chunk (offset=): no second copy of a paper-sized Y.

@@ -204,8 +204,19 @@ def _study_section(rep: Report, study: dict[str, Any]) -> None:
     rep.text("Confounds regressed out run by run: "
              + (f"load_confounds strategy {conf['strategy']} {conf['options'] or ''}, columns "
                 f"{', '.join(conf['columns'])}" if conf["strategy"] else "none (task.bids.confounds is empty)"))
-    rep.table(["subject", "run", "BOLD", "stimulus", "volumes"],
-              [[sub, r["run"], r["bold"], r["stimulus"], r["volumes"]] for sub, rs in study["runs"].items() for r in rs])
+    cens = conf.get("censored")
+    if cens:
+        rep.text(f"Censored volumes (load_confounds sample mask, e.g. scrubbing): {cens['censored']} of "
+                 f"{cens['volumes']} ({100 * cens['fraction']:.1f}%), {cens['train_censored']} training and "
+                 f"{cens['test_censored']} test; the FIR delays are built on whole runs and the censored rows left "
+                 f"out of the cleaning, the fits and the CV folds; the test scores, ceilings and bootstrap use the "
+                 f"{cens['test_trs_kept_everywhere']} of {cens['test_trs']} test TRs kept in every repeat of every "
+                 "subject.")
+    per_run = {(sub, r["bold"]): r["censored"] for sub, rs in (cens or {}).get("runs", {}).items() for r in rs}
+    rep.table(["subject", "run", "BOLD", "stimulus", "volumes", *(["censored"] if cens else [])],
+              [[sub, r["run"], r["bold"], r["stimulus"], r["volumes"],
+                *([per_run.get((sub, r["bold"]), 0)] if cens else [])]
+               for sub, rs in study["runs"].items() for r in rs])
 
 
 def _parcels_section(rep: Report, parcels: dict[str, Any], spaces: tuple[str, ...], top: int = 25) -> None:

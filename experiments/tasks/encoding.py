@@ -31,7 +31,7 @@ from brain.layers import best_layer_significant
 from brain.loaders import existing_file, load_experiment, load_features
 from brain.noise_ceiling import split_half_reliability
 from brain.partition import partition_variance
-from brain.prepare import Cleaning, SubjectData
+from brain.prepare import Cleaning, SubjectData, common_test_mask
 from brain.ridge import cv_folds, fold_groups
 from brain.scoring import pearson_r
 from brain.selection import (
@@ -236,7 +236,8 @@ def _subject_scores(data: EncodingData, cfg: RunSettings, store: ResumableStore,
                 prepared = prepared or prep(s)
                 y_train, y_test, x_train, x_test, runs = prepared
                 res = encode_layers(x_train[space], y_train, x_test[space], y_test, runs=runs, encoder=encoder,
-                                    progress=lambda _: bar.update(1), groups=groups, test_runs=prep.test_runs)
+                                    progress=lambda _: bar.update(1), groups=groups, test_runs=prep.test_runs,
+                                    sample_mask=prep.train_mask(s), test_mask=prep.test_mask)
                 p = _null_pvalues(t, y_test, res.predictions, np.random.default_rng([seed, s, i]))
                 unit = dict(zip(SCORE_KEYS, (res.r, res.r2, res.best_alphas, p, res.cv_scores)))
                 best = np.argmax(np.nan_to_num(np.asarray(res.cv_scores), nan=-np.inf), axis=0)  # CV-best layer
@@ -377,6 +378,12 @@ def check_settings(cfg: RunSettings, data: EncodingData) -> tuple[CeilingChoice,
         prep = subject_data(data, cfg)
         folds = cv_folds(len(prep.stimuli), t.cv_folds, prep.runs, prep.stimuli)  # on the kept (trimmed) TRs
         by_stimulus = {"cv_folds": t.cv_folds, "folds": fold_groups(folds, prep.stimuli)}
+    if data.sample_mask_train is not None or data.sample_mask_test is not None:
+        if t.stacked:
+            raise ValueError("task.stacked=true with censored volumes (task.bids.confounds scrub or non_steady_state) "
+                             "is not supported: the stacked encoder's out-of-fold predictions take no sample mask; "
+                             "set task.stacked=false or censor nothing")
+        n_test_kept = common_test_mask(data, tuple(t.clean.trim))  # refuses too few test TRs kept everywhere
     settings = {"cv": t.cv, "score_cv": t.score_cv, "r_null": t.r_null, "n_permutations": t.n_permutations,
                 "delays_trs": delays, "delays_s": [round(d * float(data.tr), 3) for d in delays],
                 "delays_from": "task.delays (TRs)" if t.delays is not None else "task.delays_s",
@@ -384,6 +391,15 @@ def check_settings(cfg: RunSettings, data: EncodingData) -> tuple[CeilingChoice,
                 "min_region_voxels": t.min_region_voxels}
     if t.cv == BY_STIMULUS:
         settings |= by_stimulus  # the folds the fits use: the training stimuli each holds out
+    if data.sample_mask_train is not None or data.sample_mask_test is not None:
+        settings["censored"] = {
+            "train_rows_left_out": [int((~m).sum()) for m in (np.ones_like(data.bold_train[:, :, 0], bool)
+                                                              if data.sample_mask_train is None
+                                                              else data.sample_mask_train)],
+            "test_trs_scored": int(data.bold_test.shape[2] if n_test_kept is None else n_test_kept.sum()),
+            "rule": "FIR delays built on whole runs; censored rows left out of the cleaning fits, the ridge fits and "
+                    "CV folds; test scores, ceilings, permutations and the block bootstrap on the test TRs kept in "
+                    "every repeat of every subject"}
     return choice, settings
 
 
@@ -400,6 +416,8 @@ def _training_isc(data: EncodingData, cfg: RunSettings) -> dict[str, np.ndarray]
     kept voxels are chosen on, independent of the test presentations the ceiling comes from)."""
     prep = subject_data(data, cfg)
     y_train = np.stack([prep.train(s) for s in range(data.bold_train.shape[0])])
+    if prep.train_common is not None:  # the training TRs kept in every subject
+        y_train = y_train[:, prep.train_common]
     return training_isc(y_train, data.bad_voxels, cfg.task.n_permutations, np.random.default_rng([cfg.seed, 20_001]))
 
 
@@ -545,7 +563,8 @@ def run(cfg: RunSettings, out_dir: Path) -> dict[str, Any]:
                     "one subject" if data.bold_train.shape[0] < 2 else "task.selection=ceiling", choice.kind)
     res["masks"] = keep_voxels(choice.kind, res["ceilings"], data.bad_voxels, t.fdr_alpha, t.min_ceiling, isc=isc)
     res["isc"] = isc
-    res["bootstrap"] = _bootstrap(data, cfg, res, choice.kind, repeats, prep.test_runs)
+    segments = prep.test_runs if prep.test_runs is None or prep.test_mask is None else prep.test_runs[prep.test_mask]
+    res["bootstrap"] = _bootstrap(data, cfg, res, choice.kind, repeats, segments)  # the scored TRs' segments
     res["variance_partition"] = None
     if len(data.spaces) == 2 or pair is not None:
         with _phase("variance partition of " + ("the two feature spaces" if pair is None else

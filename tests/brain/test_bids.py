@@ -204,7 +204,8 @@ def test_a_bad_study_is_named_before_anything_is_fitted(study, tmp_path: Path, h
 
 
 @pytest.mark.parametrize("kw, message", [
-    ({"confounds": ("motion", "scrub")}, "'scrub' is not supported yet"),
+    ({"confounds": ("motion", "scrub"), "confound_options": {"fd_treshold": 0.5}},
+     r"unknown confound options \['fd_treshold'\]; valid: .*fd_threshold"),
     ({"confounds": ("movement",)}, r"unknown confound strategies \['movement'\]; valid: motion"),
     ({"confound_options": {"motoin": "basic"}}, r"unknown confound options \['motoin'\]"),
     ({"test_stimuli": ()}, "name at least one held-out test stimulus"),

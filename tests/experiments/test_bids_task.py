@@ -60,7 +60,10 @@ def test_a_bids_study_is_encoded_end_to_end(example, tmp_path: Path) -> None:
 @pytest.mark.parametrize("extra, message", [
     (["task.bids.root=null"], "task.data=bids needs task.bids.root"),
     (["task.bids.confounds=[motion,movement]"], r"task.bids: unknown confound strategies \['movement'\]"),
-    (["task.bids.confounds=[scrub]"], "task.bids: confound strategy 'scrub' is not supported yet"),
+    (["task.bids.confounds=[scrub]", "task.bids.confound_options={fd_thresh:0.5}"],
+     r"task.bids: unknown confound options \['fd_thresh'\]"),
+    (["task.bids.confounds=[scrub]", "task.bids.confound_options={fd_threshold:0.0,std_dvars_threshold:0.0}"],
+     r"sub-01_task-movie_run-\d+_desc-confounds_timeseries.tsv: the strategy \['scrub'\] .*censors"),
     (["task.bids.test_stimuli=[clip09]"], r"test stimuli \['clip09'\] are in none of its runs"),
     (["task.bids.subjects=['07']"], r"sub-07 is not in"),
 ])
@@ -247,3 +250,34 @@ def test_bad_test_stimuli_and_folds_fail_before_the_run_directory_exists(small, 
     with pytest.raises(ValueError, match=message):
         preflight(compose_cfg(bids_overrides(small, *extra)), out)
     assert not out.exists()
+
+
+def test_a_bids_study_with_high_motion_volumes_is_scrubbed_end_to_end(tmp_path: Path) -> None:
+    """Planted high-motion volumes, censored by load_confounds' scrub: metrics.json records
+    the censored volumes per run (the planted ones), the rows left out of the fits and the
+    test TRs scored (those kept in every repeat of every subject); the report says so;
+    stacking with censored volumes is refused before the run directory exists."""
+    from brain.bids_example import HIGH_MOTION_DVARS, HIGH_MOTION_FD
+    from experiments.run import run_task
+    from experiments.validate import preflight
+
+    ex = write_bids_example(tmp_path / "study", trs_per_stimulus=60, vertices_per_region=2, high_motion=2)
+    scrub = ["task.bids.confounds=[motion,scrub]",
+             f"task.bids.confound_options={{motion:basic,fd_threshold:{HIGH_MOTION_FD / 2},"
+             f"std_dvars_threshold:{HIGH_MOTION_DVARS / 2}}}", "task.n_permutations=20", "task.n_bootstraps=5"]
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match="task.stacked=true with censored volumes"):
+        preflight(compose_cfg(bids_overrides(ex, *scrub, "task.stacked=true")), out)
+    assert not out.exists()
+    run_task(compose_cfg(bids_overrides(ex, *scrub, f"hydra.run.dir={out}")), out)
+    m = json.loads((out / "metrics.json").read_text())
+    cens = m["study"]["confounds"]["censored"]
+    for sub, runs in cens["runs"].items():
+        assert {r["bold"]: r["indices"] for r in runs} == ex.high_motion[sub[4:]]
+    n_runs = sum(len(v) for v in ex.run_stimuli.values())
+    assert cens["censored"] == 2 * n_runs and cens["train_censored"] == 3 * 3 * 2
+    assert m["settings"]["censored"]["train_rows_left_out"] == [6, 6, 6]
+    assert m["settings"]["censored"]["test_trs_scored"] == cens["test_trs_kept_everywhere"] < 60
+    html = (out / "report.html").read_text()
+    assert f"Censored volumes (load_confounds sample mask, e.g. scrubbing): {cens['censored']} of {60 * n_runs}" in html
+    assert f"use the {cens['test_trs_kept_everywhere']} of 60 test TRs kept in every repeat of every subject" in html
