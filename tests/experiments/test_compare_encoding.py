@@ -75,7 +75,8 @@ def test_captions_name_the_ceiling_each_run_normalised_by(tmp_path: Path, kinds:
     runs = [_planted_run(tmp_path / f"run{i}", kind, rng) for i, kind in enumerate(kinds)]
     rep = Report("t")
     (tmp_path / "figs").mkdir()
-    n_fig = add_encoding_section(rep, runs, ["A", "B"], tmp_path / "figs")
+    n_fig, tests = add_encoding_section(rep, runs, ["A", "B"], tmp_path / "figs")
+    assert [(t["a"], t["b"]) for t in tests["between_runs"]] == [("A", "B")]
     page = "\n".join(rep.parts)
     assert n_fig == 1 + 2  # one alignment figure (one space), one depth map per run
     if kinds[0] == kinds[1]:

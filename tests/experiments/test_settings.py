@@ -18,6 +18,7 @@ from agents.config import AgentConfig, TrainConfig
 from envs.config import ArmConfig, PlantConfig, TaskConfig
 from experiments.settings import (
     ARM_TASK_SETTINGS,
+    PERTURBATION_SETTINGS,
     ArmSettings,
     ArmTaskSettings,
     TrainSettings,
@@ -36,7 +37,7 @@ def compose_cfg(overrides: list[str]):
 
 @pytest.mark.parametrize("library, schema, runner_only", [
     (PlantConfig, ArmSettings, {"skeleton", "muscles"}),
-    (TaskConfig, ArmTaskSettings, {"task", "centre_out_start"}),
+    (TaskConfig, ArmTaskSettings, {"task", "centre_out_start", *PERTURBATION_SETTINGS}),
     (TrainConfig, TrainSettings, {"task"}),
 ])
 def test_schemas_are_the_library_dataclasses(library, schema, runner_only) -> None:
