@@ -205,7 +205,8 @@ def _study_section(rep: Report, study: dict[str, Any]) -> None:
              + (f"load_confounds strategy {conf['strategy']} {conf['options'] or ''}, columns "
                 f"{', '.join(conf['columns'])}" if conf["strategy"] else "none (task.bids.confounds is empty)"))
     rep.table(["subject", "run", "BOLD", "stimulus", "volumes"],
-              [[sub, r["run"], r["bold"], r["stimulus"], r["volumes"]] for sub, rs in study["runs"].items() for r in rs])
+              [[sub, r["run"], r["bold"] + (f" + {r['bold_right']}" if "bold_right" in r else ""), r["stimulus"],
+                r["volumes"]] for sub, rs in study["runs"].items() for r in rs])
 
 
 def _parcels_section(rep: Report, parcels: dict[str, Any], spaces: tuple[str, ...], top: int = 25) -> None:
@@ -287,7 +288,7 @@ def _maps(rep: Report, data: EncodingData, res: dict[str, Any], out_dir: Path) -
         return
     from tqdm.auto import tqdm
 
-    kind = "surface" if data.vertices is not None else "volume"
+    kind = "surface" if vertices is not None else "volume"
     bar = tqdm(total=2 * len(data.spaces), desc=f"{kind} maps", unit="map", leave=False)  # seconds each
     for i, space in enumerate(data.spaces):
         idx, depth = group_best_layer(res["cv_score"][i], res["masks"].keep)
