@@ -296,22 +296,24 @@ def labels_setting(ex: BidsExample) -> str:
 
 def command(ex: BidsExample, confounds: bool = True) -> str:
     """The runner command that encodes the example study (paths as written), with
-    ``task.cv=by_stimulus`` when a training stimulus is shown in several runs."""
+    ``task.cv=by_stimulus`` when a training stimulus is shown in several runs; on fsaverage5
+    with ``task.bids.space`` and the label pair as regions and as ``task.atlas`` (parcel means:
+    a fit on all 20,484 vertices takes many minutes on a CPU)."""
     feats = ",".join(f"{k}:{v}" for k, v in ex.features.items())
     conf = " task.bids.confounds=[motion] 'task.bids.confound_options={motion:basic}'" if confounds else ""
     first = next(iter(ex.run_stimuli.values()))
     repeated = any(first.count(s) > 1 for s in set(first) if s != ex.test_stimulus)
     return (f"python -m experiments.run task=encoding task.data=bids task.bids.root={ex.root} "
             f"task.bids.task={ex.task} 'task.bids.features={{{feats}}}' task.bids.test_stimuli=[{ex.test_stimulus}]"
-            f"{conf}" + (f" task.bids.space={ex.space} 'task.bids.labels={labels_setting(ex)}'"
-                         if ex.space == SURFACE else f" task.bids.labels={ex.atlas}")
+            f"{conf}" + (f" task.bids.space={ex.space} 'task.bids.labels={labels_setting(ex)}' "
+                         f"'task.atlas={labels_setting(ex)}'" if ex.space == SURFACE else f" task.bids.labels={ex.atlas}")
             + (" task.cv=by_stimulus" if repeated else ""))
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m brain.bids_example DIR [--subjects N] [--seed S] [--train-repeats K]``:
+    """``python -m brain.bids_example DIR [--subjects N] [--seed S] [--train-repeats K] [--space fsaverage5]``:
     write the example study into DIR (with ``--train-repeats K``, the first training clip in K
-    runs) and print the command that encodes it."""
+    runs; with ``--space fsaverage5``, surface runs) and print the command that encodes it."""
     import argparse
 
     p = argparse.ArgumentParser(prog="python -m brain.bids_example", description=main.__doc__)
@@ -319,8 +321,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--subjects", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--train-repeats", type=int, default=1, help="runs showing the first training clip (default 1)")
+    p.add_argument("--space", default="MNI152NLin2009cAsym", choices=("MNI152NLin2009cAsym", SURFACE),
+                   help="volume runs (default) or fsaverage5 GIfTI pairs")
     args = p.parse_args(argv)
-    ex = write_bids_example(args.root, n_subjects=args.subjects, seed=args.seed, train_repeats=args.train_repeats)
+    ex = write_bids_example(args.root, n_subjects=args.subjects, seed=args.seed, train_repeats=args.train_repeats,
+                            space=args.space)
     n = sum(len(v) for v in ex.run_stimuli.values())
     print(f"wrote {n} runs of {len(ex.run_stimuli)} subjects to {ex.root}; encode them with:\n{command(ex)}")
 
