@@ -2,10 +2,15 @@
 confounds through nilearn's ``load_confounds``, into an :class:`~brain.dataset.EncodingData`.
 
 What is read (``BidsSpec``): for each subject, the preprocessed BOLD runs of one task in one
-volumetric space (``*_space-<space>_desc-preproc_bold.nii.gz``), their brain masks
-(``*_desc-brain_mask.nii.gz``, intersected over runs and subjects), their fMRIPrep confounds
-(``*_desc-confounds_timeseries.tsv``, columns chosen by ``load_confounds`` strategies), the
-TR from the BOLD JSON sidecars (checked against the NIfTI headers), and which stimulus each
+space: a volumetric space (``*_space-<space>_desc-preproc_bold.nii.gz``) with its brain masks
+(``*_desc-brain_mask.nii.gz``, intersected over runs and subjects), or ``fsaverage5``: per run
+a GIfTI pair ``*_hemi-L_space-fsaverage5_bold.func.gii`` / ``*_hemi-R_...`` (one data array
+per volume, 10,242 vertices each, read by :func:`brain.loaders.load_gifti`) as vertices
+0..20483, left then right, without a mask; their fMRIPrep confounds
+(``*_desc-confounds_timeseries.tsv``, columns chosen by ``load_confounds`` strategies, given
+the BOLD file or the GIfTI pair), the TR from the BOLD JSON sidecars (checked against the
+NIfTI headers, or against the GIfTI ``TimeStep`` metadata, FreeSurfer's milliseconds, when
+there is one, and between the two hemispheres' sidecars), and which stimulus each
 run showed: the ``stim_file`` column of the run's ``events.tsv``, or a TSV the user gives
 (columns ``run`` and ``stimulus``, optionally ``subject``). Features come per stimulus and
 feature space: ``<features[space]>/<stimulus>.npz`` (or ``.h5`` / ``.hdf5``), one row per
@@ -28,8 +33,9 @@ Everything is checked before anything is fitted, and every problem raises a ``Va
 or ``FileNotFoundError`` naming the file and the BIDS entities: a missing derivative, mask
 or confounds file, an unknown confound strategy, a run without features or whose features
 are not as long as the run, a mask on another grid than the BOLD, TRs that disagree, an
-unreadable sidecar. Scrubbing (``scrub``) is refused for now: dropping volumes would need a
-sample mask carried through the FIR delays.
+unreadable sidecar; on the surface, a run with one hemisphere only, a hemisphere without
+10,242 vertices or with other volumes than its twin. Scrubbing (``scrub``) is refused for now:
+dropping volumes would need a sample mask carried through the FIR delays.
 """
 
 from __future__ import annotations
