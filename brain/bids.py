@@ -2,10 +2,15 @@
 confounds through nilearn's ``load_confounds``, into an :class:`~brain.dataset.EncodingData`.
 
 What is read (``BidsSpec``): for each subject, the preprocessed BOLD runs of one task in one
-volumetric space (``*_space-<space>_desc-preproc_bold.nii.gz``), their brain masks
-(``*_desc-brain_mask.nii.gz``, intersected over runs and subjects), their fMRIPrep confounds
-(``*_desc-confounds_timeseries.tsv``, columns chosen by ``load_confounds`` strategies), the
-TR from the BOLD JSON sidecars (checked against the NIfTI headers), and which stimulus each
+space: a volumetric space (``*_space-<space>_desc-preproc_bold.nii.gz``) with its brain masks
+(``*_desc-brain_mask.nii.gz``, intersected over runs and subjects), or ``fsaverage5``: per run
+a GIfTI pair ``*_hemi-L_space-fsaverage5_bold.func.gii`` / ``*_hemi-R_...`` (one data array
+per volume, 10,242 vertices each, read by :func:`brain.loaders.load_gifti`) as vertices
+0..20483, left then right, without a mask; their fMRIPrep confounds
+(``*_desc-confounds_timeseries.tsv``, columns chosen by ``load_confounds`` strategies, given
+the BOLD file or the GIfTI pair), the TR from the BOLD JSON sidecars (checked against the
+NIfTI headers, or against the GIfTI ``TimeStep`` metadata, FreeSurfer's milliseconds, when
+there is one, and between the two hemispheres' sidecars), and which stimulus each
 run showed: the ``stim_file`` column of the run's ``events.tsv``, or a TSV the user gives
 (columns ``run`` and ``stimulus``, optionally ``subject``). Features come per stimulus and
 feature space: ``<features[space]>/<stimulus>.npz`` (or ``.h5`` / ``.hdf5``), one row per
@@ -35,7 +40,8 @@ Everything is checked before anything is fitted, and every problem raises a ``Va
 or ``FileNotFoundError`` naming the file and the BIDS entities: a missing derivative, mask
 or confounds file, an unknown confound strategy, a run without features or whose features
 are not as long as the run, a mask on another grid than the BOLD, TRs that disagree, an
-unreadable sidecar.
+unreadable sidecar; on the surface, a run with one hemisphere only, a hemisphere without
+10,242 vertices or with other volumes than its twin.
 
 Censored volumes: ``load_confounds``' ``sample_mask`` (the kept volumes of a run under the
 strategies ``scrub``, high-motion volumes by ``fd_threshold`` / ``std_dvars_threshold`` with
@@ -67,6 +73,19 @@ OPTIONS = ("motion", "wm_csf", "global_signal", "compcor", "n_compcor", "demean"
            "std_dvars_threshold")
 MIN_KEPT_FRACTION = 0.5  # a run keeping fewer of its volumes than this is refused
 FEATURE_SUFFIXES = (".npz", ".h5", ".hdf5")
+SURFACE_SPACES = {"fsaverage5": 10242}  # surface space: vertices per hemisphere (vertex index: left, then right)
+HEMIS = ("L", "R")
+
+
+def is_surface(space: str) -> bool:
+    """Whether runs in ``space`` are surface data (GIfTI pairs), not volumes."""
+    return space in SURFACE_SPACES
+
+
+def _label_paths(labels: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    if labels is None:
+        return ()
+    return (labels,) if isinstance(labels, (str, Path)) else tuple(str(x) for x in labels)
 
 
 @dataclass(frozen=True)
@@ -78,7 +97,9 @@ class BidsSpec:
     ``features``: {feature space: directory of per-stimulus files}; ``test_stimuli``: the
     held-out stimuli; ``stimuli``: a TSV mapping runs to stimuli instead of ``events.tsv``;
     ``labels``: a BIDS ``dseg`` region label image on the BOLD grid (0: background; names
-    from ``region_names``, one per label in ascending order, or the ``.tsv`` beside it)."""
+    from ``region_names``, one per label in ascending order, or the ``.tsv`` beside it); for
+    ``space="fsaverage5"``, GIfTI label files instead: one of 20,484 vertices or a (left,
+    right) pair of 10,242 each, a label naming one region in both hemispheres."""
 
     root: str
     task: str
@@ -90,10 +111,21 @@ class BidsSpec:
     confounds: tuple[str, ...] = ()
     confound_options: Mapping[str, Any] = field(default_factory=dict)
     stimuli: str | None = None
-    labels: str | None = None
+    labels: str | tuple[str, ...] | None = None
     region_names: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        if self.space.startswith("fs") and not is_surface(self.space):
+            raise ValueError(f"space {self.space!r}: of the surface spaces only {', '.join(SURFACE_SPACES)} is read "
+                             "(GIfTI pairs *_hemi-L|R_space-fsaverage5_bold.func.gii)")
+        labels = _label_paths(self.labels)
+        gifti = [x.lower().endswith(".gii") for x in labels]
+        if is_surface(self.space) and labels and (not all(gifti) or len(labels) > 2):
+            raise ValueError(f"labels {list(labels)}: {self.space} runs need GIfTI labels, one .label.gii of both "
+                             "hemispheres or a [left, right] pair (a NIfTI dseg is on a volume grid)")
+        if not is_surface(self.space) and (len(labels) > 1 or any(gifti)):
+            raise ValueError(f"labels {list(labels)}: volumetric runs (space {self.space}) need one NIfTI dseg "
+                             "image on the BOLD grid; GIfTI labels are for space=fsaverage5")
         unknown = [c for c in self.confounds if c not in STRATEGIES]
         if unknown:
             raise ValueError(f"unknown confound strategies {unknown}; valid: {', '.join(STRATEGIES)} "
@@ -112,7 +144,8 @@ class BidsSpec:
 
 @dataclass(frozen=True)
 class Run:
-    """One preprocessed run: its subject, BIDS run entity, BOLD file, stimulus and length."""
+    """One preprocessed run: its subject, BIDS run entity, BOLD file, stimulus and length;
+    on a surface, ``bold`` is the left hemisphere's GIfTI and ``right`` the right's."""
 
     subject: str
     run: Any
@@ -120,6 +153,7 @@ class Run:
     stimulus: str
     n_trs: int
     confounds: Path | None = None
+    right: Path | None = None
 
 
 def stimulus_name(stim_file: str) -> str:
@@ -192,7 +226,7 @@ def _layout(spec: BidsSpec) -> Any:
 
 
 def _sidecar_tr(bold: Path) -> float:
-    side = Path(str(bold).removesuffix(".nii.gz").removesuffix(".nii") + ".json")
+    side = Path(str(bold).removesuffix(".nii.gz").removesuffix(".nii").removesuffix(".func.gii") + ".json")
     if not side.is_file():
         raise FileNotFoundError(f"{bold}: no JSON sidecar {side.name} (it gives RepetitionTime)")
     try:
@@ -231,8 +265,75 @@ def _events_stimulus(layout: Any, bold: Any) -> str:
     return names[0]
 
 
-def find_runs(spec: BidsSpec, layout: Any) -> dict[str, list[Run]]:
-    """Per subject, its runs of ``spec.task`` in ``spec.space`` with their stimuli."""
+def _hemisphere_pairs(layout: Any, spec: BidsSpec, sub: str) -> tuple[list[Any], dict[str, Path]]:
+    """A subject's surface runs: the left hemispheres' BIDS files and {left path: right path},
+    refusing a run with one hemisphere only (naming the file that is there)."""
+    files = layout.get(scope="derivatives", subject=sub, task=spec.task, space=spec.space, suffix="bold",
+                       extension=".func.gii", hemi=list(HEMIS))
+    if not files:
+        raise FileNotFoundError(f"sub-{sub}: no fMRIPrep surface BOLD *_task-{spec.task}_hemi-L_space-{spec.space}"
+                                f"_bold.func.gii (and hemi-R) under the derivatives")
+    by_run: dict[tuple, dict[str, Any]] = {}
+    for f in files:
+        ents = f.get_entities()
+        key = tuple(sorted((k, str(v)) for k, v in ents.items() if k != "hemi"))
+        by_run.setdefault(key, {})[ents["hemi"]] = f
+    lefts, rights = [], {}
+    for pair in by_run.values():
+        for have, other in (("L", "R"), ("R", "L")):
+            if other not in pair:
+                name = Path(pair[have].path).name.replace(f"_hemi-{have}_", f"_hemi-{other}_")
+                raise FileNotFoundError(f"{pair[have].path}: no other hemisphere ({name}); {spec.space} runs need "
+                                        "both hemispheres (left and right GIfTI)")
+        lefts.append(pair["L"])
+        rights[pair["L"].path] = Path(pair["R"].path)
+    return sorted(lefts, key=lambda f: f.path), rights
+
+
+def _surface_run(left: Path, right: Path, space: str) -> np.ndarray:
+    """A surface run's BOLD (n_trs, both hemispheres' vertices: left, then right), refused
+    unless each hemisphere has the space's vertices, both the same volumes and TR, and the
+    GIfTI ``TimeStep`` (when present) is the sidecar's TR."""
+    from brain.loaders import TR_TOL, load_gifti
+
+    n_hemi = SURFACE_SPACES[space]
+    seen, arrays = [], []
+    for p in (left, right):
+        arr, step = load_gifti(p)
+        if arr.shape[1] != n_hemi:
+            raise ValueError(f"{p}: {arr.shape[1]} vertices ({arr.shape[0]} volumes); a hemisphere of {space} has "
+                             f"{n_hemi}")
+        tr = _sidecar_tr(p)
+        if step is not None and min(abs(step / 1000 - tr), abs(step - tr)) > TR_TOL:
+            raise ValueError(f"{p}: the GIfTI TimeStep metadata gives {step:g} (ms: {step / 1000:g} s), its JSON "
+                             f"sidecar RepetitionTime {tr:g} s")
+        seen.append((arr.shape[0], tr))
+        arrays.append(arr)
+    (n_left, tr_left), (n_right, tr_right) = seen
+    if n_right != n_left:
+        raise ValueError(f"{right}: {n_right} volumes, the left hemisphere {left.name} has {n_left}")
+    if abs(tr_right - tr_left) > TR_TOL:
+        raise ValueError(f"{right}: its sidecar gives TR {tr_right:g} s, the left hemisphere's {tr_left:g} s")
+    return np.concatenate(arrays, axis=1)
+
+
+def acquisition_order(bids_file: Any) -> tuple:
+    """Sort key of a BIDS run file: session, then the run entity as a number (``run-2``
+    before ``run-10``, where file names sort ``run-10`` first), then the path."""
+    ents = bids_file.get_entities()
+    run = ents.get("run")
+    number = int(run) if run is not None and str(run).isdigit() else -1
+    return (str(ents.get("session", "")), number, str(bids_file.path))
+
+
+def find_runs(spec: BidsSpec, layout: Any, surfaces: dict[Path, np.ndarray] | None = None
+              ) -> dict[str, list[Run]]:
+    """Per subject, its runs of ``spec.task`` in ``spec.space`` with their stimuli, in
+    acquisition order (:func:`acquisition_order`: presentation k of a test stimulus is its
+    k-th run by number, not by file name). On a
+    surface each run is a left and a right GIfTI, read and checked here (:func:`_surface_run`);
+    ``surfaces``: a dict that then keeps each run's BOLD under its left file's path, so that
+    it is not parsed twice (:func:`_read_run` takes it from there)."""
     import nibabel as nib
 
     subjects = list(spec.subjects) or layout.get_subjects(scope="derivatives")
@@ -243,13 +344,17 @@ def find_runs(spec: BidsSpec, layout: Any) -> dict[str, list[Run]]:
     table = None if spec.stimuli is None else _stimulus_table(spec.stimuli)
     out = {}
     for sub in subjects:
-        bolds = layout.get(scope="derivatives", subject=sub, task=spec.task, space=spec.space, desc="preproc",
-                           suffix="bold", extension=[".nii.gz", ".nii"])
+        rights: dict[str, Path] = {}
+        if is_surface(spec.space):
+            bolds, rights = _hemisphere_pairs(layout, spec, sub)
+        else:
+            bolds = layout.get(scope="derivatives", subject=sub, task=spec.task, space=spec.space, desc="preproc",
+                               suffix="bold", extension=[".nii.gz", ".nii"])
         if not bolds:
             raise FileNotFoundError(f"sub-{sub}: no fMRIPrep BOLD *_task-{spec.task}_space-{spec.space}"
                                     f"_desc-preproc_bold.nii.gz under the derivatives")
         runs = []
-        for b in bolds:
+        for b in sorted(bolds, key=acquisition_order):
             ents = b.get_entities()
             if table is None:
                 stim = _events_stimulus(layout, b)
@@ -269,6 +374,12 @@ def find_runs(spec: BidsSpec, layout: Any) -> dict[str, list[Run]]:
                     raise FileNotFoundError(f"{b.path}: no fMRIPrep confounds file "
                                             f"(*_desc-confounds_timeseries.tsv) for run {ents.get('run')}")
                 conf = Path(c[0].path)
+            if rights:
+                y = _surface_run(Path(b.path), rights[b.path], spec.space)
+                if surfaces is not None:
+                    surfaces[Path(b.path)] = y
+                runs.append(Run(sub, ents.get("run"), Path(b.path), stim, y.shape[0], conf, rights[b.path]))
+                continue
             try:
                 shape = nib.load(b.path).shape
             except Exception as exc:
@@ -317,15 +428,21 @@ def _checked_tr(bold: Path) -> float:
     from brain.loaders import TR_TOL, nifti_tr
 
     tr = _sidecar_tr(bold)
+    if bold.name.endswith(".func.gii"):  # both hemispheres and TimeStep checked by find_runs
+        return tr
     header = nifti_tr(bold)
     if header is not None and abs(header - tr) > TR_TOL:
         raise ValueError(f"{bold}: the NIfTI header gives TR {header:g} s, its sidecar {tr:g} s")
     return tr
 
 
-def _read_run(r: Run, masker: Any, tr: float) -> np.ndarray:
+def _read_run(r: Run, masker: Any, tr: float, surfaces: dict[Path, np.ndarray] | None = None) -> np.ndarray:
     import nibabel as nib
 
+    if r.right is not None:  # fsaverage5: the left hemisphere's vertices, then the right's (read by find_runs)
+        if surfaces is not None and r.bold in surfaces:
+            return surfaces.pop(r.bold)
+        return _surface_run(r.bold, r.right, next(s for s in SURFACE_SPACES if f"_space-{s}_" in r.bold.name))
     img = nib.load(r.bold)
     try:
         return np.asarray(masker.transform(img), np.float32)
@@ -347,7 +464,8 @@ def _confound_matrix(r: Run, spec: BidsSpec) -> tuple[Any, np.ndarray | None]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            table, sample_mask = load_confounds(str(r.bold), strategy=tuple(spec.confounds), **opts)
+            img = str(r.bold) if r.right is None else [str(r.bold), str(r.right)]  # GIfTI: the pair
+            table, sample_mask = load_confounds(img, strategy=tuple(spec.confounds), **opts)
     except Exception as exc:
         raise ValueError(f"{r.confounds}: load_confounds{tuple(spec.confounds)} failed: "
                          f"{type(exc).__name__}: {exc}") from exc
@@ -420,7 +538,8 @@ def load_bids(spec: BidsSpec, progress: bool = False, by_stimulus: bool = False,
     from tqdm.auto import tqdm
 
     layout = _layout(spec)
-    runs = find_runs(spec, layout)
+    surfaces: dict[Path, np.ndarray] = {}  # surface runs as find_runs read them (emptied as they are used)
+    runs = find_runs(spec, layout, surfaces)
     splits = {sub: split_runs(rs, spec.test_stimuli, by_stimulus) for sub, rs in runs.items()}
     trs = {r.bold: _checked_tr(r.bold) for rs in runs.values() for r in rs}
     values, counts = np.unique(np.round(list(trs.values()), 6), return_counts=True)
@@ -453,8 +572,9 @@ def load_bids(spec: BidsSpec, progress: bool = False, by_stimulus: bool = False,
                 raise ValueError(f"{r.bold}: {r.n_trs} volumes of stimulus {r.stimulus!r}, {where[r.stimulus]} of "
                                  f"sub-{first} has {lengths[r.stimulus]}")
     feats = _features(spec, lengths, where, tr)
-    mask = _masks(layout, spec, runs)
-    masker = NiftiMasker(mask_img=mask, standardize=None, reports=False).fit()
+    surface = is_surface(spec.space)
+    mask = None if surface else _masks(layout, spec, runs)  # a surface run has every vertex, no mask
+    masker = None if surface else NiftiMasker(mask_img=mask, standardize=None, reports=False).fit()
     conf_tables: dict[Path, Any] = {}
     kept: dict[Path, np.ndarray | None] = {}
     if spec.confounds:
@@ -476,7 +596,7 @@ def load_bids(spec: BidsSpec, progress: bool = False, by_stimulus: bool = False,
         for train, test in splits.values():
             ys = []
             for r in train + test:
-                ys.append(_read_run(r, masker, tr))
+                ys.append(_read_run(r, masker, tr, surfaces))
                 bar.update()
             train_bold.append(np.concatenate(ys[:len(train)]))
             test_bold.append(test_repeats(test, spec.test_stimuli, ys[len(train):]))
@@ -516,12 +636,15 @@ def load_bids(spec: BidsSpec, progress: bool = False, by_stimulus: bool = False,
                                "leave-one-stimulus-out)"),
                   "folds": fold_groups(folds, stim_labels)},
         "runs": {f"sub-{sub}": [{"run": r.run, "bold": r.bold.name, "stimulus": r.stimulus, "volumes": r.n_trs}
+                                | ({"bold_right": r.right.name} if r.right is not None else {})
                                 for r in rs] for sub, rs in runs.items()},
         "stimuli_from": spec.stimuli or "events.tsv stim_file",
         "confounds": {"strategy": list(spec.confounds), "options": dict(spec.confound_options),
                       "columns": columns, **({"censored": censored} if censored else {})},
         "features": {sp: {s: str(Path(spec.features[sp]).expanduser()) for s in lengths} for sp in spec.features},
-        "voxels": int(y_train.shape[2]), "mask": "intersection of the subjects' brain masks",
+        "voxels": int(y_train.shape[2]),
+        "mask": (f"none: {spec.space} vertices 0..{y_train.shape[2] - 1}, left hemisphere then right" if surface
+                 else "intersection of the subjects' brain masks"),
     }
     return EncodingData(
         features_train={sp: [np.concatenate([f[s][k] for s in train_stims]) for k in range(len(f[train_stims[0]]))]
@@ -529,7 +652,8 @@ def load_bids(spec: BidsSpec, progress: bool = False, by_stimulus: bool = False,
         features_test={sp: [np.concatenate([f[t][k] for t in test_names]) for k in range(len(f[test_names[0]]))]
                        for sp, f in feats.items()},
         bold_train=y_train, runs=run_labels, stimuli=stim_labels, bold_test=y_test, region=labels_names[0],
-        region_names=labels_names[1], spaces=tuple(feats), vertices=None, tr=tr, mask=mask, notes=tuple(notes),
+        region_names=labels_names[1], spaces=tuple(feats), vertices=np.arange(y_train.shape[2]) if surface else None,
+        tr=tr, mask=mask, notes=tuple(notes),
         confounds_train=np.stack(conf_train) if columns else None,
         confounds_test=np.stack(conf_test) if columns else None, study=study, test_runs=test_runs,
         sample_mask_train=None if censored is None else mask_train,
@@ -554,23 +678,36 @@ def _censored_record(runs: dict[str, list[Run]], kept: dict[Path, np.ndarray | N
 
 
 def _regions(spec: BidsSpec, mask: Any, n_vox: int) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Region per voxel from a BIDS ``dseg`` label image on the BOLD grid: label 0 is the
-    background (its voxels form the region ``unlabelled``), the others are named by
-    ``region_names`` (one per label, ascending), else by the ``.tsv`` beside the image
-    (``index`` and ``name`` columns), else ``region_<label>``."""
+    """Region per voxel from a BIDS ``dseg`` label image on the BOLD grid (on fsaverage5: a
+    GIfTI label file of both hemispheres or a left/right pair, read by
+    :func:`brain.parcels._gifti_labels`, a label naming one region in both hemispheres):
+    label 0 is the background (its voxels form the region ``unlabelled``), the others are
+    named by ``region_names`` (one per label, ascending), else by the ``.tsv`` beside the
+    image (``index`` and ``name`` columns; for GIfTI, beside the first file without its
+    ``hemi-L`` entity, BIDS's shared look-up table, or beside it), else ``region_<label>``."""
     if spec.labels is None:
         return np.zeros(n_vox, int), ("all",)
-    from brain.parcels import _volume_labels, read_label_table
+    from brain.parcels import _gifti_labels, _volume_labels, read_label_table
 
-    p = Path(spec.labels).expanduser()
-    if not p.is_file():
-        raise FileNotFoundError(f"label image {p}: no such file")
-    values = _volume_labels(p, mask)
+    paths = [Path(x).expanduser() for x in _label_paths(spec.labels)]
+    for p in paths:
+        if not p.is_file():
+            raise FileNotFoundError(f"label image {p}: no such file")
+    p = paths[0]
+    if is_surface(spec.space):
+        values = np.concatenate(_gifti_labels(paths, distinct_hemispheres=False))
+        if values.size != n_vox:
+            raise ValueError(f"{', '.join(map(str, paths))}: {values.size} labels for {n_vox} vertices")
+        stem = str(p).removesuffix(".gii").removesuffix(".label")
+        tables = [Path(stem.replace("_hemi-L_", "_").replace("hemi-L_", "") + ".tsv"), Path(stem + ".tsv")]
+    else:
+        values = _volume_labels(p, mask)
+        tables = [Path(str(p).removesuffix(".gz").removesuffix(".nii") + ".tsv")]
     if not np.all(np.isfinite(values)) or not np.all(values == np.round(values)) or values.min() < 0:
         raise ValueError(f"{p}: region labels must be whole numbers >= 0 (0: background)")
     values = values.astype(int)
     used = [int(v) for v in np.unique(values) if v != 0]
-    table_path = Path(str(p).removesuffix(".gz").removesuffix(".nii") + ".tsv")
+    table_path = next((t for t in tables if t.is_file()), tables[0])
     if spec.region_names:
         if len(spec.region_names) != len(used):
             raise ValueError(f"{p}: {len(used)} labels {used[:10]} but {len(spec.region_names)} region names")

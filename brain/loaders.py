@@ -179,21 +179,7 @@ def _read_bold(path: str | Path, mask: str | Path | None, key: str, keep_nonfini
         if arr.ndim == 2 and arr.shape[1] == 0:
             raise ValueError(f"{p}: the mask {mask_p} selects no voxels")
     elif ext == ".gii":
-        import nibabel as nib
-
-        try:
-            darrays = [np.asarray(d.data) for d in nib.load(str(p)).darrays]
-        except (ImportError, MemoryError):
-            raise
-        except Exception as exc:
-            raise _unreadable(p, exc) from exc
-        if not darrays:
-            raise ValueError(f"{p}: the GIfTI file holds no data arrays")
-        if len({d.shape for d in darrays}) != 1:
-            raise ValueError(f"{p}: GIfTI data arrays differ in shape: {[d.shape for d in darrays]}")
-        arr = np.stack(darrays) if len(darrays) > 1 else darrays[0]
-        if arr.ndim == 2 and arr.shape[0] > arr.shape[1] and len(darrays) == 1:
-            arr = arr.T  # one (n_vertices, n_trs) array
+        arr = _read_gifti(p)[0]
     else:
         try:
             arr = _read_array(p, key)
@@ -202,6 +188,48 @@ def _read_bold(path: str | Path, mask: str | Path | None, key: str, keep_nonfini
         except Exception as exc:  # numpy, zipfile, zlib, h5py: truncated or corrupt files
             raise _unreadable(p, exc) from exc
     return arr
+
+
+def _read_gifti(p: Path) -> tuple[np.ndarray, Any]:
+    """The raw data of a GIfTI file (one data array per volume, stacked to (n_trs, n_vertices),
+    or one (n_vertices, n_trs) array, transposed) and the nibabel image (for its metadata)."""
+    import nibabel as nib
+
+    try:
+        img = nib.load(str(p))
+        darrays = [np.asarray(d.data) for d in img.darrays]
+    except (ImportError, MemoryError):
+        raise
+    except Exception as exc:
+        raise _unreadable(p, exc) from exc
+    if not darrays:
+        raise ValueError(f"{p}: the GIfTI file holds no data arrays")
+    if len({d.shape for d in darrays}) != 1:
+        raise ValueError(f"{p}: GIfTI data arrays differ in shape: {[d.shape for d in darrays]}")
+    arr = np.stack(darrays) if len(darrays) > 1 else darrays[0]
+    if arr.ndim == 2 and arr.shape[0] > arr.shape[1] and len(darrays) == 1:
+        arr = arr.T  # one (n_vertices, n_trs) array
+    return arr, img
+
+
+def load_gifti(path: str | Path) -> tuple[np.ndarray, float | None]:
+    """Surface BOLD of one GIfTI file as :func:`load_bold` reads it, float32 (n_trs,
+    n_vertices), and the ``TimeStep`` its metadata gives (first data array's, else the
+    file's; None when absent, 0 or not a number), as written: FreeSurfer (hence fMRIPrep)
+    writes milliseconds, AFNI seconds. The file is parsed once."""
+    p = existing_file(path)
+    arr, img = _read_gifti(p)
+    arr = _check_bold(arr, p, repeats=False)
+    step = None
+    for meta in (img.darrays[0].meta, img.meta):
+        try:
+            value = float(dict(meta or {}).get("TimeStep", "nan"))
+        except (TypeError, ValueError):
+            continue
+        if np.isfinite(value) and value > 0:
+            step = value
+            break
+    return arr, step
 
 
 def same_grid(a: Any, b: Any) -> bool:

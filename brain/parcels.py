@@ -162,7 +162,11 @@ def _volume_labels(p: Path, mask: Any) -> np.ndarray:
     return np.asarray(img.dataobj).reshape(img.shape[:3])[np.asarray(m.dataobj) > 0]
 
 
-def _gifti_labels(paths: list[Path]) -> list[np.ndarray]:
+def _gifti_labels(paths: list[Path], distinct_hemispheres: bool = True) -> list[np.ndarray]:
+    """The labels of one GIfTI label file of both hemispheres (20,484) or of a [left, right]
+    pair (10,242 each); ``distinct_hemispheres``: the right hemisphere's labels offset past
+    the left's (a label then names a parcel of one hemisphere), else kept as they are (a label
+    names a region of both hemispheres)."""
     import nibabel as nib
 
     out, offset = [], 0
@@ -180,7 +184,7 @@ def _gifti_labels(paths: list[Path]) -> list[np.ndarray]:
                              f"{'in all' if len(paths) == 1 else 'per hemisphere'}")
         values = values.astype(np.int64)
         out.append(np.where(values > 0, values + offset, 0))
-        offset = int(out[-1].max())
+        offset = int(out[-1].max()) if distinct_hemispheres else 0
     if len(paths) not in (1, 2):
         raise ValueError("give one GIfTI atlas of both hemispheres or a [left, right] pair")
     return out

@@ -308,7 +308,7 @@ class BidsStudy:
     root: str | None = None  # the BIDS dataset
     derivatives: str | None = None  # its fMRIPrep derivatives; null = <root>/derivatives/fmriprep
     task: str | None = None  # the BIDS task of the runs
-    space: str = "MNI152NLin2009cAsym"  # the volumetric space of the preprocessed BOLD
+    space: str = "MNI152NLin2009cAsym"  # an MNI volume space (with its brain masks) or fsaverage5 (GIfTI pairs)
     subjects: list[str] = field(default_factory=list)  # labels without sub-; [] = all
     confounds: list[str] = field(default_factory=list)  # load_confounds strategies, e.g. [motion, wm_csf]
     confound_options: Any = None  # load_confounds options, e.g. {motion: basic}
@@ -317,7 +317,7 @@ class BidsStudy:
     # (each subject must see each equally often; their delays and cleaning restart at every stimulus)
     test_stimuli: list[str] = field(default_factory=list)
     stimuli: str | None = None  # a TSV run -> stimulus; null = the stim_file column of events.tsv
-    labels: str | None = None  # a BIDS dseg region label image on the BOLD grid (0: background)
+    labels: Any = None  # a BIDS dseg label image on the BOLD grid (0: background); fsaverage5: [left, right] .label.gii
     region_names: list[str] | None = None  # names of its labels (ascending); null = the .tsv beside it
 
     def spec(self) -> Any:
@@ -337,10 +337,17 @@ class BidsStudy:
                             test_stimuli=tuple(self.test_stimuli), derivatives=self.derivatives, space=self.space,
                             subjects=tuple(self.subjects), confounds=tuple(self.confounds),
                             confound_options=dict(self.confound_options or {}), stimuli=self.stimuli,
-                            labels=self.labels,
+                            labels=self._labels(),
                             region_names=None if self.region_names is None else tuple(self.region_names))
         except ValueError as e:
             raise ValueError(f"task.bids: {e}") from None
+
+    def _labels(self) -> str | tuple[str, ...] | None:
+        if self.labels is None or isinstance(self.labels, str):
+            return self.labels
+        if isinstance(self.labels, (list, tuple)) and self.labels and all(isinstance(x, str) for x in self.labels):
+            return tuple(self.labels)
+        raise ValueError(f"labels must be a path or a [left, right] pair of GIfTI paths, got {self.labels!r}")
 
 
 @dataclass

@@ -214,7 +214,8 @@ def _study_section(rep: Report, study: dict[str, Any]) -> None:
                  "subject.")
     per_run = {(sub, r["bold"]): r["censored"] for sub, rs in (cens or {}).get("runs", {}).items() for r in rs}
     rep.table(["subject", "run", "BOLD", "stimulus", "volumes", *(["censored"] if cens else [])],
-              [[sub, r["run"], r["bold"], r["stimulus"], r["volumes"],
+              [[sub, r["run"], r["bold"] + (f" + {r['bold_right']}" if "bold_right" in r else ""), r["stimulus"],
+                r["volumes"],
                 *([per_run.get((sub, r["bold"]), 0)] if cens else [])]
                for sub, rs in study["runs"].items() for r in rs])
 
@@ -298,7 +299,7 @@ def _maps(rep: Report, data: EncodingData, res: dict[str, Any], out_dir: Path) -
         return
     from tqdm.auto import tqdm
 
-    kind = "surface" if data.vertices is not None else "volume"
+    kind = "surface" if vertices is not None else "volume"
     bar = tqdm(total=2 * len(data.spaces), desc=f"{kind} maps", unit="map", leave=False)  # seconds each
     for i, space in enumerate(data.spaces):
         idx, depth = group_best_layer(res["cv_score"][i], res["masks"].keep)

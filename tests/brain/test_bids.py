@@ -215,3 +215,37 @@ def test_bad_settings_are_refused_by_the_spec(kw: dict, message: str) -> None:
     base = dict(root="r", task="t", features={"video": "f"}, test_stimuli=("x",))
     with pytest.raises(ValueError, match=message):
         BidsSpec(**(base | kw))
+
+
+@pytest.mark.parametrize("space", ["MNI152NLin2009cAsym", "fsaverage5"])
+def test_runs_are_read_in_acquisition_order_past_run_9(tmp_path: Path, space: str) -> None:
+    """With ten or more runs file names sort run-10 before run-2; the runs are read by run
+    number (volumes and surface pairs alike), so the study lists each subject's stimuli in the
+    order they were shown and test repeat k is the test stimulus's k-th run by number (read
+    here from the file itself)."""
+    import nibabel as nib
+    from nilearn.maskers import NiftiMasker
+
+    from brain.loaders import load_gifti
+
+    ex = write_bids_example(tmp_path / "study", n_subjects=2, n_train_stimuli=9, trs_per_stimulus=20,
+                            vertices_per_region=2, drift=0.0, space=space)
+    assert all(len(v) == 11 for v in ex.run_stimuli.values())
+    labels = [str(a) for a in ex.atlas] if isinstance(ex.atlas, tuple) else str(ex.atlas)
+    d = load_bids(spec_of(ex, labels=labels))
+    for s, (sub, shown) in enumerate(ex.run_stimuli.items()):
+        runs = d.study["runs"][f"sub-{sub}"]
+        assert [int(r["run"]) for r in runs] == list(range(1, 12))
+        assert [r["stimulus"] for r in runs] == shown
+        func = ex.derivatives / f"sub-{sub}" / "func"
+        if space == "fsaverage5":
+            def read(r: dict, func: Path = func) -> np.ndarray:
+                return np.concatenate([load_gifti(func / r["bold"])[0], load_gifti(func / r["bold_right"])[0]], 1)
+        else:
+            masker = NiftiMasker(str(func / f"sub-{sub}_task-{ex.task}_space-{space}_desc-brain_mask.nii.gz"),
+                                 standardize=None).fit()
+
+            def read(r: dict, func: Path = func, masker: NiftiMasker = masker) -> np.ndarray:
+                return masker.transform(nib.load(func / r["bold"]))
+        for k, r in enumerate([r for r in runs if r["stimulus"] == ex.test_stimulus]):
+            np.testing.assert_allclose(d.bold_test[s, k], read(r), atol=1e-4)

@@ -27,7 +27,8 @@ def bids_overrides(ex, *extra: str) -> list[str]:
     feats = ",".join(f"{k}:'{v}'" for k, v in ex.features.items())
     return ["task=encoding", "task.data=bids", f"task.bids.root='{ex.root}'", f"task.bids.task={ex.task}",
             f"task.bids.features={{{feats}}}", f"task.bids.test_stimuli=[{','.join(ex.test_stimuli)}]",
-            f"task.bids.labels='{ex.atlas}'", *extra]
+            "task.bids.labels=" + (f"['{ex.atlas[0]}','{ex.atlas[1]}']" if isinstance(ex.atlas, tuple)
+                                   else f"'{ex.atlas}'"), *extra]
 
 
 @pytest.fixture(scope="module")
@@ -281,3 +282,42 @@ def test_a_bids_study_with_high_motion_volumes_is_scrubbed_end_to_end(tmp_path: 
     html = (out / "report.html").read_text()
     assert f"Censored volumes (load_confounds sample mask, e.g. scrubbing): {cens['censored']} of {60 * n_runs}" in html
     assert f"use the {cens['test_trs_kept_everywhere']} of 60 test TRs kept in every repeat of every subject" in html
+
+
+@pytest.fixture(scope="module")
+def surface_example(tmp_path_factory: pytest.TempPathFactory):
+    return write_bids_example(tmp_path_factory.mktemp("bids_surface") / "study", trs_per_stimulus=200,
+                              vertices_per_region=24, space="fsaverage5")
+
+
+def test_a_surface_bids_study_is_encoded_per_parcel_on_fsaverage5(surface_example, tmp_path: Path) -> None:
+    """fMRIPrep fsaverage5 GIfTI pairs (``task.bids.space=fsaverage5``) through the runner, as
+    parcel means of the label pair (``task.atlas``: each hemisphere's regions its own parcels;
+    a fit on all 20,484 vertices takes minutes): every parcel recovers its region's planted
+    layer, metrics.json records the surface study and the maps are drawn on fsaverage5."""
+    from experiments.run import run_task
+
+    ex = surface_example
+    pair = f"['{ex.atlas[0]}','{ex.atlas[1]}']"
+    out = tmp_path / "run"
+    cfg = compose_cfg(bids_overrides(ex, *FAST[:2], "task.bids.space=fsaverage5", f"task.atlas={pair}",
+                                     "task.n_permutations=50", "task.n_bootstraps=10", f"hydra.run.dir={out}"))
+    run_task(cfg, out)
+    m = json.loads((out / "metrics.json").read_text())
+    table = m["parcels"]["table"]
+    assert m["voxels"] == 12 and sorted(row["region"] for row in table.values()) == sorted(2 * list(ex.regions))
+    assert all(row["voxels"] == 12 for row in table.values())  # 24 vertices per region, half per hemisphere
+    for name, row in table.items():
+        if row["region"] in PLANTED:
+            space, layer = PLANTED[row["region"]]
+            assert row[space]["best_layer"] == layer, (name, row["region"])
+            assert row[space]["test_r"] > 0.15, (name, row["region"])
+    study = m["study"]
+    assert study["space"] == "fsaverage5" and study["voxels"] == 20484
+    assert study["mask"] == "none: fsaverage5 vertices 0..20483, left hemisphere then right"
+    assert all(r["bold_right"] == r["bold"].replace("_hemi-L_", "_hemi-R_") for r in study["runs"]["sub-01"])
+    bids = json.loads((out / "config.json").read_text())["task"]["bids"]
+    assert bids["space"] == "fsaverage5" and bids["labels"] == [str(a) for a in ex.atlas]
+    assert (out / "surface_best_layer_video.png").is_file() and not list(out.glob("volume_*.png"))
+    html = (out / "report.html").read_text()
+    assert "space fsaverage5" in html and "_hemi-L_space-fsaverage5_bold.func.gii + sub-" in html

@@ -83,8 +83,9 @@ def test_the_bids_commands_of_the_docs_pass_on_the_studies_they_generate(tmp_pat
     monkeypatch.chdir(tmp_path)
     guide = (ROOT / "docs" / "guide" / "encoding.rst").read_text()
     documented = [c for c in readme_commands([ROOT / "docs" / "guide" / "encoding.rst"]) if "task.data=bids" in c]
-    assert len(documented) == 3 and sum("task.cv=by_stimulus" in c for c in documented) == 1
+    assert len(documented) == 4 and sum("task.cv=by_stimulus" in c for c in documented) == 1
     assert sum("task.bids.confounds=[motion,scrub]" in c for c in documented) == 1
+    assert sum("task.bids.space=fsaverage5" in c for c in documented) == 1
     with initialize_config_module(config_module="experiments.conf", version_base="1.3"):
         for command in documented:
             root = re.search(r"task\.bids\.root=(\S+)", command).group(1)
