@@ -168,3 +168,22 @@ def test_labels_of_the_wrong_kind_are_refused_by_the_spec(kw: dict, message: str
     base = dict(root="r", task="t", features={"video": "f"}, test_stimuli=("x",), space="fsaverage5")
     with pytest.raises(ValueError, match=message):
         BidsSpec(**(base | kw))
+
+
+def test_scrubbing_censors_the_planted_high_motion_volumes_of_a_surface_run(tmp_path: Path) -> None:
+    """load_confounds' scrub on GIfTI pairs: the censored volumes of each run are the planted
+    high-motion ones, carried as sample masks (the surface and scrubbing paths combined)."""
+    from brain.bids_example import HIGH_MOTION_DVARS, HIGH_MOTION_FD
+
+    ex = write_bids_example(tmp_path / "study", n_subjects=2, trs_per_stimulus=N_TRS, vertices_per_region=2,
+                            space="fsaverage5", high_motion=2)
+    d = load_bids(spec_of(ex, confounds=("motion", "scrub"),
+                          confound_options={"motion": "basic", "fd_threshold": HIGH_MOTION_FD / 2,
+                                            "std_dvars_threshold": HIGH_MOTION_DVARS / 2}))
+    cens = d.study["confounds"]["censored"]
+    for sub, runs in cens["runs"].items():
+        assert {r["bold"]: r["indices"] for r in runs} == ex.high_motion[sub[4:]]
+        assert all(r["bold"].endswith("_hemi-L_space-fsaverage5_bold.func.gii") for r in runs)
+    assert cens["censored"] == 2 * 5 * 2  # 2 volumes in each of 5 runs of 2 subjects
+    assert d.sample_mask_train.shape == (2, 3 * N_TRS) and (~d.sample_mask_train).sum() == 2 * 3 * 2
+    assert d.bold_train.shape[2] == 2 * N_HEMI
