@@ -141,6 +141,7 @@ def split_half_reliability(
     rng: np.random.Generator | None = None,
     n_splits: int = 20,
     n_permutations: int = 1000,
+    segments: np.ndarray | None = None,
 ) -> SplitHalfReliability:
     """Unbiased split-half reliability of the repeat-averaged response, with a p-value.
 
@@ -161,7 +162,7 @@ def split_half_reliability(
     half = repeats.shape[0] // 2
     r_half, reliability = _split_half(repeats, n_splits, rng)
     test = phase_randomisation_test(
-        repeats[:half].mean(axis=0), repeats[half:].mean(axis=0), n_permutations, rng
+        repeats[:half].mean(axis=0), repeats[half:].mean(axis=0), n_permutations, rng, segments=segments
     )
     return SplitHalfReliability(
         reliability=reliability,
@@ -384,6 +385,7 @@ def cross_subject_ceiling(
     n_permutations: int = 1000,
     extrapolation: str = "exponential",
     progress: bool = True,
+    segments: np.ndarray | None = None,
 ) -> CrossSubjectCeiling:
     """Cross-subject noise ceiling, extrapolated over the number of subjects (Oota et al.).
 
@@ -413,7 +415,8 @@ def cross_subject_ceiling(
 
     ``pvalue`` (per target) is :func:`brain.stats.phase_randomisation_test` of the
     correlation between the target and the mean of all other subjects (skipped, NaN, when
-    ``n_permutations`` is 0). ``rng``: a fresh unseeded generator if None.
+    ``n_permutations`` is 0), each test stimulus of ``segments`` ((n_trs,) labels, or None)
+    phase-randomised on its own. ``rng``: a fresh unseeded generator if None.
 
     ``progress``: a tqdm bar (``leave=False``) over the steps of every target subject: each
     voxel chunk of the bootstrap fits (one step for ``"spearman_brown"``), then the
@@ -450,7 +453,7 @@ def cross_subject_ceiling(
             if n_permutations > 0:
                 pool = np.mean([zscore_columns(y[s]) for s in others], axis=0)
                 ok = np.all(np.isfinite(pool), axis=0) & (np.ptp(y[t], axis=0) > 0)
-                test = phase_randomisation_test(y[t][:, ok], pool[:, ok], n_permutations, rng)
+                test = phase_randomisation_test(y[t][:, ok], pool[:, ok], n_permutations, rng, segments=segments)
                 pvalue[t, ok] = test.pvalue
                 bar.update()
     with np.errstate(all="ignore"):

@@ -69,6 +69,14 @@ class SubjectData:
         self.train_common = None if self.train_masks is None else self.train_masks.all(axis=0)
         self.test_mask = common_test_mask(data, self.trim)
 
+    @property
+    def scored_test_runs(self) -> np.ndarray | None:
+        """The segment labels of the scored test TRs (``test_runs`` cut to ``test_mask``), for
+        the permutation nulls and the block bootstrap; None with one test stimulus."""
+        if self.test_runs is None or self.test_mask is None:
+            return self.test_runs
+        return self.test_runs[self.test_mask]
+
     def train_mask(self, s: int) -> np.ndarray | None:
         """Subject ``s``'s kept training rows (n_train kept after trimming,) bool, or None (all kept)."""
         return None if self.train_masks is None else self.train_masks[s]

@@ -69,18 +69,21 @@ def choose_ceiling(requested: str, n_subjects: int, n_repeats: int) -> CeilingCh
 
 def available_ceilings(split_half: dict[str, np.ndarray], test_means: np.ndarray, n_repeats: int, *,
                        n_bootstraps: int, n_permutations: int, extrapolation: str,
-                       rng: np.random.Generator) -> dict[str, dict[str, np.ndarray]]:
+                       rng: np.random.Generator, segments: np.ndarray | None = None
+                       ) -> dict[str, dict[str, np.ndarray]]:
     """Every ceiling the data allow, by the rules of :func:`choose_ceiling`: ``split_half``
     (the per-subject split-half result given, kept with >= 2 test presentations) and
     ``cross_subject`` (:func:`brain.noise_ceiling.cross_subject_ceiling` of ``test_means``,
     (n_subjects, n_test_trs, n_vox) cleaned, repeat-averaged test responses, with >= 3
-    subjects), each {ceiling, pvalue, ...} of shape (n_subjects, n_vox)."""
+    subjects), each {ceiling, pvalue, ...} of shape (n_subjects, n_vox); ``segments``: the
+    test TRs' stimulus labels, for the phase-randomised p-values (None: one stimulus)."""
     out = {}
     if n_repeats >= 2:
         out["split_half"] = split_half
     if test_means.shape[0] >= 3:
         cross = cross_subject_ceiling(test_means, n_bootstraps=n_bootstraps, rng=rng,
-                                      n_permutations=n_permutations, extrapolation=extrapolation)
+                                      n_permutations=n_permutations, extrapolation=extrapolation,
+                                      segments=segments)
         out["cross_subject"] = {"ceiling": cross.ceiling, "pvalue": cross.pvalue}
     return out
 

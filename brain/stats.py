@@ -285,6 +285,7 @@ def phase_randomisation_test(
     rng: np.random.Generator | None = None,
     alternative: Literal["greater", "two-sided"] = "greater",
     max_elements: int = _MAX_ELEMENTS,
+    segments: np.ndarray | None = None,
 ) -> PermutationResult:
     """Per-voxel p-value of the Pearson r between data and prediction, phase-randomised null.
 
@@ -295,6 +296,13 @@ def phase_randomisation_test(
     observed}) / (1 + n_permutations)`` (``|r|`` for ``alternative="two-sided"``). The
     surrogates are circular: the test assumes stationary series a good deal longer than their
     autocorrelation time (it is calibrated for AR(0.9) over 300 TRs, see the tests).
+
+    ``segments``: (n_trs,) integer labels of separate recordings joined end to end (e.g.
+    several test stimuli, :attr:`brain.dataset.EncodingData.test_runs`; a new segment starts
+    wherever the label changes), or None (one series). The statistic is still the Pearson r
+    over all TRs, but each segment's prediction gets phases of its own, so no surrogate wraps
+    one stimulus's end onto another's start (the circular shift of one long series would
+    treat the boundary as contiguous). Each segment needs >= 4 TRs.
 
     ``y_true``, ``y_pred``: (n_trs, n_voxels), finite, n_trs >= 4. ``rng``: a fresh unseeded
     generator if None. Returns ``PermutationResult(pvalue, r)``, both (n_voxels,); NaN for
@@ -309,12 +317,23 @@ def phase_randomisation_test(
     if alternative not in ("greater", "two-sided"):
         raise ValueError(f"alternative must be 'greater' or 'two-sided', got {alternative!r}")
     rng = np.random.default_rng() if rng is None else rng
-    phases = random_phases(n_trs, n_permutations, rng)
+    from brain.delays import run_segments
+
+    seg = run_segments(segments, n_trs)
+    bounds = np.flatnonzero(np.diff(np.concatenate([[-1], seg, [seg[-1] + 1]])))
+    pieces = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    short = [int(p.stop - p.start) for p in pieces if p.stop - p.start < 4]
+    if short:
+        raise ValueError(f"every segment needs at least 4 TRs; segments of {short} TRs in segments")
+    # one block of random phases per segment, side by side: (n_permutations, sum of n_freqs)
+    phases = np.concatenate([random_phases(p.stop - p.start, n_permutations, rng) for p in pieces], axis=1)
     r, count = np.empty(n_voxels), np.empty(n_voxels)
     chunk = max(1, min(n_voxels, max_elements // n_trs))
     for start in range(0, n_voxels, chunk):
         cols = slice(start, start + chunk)
-        cross = _cross_spectrum(zscore_columns(y_true[:, cols]), zscore_columns(y_pred[:, cols]))
+        zt, zp = zscore_columns(y_true[:, cols]), zscore_columns(y_pred[:, cols])
+        # a segment's cross-spectrum sums to its mean product; weighted by its share of the TRs
+        cross = np.concatenate([_cross_spectrum(zt[p], zp[p]) * ((p.stop - p.start) / n_trs) for p in pieces])
         r[cols], count[cols] = phase_null_counts(
             cross, phases, alternative == "two-sided", max_elements
         )
