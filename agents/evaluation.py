@@ -85,7 +85,7 @@ def evaluate(model: Any, params: Any, sampler: EpisodeSampler, task: str, n_epis
     numbers = episode_metrics(traj.position_error, traj.hand, traj.start, traj.load,
                               traj.excitation, sampler.env.cfg.control_dt)
     numbers |= kinematics(traj.hand, traj.start, traj.target, sampler.env.cfg.control_dt)
-    if sampler.env.cfg.go_cue:  # reaction time and movement before the cue
+    if getattr(sampler.env.cfg, "go_cue", False):  # reaction time and movement before the cue
         numbers |= go_cue_kinematics(traj.hand, traj.start, traj.cue_step, sampler.env.cfg.control_dt)
     return numbers, traj
 

@@ -82,7 +82,8 @@ def closed_loop(model: Any, params: Any, env: FunctionalArmEnv, state0: ArmState
                       load=state0.load, excitation=to_batch_major(u),
                       position_error=to_batch_major(err),
                       hidden=jax.tree.map(to_batch_major, hid),
-                      plant=jax.tree.map(to_batch_major, extra), cue_step=state0.cue_step)
+                      plant=jax.tree.map(to_batch_major, extra),
+                      cue_step=getattr(state0, "cue_step", jnp.zeros(batch, jnp.int32)))  # an env without the cue: 0
 
 
 class EpisodeSampler:

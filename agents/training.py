@@ -139,7 +139,7 @@ class Trainer:
                            plant=traj.plant if plant else None)
         terms["position_error"] = jnp.mean(traj.position_error)
         terms["final_position_error"] = jnp.mean(traj.position_error[:, -1])
-        if self.sampler.env.cfg.go_cue:  # position terms from the cue on, movement before it penalised
+        if getattr(self.sampler.env.cfg, "go_cue", False):  # position terms from the cue on, movement before it penalised
             terms.update(go_cue_terms(traj.hand, traj.start, traj.target, traj.cue_step))
         values = member.weights @ jnp.stack([terms[k] for k in TERMS]) + self._go_cue_penalty(terms)
         return values, terms
@@ -147,7 +147,7 @@ class Trainer:
     def _go_cue_penalty(self, terms: dict[str, jax.Array]) -> jax.Array | float:
         """What every objective adds with the go cue: ``go_cue_penalty * precue_movement``."""
         cfg = self.sampler.env.cfg
-        return cfg.go_cue_penalty * terms["precue_movement"] if cfg.go_cue else 0.0
+        return cfg.go_cue_penalty * terms["precue_movement"] if getattr(cfg, "go_cue", False) else 0.0
 
     def batch(self, key: jax.Array, member: Member, data_key: jax.Array | None = None,
               index: jax.Array | None = None) -> Any:
