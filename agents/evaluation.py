@@ -17,7 +17,7 @@ import jax
 import numpy as np
 
 from agents.controllers import BilateralController, lesion_mask
-from agents.kinematics import KINEMATICS, kinematics
+from agents.kinematics import GO_CUE_KINEMATICS, KINEMATICS, go_cue_kinematics, kinematics
 from agents.rollout import EpisodeSampler, Trajectory, closed_loop
 from brain.stats import t_interval
 
@@ -73,7 +73,8 @@ def evaluate(model: Any, params: Any, sampler: EpisodeSampler, task: str, n_epis
              key: jax.Array, lesion: str = "none", base_mask: jax.Array | None = None
              ) -> tuple[dict[str, np.ndarray], Trajectory]:
     """Per-seed, per-episode :data:`METRICS` (see :func:`episode_metrics` and, for the shape
-    of the movement, :func:`agents.kinematics.kinematics`), each (seeds, episodes), and the trajectories (leading axes seeds, episodes). ``base_mask``: a lesion
+    of the movement, :func:`agents.kinematics.kinematics`; with the go cue also
+    :data:`agents.kinematics.GO_CUE_KINEMATICS`), each (seeds, episodes), and the trajectories (leading axes seeds, episodes). ``base_mask``: a lesion
     mask the model was trained with (``cut_callosum`` for a ``_nocc`` variant trained on a
     callosal model), applied on top of ``lesion``."""
     if lesion != "none" and not isinstance(model, BilateralController):
@@ -84,6 +85,8 @@ def evaluate(model: Any, params: Any, sampler: EpisodeSampler, task: str, n_epis
     numbers = episode_metrics(traj.position_error, traj.hand, traj.start, traj.load,
                               traj.excitation, sampler.env.cfg.control_dt)
     numbers |= kinematics(traj.hand, traj.start, traj.target, sampler.env.cfg.control_dt)
+    if getattr(sampler.env.cfg, "go_cue", False):  # reaction time and movement before the cue
+        numbers |= go_cue_kinematics(traj.hand, traj.start, traj.cue_step, sampler.env.cfg.control_dt)
     return numbers, traj
 
 
@@ -119,7 +122,8 @@ def aggregate(numbers: dict[str, np.ndarray]) -> dict[str, Any]:
         {metric: mean over seeds, metric_ci95: 95 % t half-width, ..., ci_over: seeds|episodes,
          per_seed: {metric: [per-seed mean over episodes, ...]}}
 
-    for every metric of :data:`METRICS` (NaN episodes left out: ``time_to_target`` is the
+    for every metric of :data:`METRICS` and, where ``numbers`` has them (the go cue), of
+    :data:`agents.kinematics.GO_CUE_KINEMATICS` (NaN episodes left out: ``time_to_target`` is the
     mean over the episodes that reached the target, ``load_drift`` over loaded episodes;
     ``reached`` and ``single_peak_fraction`` are fractions), plus ``<m>_median`` for each of
     :data:`MEDIANS`: per seed the median over the episodes (time to target: the reached ones),
@@ -128,7 +132,7 @@ def aggregate(numbers: dict[str, np.ndarray]) -> dict[str, Any]:
     """
     out: dict[str, Any] = {}
     per_seed: dict[str, list[float | None]] = {}
-    for name in METRICS:
+    for name in METRICS + tuple(k for k in GO_CUE_KINEMATICS if k in numbers):
         mean, half, out["ci_over"] = mean_ci(numbers[name])
         out[name], out[f"{name}_ci95"] = _json(mean), _json(half)
         per_seed[name] = [_json(v) for v in _per_seed(numbers[name])]

@@ -13,6 +13,9 @@ appended: a hand still speeding up at the end has no peak there) that reach
 :data:`PEAK_FRACTION` of the episode's largest speed. Straightness, overshoot and lateral
 deviation need a direction: they are NaN where start and target are closer than
 :data:`MIN_DISTANCE` (a hold, which starts at its target).
+
+With the go cue (``task.go_cue``), :func:`go_cue_kinematics` adds the reaction time and the
+movement before the cue (:data:`GO_CUE_KINEMATICS`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ KINEMATICS: tuple[str, ...] = ("straightness", "speed_peaks", "single_peak_fract
                                "time_to_peak_speed", "overshoot", "lateral_deviation")
 PEAK_FRACTION = 0.1  # a speed peak counts when it reaches this fraction of the episode's largest speed
 MIN_DISTANCE = 0.01  # m: start and target closer than this give a movement no direction
+GO_CUE_KINEMATICS: tuple[str, ...] = ("reaction_time", "precue_movement")
+REACTION_SPEED = 0.05  # m/s: the hand speed that marks the movement's onset after the cue
 
 
 def speed_profile(hand: Any, start: Any, control_dt: float) -> np.ndarray:
@@ -90,3 +95,29 @@ def kinematics(hand: Any, start: Any, target: Any, control_dt: float) -> dict[st
             "time_to_peak_speed": (np.argmax(speed, axis=-1) + 1) * control_dt,
             "overshoot": directional(np.maximum(0.0, (along - distance[..., None]).max(axis=-1))),
             "lateral_deviation": directional(across.max(axis=-1))}
+
+
+def go_cue_kinematics(hand: Any, start: Any, cue_step: Any, control_dt: float,
+                      threshold: float = REACTION_SPEED) -> dict[str, np.ndarray]:
+    """Per-episode numbers of a delayed reach, each (...) from ``hand`` (..., T, 2) m after
+    each step, ``start`` (..., 2) m and ``cue_step`` (...) the cue's control step (the cue is
+    in the observation of step ``cue_step``, at time ``cue_step * control_dt``):
+
+    ``reaction_time``: from the cue to the end of the first step from the cue on whose hand
+    speed (:func:`speed_profile`) exceeds ``threshold`` m/s, ``(t + 1 - cue_step) *
+    control_dt`` s for that step t >= cue_step (so at least one control step; NaN if the
+    hand never gets that fast after the cue); ``precue_movement``: the largest distance of
+    the hand from its start over the steps before the cue, ``max |hand[t] - start|`` over
+    t < cue_step (m; 0 when the cue comes at step 0)."""
+    hand, start = np.asarray(hand, np.float64), np.asarray(start, np.float64)
+    speed = speed_profile(hand, start, control_dt)
+    cue = np.asarray(cue_step)
+    if cue.shape != speed.shape[:-1]:
+        raise ValueError(f"cue_step must have the leading axes {speed.shape[:-1]} of hand, got {cue.shape}")
+    t = np.arange(speed.shape[-1])
+    moving = (t >= cue[..., None]) & (speed > threshold)
+    first = np.argmax(moving, axis=-1)
+    before = t < cue[..., None]
+    distance = np.linalg.norm(hand - start[..., None, :], axis=-1)
+    return {"reaction_time": np.where(moving.any(axis=-1), (first + 1 - cue) * control_dt, np.nan),
+            "precue_movement": np.where(before, distance, 0.0).max(axis=-1)}

@@ -9,6 +9,10 @@ Terms (REFERENCE section 1, MotorNet's definitions), each a mean over episodes a
   mean((dh/dt)^2) (MotorNet's ``L2xDxRegularizer``, dh/dt by forward differences over
   the control step), summed over layers.
 
+With the go cue (``task.go_cue``, :func:`go_cue_terms`) the two position terms count from
+the cue on, and every trained objective gets ``go_cue_penalty`` times ``precue_movement``
+(the mean distance of the hand from its start before the cue) on top.
+
 Objectives are weighted sums of these terms. ``specialised`` is not one objective but two,
 routed: the left (dominant) hemisphere's parameters receive the gradient of
 ``dominant`` only, the right (non-dominant) one's that of ``nondominant`` only, and the
@@ -106,6 +110,32 @@ def loss_terms(hand: jax.Array, target: jax.Array, excitation: jax.Array,
         "effort": jnp.mean(excitation**2),
         "hidden_reg": hidden_reg(hidden, dt) if plant is None else plant_reg(plant, dt),
     }
+
+
+def _masked_mean(x: jax.Array, mask: jax.Array) -> jax.Array:
+    """The mean of ``x`` over the entries where ``mask`` (same shape) is 1 (0 if none)."""
+    return jnp.sum(x * mask) / jnp.maximum(jnp.sum(mask), 1.0)
+
+
+def go_cue_terms(hand: jax.Array, start: jax.Array, target: jax.Array, cue_step: jax.Array
+                 ) -> dict[str, jax.Array]:
+    """The terms that the go cue changes, from ``hand`` (B, T, 2) m after each step, ``start``
+    and ``target`` (B, 2) m and ``cue_step`` (B,) int. Step t (``hand[:, t]``, the hand after
+    the action taken on the observation of step t) is before the cue when t < cue_step.
+
+    ``abs_position_error`` and ``squared_position_error``: as in :func:`loss_terms`, averaged
+    over the steps from the cue on (t >= cue_step) of all episodes together;
+    ``precue_movement``: the mean over the steps before the cue of all episodes together of
+    the hand's distance from its start ``|hand[:, t] - start|`` (m; 0 when no episode has a
+    step before its cue)."""
+    steps = jnp.arange(hand.shape[-2])
+    before = (steps < cue_step[..., None]).astype(hand.dtype)  # (B, T)
+    after = 1.0 - before
+    err = hand - target[..., None, :]
+    moved = jnp.sqrt(jnp.maximum(jnp.sum((hand - start[..., None, :]) ** 2, axis=-1), 1e-12))
+    return {"abs_position_error": _masked_mean(jnp.mean(jnp.abs(err), axis=-1), after),
+            "squared_position_error": _masked_mean(jnp.mean((10.0 * err) ** 2, axis=-1), after) / 10.0,
+            "precue_movement": _masked_mean(moved, before)}
 
 
 def weighted(terms: Mapping[str, jax.Array], name: str, dominant_effort: float = 0.0) -> jax.Array:

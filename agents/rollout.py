@@ -17,6 +17,7 @@ import jax.numpy as jnp
 from agents.config import TRAIN_TASKS
 from envs.config import TASKS, ArmConfig
 from envs.functional import ArmState, FunctionalArmEnv
+from envs.tasks import sample_episode
 
 # training regimes of a run: one model per variant on those episodes, or one per variant and task
 REGIMES: tuple[str, ...] = TRAIN_TASKS + ("per_task",)
@@ -29,6 +30,8 @@ class Trajectory(NamedTuple):
     excitation (B, T, 6); position_error (B, T) m; hidden: per side, per layer (B, T, width);
     plant: the plant outputs the original Keras code's regulariser acted on (see
     ``agents.objectives``), name -> (B, T, ...), or an empty dict when not asked for.
+    cue_step: (B,) int the go cue's control step (0 without ``go_cue``): ``hand[:, t]`` for
+    t < cue_step followed actions taken before the cue.
     """
 
     hand: jax.Array
@@ -39,6 +42,7 @@ class Trajectory(NamedTuple):
     position_error: jax.Array
     hidden: dict[str, list[jax.Array]]
     plant: dict[str, jax.Array]
+    cue_step: jax.Array
 
 
 def closed_loop(model: Any, params: Any, env: FunctionalArmEnv, state0: ArmState,
@@ -78,18 +82,36 @@ def closed_loop(model: Any, params: Any, env: FunctionalArmEnv, state0: ArmState
                       load=state0.load, excitation=to_batch_major(u),
                       position_error=to_batch_major(err),
                       hidden=jax.tree.map(to_batch_major, hid),
-                      plant=jax.tree.map(to_batch_major, extra))
+                      plant=jax.tree.map(to_batch_major, extra),
+                      cue_step=getattr(state0, "cue_step", jnp.zeros(batch, jnp.int32)))  # an env without the cue: 0
 
 
 class EpisodeSampler:
     """Start states of every task on one arm. ``arm`` holds :class:`ArmConfig` settings
-    other than ``task``; all tasks share them, so one environment steps them all."""
+    other than ``task``; all tasks share them, so one environment steps them all.
+
+    With ``go_cue`` (a setting of reach and centre-out, refused for hold) the hold episodes
+    are drawn as without it and started with the cue on from the first step (``cue_step``
+    0), so that they have the same observation as the others and nothing to wait for."""
 
     def __init__(self, **arm: Any):
         arm = {k: v for k, v in arm.items() if k != "task"}
-        self.envs = {t: FunctionalArmEnv(ArmConfig.from_overrides(t, **arm)) for t in TASKS}
+        self.envs = {t: FunctionalArmEnv(ArmConfig.from_overrides(
+            t, **{**arm, **({"go_cue": False} if t == "hold" else {})})) for t in TASKS}
         self.env = self.envs["reach"]  # the one that steps (the task only changes the draw)
         self.draw = jax.jit(self.states, static_argnames=("n", "task"))  # compiled ``states``
+
+    def _reset(self, task: str) -> Callable[..., ArmState]:
+        """The reset of ``task``'s episodes, as the stepping env's states."""
+        env = self.envs[task]
+        if task != "hold" or not self.env.cfg.go_cue:
+            return env.reset
+
+        def reset(key: jax.Array) -> ArmState:  # FunctionalArmEnv.reset's draw, the cue from step 0
+            k_episode, k_noise, k_obs = jax.random.split(key, 3)
+            ep = sample_episode(k_episode, env.cfg)._replace(cue_step=jnp.zeros((), jnp.int32))
+            return self.env.reset_to(ep, k_noise, k_obs)
+        return reset
 
     def states(self, key: jax.Array, n: int, task: str, hold_fraction: float = 0.5) -> ArmState:
         """``n`` start states of ``task`` (``reach``, ``hold``, ``centre_out``: targets in
@@ -106,7 +128,7 @@ class EpisodeSampler:
         if task == "centre_out":
             index = jnp.arange(n) % env.cfg.centre_out_targets
             return jax.vmap(lambda k, i: env.reset(k, target_index=i))(keys, index)
-        return jax.vmap(env.reset)(keys)
+        return jax.vmap(self._reset(task))(keys)
 
     def states_from_keys(self, keys: jax.Array, task: str, hold_fraction: float = 0.5) -> ArmState:
         """One start state per key (n, 2) of ``reach``, ``hold`` or ``mixed`` (each episode
@@ -115,14 +137,14 @@ class EpisodeSampler:
         if task == "mixed":
             def one(key: jax.Array) -> ArmState:
                 k_pick, k_ep = jax.random.split(key)
-                reach, hold = self.envs["reach"].reset(k_ep), self.envs["hold"].reset(k_ep)
+                reach, hold = self.envs["reach"].reset(k_ep), self._reset("hold")(k_ep)
                 pick = jax.random.bernoulli(k_pick, hold_fraction)
                 return jax.tree.map(lambda r, h: jnp.where(pick, h, r), reach, hold)
             return jax.vmap(one)(keys)
         self._check(task)
         if task == "centre_out":
             raise ValueError("centre_out episodes are indexed by target, not drawn from keys; use states()")
-        return jax.vmap(self.envs[task].reset)(keys)
+        return jax.vmap(self._reset(task))(keys)
 
     def _check(self, task: str) -> None:
         if task not in self.envs:

@@ -27,7 +27,7 @@ from flax import struct
 
 from agents.config import TrainConfig
 from agents.controllers import BilateralController, lesion_mask, project_nonnegative
-from agents.objectives import OBJECTIVES, TERMS, check_objective, loss_terms, route, weight_matrix
+from agents.objectives import OBJECTIVES, TERMS, check_objective, go_cue_terms, loss_terms, route, weight_matrix
 from agents.optim import make_optimizer
 from agents.original_loss import keras_plant_outputs
 from agents.rollout import EpisodeSampler, closed_loop
@@ -139,8 +139,15 @@ class Trainer:
                            plant=traj.plant if plant else None)
         terms["position_error"] = jnp.mean(traj.position_error)
         terms["final_position_error"] = jnp.mean(traj.position_error[:, -1])
-        values = member.weights @ jnp.stack([terms[k] for k in TERMS])
+        if getattr(self.sampler.env.cfg, "go_cue", False):  # position terms from the cue on, movement before it penalised
+            terms.update(go_cue_terms(traj.hand, traj.start, traj.target, traj.cue_step))
+        values = member.weights @ jnp.stack([terms[k] for k in TERMS]) + self._go_cue_penalty(terms)
         return values, terms
+
+    def _go_cue_penalty(self, terms: dict[str, jax.Array]) -> jax.Array | float:
+        """What every objective adds with the go cue: ``go_cue_penalty * precue_movement``."""
+        cfg = self.sampler.env.cfg
+        return cfg.go_cue_penalty * terms["precue_movement"] if getattr(cfg, "go_cue", False) else 0.0
 
     def batch(self, key: jax.Array, member: Member, data_key: jax.Array | None = None,
               index: jax.Array | None = None) -> Any:
@@ -196,7 +203,8 @@ class Trainer:
         values, val_terms = self.losses(params, state.val_key, self.cfg.val_episodes, member=state.member)
         val = jnp.sum(values)
         if self.routed and self.cfg.val_loss == "original":
-            val = (weight_matrix(("unspecialised",)) @ jnp.stack([val_terms[k] for k in TERMS]))[0]
+            val = (weight_matrix(("unspecialised",)) @ jnp.stack([val_terms[k] for k in TERMS]))[0] \
+                + self._go_cue_penalty(val_terms)
         improved = val < state.best_val
         bad = jnp.where(improved, 0, state.bad_epochs + 1)
         stop = bad >= self.cfg.patience if self.cfg.early_stopping else jnp.zeros((), bool)

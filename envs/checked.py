@@ -37,9 +37,9 @@ class CheckedArmEnv:
         self._step = jax.jit(checkify.checkify(self._checked_step))
 
     def reset(self, key: jax.Array, joint_state: Any = None, target: Any = None, load: Any = None,
-              target_index: Any = None) -> ArmState:
+              target_index: Any = None, cue_step: Any = None) -> ArmState:
         """As ``FunctionalArmEnv.reset``, with the checks of the class docstring."""
-        err, state = self._reset(key, joint_state, target, load, target_index)
+        err, state = self._reset(key, joint_state, target, load, target_index, cue_step)
         err.throw()
         return state
 
@@ -49,9 +49,9 @@ class CheckedArmEnv:
         err.throw()
         return out
 
-    def _checked_reset(self, key, joint_state, target, load, target_index) -> ArmState:
+    def _checked_reset(self, key, joint_state, target, load, target_index, cue_step=None) -> ArmState:
         k_episode, k_noise, k_obs = jax.random.split(key, 3)
-        ep = sample_episode(k_episode, self.env.cfg, joint_state, target, load, target_index)
+        ep = sample_episode(k_episode, self.env.cfg, joint_state, target, load, target_index, cue_step)
         sk = self.env.cfg.skeleton
         for i in range(4):
             checkify.check(jnp.isfinite(ep.joint_state[i]), f"reset: joint state [{i}]={{x}} is not finite",

@@ -138,6 +138,18 @@ class TaskConfig:
       Mussa-Ivaldi 1994), ``F = B v`` with ``B = b [[0, 1], [-1, 0]]`` for ``clockwise`` (the
       force turns the hand's velocity clockwise) and ``-B`` for ``counterclockwise``; ``b`` =
       ``field_strength`` in N s/m, 0: no field. It acts on top of the constant ``load``.
+    go_cue, go_cue_window, go_cue_penalty: a delayed reach (``reach`` and ``centre_out`` only;
+      off by default). The target is shown from the start; a go cue switches from 0 to 1 at
+      control step ``c``, drawn per episode uniformly among the whole steps of
+      ``go_cue_window`` = (earliest, latest) s (both whole numbers of control steps, latest
+      before the episode's end) from the episode's key (``envs.tasks.draw_cue_step``). The
+      observation gets one more entry, the last: the cue, undelayed and noiseless, 1 in the
+      observation at step t when t >= c (the controller's action at step c is the first that
+      can follow it). Movement before the cue is penalised: the steps whose action was taken
+      before the cue (t < c) are scored by ``go_cue_penalty`` times the hand's distance from
+      its start position (m) instead of the hand-target distance, in the envs' reward and in
+      the training objective (``agents.objectives.go_cue_terms``); the reach error counts
+      from step c on.
     """
 
     task: str = "reach"
@@ -154,6 +166,9 @@ class TaskConfig:
     perturbation_duration: float = 0.05
     field_strength: float = 0.0
     field_direction: str = "clockwise"
+    go_cue: bool = False
+    go_cue_window: tuple[float, float] = (0.1, 0.3)
+    go_cue_penalty: float = 5.0
 
     def __post_init__(self) -> None:
         task = _TASK_ALIASES.get(str(self.task).lower(), str(self.task).lower())
@@ -187,6 +202,19 @@ class TaskConfig:
         for name in ("effort_weight", "load_range", "field_strength", "load_onset", "perturbation_force",
                      "perturbation_angle", "perturbation_onset", "perturbation_duration"):
             _check(math.isfinite(getattr(self, name)), name, getattr(self, name), "must be finite")
+        _check(isinstance(self.go_cue, bool), "go_cue", self.go_cue, "must be true or false")
+        window = self.go_cue_window
+        _check(not isinstance(window, (str, bytes)) and hasattr(window, "__len__") and len(window) == 2
+               and all(_is_number(w) for w in window), "go_cue_window", window, "must be (earliest, latest) cue times in s")
+        object.__setattr__(self, "go_cue_window", tuple(float(w) for w in window))
+        _check(all(math.isfinite(w) and w >= 0 for w in self.go_cue_window), "go_cue_window", window,
+               "must be finite times >= 0 (s)")
+        _check(self.go_cue_window[0] <= self.go_cue_window[1], "go_cue_window", window,
+               "latest < earliest: must be (earliest, latest) with earliest <= latest")
+        _check(_is_number(self.go_cue_penalty) and math.isfinite(self.go_cue_penalty) and self.go_cue_penalty >= 0,
+               "go_cue_penalty", self.go_cue_penalty, "must be a finite number >= 0")
+        _check(not (self.go_cue and task == "hold"), "go_cue", self.go_cue,
+               "the hold task starts at its target and has no movement to cue; go_cue is for reach and centre_out")
 
 
 PLANT_SETTINGS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(PlantConfig))
@@ -210,7 +238,7 @@ _ArmFields = dataclasses.make_dataclass(
 class ArmConfig(_ArmFields):
     """Everything that defines one arm environment: every field of :class:`TaskConfig`
     (``task``, ``episode_steps``, ``effort_weight``, ``load_range``, ``centre_out_*``,
-    ``field_*``) and
+    ``field_*``, ``go_cue*``) and
     of :class:`PlantConfig` (``control_dt``, ``n_substeps``, ``feedback_delay``,
     ``obs_noise`` and the per-channel delays and noises, ``motor_noise``, ``physics``, ``gradient``, ``plant``, ``skeleton``, ``muscles``), flat
     (``cfg.control_dt``, ``cfg.load_range``); see the parts for their meanings. The parts
@@ -225,6 +253,12 @@ class ArmConfig(_ArmFields):
             steps = getattr(self, name) / self.control_dt
             _check(abs(steps - round(steps)) < 1e-6, name, getattr(self, name),
                    f"must be a whole number of control steps (control_dt={self.control_dt})")
+        for end, w in zip(("earliest", "latest"), self.go_cue_window if self.go_cue else ()):
+            steps = w / self.control_dt
+            _check(abs(steps - round(steps)) < 1e-6, "go_cue_window", self.go_cue_window,
+                   f"{end} ({w} s) must be a whole number of control steps (control_dt={self.control_dt})")
+        _check(not self.go_cue or self.go_cue_steps[1] < self.episode_steps, "go_cue_window", self.go_cue_window,
+               f"latest must be before the episode's end ({self.episode_steps} steps of {self.control_dt} s)")
         for name in ("load_onset", "perturbation_onset"):
             _check(self.steps_of(name) < self.episode_steps or (name == "perturbation_onset"
                                                                  and self.perturbation_force == 0),
@@ -259,6 +293,17 @@ class ArmConfig(_ArmFields):
     def load_onset_steps(self) -> int:
         """The control step from which the load acts (0: from the first)."""
         return self.steps_of("load_onset")
+
+    @property
+    def go_cue_steps(self) -> tuple[int, int]:
+        """``go_cue_window`` in control steps: (earliest, latest), both possible."""
+        return tuple(int(round(w / self.control_dt)) for w in self.go_cue_window)
+
+    @property
+    def observation_size(self) -> int:
+        """Entries of an observation: 16 (12 proprioceptive, hand x, y, target x, y), and the
+        go cue last with ``go_cue``."""
+        return 16 + int(self.go_cue)
 
     @property
     def proprioceptive_steps(self) -> int:

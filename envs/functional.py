@@ -43,8 +43,12 @@ class ArmState:
     plant step's for ``plant="motornet_tf"`` (see ``envs.motornet_tf``), else (q, qd).
     target, hand: (2,) m. load: (2,) N. feedback: delay line (longer delay + 1, 14), oldest
     first (each channel read at its own delay, ``envs.plant.observed_feedback``).
-    obs: (16,). reward, done: (). step: () control steps taken. key: PRNG key for
-    sensory and motor noise. metrics: per-step loss terms, each ().
+    obs: (``cfg.observation_size``,): the sensed feedback (14), target x, y and, with
+    ``go_cue``, the cue (1.0 from step ``cue_step`` on, else 0.0). reward, done: (). step: ()
+    control steps taken. key: PRNG key for sensory and motor noise. metrics: per-step loss
+    terms, each () (with ``go_cue`` also ``displacement``, the hand's distance from
+    ``start``). start: (2,) m the hand at reset. cue_step: () int32 the go cue's control step
+    (0 without ``go_cue``).
     """
 
     q: jax.Array
@@ -61,6 +65,8 @@ class ArmState:
     step: jax.Array
     key: jax.Array
     metrics: dict[str, jax.Array]
+    start: jax.Array
+    cue_step: jax.Array
 
 
 class FunctionalArmEnv:
@@ -72,11 +78,11 @@ class FunctionalArmEnv:
     (``envs.checked``) gives the same reset and step refusing those, with named errors.
     """
 
-    observation_size: int = plant.N_OBS
     action_size: int = 6
 
     def __init__(self, cfg: ArmConfig):
         self.cfg = cfg
+        self.observation_size: int = cfg.observation_size  # 16, 17 with the go cue
         self.mj_model: mujoco.MjModel = load_model(cfg.physics_dt, cfg.skeleton)  # MuJoCo/MJX follow cfg.skeleton
         skeleton, dt = cfg.skeleton, cfg.physics_dt  # the closed form's, both ways
         if cfg.physics == "closed_form":
@@ -93,10 +99,11 @@ class FunctionalArmEnv:
         target: Any = None,
         load: Any = None,
         target_index: Any = None,
+        cue_step: Any = None,
     ) -> ArmState:
         """Start an episode. Options as in ``sample_episode``; omitted ones are drawn."""
         k_episode, k_noise, k_obs = jax.random.split(key, 3)
-        ep = sample_episode(k_episode, self.cfg, joint_state, target, load, target_index)
+        ep = sample_episode(k_episode, self.cfg, joint_state, target, load, target_index, cue_step)
         return self.reset_to(ep, k_noise, k_obs)
 
     def reset_to(self, ep: Episode, noise_key: jax.Array, obs_key: jax.Array) -> ArmState:
@@ -108,12 +115,16 @@ class FunctionalArmEnv:
         activation = jnp.full(6, self.cfg.muscles.min_activation, dtype)
         hand = fb[plant.N_PROPRIO:]
         terms = plant.loss_terms(hand, ep.target, jnp.zeros(6, dtype), jnp)
+        if self.cfg.go_cue:
+            terms["displacement"] = plant.displacement(hand, hand, jnp)
         zero = jnp.zeros((), dtype)
+        step = jnp.zeros((), jnp.int32)
+        cue_step = jnp.asarray(ep.cue_step, jnp.int32)
         return ArmState(
             q=q, qd=qd, activation=activation, joint_lag=ep.joint_state, target=ep.target, load=ep.load, hand=hand,
-            feedback=buffer, obs=self._observe(buffer, ep.target, obs_key), reward=zero,
-            done=jnp.zeros((), bool), step=jnp.zeros((), jnp.int32), key=noise_key,
-            metrics={**terms, "load_x": ep.load[0], "load_y": ep.load[1]},
+            feedback=buffer, obs=self._observe(buffer, ep.target, obs_key, step >= cue_step), reward=zero,
+            done=jnp.zeros((), bool), step=step, key=noise_key,
+            metrics={**terms, "load_x": ep.load[0], "load_y": ep.load[1]}, start=hand, cue_step=cue_step,
         )
 
     def step(self, state: ArmState, action: jax.Array) -> ArmState:
@@ -152,11 +163,14 @@ class FunctionalArmEnv:
         buffer = plant.push_delay(state.feedback, fb, jnp)
         hand = fb[plant.N_PROPRIO:]
         terms = plant.loss_terms(hand, state.target, u, jnp)
+        if self.cfg.go_cue:
+            terms["displacement"] = plant.displacement(hand, state.start, jnp)
         step = state.step + 1
         return state.replace(
             q=q, qd=qd, activation=act, joint_lag=lag, hand=hand, feedback=buffer,
-            obs=self._observe(buffer, state.target, obs_key),
-            reward=plant.reward(terms, self.cfg), done=step >= self.cfg.episode_steps,
+            obs=self._observe(buffer, state.target, obs_key, step >= state.cue_step),
+            reward=plant.reward(terms, self.cfg, state.step < state.cue_step, jnp),
+            done=step >= self.cfg.episode_steps,
             step=step, key=key, metrics={**state.metrics, **terms},
         )
 
@@ -216,12 +230,14 @@ class FunctionalArmEnv:
         """(any observation noise, motor noise): static, so no noise costs nothing."""
         return bool(plant.noise_scale(self.cfg).any()), self.cfg.motor_noise > 0
 
-    def _observe(self, buffer: jax.Array, target: jax.Array, key: jax.Array) -> jax.Array:
+    def _observe(self, buffer: jax.Array, target: jax.Array, key: jax.Array, cue: jax.Array) -> jax.Array:
+        """The observation: sensed feedback, target and (``go_cue``) the cue ``cue`` as 0.0 / 1.0."""
         sensed = plant.observed_feedback(buffer, self.cfg, jnp)
         if self._noisy[0]:
             scale = jnp.asarray(plant.noise_scale(self.cfg), sensed.dtype)
             sensed = sensed + scale * jax.random.normal(key, sensed.shape, sensed.dtype)
-        return jnp.concatenate([sensed, target])
+        parts = [sensed, target] + ([cue.astype(sensed.dtype)[None]] if self.cfg.go_cue else [])
+        return jnp.concatenate(parts)
 
 
 def make_functional(task: str = "reach", **overrides: Any) -> FunctionalArmEnv:

@@ -33,12 +33,15 @@ class ArmEnv(gym.Env):
 
     Observation (16,) float32: 6 muscle lengths / optimal length, 6 muscle velocities /
     max velocity (delayed by ``proprioceptive_delay``), hand x, y (m, delayed by
-    ``visual_delay``; both default to ``feedback_delay``) and target x, y (m).
+    ``visual_delay``; both default to ``feedback_delay``) and target x, y (m); with
+    ``go_cue`` a 17th entry, the go cue (0.0 before the episode's cue step, 1.0 from it on;
+    see ``envs.config.TaskConfig``), so the observation is (``cfg.observation_size``,).
     Action (6,) float32: excitations, clipped to [0, 1]. Episodes end by truncation after
     ``episode_steps`` control steps; made by ``gymnasium.make``, after its
     ``max_episode_steps`` (see :attr:`spec`). ``reset`` options: ``joint_state``
     ([shoulder, elbow] rad, optionally with velocities), ``target`` ([x, y] m), ``load``
-    ([fx, fy] N), ``target_index`` (centre-out).
+    ([fx, fy] N), ``target_index`` (centre-out), ``cue_step`` (the go cue's control step,
+    a whole number in [0, episode_steps); needs ``go_cue``; default: drawn from the window).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 100}
@@ -58,7 +61,7 @@ class ArmEnv(gym.Env):
         self.metadata = {**self.metadata, "render_fps": round(1.0 / self.cfg.control_dt)}
         self.model = load_model(self.cfg.physics_dt, self.cfg.skeleton)
         self.data = mujoco.MjData(self.model)
-        self.observation_space = spaces.Box(-plant.OBS_BOUND, plant.OBS_BOUND, (plant.N_OBS,), np.float32)
+        self.observation_space = spaces.Box(-plant.OBS_BOUND, plant.OBS_BOUND, (self.cfg.observation_size,), np.float32)
         self.action_space = spaces.Box(0.0, 1.0, (6,), np.float32)
         self._size = (height, width)
         self._renderer: mujoco.Renderer | None = None
@@ -116,9 +119,16 @@ class ArmEnv(gym.Env):
         if seed is not None:
             self._episode = 0
         opts = dict(options or {})
-        unknown = set(opts) - {"joint_state", "target", "load", "target_index"}
+        unknown = set(opts) - {"joint_state", "target", "load", "target_index", "cue_step"}
         if unknown:
             raise ValueError(f"unknown reset option(s) {sorted(unknown)}")
+        if opts.get("cue_step") is not None:
+            c = opts["cue_step"]
+            if not self.cfg.go_cue:
+                raise ValueError("reset option 'cue_step' needs the go cue (task setting go_cue=True)")
+            if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or not 0 <= c < self.cfg.episode_steps:
+                raise ValueError(f"reset option 'cue_step' must be a whole number of control steps in "
+                                 f"[0, {self.cfg.episode_steps}), got {c!r}")
         if self.cfg.task == "centre_out" and opts.get("target_index") is None and opts.get("target") is None:
             opts["target_index"] = self._episode % self.cfg.centre_out_targets
         if opts.get("joint_state") is not None:
@@ -135,6 +145,7 @@ class ArmEnv(gym.Env):
         self.data.qpos[:], self.data.qvel[:] = js[:2], js[2:]
         self.target = np.asarray(ep.target, np.float64)
         self.load = np.asarray(ep.load, np.float64)
+        self.cue_step = int(ep.cue_step)
         self.activation = np.full(6, self.cfg.muscles.min_activation)
         self.joint_lag = js.copy()
         fb = plant.feedback(self.data.qpos, self.data.qvel, self.cfg)
@@ -142,7 +153,8 @@ class ArmEnv(gym.Env):
         self._steps = 0
         self._episode += 1
         self._ready = True
-        terms = plant.loss_terms(self.hand, self.target, np.zeros(6))
+        self.start = self.hand.copy()
+        terms = self._terms(np.zeros(6))
         return self._observe(), self._info(terms)
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -172,11 +184,12 @@ class ArmEnv(gym.Env):
             self.joint_lag = self.joint_state
             fb = plant.feedback(d.qpos, d.qvel, cfg)
         self._feedback = plant.push_delay(self._feedback, fb)
+        before_cue = self._steps < self.cue_step
         self._steps += 1
-        terms = plant.loss_terms(self.hand, self.target, u)
+        terms = self._terms(u)
         truncated = self._truncate_at is not None and self._steps >= self._truncate_at
         self._ready = not truncated
-        return self._observe(), float(plant.reward(terms, cfg)), False, truncated, self._info(terms)
+        return self._observe(), float(plant.reward(terms, cfg, before_cue)), False, truncated, self._info(terms)
 
     def _motornet_tf_step(self, u: np.ndarray, load: np.ndarray) -> None:
         """One MotorNet 0.1.5 plant step (see ``envs.motornet_tf``): accelerations from
@@ -224,19 +237,28 @@ class ArmEnv(gym.Env):
         """(shoulder, elbow, shoulder_vel, elbow_vel), rad and rad/s."""
         return np.concatenate([self.data.qpos, self.data.qvel])
 
+    def _terms(self, u: np.ndarray) -> dict[str, Any]:
+        terms = plant.loss_terms(self.hand, self.target, u)
+        if self.cfg.go_cue:
+            terms["displacement"] = plant.displacement(self.hand, self.start)
+        return terms
+
     def _observe(self) -> np.ndarray:
         sensed = plant.observed_feedback(self._feedback, self.cfg)
         scale = plant.noise_scale(self.cfg)
         if scale.any():
             sensed = sensed + scale * self.np_random.standard_normal(sensed.shape)
-        return np.concatenate([sensed, self.target]).astype(np.float32)
+        cue = [[float(self._steps >= self.cue_step)]] if self.cfg.go_cue else []
+        return np.concatenate([sensed, self.target, *cue]).astype(np.float32)
 
     def _info(self, terms: dict[str, Any]) -> dict[str, Any]:
+        cue = {"cue_step": self.cue_step} if self.cfg.go_cue else {}
         return {
             "hand_pos": self.hand.copy(),
             "target_pos": self.target.copy(),
             "load": self.load.copy(),
             "joint_state": self.joint_state,
+            **cue,
             **{k: float(v) for k, v in terms.items()},
         }
 

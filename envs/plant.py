@@ -15,7 +15,7 @@ from envs.config import ArmConfig
 
 N_PROPRIO = 12  # 6 normalised muscle lengths + 6 normalised muscle velocities
 N_FEEDBACK = N_PROPRIO + 2  # + hand x, y
-N_OBS = N_FEEDBACK + 2  # + target x, y
+N_OBS = N_FEEDBACK + 2  # + target x, y (and, with go_cue, the cue last: ArmConfig.observation_size)
 OBS_BOUND = 1e3  # explicit, generous observation bounds; real values lie well inside
 
 
@@ -102,6 +102,16 @@ def loss_terms(hand: Any, target: Any, excitation: Any, xp: Any = np) -> dict[st
     }
 
 
-def reward(terms: dict[str, Any], cfg: ArmConfig) -> Any:
-    """-(position_error + effort_weight * effort)."""
-    return -(terms["position_error"] + cfg.effort_weight * terms["effort"])
+def displacement(hand: Any, start: Any, xp: Any = np) -> Any:
+    """The hand's distance from its start position (...,) m (floored like position_error)."""
+    return xp.sqrt(xp.maximum(xp.sum((hand - start) ** 2, axis=-1), 1e-12))
+
+
+def reward(terms: dict[str, Any], cfg: ArmConfig, before_cue: Any = False, xp: Any = np) -> Any:
+    """-(position_error + effort_weight * effort). With ``cfg.go_cue``, on a step whose
+    action was taken before the cue (``before_cue``): -(go_cue_penalty * displacement +
+    effort_weight * effort), ``terms["displacement"]`` the hand's distance from its start."""
+    position = terms["position_error"]
+    if cfg.go_cue:
+        position = xp.where(before_cue, cfg.go_cue_penalty * terms["displacement"], position)
+    return -(position + cfg.effort_weight * terms["effort"])

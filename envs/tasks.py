@@ -19,11 +19,13 @@ from envs.geometry import hand_position
 
 class Episode(NamedTuple):
     """Initial conditions: ``joint_state`` (4,) = q (2, rad) and qd (2, rad/s);
-    ``target`` (2,) m; ``load`` (2,) N."""
+    ``target`` (2,) m; ``load`` (2,) N; ``cue_step`` () int, the control step of the go cue
+    (``cfg.go_cue``; 0, the cue from the start, otherwise and when not given)."""
 
     joint_state: jax.Array
     target: jax.Array
     load: jax.Array
+    cue_step: Any = 0
 
 
 def centre_out_targets(cfg: ArmConfig) -> np.ndarray:
@@ -64,12 +66,15 @@ def sample_episode(
     target: Any = None,
     load: Any = None,
     target_index: Any = None,
+    cue_step: Any = None,
 ) -> Episode:
     """Draw one episode of ``cfg.task``; any given option overrides the draw.
 
     reach: start and target postures uniform in joint space, target in hand coordinates.
     hold: target = start hand position, load uniform in [-load_range, load_range]^2.
     centre_out: fixed start, target ``target_index`` (random if None) of the circle.
+    With ``cfg.go_cue`` the cue step is drawn by :func:`draw_cue_step` (from ``fold_in(key, 3)``,
+    so the start, target and load draws are those of the same key without the cue).
     """
     k_start, k_target, k_load = jax.random.split(key, 3)
     if joint_state is None:
@@ -98,7 +103,20 @@ def sample_episode(
     else:
         r = cfg.load_range
         ld = jax.random.uniform(k_load, (2,), minval=-r, maxval=r, dtype=js.dtype)
-    return Episode(js, tgt.astype(js.dtype), ld.astype(js.dtype))
+    if cue_step is not None:
+        cue = jnp.asarray(cue_step, jnp.int32)
+    elif cfg.go_cue:
+        cue = draw_cue_step(jax.random.fold_in(key, 3), cfg)
+    else:
+        cue = jnp.zeros((), jnp.int32)
+    return Episode(js, tgt.astype(js.dtype), ld.astype(js.dtype), cue)
+
+
+def draw_cue_step(key: jax.Array, cfg: ArmConfig) -> jax.Array:
+    """The go cue's control step () int32, uniform over the whole steps of
+    ``cfg.go_cue_window``, both ends included."""
+    earliest, latest = cfg.go_cue_steps
+    return jax.random.randint(key, (), earliest, latest + 1, jnp.int32)
 
 
 def external_force(load: Any, step: Any, cfg: ArmConfig, xp: Any = jnp) -> Any:

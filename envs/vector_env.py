@@ -29,7 +29,7 @@ from gymnasium.vector.utils import batch_space
 from envs.config import ArmConfig
 from envs.functional import ArmState, FunctionalArmEnv
 from envs.limits import check_joint_state, check_load, check_target
-from envs.plant import N_OBS, OBS_BOUND
+from envs.plant import OBS_BOUND
 
 
 def _select(mask: jax.Array, fresh: ArmState, old: ArmState) -> ArmState:
@@ -80,7 +80,7 @@ class ArmVectorEnv(gym.vector.VectorEnv):
         self.cfg = ArmConfig.from_overrides(task, **settings)
         self.env = FunctionalArmEnv(self.cfg)
         self.num_envs = num_envs
-        self.single_observation_space = spaces.Box(-OBS_BOUND, OBS_BOUND, (N_OBS,), np.float32)
+        self.single_observation_space = spaces.Box(-OBS_BOUND, OBS_BOUND, (self.env.observation_size,), np.float32)
         self.single_action_space = spaces.Box(0.0, 1.0, (6,), np.float32)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
@@ -142,8 +142,9 @@ class ArmVectorEnv(gym.vector.VectorEnv):
     def _unpack(self, packed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """Observations, rewards (float64), truncations (bool) and info of :meth:`_pack`."""
         names = sorted(self.state.metrics)  # the order of _pack
-        obs, reward, done = packed[:, :N_OBS], packed[:, N_OBS], packed[:, N_OBS + 1]
-        m = N_OBS + 2
+        n_obs = self.env.observation_size
+        obs, reward, done = packed[:, :n_obs], packed[:, n_obs], packed[:, n_obs + 1]
+        m = n_obs + 2
         info: dict[str, Any] = {k: packed[:, m + i] for i, k in enumerate(names)}
         rest = packed[:, m + len(names):]
         info.update(hand_pos=rest[:, 0:2], target_pos=rest[:, 2:4], load=rest[:, 4:6])
@@ -153,8 +154,9 @@ class ArmVectorEnv(gym.vector.VectorEnv):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Reset all sub-environments. ``options`` may hold batched ``joint_state``
-        (num_envs, 2 or 4), ``target`` (num_envs, 2) and ``load`` (num_envs, 2); missing
-        ones are drawn."""
+        (num_envs, 2 or 4), ``target`` (num_envs, 2), ``load`` (num_envs, 2) and, with the go
+        cue, ``cue_step`` (num_envs,) whole control steps in [0, episode_steps); missing ones
+        are drawn."""
         super().reset(seed=seed)
         if seed is not None:
             self._key = jax.random.key(seed)
@@ -163,7 +165,7 @@ class ArmVectorEnv(gym.vector.VectorEnv):
         self._key, sub = jax.random.split(self._key)
         keys = jax.random.split(sub, self.num_envs)
         opts = dict(options or {})
-        unknown = set(opts) - {"joint_state", "target", "load"}
+        unknown = set(opts) - {"joint_state", "target", "load", "cue_step"}
         if unknown:
             raise ValueError(f"unknown reset option(s) {sorted(unknown)}")
         if opts:
@@ -196,6 +198,15 @@ class ArmVectorEnv(gym.vector.VectorEnv):
 
     def _batched_option(self, name: str, value: Any) -> jax.Array:
         """Check one batched reset option: a finite array with one row per env."""
+        if name == "cue_step":
+            steps = np.asarray(value)
+            if not self.cfg.go_cue:
+                raise ValueError("reset option 'cue_step' needs the go cue (task setting go_cue=True)")
+            if (steps.shape != (self.num_envs,) or not np.issubdtype(steps.dtype, np.integer)
+                    or steps.min() < 0 or steps.max() >= self.cfg.episode_steps):
+                raise ValueError(f"reset option 'cue_step' must be ({self.num_envs},) whole numbers of control "
+                                 f"steps in [0, {self.cfg.episode_steps}), got {value!r}")
+            return jnp.asarray(steps, jnp.int32)
         arr = np.asarray(value, dtype=float)
         if arr.ndim != 2 or arr.shape[0] != self.num_envs or not np.all(np.isfinite(arr)):
             raise ValueError(

@@ -127,7 +127,8 @@ def check(settings: RunSettings) -> tuple[list[Unit], dict[str, Any], TrainConfi
     """The checks the schema (``experiments.settings.MotorTask``) cannot make, before anything
     is written or compiled (the runner calls it up front, for each job of a sweep too): the
     callosum the variants need, and the training settings through ``TrainConfig``'s own
-    checks. Returns the models to train, the settings and the training config."""
+    checks, and the arm through ``ArmConfig``'s (a go cue window that ends after the episode,
+    a go cue on hold training). Returns the models to train, the settings and the training config."""
     t = settings.task
     callosum = settings.agent.callosum
     if callosum == "none":
@@ -136,6 +137,12 @@ def check(settings: RunSettings) -> tuple[list[Unit], dict[str, Any], TrainConfi
     variants = [make_variant(n, callosum) for n in check_variants(t.variants)]
     units = training_units(variants, t.train_task)
     record = _settings(settings)
+    from envs.config import ArmConfig
+
+    ArmConfig.from_overrides("reach", **record["arm"])
+    if t.go_cue and t.train_task == "hold":
+        raise ValueError("task.go_cue=true with task.train_task=hold: hold episodes start at their target and "
+                         "have no movement to cue (their cue is on from the first step); train on reach or mixed")
     train_cfg = TrainConfig.from_overrides(task=training_task(t.train_task), **record["train"])
     return units, record, train_cfg
 
