@@ -109,3 +109,18 @@ def _check_report(path: Path, result: dict) -> None:
         for cell, name in zip(row[1:], names):
             v = result["settings"][name]["errors_cm"].get(variant, {}).get(task)
             assert cell == ("NaN" if v is None else format(v, ".2f")), (row, name)
+
+
+def test_summary_cells_carry_holm_the_margin_the_qualifier_and_both_readings() -> None:
+    from agents.claims import evaluate_claims
+    from experiments.tasks.robustness import _cell, summary
+    from tests.agents.test_claims import C1, C2, C3, PAPER_LIKE, _variants
+
+    rows = summary(evaluate_claims(_variants(PAPER_LIKE), margin=0.0))
+    assert rows[C2]["margin"] == 0.0 and rows[C2]["variants_after_holm"] == {
+        "bilateral_specialised_cc": "holds", "bilateral_specialised_nocc": "inconclusive"}
+    assert "cc: holds, after Holm holds" in _cell(rows[C2])
+    q = rows[C3]["qualifier"]
+    assert f"not always for the specialised: {q['verdict']}" in _cell(rows[C3])
+    # no lesions run: the reading inside the bilateral models is undecided
+    assert rows[C1]["verdict_both_readings"] == "inconclusive" and "both readings" in _cell(rows[C1])
