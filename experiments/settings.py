@@ -185,7 +185,9 @@ class MotorTask(ArmTaskSettings):
     eval_seed: int = 12345  # the same evaluation episodes for every variant
     lesions: bool = True
     claims: bool = False
-    claims_margin: float = 0.0  # m; non-inferiority margin of claim 2's "as good as" (0: must be better)
+    # claim 2's "as good as" (non-inferiority) margin: a fraction of the preferred hand's mean
+    # error on the task and metric (0: must be better); default agents.claims.DEFAULT_MARGIN
+    claims_margin: float = 0.05
 
     def __post_init__(self) -> None:
         from agents.plan import check_eval_tasks, check_regime

@@ -43,6 +43,7 @@ from experiments.settings import AgentSettings, MotorTask, RunSettings, arm_sett
 from experiments.validate import differences
 
 log = logging.getLogger("callosum")
+CLAIM_METRICS = ("position_error", "final_phase_error")  # kept per episode for the claims' bootstrap
 HISTORY_KEYS = ("train_loss", "train_position_error", "val_loss", "val_position_error",
                 "val_final_position_error")
 
@@ -164,6 +165,9 @@ def run(run_settings: RunSettings, out_dir: Path) -> dict[str, Any]:
                                "arm": settings["arm"], "variants": {}, "lesions": {},
                                "cross_task": {}, "training": {}, "devices": []}
     figures_data: dict[str, Any] = {"history": {}, "centre_out": {}, "reach": {}}
+    # per-episode values (seeds, episodes) of the claims' metrics, for the two-level bootstrap:
+    # kept out of metrics.json (its size), written to episodes.npz
+    episodes: dict[str, Any] = {"variants": {}, "lesions": {}}
     for name, members in tqdm(families(units).items(), desc="families", unit="family"):
         model, objective = family_model(name, members, run_settings.agent), members[0].variant.objective
         linked = getattr(model, "callosum", "none") != "none"
@@ -184,7 +188,7 @@ def run(run_settings: RunSettings, out_dir: Path) -> dict[str, Any]:
         for i, (unit, member) in enumerate(zip(members, spec)):
             part = lambda tree, i=i, n=n: jax.tree.map(lambda a: a[i * n:(i + 1) * n], tree)
             _evaluate_unit(metrics, figures_data, unit, model, part(kept), member.mask, sampler,
-                           eval_tasks, t, eval_key, per_task)
+                           eval_tasks, t, eval_key, per_task, episodes)
             metrics["training"].setdefault(unit.variant.name, {})[unit.trained_on] = {
                 "epochs": np.asarray(part(state.epoch)).tolist(),
                 "best_val_loss": np.asarray(part(state.best_val)).tolist(),
@@ -196,9 +200,13 @@ def run(run_settings: RunSettings, out_dir: Path) -> dict[str, Any]:
         from agents.claims import evaluate_claims
 
         margin = t.claims_margin
-        metrics["claims"] = evaluate_claims(metrics["variants"], metrics["lesions"], "position_error", margin)
-        metrics["claims_final_phase"] = evaluate_claims(metrics["variants"], metrics["lesions"],
-                                                        "final_phase_error", margin)
+        for key, metric in (("claims", "position_error"), ("claims_final_phase", "final_phase_error")):
+            metrics[key] = evaluate_claims(metrics["variants"], metrics["lesions"], metric, margin,
+                                           episodes["variants"], episodes["lesions"])
+        from experiments.io import write_npz
+
+        write_npz(out_dir / "episodes.npz", **{
+            "/".join(path): v for path, v in _leaves(episodes)})
     metrics["accuracy"] = best_variant(metrics["variants"], regime)
     metrics["timing"] = {"seconds": time.perf_counter() - started,
                          "train_seconds": sum({t["family"]: t["family_seconds"] for per in metrics["training"].values()
@@ -215,43 +223,60 @@ def run(run_settings: RunSettings, out_dir: Path) -> dict[str, Any]:
 
 def _evaluate_unit(metrics: dict[str, Any], figures: dict[str, Any], unit: Unit, model: Any, params: Any,
                    mask: jax.Array, sampler: EpisodeSampler, eval_tasks: list[str], t: MotorTask,
-                   key: jax.Array, per_task: bool) -> None:
+                   key: jax.Array, per_task: bool, episodes: dict[str, Any] | None = None) -> None:
     """Evaluate one trained model on every evaluation task (and its lesions) into ``metrics``.
 
     ``variants[v][task]``: the model judged on ``task`` (per task: the one trained on it);
     ``cross_task[v][trained_on][task]``: every model on every task; ``lesions[v][lesion][task]``.
+    ``episodes`` (``{"variants": ..., "lesions": ...}``, same layout, ``[metric]`` arrays
+    (seeds, episodes) of :data:`CLAIM_METRICS`): the per-episode values of the judged models.
     """
+    episodes = episodes if episodes is not None else {"variants": {}, "lesions": {}}
     name, n = unit.variant.name, t.eval_episodes
     keep = figures if (not per_task or unit.trained_on == "reach") else None
-    results = _evaluate_all(model, params, sampler, eval_tasks, n, key, "none", mask, keep, name)
+    per_ep: dict[str, Any] = {}
+    results = _evaluate_all(model, params, sampler, eval_tasks, n, key, "none", mask, keep, name, per_ep)
     for r in results.values():
         r["trained_on"] = unit.trained_on
     metrics["cross_task"].setdefault(name, {})[unit.trained_on] = results
     judged = {task: r for task, r in results.items() if judged_on(unit, task, per_task)}
     metrics["variants"].setdefault(name, {}).update(judged)
+    episodes["variants"].setdefault(name, {}).update({task: per_ep[task] for task in judged})
     lesion_tasks = [unit.trained_on] if per_task else eval_tasks
     if t.lesions:
         per_lesion = metrics["lesions"].setdefault(name, {})
         for lesion in unit.variant.lesions:
+            lesion_ep: dict[str, Any] = {}
             per_lesion.setdefault(lesion, {}).update(
-                _evaluate_all(model, params, sampler, lesion_tasks, n, key, lesion, mask))
+                _evaluate_all(model, params, sampler, lesion_tasks, n, key, lesion, mask, per_episode=lesion_ep))
+            episodes["lesions"].setdefault(name, {}).setdefault(lesion, {}).update(lesion_ep)
     log.info("%s (trained on %s): %s", name, unit.trained_on, ", ".join(
         f"{k} {v['position_error']:.4f} m" for k, v in results.items()))
 
 
 def _evaluate_all(model: Any, params: Any, sampler: EpisodeSampler, tasks: list[str], n: int,
                   key: jax.Array, lesion: str, mask: jax.Array | None = None,
-                  keep: dict[str, Any] | None = None, name: str = "") -> dict[str, Any]:
+                  keep: dict[str, Any] | None = None, name: str = "",
+                  per_episode: dict[str, Any] | None = None) -> dict[str, Any]:
     out = {}
     for task in tasks:
         # centre_out cycles through its targets, so every task shares one compiled rollout
         numbers, traj = evaluate(model, params, sampler, task, n, key, lesion, mask)
         out[task] = aggregate(numbers)
+        if per_episode is not None:
+            per_episode[task] = {m: np.asarray(numbers[m], np.float32) for m in CLAIM_METRICS}
         if keep is not None and task in ("centre_out", "reach"):  # seed 0's paths, for figures
             k = sampler.envs["centre_out"].cfg.centre_out_targets
             keep[task][name] = {"hand": np.asarray(traj.hand[0, :k]), "start": np.asarray(traj.start[0, :k]),
                                 "target": np.asarray(traj.target[0, :k]),
                                 "excitation": np.asarray(traj.excitation[0, :k])}
+    return out
+
+
+def _leaves(tree: dict[str, Any], path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], np.ndarray]]:
+    out = []
+    for k, v in tree.items():
+        out += _leaves(v, path + (k,)) if isinstance(v, dict) else [(path + (k,), np.asarray(v))]
     return out
 
 

@@ -71,6 +71,14 @@ def summary(claims: dict[str, Any]) -> dict[str, Any]:
                                 "ci95": p.get("ci95")} for k, p in parts.items()}
         if c.get("variants"):
             row["variants"] = {k: v.get("verdict") for k, v in c["variants"].items()}
+            row["variants_after_holm"] = {k: v.get("verdict_after_holm") for k, v in c["variants"].items()}
+            row["margin"] = c.get("margin")
+        for key in ("readings", "verdict_both_readings"):
+            if c.get(key):
+                row[key] = c[key]
+        if c.get("qualifier"):
+            q = c["qualifier"]
+            row["qualifier"] = {"verdict": q.get("verdict"), "difference": q.get("difference"), "ci95": q.get("ci95")}
         if c.get("per_kind"):
             row["per_kind"] = {k: {"verdict": p.get("verdict"), "difference": p.get("difference"),
                                    "ci95": p.get("ci95")} for k, p in c["per_kind"].items()}
@@ -144,6 +152,17 @@ def run(run_settings: RunSettings, out_dir: Path) -> dict[str, Any]:
 
 
 def _cell(row: dict[str, Any]) -> str:
+    cell = _base_cell(row)
+    q = row.get("qualifier")
+    if q and q.get("ci95") and q["ci95"][0] is not None:
+        cell += (f"; not always for the specialised: {q['verdict']} ({100 * q['difference']:+.2f} "
+                 f"[{100 * q['ci95'][0]:+.2f}, {100 * q['ci95'][1]:+.2f}])")
+    if row.get("verdict_both_readings"):
+        cell += f"; both readings (unilateral, within the bilateral models): {row['verdict_both_readings']}"
+    return cell
+
+
+def _base_cell(row: dict[str, Any]) -> str:
     verdict = row.get("verdict") or "-"
     if row.get("ci95"):
         lo, hi = row["ci95"]
@@ -154,7 +173,9 @@ def _cell(row: dict[str, Any]) -> str:
                           if p.get("difference") is not None)
         return f"{verdict} ({inner})"
     if row.get("variants"):
+        after = row.get("variants_after_holm") or {}
         return f"{verdict} (" + "; ".join(f"{k.removeprefix('bilateral_specialised_')}: {v}"
+                                          + (f", after Holm {after[k]}" if after.get(k) else "")
                                           for k, v in row["variants"].items()) + ")"
     return verdict
 
@@ -174,7 +195,10 @@ def write_report(results: dict[str, Any], out_dir: Path) -> None:
              "(holds / does not hold / inconclusive) from paired per-seed differences, with the mean "
              "difference and its 95 % CI in cm where one comparison decides it (claim 1: per task, "
              "preferred minus other; claim 3: the relative difference (cc - nocc) / nocc pooled over "
-             "the four comparisons, x 100, i.e. in %).")
+             "the four comparisons, x 100, i.e. in %). Each cell is decided on its own: no correction across "
+             "the settings (or the two metrics). Reading 'holds in every setting' needs none (every cell must "
+             "hold: an intersection); a reading 'holds in some setting' would need one (e.g. Holm over the "
+             "cells) and is not made here.")
     rep.table(["setting", "overrides", "seeds", "run"],
               [[n, " ".join(results["settings"][n]["overrides"]) or "(base)", str(results["settings"][n]["seeds"]),
                 results["settings"][n]["run"]] for n in names])

@@ -109,9 +109,12 @@ def test_paper_task_trains_per_task_and_tests_the_claims(tmp_path: Path) -> None
     claims = result["claims"]
     c1 = claims["claim_1_specialised_hemispheres_win_preferred_task"]
     ps = {n: {t: v[n][t]["per_seed"]["position_error"] for t in ("reach", "hold")} for n in v}
+    with np.load(tmp_path / "episodes.npz") as npz:  # per-episode values: the two-level bootstrap
+        ep = {n: {t: npz[f"variants/{n}/{t}/position_error"] for t in ("reach", "hold")} for n in v}
+    dom, non = "unilateral_dominant", "unilateral_nondominant"
     assert c1["verdict"] == combine([
-        verdict_from_per_seed(ps["unilateral_dominant"]["reach"], ps["unilateral_nondominant"]["reach"]),
-        verdict_from_per_seed(ps["unilateral_nondominant"]["hold"], ps["unilateral_dominant"]["hold"])])
+        verdict_from_per_seed(ps[dom]["reach"], ps[non]["reach"], episodes=(ep[dom]["reach"], ep[non]["reach"])),
+        verdict_from_per_seed(ps[non]["hold"], ps[dom]["hold"], episodes=(ep[non]["hold"], ep[dom]["hold"]))])
     assert result["claims_final_phase"]["claim_1_specialised_hemispheres_win_preferred_task"]["metric"] == \
         "final_phase_error"
     # the callosum-free variants were not run: claim 3 is not tested, and says what is missing

@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hydra import compose, initialize_config_module
 
+from agents.claims import compare
 from experiments.run import run_task
 from experiments.tasks.robustness import CLAIMS, format_table
 from tests.experiments.test_reports import ReportPage
@@ -37,6 +39,17 @@ def test_robustness_runs_every_setting_and_tabulates_their_claims(tmp_path: Path
         c1 = sub["claims"]["claim_1_specialised_hemispheres_win_preferred_task"]
         assert result["settings"][name]["claims"]["claim_1_specialised_hemispheres_win_preferred_task"][
             "verdict"] == c1["verdict"]
+        # the intervals come from the two-level bootstrap on the per-episode values in episodes.npz,
+        # whose seed means are metrics.json's per-seed numbers; each part recomputes from them
+        with np.load(tmp_path / "settings" / name / "episodes.npz") as ep:
+            for task, part in c1["parts"].items():
+                a, b = (ep[f"variants/{v}/{task}/position_error"] for v in (part["a"], part["b"]))
+                assert a.shape == (2, 8) and part["interval"] == "two-level bootstrap"
+                ps = [sub["variants"][v][task]["per_seed"]["position_error"] for v in (part["a"], part["b"])]
+                np.testing.assert_allclose(a.mean(axis=1), ps[0], rtol=1e-5)
+                again = compare(ps[0], ps[1], episodes=(a, b))
+                assert again["verdict"] == part["verdict"]
+                np.testing.assert_allclose(again["ci95"], part["ci95"], rtol=1e-4)
     assert json.loads((tmp_path / "settings" / "dominant_effort" / "metrics.json").read_text())[
         "train"]["dominant_effort"] == 1.0
     table = format_table(result)
@@ -96,3 +109,18 @@ def _check_report(path: Path, result: dict) -> None:
         for cell, name in zip(row[1:], names):
             v = result["settings"][name]["errors_cm"].get(variant, {}).get(task)
             assert cell == ("NaN" if v is None else format(v, ".2f")), (row, name)
+
+
+def test_summary_cells_carry_holm_the_margin_the_qualifier_and_both_readings() -> None:
+    from agents.claims import evaluate_claims
+    from experiments.tasks.robustness import _cell, summary
+    from tests.agents.test_claims import C1, C2, C3, PAPER_LIKE, _variants
+
+    rows = summary(evaluate_claims(_variants(PAPER_LIKE), margin=0.0))
+    assert rows[C2]["margin"] == 0.0 and rows[C2]["variants_after_holm"] == {
+        "bilateral_specialised_cc": "holds", "bilateral_specialised_nocc": "inconclusive"}
+    assert "cc: holds, after Holm holds" in _cell(rows[C2])
+    q = rows[C3]["qualifier"]
+    assert f"not always for the specialised: {q['verdict']}" in _cell(rows[C3])
+    # no lesions run: the reading inside the bilateral models is undecided
+    assert rows[C1]["verdict_both_readings"] == "inconclusive" and "both readings" in _cell(rows[C1])
