@@ -494,3 +494,33 @@ def _reading(out: dict[str, Any], qualifier: dict[str, Any], not_holding: list[s
              else "not the paper's pattern")
     return (f"{overall} (relative difference {_pct(out['difference'])}, 95 % CI [{_pct(lo)}, {_pct(hi)}], "
             f"{out['n_seeds']} seeds, {out['interval']}); {spec}: {match}")
+
+
+# -- the dynamic specialisation claim (perturbations, ``agents.perturbation``) -------------------
+STABILITY_METRICS: tuple[str, ...] = ("peak_displacement", "time_to_return")
+
+
+def stability_claim(results: dict[str, Any], lesions: dict[str, Any] | None = None, task: str = "hold",
+                    metrics: tuple[str, ...] = STABILITY_METRICS) -> dict[str, Any]:
+    """"The non-dominant system is better at positional stability", tested dynamically: on
+    ``task`` (hold) the non-dominant controller is pushed less far (``peak_displacement``)
+    and is back sooner (``time_to_return``) than the dominant one, each ``better()`` on
+    paired per-seed values (``results[name][task]["per_seed"][metric]``, the same episodes,
+    noise and pushes for both), combined (all hold -> holds; any does not hold -> does not
+    hold; else inconclusive). Reported, not judged: the same inside each specialised bilateral
+    controller with one hemisphere silenced (``lesions[name][lesion][task]``), and the same
+    comparison on the other perturbed tasks."""
+    parts = {m: _part(results, PREFERRED["hold"], OTHER["hold"], task, m) for m in metrics}
+    out: dict[str, Any] = {"statement": "the non-dominant system is better at positional stability",
+                           "task": task, **_combined(parts)}
+    for name in SPECIALISED:
+        within = (lesions or {}).get(name, {})
+        if "silence_left" in within and "silence_right" in within:
+            sides = {"right_only": within["silence_left"], "left_only": within["silence_right"]}
+            out[f"within_{name}"] = {"information": "not part of the verdict", **_combined(
+                {m: _part(sides, "right_only", "left_only", task, m) for m in metrics})}
+    others = sorted({t for r in results.values() for t in r if t != task})
+    if others:
+        out["other_tasks"] = {"information": "not part of the verdict", **{t: _combined(
+            {m: _part(results, PREFERRED["hold"], OTHER["hold"], t, m) for m in metrics}) for t in others}}
+    return _with_bool(out)

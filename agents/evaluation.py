@@ -9,6 +9,7 @@ means, 95 % confidence intervals and per-seed values.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from functools import partial
 from typing import Any
@@ -20,6 +21,8 @@ from agents.controllers import BilateralController, lesion_mask
 from agents.kinematics import GO_CUE_KINEMATICS, KINEMATICS, go_cue_kinematics, kinematics
 from agents.rollout import EpisodeSampler, Trajectory, closed_loop
 from brain.stats import t_interval
+from envs.config import ArmConfig
+from envs.functional import FunctionalArmEnv
 
 METRICS: tuple[str, ...] = ("position_error", "final_position_error", "final_phase_error",
                             "time_to_target", "reached", "load_drift", "max_deviation", "effort") + KINEMATICS
@@ -88,6 +91,52 @@ def evaluate(model: Any, params: Any, sampler: EpisodeSampler, task: str, n_epis
     if getattr(sampler.env.cfg, "go_cue", False):  # reaction time and movement before the cue
         numbers |= go_cue_kinematics(traj.hand, traj.start, traj.cue_step, sampler.env.cfg.control_dt)
     return numbers, traj
+
+
+def perturbed_config(cfg: ArmConfig, force: float, angle: float, onset: float,
+                     duration: float | None) -> ArmConfig:
+    """``cfg`` with a force of ``force`` N on the hand at ``angle`` degrees from ``onset`` s
+    for ``duration`` s (None: to the episode's end, a step); ``ArmConfig``'s own checks judge
+    it (whole control steps, an onset inside the episode)."""
+    if duration is None:
+        duration = max(cfg.episode_steps * cfg.control_dt - onset, cfg.control_dt)
+    return dataclasses.replace(cfg, perturbation_force=float(force), perturbation_angle=float(angle),
+                               perturbation_onset=float(onset), perturbation_duration=float(duration))
+
+
+def evaluate_perturbation(model: Any, params: Any, sampler: EpisodeSampler, task: str, n_episodes: int,
+                          key: jax.Array, envs: list[FunctionalArmEnv], lesion: str = "none",
+                          base_mask: jax.Array | None = None) -> dict[str, Any]:
+    """The controllers of all seeds on the same ``n_episodes`` episodes of ``task``, with the
+    same sensory and motor noise (the noise keys are part of each episode's start state),
+    once unperturbed (``sampler.env``) and once on each arm of ``envs`` (the same arm with
+    a perturbation, :func:`perturbed_config`; build them once: each compiles its rollout).
+
+    Returns ``response``: :data:`agents.perturbation.RESPONSE` per seed, direction and
+    episode (seeds, len(envs), episodes); ``displacement``: the mean over seeds and
+    episodes of the distance between the perturbed and the unperturbed hand after each step
+    (len(envs), T), m; ``onsets``: each perturbation's first control step."""
+    from agents.perturbation import displacement, response
+
+    if lesion != "none" and not isinstance(model, BilateralController):
+        raise ValueError(f"lesion {lesion!r} needs a bilateral controller")
+    state0 = sampler.draw(key, int(n_episodes), task)
+    mask = lesion_mask(lesion) if base_mask is None else lesion_mask(lesion) * base_mask
+    free = _run(model, params, sampler.env, state0, mask)
+    hand_free, u_free = np.asarray(free.hand), np.asarray(free.excitation)
+    per: dict[str, list[np.ndarray]] = {}
+    gaps, onsets = [], []
+    for env in envs:
+        cfg = env.cfg
+        traj = _run(model, params, env, state0, mask)
+        hand, u = np.asarray(traj.hand), np.asarray(traj.excitation)
+        onset = cfg.steps_of("perturbation_onset")
+        for name, values in response(hand, hand_free, u, u_free, onset, cfg.control_dt).items():
+            per.setdefault(name, []).append(values)
+        gaps.append(displacement(hand, hand_free).mean(axis=(0, 1)))
+        onsets.append(onset)
+    return {"response": {k: np.stack(v, axis=1) for k, v in per.items()},
+            "displacement": np.stack(gaps), "onsets": onsets}
 
 
 def _finite(x: np.ndarray) -> np.ndarray:

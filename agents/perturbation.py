@@ -47,3 +47,41 @@ def response(hand: Any, hand_free: Any, excitation: Any, excitation_free: Any, o
     return {"peak_displacement": gap.max(axis=-1),
             "time_to_return": np.where(gap.max(axis=-1) <= RETURN_RADIUS, 0.0, time),
             "corrective_excitation": np.abs(u - u_free)[..., onset:, :].mean(axis=(-1, -2))}
+
+
+def displacement(hand: Any, hand_free: Any) -> np.ndarray:
+    """The distance between the perturbed and the unperturbed hand after each step (..., T), m."""
+    return np.linalg.norm(np.asarray(hand, np.float64) - np.asarray(hand_free, np.float64), axis=-1)
+
+
+def summary(numbers: dict[str, Any]) -> dict[str, Any]:
+    """The reported numbers of one controller on one task from per-episode :func:`response`
+    values, each (seeds, episodes) (the episodes of every direction together), JSON-ready
+    (None where NaN)::
+
+        {metric: mean over seeds, metric_ci95: 95 % t half-width over the seed means,
+         returned: share of episodes back within the radius for good, n_seeds,
+         per_seed: {metric: [per-seed mean over episodes, ...], returned: [...]}}
+
+    ``time_to_return`` per seed is the mean over the episodes that returned (NaN for a seed
+    none of whose episodes did); ``returned`` says how many that was."""
+    from brain.stats import t_interval
+
+    def num(x: float) -> float | None:
+        return float(x) if np.isfinite(x) else None
+
+    out: dict[str, Any] = {}
+    per_seed: dict[str, list[float | None]] = {}
+    returned = np.isfinite(np.asarray(numbers["time_to_return"], float))
+    columns = {**{k: np.asarray(numbers[k], float) for k in RESPONSE}, "returned": returned.astype(float)}
+    for name, values in columns.items():
+        if values.ndim != 2:
+            raise ValueError(f"{name}: expected (seeds, episodes), got shape {values.shape}")
+        finite = np.isfinite(values)
+        seeds = np.array([row[ok].mean() if ok.any() else np.nan for row, ok in zip(values, finite)])
+        mean, half, _ = t_interval(seeds[np.isfinite(seeds)])
+        out[name], out[f"{name}_ci95"] = num(mean), num(half)
+        per_seed[name] = [num(v) for v in seeds]
+    out["n_seeds"] = int(returned.shape[0])
+    out["per_seed"] = per_seed
+    return out

@@ -219,6 +219,47 @@ class RobustnessTask:
         at_least("task.seeds", self.seeds, 1)
 
 
+PERTURBED_TASKS = ("reach", "hold")  # the tasks a perturbation task perturbs
+
+
+@dataclass
+class PerturbationTask:
+    """Mechanical perturbations of the hand on the trained controllers of a finished motor
+    run (``task.controllers``): the same episodes with and without a force on the hand
+    (``task.force`` N in each direction of ``task.angles``, from ``task.onset`` s for
+    ``task.duration`` s, null: to the episode's end, a step). The arm, the controllers and
+    their seeds are the run's (its config.json); the ``arm``, ``agent`` and ``train`` groups
+    of this run are not used."""
+
+    name: str = MISSING
+    kind: str = "perturbation"
+    controllers: str | None = None  # the directory of a finished task=reach / task=hold (motor) run
+    force: float = 10.0  # N (0: none, a null check)
+    angles: list[float] = field(default_factory=lambda: [0.0, 90.0, 180.0, 270.0])  # degrees from +x
+    onset: float = 0.1  # s, a whole number of control steps
+    duration: float | None = 0.05  # s (a pulse); null: to the episode's end (a step)
+    eval_tasks: list[str] = field(default_factory=lambda: list(PERTURBED_TASKS))
+    episodes: int = 64  # per seed, task and direction
+    eval_seed: int = 12345  # the same episodes (and noise) with and without the force, for every variant
+    lesions: bool = False  # also the specialised bilateral controllers with one hemisphere silenced
+
+    def __post_init__(self) -> None:
+        at_least("task.force", self.force, 0, whole=False)
+        at_least("task.onset", self.onset, 0, whole=False)
+        if self.duration is not None:
+            positive("task.duration", self.duration)
+        if not self.angles:
+            raise ValueError("task.angles is empty: give at least one direction (degrees anticlockwise from +x)")
+        if len(set(self.angles)) != len(self.angles):
+            raise ValueError(f"task.angles={self.angles!r} names a direction twice")
+        if not self.eval_tasks or len(set(self.eval_tasks)) != len(self.eval_tasks):
+            raise ValueError(f"task.eval_tasks={self.eval_tasks!r} must name each of {', '.join(PERTURBED_TASKS)} "
+                             f"at most once, and one at least")
+        for t in self.eval_tasks:
+            one_of("task.eval_tasks", t, PERTURBED_TASKS)
+        at_least("task.episodes", self.episodes, 1)
+
+
 CONTROLLERS = ("random", "zero")  # the rollout task's open-loop controllers
 
 

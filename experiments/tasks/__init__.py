@@ -43,6 +43,7 @@ KINDS: dict[str, TaskKind] = {k.name: k for k in (
     TaskKind("motor", s.MotorTask, "experiments.tasks.motor", runs_arm=True, seeded=True, comparable=True),
     TaskKind("robustness", s.RobustnessTask, "experiments.tasks.robustness", runs_arm=True, seeded=True),
     TaskKind("rollout", s.RolloutTask, "experiments.tasks.rollout", runs_arm=True),
+    TaskKind("perturbation", s.PerturbationTask, "experiments.tasks.perturbation", runs_arm=True),
     TaskKind("encoding", s.EncodingTask, "experiments.tasks.encoding", comparable=True),
     TaskKind("features", s.FeaturesTask, "experiments.tasks.features"),
 )}

@@ -124,6 +124,31 @@ def family_model(name: str, units: list[Unit], agent: AgentSettings) -> Any:
                        agent.unilateral_widths, agent.init)
 
 
+def family_trainer(name: str, members: list[Unit], run_settings: RunSettings, sampler: EpisodeSampler,
+                   train_cfg: TrainConfig, seeds: list[int]) -> tuple[Any, Trainer, list[Member], jax.Array]:
+    """A family's model, its trainer, each member's :class:`Member` (in ``members``' order)
+    and the PRNG keys of its states (member-major: every seed of the first member, then the
+    next), as ``run`` trains them and :mod:`experiments.controllers` restores them."""
+    model, objective = family_model(name, members, run_settings.agent), members[0].variant.objective
+    linked = getattr(model, "callosum", "none") != "none"
+    cut = [linked and u.variant.callosum == "none" for u in members]
+    trainer = Trainer(model, objective, sampler, train_cfg, masked=any(cut))
+    spec = [trainer.member(u.variant.objective, hold_fraction(u.trained_on, train_cfg.hold_fraction), cut_callosum=c)
+            for u, c in zip(members, cut)]
+    keys = jnp.stack([jax.random.PRNGKey(s) for _ in members for s in seeds])
+    return model, trainer, spec, keys
+
+
+def checkpoint_path(run_dir: Path, family: str) -> Path:
+    """Where a run keeps a family's training state."""
+    return Path(run_dir) / "checkpoints" / f"{family}.msgpack"
+
+
+def family_record(settings: dict[str, Any], name: str, members: list[Unit]) -> dict[str, Any]:
+    """The settings a family's checkpoint is saved with (and must match to be restored)."""
+    return {**settings, "family": name, "members": [[u.variant.name, u.trained_on] for u in members]}
+
+
 def check(settings: RunSettings) -> tuple[list[Unit], dict[str, Any], TrainConfig]:
     """The checks the schema (``experiments.settings.MotorTask``) cannot make, before anything
     is written or compiled (the runner calls it up front, for each job of a sweep too): the
@@ -169,19 +194,12 @@ def run(run_settings: RunSettings, out_dir: Path) -> dict[str, Any]:
     # kept out of metrics.json (its size), written to episodes.npz
     episodes: dict[str, Any] = {"variants": {}, "lesions": {}}
     for name, members in tqdm(families(units).items(), desc="families", unit="family"):
-        model, objective = family_model(name, members, run_settings.agent), members[0].variant.objective
-        linked = getattr(model, "callosum", "none") != "none"
-        cut = [linked and u.variant.callosum == "none" for u in members]
-        trainer = Trainer(model, objective, sampler, train_cfg, masked=any(cut))
-        spec = [trainer.member(u.variant.objective, hold_fraction(u.trained_on, train_cfg.hold_fraction), cut_callosum=c)
-                for u, c in zip(members, cut)]
+        model, trainer, spec, keys = family_trainer(name, members, run_settings, sampler, train_cfg, seeds)
         n = len(seeds)
-        keys = jnp.stack([jax.random.PRNGKey(s) for _ in members for s in seeds])
         devices = seed_devices(len(keys), run_settings.runtime.devices)
         metrics["devices"] = [str(d) for d in devices]
         state, history, seconds = train_variant(
-            trainer, keys, out_dir / "checkpoints" / f"{name}.msgpack",
-            {**settings, "family": name, "members": [[u.variant.name, u.trained_on] for u in members]},
+            trainer, keys, checkpoint_path(out_dir, name), family_record(settings, name, members),
             run_settings.resume, f"{name} ({len(members)} models x {n} seeds)", devices,
             [m for m in spec for _ in seeds])
         kept = jax.device_put(trainer.kept_params(state), jax.local_devices()[0])
