@@ -29,6 +29,8 @@ import numpy as np
 from scipy import stats as _stats
 from scipy.stats import false_discovery_control, wilcoxon
 
+from brain.delays import run_segments
+
 # Default bound on the number of float64 elements held by one intermediate (2**24 = 128 MiB).
 _MAX_ELEMENTS = 2**24
 
@@ -317,8 +319,6 @@ def phase_randomisation_test(
     if alternative not in ("greater", "two-sided"):
         raise ValueError(f"alternative must be 'greater' or 'two-sided', got {alternative!r}")
     rng = np.random.default_rng() if rng is None else rng
-    from brain.delays import run_segments
-
     seg = run_segments(segments, n_trs)
     bounds = np.flatnonzero(np.diff(np.concatenate([[-1], seg, [seg[-1] + 1]])))
     pieces = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
